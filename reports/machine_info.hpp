@@ -1,0 +1,56 @@
+// The machine fingerprint every report carries (`batchtune info`), and the
+// part of a report that `compare` puts side by side. Plain data: collecting it
+// needs LibTorch and lives in tuner/machine_probe.*.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace batchtune {
+
+struct GpuInfo {
+  int index = 0;
+  std::string name;
+  std::uint64_t total_memory_bytes = 0;
+  std::string compute_capability;  // "9.0"
+};
+
+struct MachineInfo {
+  std::string host_name;
+  std::string os;              // PRETTY_NAME from /etc/os-release
+  std::string kernel;          // uname: release and machine
+  std::string cpu_model;
+  int logical_cores = 0;       // online logical CPUs
+  int usable_cores = 0;        // those this process may run on (affinity mask)
+  int torch_threads = 0;       // at::get_num_threads()
+  int torch_interop_threads = 0;
+  std::uint64_t ram_total_bytes = 0;
+  std::uint64_t ram_available_bytes = 0;
+  std::optional<std::uint64_t> cgroup_memory_limit_bytes;  // when a cgroup caps us
+  std::string libtorch_version;
+  bool cuda_built = false;     // this binary was built against a CUDA LibTorch
+  bool cuda_available = false; // and a CUDA device answers now
+  std::vector<GpuInfo> gpus;
+  std::string build_type;
+  std::string compiler;
+};
+
+void to_json(nlohmann::json& j, const GpuInfo& g);
+void from_json(const nlohmann::json& j, GpuInfo& g);
+void to_json(nlohmann::json& j, const MachineInfo& m);
+void from_json(const nlohmann::json& j, MachineInfo& m);
+
+// A short human label: the GPU model if any, else the CPU model, with the host.
+std::string machine_label(const MachineInfo& m);
+
+// "1.5 GiB", "512 MiB": sizes as people read them.
+std::string format_bytes(std::uint64_t bytes);
+
+void render_machine_text(std::ostream& out, const MachineInfo& m);
+
+}  // namespace batchtune

@@ -1,0 +1,73 @@
+#include <catch2/catch.hpp>
+
+#include "reports/machine_info.hpp"
+
+using batchtune::format_bytes;
+using batchtune::GpuInfo;
+using batchtune::MachineInfo;
+
+namespace {
+MachineInfo sample_machine() {
+  MachineInfo m;
+  m.host_name = "node-7";
+  m.os = "Debian GNU/Linux 12 (bookworm)";
+  m.kernel = "Linux 6.1.0 x86_64";
+  m.cpu_model = "AMD EPYC 9454";
+  m.logical_cores = 2;
+  m.usable_cores = 2;
+  m.torch_threads = 2;
+  m.torch_interop_threads = 2;
+  m.ram_total_bytes = 24ULL << 30;
+  m.ram_available_bytes = 20ULL << 30;
+  m.cgroup_memory_limit_bytes = 16ULL << 30;
+  m.libtorch_version = "1.13.0";
+  m.cuda_built = true;
+  m.cuda_available = true;
+  m.gpus.push_back(GpuInfo{0, "NVIDIA H200", 150ULL << 30, "9.0"});
+  m.build_type = "Release";
+  m.compiler = "gcc 12.2.0";
+  return m;
+}
+}  // namespace
+
+TEST_CASE("machine info survives a JSON round trip", "[reports]") {
+  const MachineInfo m = sample_machine();
+  const nlohmann::json j = m;
+  const auto back = j.get<MachineInfo>();
+  CHECK(back.host_name == m.host_name);
+  CHECK(back.ram_total_bytes == m.ram_total_bytes);
+  REQUIRE(back.cgroup_memory_limit_bytes.has_value());
+  CHECK(*back.cgroup_memory_limit_bytes == 16ULL << 30);
+  REQUIRE(back.gpus.size() == 1);
+  CHECK(back.gpus[0].name == "NVIDIA H200");
+  CHECK(back.gpus[0].compute_capability == "9.0");
+  CHECK(nlohmann::json(back) == j);
+
+  SECTION("no cgroup limit is written as null and read back as none") {
+    MachineInfo unlimited = m;
+    unlimited.cgroup_memory_limit_bytes.reset();
+    const nlohmann::json u = unlimited;
+    CHECK(u.at("cgroup_memory_limit_bytes").is_null());
+    CHECK_FALSE(u.get<MachineInfo>().cgroup_memory_limit_bytes.has_value());
+  }
+  SECTION("a missing field is an error, not a default") {
+    nlohmann::json broken = j;
+    broken.erase("cpu_model");
+    CHECK_THROWS_AS(broken.get<MachineInfo>(), nlohmann::json::out_of_range);
+  }
+}
+
+TEST_CASE("machine label prefers the GPU model", "[reports]") {
+  MachineInfo m = sample_machine();
+  CHECK(batchtune::machine_label(m) == "NVIDIA H200 @ node-7");
+  m.gpus.clear();
+  CHECK(batchtune::machine_label(m) == "AMD EPYC 9454 @ node-7");
+}
+
+TEST_CASE("sizes print in binary units", "[reports]") {
+  CHECK(format_bytes(0) == "0 B");
+  CHECK(format_bytes(1023) == "1023 B");
+  CHECK(format_bytes(1536) == "1.5 KiB");
+  CHECK(format_bytes(512ULL << 20) == "512.0 MiB");
+  CHECK(format_bytes(24ULL << 30) == "24.0 GiB");
+}

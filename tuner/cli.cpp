@@ -1,0 +1,83 @@
+#include "tuner/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <exception>
+#include <ostream>
+
+#include "reports/build_info.hpp"
+#include "reports/error.hpp"
+
+namespace batchtune {
+namespace {
+
+std::string version_line() {
+  const BuildInfo& b = build_info();
+  return "batchtune " + b.version + " (commit " + b.git_commit + ", " + b.build_type + ")";
+}
+
+// CLI11 messages are multi-line for some errors; our contract is one line.
+std::string one_line(std::string message) {
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  while (!message.empty() && message.back() == ' ') message.pop_back();
+  return message;
+}
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args, Io io) {
+  CLI::App app{
+      "batchtune finds the training batch size that reaches a target loss soonest on this\n"
+      "machine: it probes the largest batch that fits in memory, sweeps short training\n"
+      "runs at the feasible sizes, and reports a recommendation with its reasons.",
+      "batchtune"};
+  app.set_version_flag("--version", version_line(), "Print the version and git commit, then exit");
+  app.require_subcommand(1);
+  app.footer(
+      "Run 'batchtune SUBCOMMAND --help' for a subcommand's options.\n"
+      "Exit codes: 0 ok, 1 check failed, 2 usage, 3 bad input, 4 device unavailable,\n"
+      "5 does not fit, 6 output not writable, 7 interrupted, 8 runtime failure.");
+
+  setup_info(app, io);
+
+  // CLI11 would call a stray word "a subcommand is required"; name it instead.
+  if (!args.empty() && !args.front().empty() && args.front()[0] != '-') {
+    bool known = false;
+    std::string names;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      known = known || sub->get_name() == args.front();
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      io.err << "batchtune: error: unknown subcommand '" << args.front()
+             << "'; choose one of: " << names << " (run 'batchtune --help' for usage)\n";
+      return to_int(ExitCode::usage);
+    }
+  }
+
+  // CLI11 parses the reversed list (last argument first).
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e, io.out, io.err);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e, io.out, io.err);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e, io.out, io.err);
+  } catch (const CLI::ParseError& e) {
+    io.err << "batchtune: error: " << one_line(e.what())
+           << " (run 'batchtune --help' for usage)\n";
+    return to_int(ExitCode::usage);
+  } catch (const Error& e) {
+    io.err << "batchtune: error: " << one_line(e.what()) << '\n';
+    return to_int(e.code());
+  } catch (const std::exception& e) {
+    io.err << "batchtune: error: " << one_line(e.what()) << '\n';
+    return to_int(ExitCode::runtime_failure);
+  }
+  return to_int(ExitCode::ok);
+}
+
+}  // namespace batchtune

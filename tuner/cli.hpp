@@ -1,0 +1,27 @@
+// batchtune's command line: one CLI11 app, one file per subcommand
+// (tuner/command_*.cpp: setup_x(app, io) registers it, run_x(options) runs it).
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace batchtune {
+
+// Where a command writes: stdout for results, stderr for progress and errors.
+struct Io {
+  std::ostream& out;
+  std::ostream& err;
+};
+
+// Parses args (without the program name), runs the chosen subcommand and
+// returns the exit code (README.md, "Exit codes"). Never throws.
+int run_cli(const std::vector<std::string>& args, Io io);
+
+void setup_info(CLI::App& app, Io io);
+
+}  // namespace batchtune

@@ -1,0 +1,107 @@
+#include "tuner/machine_probe.hpp"
+
+#include <sched.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "probes/cuda_adapter.hpp"
+#include "reports/build_info.hpp"
+
+namespace batchtune {
+namespace {
+
+std::string trim(std::string s) {
+  const auto first = s.find_first_not_of(" \t\"");
+  const auto last = s.find_last_not_of(" \t\"\n");
+  if (first == std::string::npos) return "";
+  return s.substr(first, last - first + 1);
+}
+
+// The value after `key` and a separator in the first matching line of a file.
+std::string read_field(const char* path, const std::string& key, char separator) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.compare(0, key.size(), key) != 0) continue;
+    const auto pos = line.find(separator, key.size());
+    if (pos == std::string::npos) continue;
+    if (trim(line.substr(key.size(), pos - key.size())).empty()) {
+      return trim(line.substr(pos + 1));
+    }
+  }
+  return "";
+}
+
+std::uint64_t meminfo_bytes(const std::string& key) {
+  const std::string value = read_field("/proc/meminfo", key, ':');  // "24576 kB"
+  if (value.empty()) return 0;
+  return std::stoull(value) * 1024ULL;
+}
+
+std::optional<std::uint64_t> cgroup_memory_limit() {
+  // cgroup v2 first, then v1; "max" or an absurd v1 value means no limit.
+  for (const char* path : {"/sys/fs/cgroup/memory.max",
+                           "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream in(path);
+    std::string value;
+    if (!(in >> value) || value == "max") continue;
+    try {
+      const std::uint64_t bytes = std::stoull(value);
+      if (bytes < (1ULL << 60)) return bytes;
+    } catch (const std::exception&) {
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+MachineInfo probe_machine() {
+  MachineInfo m;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) m.host_name = host;
+
+  m.os = read_field("/etc/os-release", "PRETTY_NAME", '=');
+  struct utsname uts {};
+  if (uname(&uts) == 0) {
+    m.kernel = std::string(uts.sysname) + " " + uts.release + " " + uts.machine;
+  }
+  m.cpu_model = read_field("/proc/cpuinfo", "model name", ':');
+  if (m.cpu_model.empty()) m.cpu_model = read_field("/proc/cpuinfo", "Model", ':');
+
+  m.logical_cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  m.usable_cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                               : m.logical_cores;
+  m.torch_threads = at::get_num_threads();
+  m.torch_interop_threads = at::get_num_interop_threads();
+
+  m.ram_total_bytes = meminfo_bytes("MemTotal");
+  m.ram_available_bytes = meminfo_bytes("MemAvailable");
+  m.cgroup_memory_limit_bytes = cgroup_memory_limit();
+
+  m.libtorch_version = TORCH_VERSION;
+  m.cuda_built = probes::cuda_built();
+  const int gpus = probes::cuda_device_count();
+  m.cuda_available = gpus > 0;
+  for (int i = 0; i < gpus; ++i) {
+    const auto p = probes::cuda_device_properties(i);
+    m.gpus.push_back(GpuInfo{i, p.name, p.total_memory_bytes,
+                             std::to_string(p.major) + "." + std::to_string(p.minor)});
+  }
+
+  const BuildInfo& build = build_info();
+  m.build_type = build.build_type;
+  m.compiler = build.compiler;
+  return m;
+}
+
+}  // namespace batchtune
