@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   cmake g++ ninja-build ccache git pkg-config
-  libtorch-dev nlohmann-json3-dev libcli11-dev catch2
+  libtorch-dev nlohmann-json3-dev libcli11-dev catch2 zlib1g-dev
   dataset-fashion-mnist
   python3-torch   # exports the TorchScript test fixture; the Python side of bench/
 )

@@ -40,6 +40,7 @@ int run_cli(const std::vector<std::string>& args, Io io) {
       "5 does not fit, 6 output not writable, 7 interrupted, 8 runtime failure.");
 
   setup_info(app, io);
+  setup_train(app, io);
 
   // CLI11 would call a stray word "a subcommand is required"; name it instead.
   if (!args.empty() && !args.front().empty() && args.front()[0] != '-') {

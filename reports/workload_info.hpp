@@ -1,0 +1,39 @@
+// What was trained: the workload section of a report. Plain data, filled in by
+// tuner/workload.cpp.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace batchtune {
+
+struct WorkloadInfo {
+  std::string model;                     // "cnn", or the TorchScript file
+  std::int64_t parameter_count = 0;
+  std::string data;                      // "fashion-mnist", "synthetic", ...
+  std::string data_source;               // folder, file or generator
+  std::int64_t train_samples = 0;
+  std::int64_t validation_samples = 0;
+  std::string validation_split;          // how it was made
+  std::vector<std::int64_t> input_shape; // one sample, no batch dimension
+  std::string task;                      // classification | regression | language_model
+  std::int64_t num_classes = 0;          // or vocabulary size
+  std::optional<double> loss_floor;      // known floor of the loss (synthetic tokens)
+  std::string loss;                      // cross_entropy | mse
+  std::string optimizer;                 // sgd | adam | adamw
+  double learning_rate = 0;
+  double momentum = 0;
+  double weight_decay = 0;
+  std::string precision = "fp32";
+  std::string device;                    // "cpu", "cuda:0"
+  std::uint64_t seed = 0;
+};
+
+void to_json(nlohmann::json& j, const WorkloadInfo& w);
+void from_json(const nlohmann::json& j, WorkloadInfo& w);
+
+}  // namespace batchtune

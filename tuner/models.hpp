@@ -1,0 +1,60 @@
+// The models batchtune trains: built-in ones (mlp, cnn, resnet, gpt) and a
+// user's TorchScript module, behind one small interface so the train step,
+// probe and sweep do not care which.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace batchtune {
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual torch::Tensor forward(const torch::Tensor& input) = 0;
+  virtual std::vector<torch::Tensor> parameters() = 0;
+  virtual void set_training(bool on) = 0;
+  virtual void to(const torch::Device& device) = 0;
+  std::int64_t parameter_count();
+};
+
+struct MlpConfig {
+  std::vector<std::int64_t> hidden{256, 128};
+};
+
+struct ResnetConfig {
+  std::int64_t width = 16;            // channels of the first stage; doubled per stage
+  std::int64_t blocks_per_stage = 1;  // three stages
+};
+
+struct GptConfig {
+  std::int64_t vocab = 64;
+  std::int64_t context = 32;
+  std::int64_t width = 64;
+  std::int64_t depth = 2;
+  std::int64_t heads = 4;
+};
+
+// Flattens its input: any sample shape with in_features elements.
+std::unique_ptr<Model> make_mlp(std::int64_t in_features, std::int64_t out_features, const MlpConfig& config);
+// The LibTorch/PyTorch MNIST example without dropout, for 1x28x28 inputs.
+std::unique_ptr<Model> make_cnn(std::int64_t num_classes);
+// A small CIFAR-style residual network (batch norm, three stages, global pooling).
+std::unique_ptr<Model> make_resnet(std::int64_t in_channels, std::int64_t num_classes, const ResnetConfig& config);
+// A small causal transformer language model; input [B, T<=context] int64 tokens.
+std::unique_ptr<Model> make_gpt(const GptConfig& config);
+// Makes a fresh model with the same initial weights at every call.
+using ModelFactory = std::function<std::unique_ptr<Model>()>;
+
+// A TorchScript module saved from Python, loaded once; each call of the
+// factory returns a deep copy. Throws InputError when the file is missing or
+// not TorchScript.
+ModelFactory torchscript_factory(const std::string& path);
+
+}  // namespace batchtune

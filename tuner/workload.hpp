@@ -1,0 +1,112 @@
+// A workload is everything needed to train at any batch size: a model that can
+// be made afresh with the same initial weights, data with a fixed validation
+// split, a loss, an optimizer and a device, all reproducible from a seed.
+// The probe and the sweep build on Workload and train_step.
+#pragma once
+
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reports/workload_info.hpp"
+#include "tuner/dataset.hpp"
+#include "tuner/models.hpp"
+#include "tuner/synthetic_data.hpp"
+
+namespace batchtune {
+
+enum class LossKind { cross_entropy, mse };
+enum class OptimizerKind { sgd, adam, adamw };
+
+struct OptimizerSettings {
+  OptimizerKind kind = OptimizerKind::sgd;
+  double learning_rate = 0.01;
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+};
+
+// Documented defaults: sgd lr 0.01 momentum 0.9; adam lr 1e-3; adamw lr 1e-3
+// weight decay 0.01. Explicit values override.
+OptimizerSettings resolve_optimizer(const std::string& name, std::optional<double> lr,
+                                    std::optional<double> momentum, std::optional<double> weight_decay);
+
+// What the user asked for, as given on the command line.
+struct WorkloadSpec {
+  std::string model = "mlp";        // mlp | cnn | resnet | gpt | path/to/model.pt
+  MlpConfig mlp;
+  ResnetConfig resnet;
+  GptConfig gpt;
+  std::vector<std::int64_t> input_shape;   // user models; overrides synthetic shapes
+  std::int64_t num_classes = 0;            // 0: from the data (or 10 for synthetic)
+  std::vector<std::int64_t> target_shape;  // regression targets (with --loss mse)
+  std::string loss;                        // "" : cross_entropy, or mse with a target shape
+  std::string data = "fashion-mnist";      // fashion-mnist | mnist-idx | cifar10 | tokens | synthetic
+  std::string data_dir;                    // "" : the dataset's default folder
+  std::string data_file;                   // tokens
+  SyntheticSizes synthetic;
+  std::string optimizer = "sgd";
+  std::optional<double> learning_rate, momentum, weight_decay;
+  std::string device = "auto";             // auto | cpu | cuda | cuda:N
+  int threads = 0;                         // 0: LibTorch's default
+  std::uint64_t seed = 0;
+};
+
+// "3x224x224" -> {3, 224, 224}; throws UsageError naming `option`.
+std::vector<std::int64_t> parse_shape(const std::string& text, const std::string& option);
+
+// auto | cpu | cuda | cuda:N, checked against this build and machine.
+torch::Device resolve_device(const std::string& text);
+
+struct Evaluation {
+  double loss = 0;
+  std::optional<double> accuracy;  // classification and language models
+  std::int64_t samples = 0;
+};
+
+class Workload {
+ public:
+  // Validates the spec, loads or generates the data, and checks that the model
+  // takes the data's inputs and produces outputs the loss can use. Throws
+  // UsageError, InputError or DeviceError with one clear line.
+  static Workload create(const WorkloadSpec& spec);
+
+  // A fresh model on the device; the same initial weights at every call.
+  std::unique_ptr<Model> make_model() const;
+  std::unique_ptr<torch::optim::Optimizer> make_optimizer(Model& model, double learning_rate) const;
+  torch::Tensor loss(const torch::Tensor& output, const torch::Tensor& target) const;
+  // The next batch from the training split, on the device.
+  std::pair<torch::Tensor, torch::Tensor> next_batch(BatchSampler& sampler, std::int64_t batch_size) const;
+  BatchSampler make_sampler() const { return BatchSampler(data_.train.size(), spec_.seed); }
+  // Mean loss (and accuracy) over the first `max_samples` validation samples
+  // (all when 0), in eval mode without gradients; the model is left in train mode.
+  Evaluation evaluate(Model& model, std::int64_t max_samples = 0, std::int64_t batch_size = 512) const;
+
+  const Dataset& data() const { return data_; }
+  const torch::Device& device() const { return device_; }
+  const OptimizerSettings& optimizer() const { return optimizer_; }
+  const WorkloadSpec& spec() const { return spec_; }
+  WorkloadInfo info() const;
+
+ private:
+  Workload(WorkloadSpec spec, Dataset data, ModelFactory factory, torch::Device device,
+           LossKind loss, OptimizerSettings optimizer);
+  WorkloadSpec spec_;
+  Dataset data_;
+  ModelFactory factory_;
+  torch::Device device_;
+  LossKind loss_;
+  OptimizerSettings optimizer_;
+  std::int64_t parameter_count_ = 0;
+};
+
+// One optimisation step: forward, loss, backward, optimizer step. Returns the
+// loss as a 0-dim tensor on the device (reading it synchronises).
+torch::Tensor train_step(Model& model, torch::optim::Optimizer& optimizer, const Workload& workload,
+                         const torch::Tensor& inputs, const torch::Tensor& targets);
+
+}  // namespace batchtune

@@ -1,0 +1,24 @@
+// The workload options shared by every command that trains (train, probe,
+// sweep): model, data, loss, optimizer, device, threads, seed.
+#pragma once
+
+#include <string>
+
+#include "tuner/workload.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace batchtune {
+
+struct WorkloadArgs {
+  WorkloadSpec spec;
+  std::string input_shape, target_shape, mlp_hidden;
+  // The spec with the shape strings parsed; throws UsageError.
+  WorkloadSpec to_spec() const;
+};
+
+void add_workload_options(CLI::App& app, WorkloadArgs& args);
+
+}  // namespace batchtune
