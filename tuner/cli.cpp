@@ -1,6 +1,7 @@
 #include "tuner/cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <exception>
@@ -23,6 +24,9 @@ std::string one_line(std::string message) {
   while (!message.empty() && message.back() == ' ') message.pop_back();
   return message;
 }
+
+// LibTorch's messages carry context and backtraces on later lines.
+std::string first_line(const std::string& message) { return message.substr(0, message.find('\n')); }
 
 }  // namespace
 
@@ -74,8 +78,11 @@ int run_cli(const std::vector<std::string>& args, Io io) {
   } catch (const Error& e) {
     io.err << "batchtune: error: " << one_line(e.what()) << '\n';
     return to_int(e.code());
+  } catch (const c10::Error& e) {
+    io.err << "batchtune: error: " << first_line(e.what_without_backtrace()) << '\n';
+    return to_int(ExitCode::runtime_failure);
   } catch (const std::exception& e) {
-    io.err << "batchtune: error: " << one_line(e.what()) << '\n';
+    io.err << "batchtune: error: " << first_line(e.what()) << '\n';
     return to_int(ExitCode::runtime_failure);
   }
   return to_int(ExitCode::ok);

@@ -240,7 +240,18 @@ ModelFactory torchscript_factory(const std::string& path) {
   try {
     auto prototype = std::make_shared<torch::jit::Module>(torch::jit::load(path, torch::kCPU));
     return [prototype]() -> std::unique_ptr<Model> {
-      auto model = std::make_unique<ScriptModel>(prototype->clone());
+      // Cloned under autograd the copies would be non-leaf tensors, which an
+      // optimizer refuses; clone without it and restore requires_grad as saved.
+      torch::jit::Module copy = [&] {
+        torch::NoGradGuard no_grad;
+        return prototype->clone();
+      }();
+      auto original = prototype->parameters().begin();
+      for (auto p : copy.parameters()) {
+        p.requires_grad_((*original).requires_grad());
+        ++original;
+      }
+      auto model = std::make_unique<ScriptModel>(std::move(copy));
       model->set_training(true);
       return model;
     };

@@ -9,6 +9,9 @@ namespace batchtune {
 namespace {
 
 constexpr std::int64_t kTeacherHidden = 64;
+// Noise around each class prototype: classes overlap, so the loss falls
+// gradually rather than to zero in a few steps.
+constexpr double kNoise = 2.0;
 
 std::vector<std::int64_t> with_batch(std::int64_t n, const std::vector<std::int64_t>& shape) {
   std::vector<std::int64_t> s{n};
@@ -39,18 +42,29 @@ std::int64_t numel(const std::vector<std::int64_t>& shape) {
 
 }  // namespace
 
-Dataset make_teacher_classification(const std::vector<std::int64_t>& sample_shape,
-                                    std::int64_t num_classes, SyntheticSizes sizes,
-                                    std::uint64_t seed) {
+Dataset make_prototype_classification(const std::vector<std::int64_t>& sample_shape,
+                                      std::int64_t num_classes, SyntheticSizes sizes,
+                                      std::uint64_t seed) {
   auto gen = at::detail::createCPUGenerator(seed);
-  const Teacher teacher = make_teacher(numel(sample_shape), num_classes, gen);
+  // One prototype per class. Images get smooth prototypes (a 4x4 random grid
+  // per channel, upsampled), so convolutions and pooling can tell them apart
+  // as they would real objects; other shapes get plain Gaussian prototypes.
+  torch::Tensor prototypes;
+  if (sample_shape.size() == 3 && sample_shape[1] >= 4 && sample_shape[2] >= 4) {
+    prototypes = at::randn({num_classes, sample_shape[0], 4, 4}, gen, torch::kFloat32);
+    prototypes = torch::upsample_bilinear2d(prototypes, {sample_shape[1], sample_shape[2]}, false);
+  } else {
+    prototypes = at::randn(with_batch(num_classes, sample_shape), gen, torch::kFloat32);
+  }
   auto draw = [&](std::int64_t n) {
-    torch::Tensor x = at::randn(with_batch(n, sample_shape), gen, torch::kFloat32);
-    return Split{x, teacher(x).argmax(1)};
+    torch::Tensor labels = at::randint(num_classes, {n}, gen, torch::kInt64);
+    torch::Tensor noise = at::randn(with_batch(n, sample_shape), gen, torch::kFloat32) * kNoise;
+    return Split{prototypes.index_select(0, labels) + noise, labels};
   };
   Dataset d;
   d.name = "synthetic";
-  d.source = "random teacher network, seed " + std::to_string(seed);
+  d.source = "class prototypes plus Gaussian noise (sd " + std::to_string(kNoise).substr(0, 4) + "), seed " +
+             std::to_string(seed);
   d.task = TaskKind::classification;
   d.sample_shape = sample_shape;
   d.num_classes = num_classes;

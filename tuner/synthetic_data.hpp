@@ -15,13 +15,14 @@ struct SyntheticSizes {
   std::int64_t validation = 1024;
 };
 
-// Gaussian inputs labelled by a fixed random teacher network (one tanh hidden
-// layer over the flattened input), argmax over num_classes outputs.
-Dataset make_teacher_classification(const std::vector<std::int64_t>& sample_shape,
+// Noisy samples around one random prototype per class (smooth ones for
+// images), labelled by their class.
+Dataset make_prototype_classification(const std::vector<std::int64_t>& sample_shape,
                                     std::int64_t num_classes, SyntheticSizes sizes,
                                     std::uint64_t seed);
 
-// The same teacher's outputs (plus small noise) as regression targets.
+// Gaussian inputs and, as targets, the outputs of a fixed random teacher
+// network (one tanh hidden layer over the flattened input) plus small noise.
 Dataset make_teacher_regression(const std::vector<std::int64_t>& sample_shape,
                                 const std::vector<std::int64_t>& target_shape,
                                 SyntheticSizes sizes, std::uint64_t seed);

@@ -35,6 +35,17 @@ std::int64_t numel(const std::vector<std::int64_t>& shape) {
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+// The TorchScript interpreter wraps the real error ("RuntimeError: Given
+// groups=1, weight of size [8, 1, 3, 3], expected input[...] to have 1
+// channels...") under a generic first line; that inner line says what the
+// model expected.
+std::string torch_error_summary(const std::string& what) {
+  const std::string marker = "RuntimeError: ";
+  const auto pos = what.rfind(marker);
+  if (pos == std::string::npos) return first_line(what);
+  return first_line(what.substr(pos + marker.size()));
+}
+
 const char* task_name(TaskKind t) {
   switch (t) {
     case TaskKind::classification: return "classification";
@@ -82,7 +93,7 @@ Dataset load_data(const WorkloadSpec& spec, LossKind loss, bool user_model) {
     throw UsageError("--model " + spec.model + " with --data synthetic needs --num-classes N "
                      "(or --loss mse with --target-shape)");
   }
-  return make_teacher_classification(shape, spec.num_classes > 0 ? spec.num_classes : 10, spec.synthetic, spec.seed);
+  return make_prototype_classification(shape, spec.num_classes > 0 ? spec.num_classes : 10, spec.synthetic, spec.seed);
 }
 
 ModelFactory builtin_factory(const WorkloadSpec& spec, const Dataset& data) {
@@ -236,6 +247,11 @@ Workload Workload::create(const WorkloadSpec& spec) {
   if (loss == LossKind::mse && data.task != TaskKind::regression) {
     throw UsageError("--loss mse needs regression targets; --data " + spec.data + " has class labels");
   }
+  if (spec.num_classes > 0 && spec.data != "synthetic" && data.task == TaskKind::classification &&
+      spec.num_classes != data.num_classes) {
+    throw UsageError("--num-classes " + std::to_string(spec.num_classes) + " does not match --data " + spec.data +
+                     ", which has " + std::to_string(data.num_classes) + " classes");
+  }
   if (user_model && !spec.input_shape.empty() && spec.input_shape != data.sample_shape) {
     throw UsageError("--input-shape " + shape_to_string(spec.input_shape) + " does not match --data " + spec.data +
                      ", whose inputs are " + shape_to_string(data.sample_shape));
@@ -275,7 +291,7 @@ Workload Workload::create(const WorkloadSpec& spec) {
     throw;
   } catch (const std::exception& e) {
     throw InputError(model_name + " cannot take inputs of shape " + input + " (from --data " + spec.data +
-                     "): " + first_line(e.what()));
+                     "): " + torch_error_summary(e.what()));
   }
   w.parameter_count_ = model->parameter_count();
   return w;

@@ -1,0 +1,47 @@
+#!/usr/bin/python3
+"""Exports the TorchScript test fixtures with Python PyTorch (Debian's python3-torch).
+
+tests/fixtures/tiny_cnn.pt      a small CNN for 1x28x28 inputs, 10 classes, scripted
+tests/fixtures/tiny_mlp_traced.pt  an MLP for 16 features -> 4 outputs, traced
+tests/fixtures/state_dict.pt    a plain torch.save() of weights: NOT TorchScript,
+                                for the "not a TorchScript file" error test
+
+Run: /usr/bin/python3 scripts/make_fixtures.py  (the files are committed; rerun
+only to change them).
+"""
+import os
+
+import torch
+from torch import nn
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
+
+
+class TinyCnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8 * 13 * 13, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn(self.conv(x)))
+        x = torch.max_pool2d(x, 2)
+        return self.fc(torch.flatten(x, 1))
+
+
+def main():
+    torch.manual_seed(0)
+    os.makedirs(OUT, exist_ok=True)
+    cnn = TinyCnn()
+    torch.jit.script(cnn).save(os.path.join(OUT, "tiny_cnn.pt"))
+
+    mlp = nn.Sequential(nn.Linear(16, 32), nn.Tanh(), nn.Linear(32, 4))
+    torch.jit.trace(mlp, torch.randn(2, 16)).save(os.path.join(OUT, "tiny_mlp_traced.pt"))
+
+    torch.save(cnn.state_dict(), os.path.join(OUT, "state_dict.pt"))
+    print("wrote fixtures to", os.path.normpath(OUT), "with torch", torch.__version__)
+
+
+if __name__ == "__main__":
+    main()

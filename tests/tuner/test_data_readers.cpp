@@ -1,0 +1,208 @@
+#include <catch2/catch.hpp>
+
+#include <torch/torch.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "reports/error.hpp"
+#include "tuner/data_readers.hpp"
+#include "tuner/dataset.hpp"
+#include "tuner/synthetic_data.hpp"
+
+namespace fs = std::filesystem;
+using namespace batchtune;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/batchtune-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+void write_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<std::uint8_t> idx_bytes(const std::vector<std::uint32_t>& dims, std::uint8_t fill_mod) {
+  std::vector<std::uint8_t> b{0, 0, 0x08, static_cast<std::uint8_t>(dims.size())};
+  std::size_t n = 1;
+  for (auto d : dims) {
+    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<std::uint8_t>(d >> s));
+    n *= d;
+  }
+  for (std::size_t i = 0; i < n; ++i) b.push_back(static_cast<std::uint8_t>(i % fill_mod));
+  return b;
+}
+
+void write_mnist_like(const TempDir& dir, std::uint32_t train, std::uint32_t test) {
+  write_bytes(dir.file("train-images-idx3-ubyte"), idx_bytes({train, 4, 4}, 251));
+  write_bytes(dir.file("train-labels-idx1-ubyte"), idx_bytes({train}, 3));
+  write_bytes(dir.file("t10k-images-idx3-ubyte"), idx_bytes({test, 4, 4}, 251));
+  write_bytes(dir.file("t10k-labels-idx1-ubyte"), idx_bytes({test}, 3));
+}
+
+}  // namespace
+
+TEST_CASE("the Fashion-MNIST reader returns the real dataset", "[tuner][data]") {
+  if (!fs::exists(std::string(kFashionMnistDir) + "/train-images-idx3-ubyte.gz")) {
+    FAIL("Debian's dataset-fashion-mnist is not installed; run scripts/setup.sh");
+  }
+  const Dataset d = load_idx_dataset(kFashionMnistDir, "fashion-mnist");
+  CHECK(d.train.inputs.sizes() == torch::IntArrayRef({60000, 1, 28, 28}));
+  CHECK(d.validation.inputs.sizes() == torch::IntArrayRef({10000, 1, 28, 28}));
+  CHECK(d.train.targets.size(0) == 60000);
+  CHECK(d.validation.targets.size(0) == 10000);
+  CHECK(d.train.targets.min().item<std::int64_t>() == 0);
+  CHECK(d.train.targets.max().item<std::int64_t>() == 9);
+  CHECK(d.num_classes == 10);
+  // Balanced classes: 6000 of each in training.
+  CHECK(torch::bincount(d.train.targets).eq(6000).all().item<bool>());
+  // Standardised with the training statistics.
+  CHECK(std::abs(d.train.inputs.mean().item<double>()) < 1e-3);
+  CHECK(std::abs(d.train.inputs.std().item<double>() - 1.0) < 1e-3);
+}
+
+TEST_CASE("IDX files: gzipped or plain, and broken ones named", "[tuner][data]") {
+  TempDir dir;
+  write_mnist_like(dir, 12, 5);
+
+  SECTION("plain files load with their shapes") {
+    const Dataset d = load_idx_dataset(dir.path.string(), "mnist-idx");
+    CHECK(d.train.size() == 12);
+    CHECK(d.validation.size() == 5);
+    CHECK(d.sample_shape == std::vector<std::int64_t>{1, 4, 4});
+    CHECK(d.num_classes == 3);
+  }
+  SECTION("gzipped files read the same") {
+    const std::string plain = dir.file("train-images-idx3-ubyte");
+    std::ifstream in(plain, std::ios::binary);
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    gzFile gz = gzopen((plain + ".gz").c_str(), "wb");
+    gzwrite(gz, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(gz);
+    fs::remove(plain);
+    const torch::Tensor t = read_idx_file(plain + ".gz", 3);
+    CHECK(t.sizes() == torch::IntArrayRef({12, 4, 4}));
+    CHECK(t.flatten()[150].item<int>() == 150 % 251);
+  }
+  SECTION("a truncated file says so") {
+    auto bytes = idx_bytes({12, 4, 4}, 251);
+    bytes.resize(bytes.size() - 7);
+    write_bytes(dir.file("train-images-idx3-ubyte"), bytes);
+    CHECK_THROWS_WITH(load_idx_dataset(dir.path.string(), "mnist-idx"), Catch::Contains("truncated"));
+  }
+  SECTION("labels that do not match the images are refused") {
+    write_bytes(dir.file("train-labels-idx1-ubyte"), idx_bytes({11}, 3));
+    CHECK_THROWS_WITH(load_idx_dataset(dir.path.string(), "mnist-idx"), Catch::Contains("do not belong together"));
+  }
+  SECTION("images and labels swapped are refused") {
+    fs::copy_file(dir.file("t10k-labels-idx1-ubyte"), dir.file("t10k-images-idx3-ubyte"), fs::copy_options::overwrite_existing);
+    CHECK_THROWS_WITH(load_idx_dataset(dir.path.string(), "mnist-idx"), Catch::Contains("swapped"));
+  }
+  SECTION("not an IDX file at all") {
+    write_bytes(dir.file("train-images-idx3-ubyte"), {'h', 'e', 'l', 'l', 'o'});
+    CHECK_THROWS_AS(load_idx_dataset(dir.path.string(), "mnist-idx"), InputError);
+  }
+  SECTION("a missing file and a missing folder are named") {
+    fs::remove(dir.file("t10k-labels-idx1-ubyte"));
+    CHECK_THROWS_WITH(load_idx_dataset(dir.path.string(), "mnist-idx"), Catch::Contains("t10k-labels-idx1-ubyte"));
+    CHECK_THROWS_WITH(load_idx_dataset("/nonexistent/x", "mnist-idx"), Catch::Contains("/nonexistent/x"));
+  }
+}
+
+TEST_CASE("CIFAR-10 binary batches", "[tuner][data]") {
+  TempDir dir;
+  auto records = [](int n) {
+    std::vector<std::uint8_t> b;
+    for (int r = 0; r < n; ++r) {
+      b.push_back(static_cast<std::uint8_t>(r % 10));
+      for (int i = 0; i < 3072; ++i) b.push_back(static_cast<std::uint8_t>((r * 7 + i) % 256));
+    }
+    return b;
+  };
+  for (int i = 1; i <= 5; ++i) write_bytes(dir.file("data_batch_" + std::to_string(i) + ".bin"), records(3));
+  write_bytes(dir.file("test_batch.bin"), records(4));
+  const Dataset d = load_cifar10(dir.path.string());
+  CHECK(d.train.inputs.sizes() == torch::IntArrayRef({15, 3, 32, 32}));
+  CHECK(d.validation.size() == 4);
+  CHECK(d.train.targets[2].item<std::int64_t>() == 2);
+
+  auto cut = records(4);
+  cut.pop_back();
+  write_bytes(dir.file("test_batch.bin"), cut);
+  CHECK_THROWS_WITH(load_cifar10(dir.path.string()), Catch::Contains("truncated"));
+}
+
+TEST_CASE("token files become windows with a held-out tail", "[tuner][data]") {
+  TempDir dir;
+  std::vector<std::uint8_t> bytes;
+  for (int i = 0; i < 100; ++i) {
+    const int token = (i * 37) % 300;  // above 255: checks both bytes
+    bytes.push_back(static_cast<std::uint8_t>(token & 0xff));
+    bytes.push_back(static_cast<std::uint8_t>(token >> 8));
+  }
+  write_bytes(dir.file("tokens.bin"), bytes);
+  const Dataset d = load_token_file(dir.file("tokens.bin"), 9, 0.2);  // windows of 10
+  CHECK(d.train.size() == 8);
+  CHECK(d.validation.size() == 2);
+  CHECK(d.train.inputs.size(1) == 9);
+  CHECK(d.train.inputs[0][1].item<std::int64_t>() == 37);
+  CHECK(d.train.targets[0][0].item<std::int64_t>() == 37);  // targets are inputs shifted by one
+  int max_token = 0;
+  for (int i = 0; i < 100; ++i) max_token = std::max(max_token, (i * 37) % 300);
+  CHECK(d.num_classes == max_token + 1);
+  bytes.pop_back();
+  write_bytes(dir.file("odd.bin"), bytes);
+  CHECK_THROWS_WITH(load_token_file(dir.file("odd.bin"), 9, 0.2), Catch::Contains("odd length"));
+}
+
+TEST_CASE("the batch sampler draws without replacement within an epoch", "[tuner][data]") {
+  BatchSampler sampler(10, 42);
+  std::multiset<std::int64_t> first_epoch;
+  for (int i = 0; i < 2; ++i) {
+    auto idx = sampler.next(4);
+    for (int k = 0; k < 4; ++k) first_epoch.insert(idx[k].item<std::int64_t>());
+  }
+  auto crossing = sampler.next(4);  // two from epoch 0, two from epoch 1
+  first_epoch.insert(crossing[0].item<std::int64_t>());
+  first_epoch.insert(crossing[1].item<std::int64_t>());
+  CHECK(first_epoch.size() == 10);
+  CHECK(std::set<std::int64_t>(first_epoch.begin(), first_epoch.end()).size() == 10);
+  CHECK(sampler.epoch() == 1);
+  CHECK(sampler.samples_drawn() == 12);
+
+  SECTION("the same seed gives the same order, another seed another") {
+    BatchSampler a(1000, 7), b(1000, 7), c(1000, 8);
+    const auto x = a.next(1000), y = b.next(1000), z = c.next(1000);
+    CHECK(x.equal(y));
+    CHECK_FALSE(x.equal(z));
+    CHECK_FALSE(a.next(1000).equal(x));  // reshuffled for the next epoch
+  }
+  SECTION("a batch larger than the dataset spans epochs") {
+    BatchSampler big(3, 1);
+    CHECK(big.next(7).size(0) == 7);
+    CHECK(big.epoch() == 2);
+  }
+}
+
+TEST_CASE("Markov token data knows its loss floor", "[tuner][data]") {
+  CHECK(markov_entropy_rate(torch::full({8, 8}, 1.0 / 8)) == Approx(std::log(8.0)));
+  CHECK(markov_entropy_rate(torch::eye(5).roll(1, 1)) == Approx(0.0).margin(1e-12));
+  const Dataset d = make_markov_tokens(16, 12, {256, 64}, 3);
+  REQUIRE(d.loss_floor.has_value());
+  CHECK(*d.loss_floor > 0.0);
+  CHECK(*d.loss_floor < std::log(16.0));
+  CHECK(d.train.inputs.sizes() == torch::IntArrayRef({256, 12}));
+  CHECK(d.train.inputs.slice(1, 1).equal(d.train.targets.slice(1, 0, 11)));
+  CHECK(make_markov_tokens(16, 12, {256, 64}, 3).train.inputs.equal(d.train.inputs));
+}
