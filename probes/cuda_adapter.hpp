@@ -25,4 +25,18 @@ int cuda_device_count();
 // Precondition: 0 <= index < cuda_device_count().
 CudaDeviceProperties cuda_device_properties(int index);
 
+// The caching allocator, for the CUDA memory meter. Without CUDA support these
+// do nothing and report zeros.
+struct CudaMemoryInfo {
+  std::uint64_t free_bytes = 0;
+  std::uint64_t total_bytes = 0;
+};
+CudaMemoryInfo cuda_memory_info(int device);
+void cuda_empty_cache();
+void cuda_reset_peak(int device);
+std::uint64_t cuda_peak_allocated_bytes(int device);
+std::uint64_t cuda_peak_reserved_bytes(int device);
+void cuda_set_memory_fraction(double fraction, int device);
+void cuda_synchronize(int device);
+
 }  // namespace batchtune::probes

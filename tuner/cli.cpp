@@ -45,6 +45,7 @@ int run_cli(const std::vector<std::string>& args, Io io) {
 
   setup_info(app, io);
   setup_train(app, io);
+  setup_probe(app, io);
 
   // CLI11 would call a stray word "a subcommand is required"; name it instead.
   if (!args.empty() && !args.front().empty() && args.front()[0] != '-') {
@@ -52,7 +53,7 @@ int run_cli(const std::vector<std::string>& args, Io io) {
     std::string names;
     for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
       known = known || sub->get_name() == args.front();
-      names += (names.empty() ? "" : ", ") + sub->get_name();
+      if (sub->get_name().front() != '_') names += (names.empty() ? "" : ", ") + sub->get_name();
     }
     if (!known) {
       io.err << "batchtune: error: unknown subcommand '" << args.front()

@@ -24,5 +24,6 @@ int run_cli(const std::vector<std::string>& args, Io io);
 
 void setup_info(CLI::App& app, Io io);
 void setup_train(CLI::App& app, Io io);
+void setup_probe(CLI::App& app, Io io);
 
 }  // namespace batchtune

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <sstream>
+
 namespace batchtune {
 
 WorkloadSpec WorkloadArgs::to_spec() const {
@@ -10,6 +12,33 @@ WorkloadSpec WorkloadArgs::to_spec() const {
   if (!target_shape.empty()) s.target_shape = parse_shape(target_shape, "--target-shape");
   if (!mlp_hidden.empty()) s.mlp.hidden = parse_shape(mlp_hidden, "--mlp-hidden");
   return s;
+}
+
+std::vector<std::string> workload_to_args(const WorkloadSpec& s) {
+  auto num = [](auto v) {
+    std::ostringstream o;
+    o.precision(17);
+    o << v;
+    return o.str();
+  };
+  std::vector<std::string> a{"--model", s.model, "--data", s.data, "--optimizer", s.optimizer,
+                             "--device", s.device, "--seed", num(s.seed)};
+  if (!s.data_dir.empty()) a.insert(a.end(), {"--data-dir", s.data_dir});
+  if (!s.data_file.empty()) a.insert(a.end(), {"--data-file", s.data_file});
+  if (!s.input_shape.empty()) a.insert(a.end(), {"--input-shape", shape_to_string(s.input_shape)});
+  if (!s.target_shape.empty()) a.insert(a.end(), {"--target-shape", shape_to_string(s.target_shape)});
+  if (s.num_classes > 0) a.insert(a.end(), {"--num-classes", num(s.num_classes)});
+  if (!s.loss.empty()) a.insert(a.end(), {"--loss", s.loss});
+  a.insert(a.end(), {"--mlp-hidden", shape_to_string(s.mlp.hidden), "--resnet-width", num(s.resnet.width),
+                     "--resnet-blocks", num(s.resnet.blocks_per_stage), "--gpt-vocab", num(s.gpt.vocab),
+                     "--gpt-context", num(s.gpt.context), "--gpt-width", num(s.gpt.width), "--gpt-depth",
+                     num(s.gpt.depth), "--gpt-heads", num(s.gpt.heads), "--synthetic-train",
+                     num(s.synthetic.train), "--synthetic-val", num(s.synthetic.validation)});
+  if (s.learning_rate) a.insert(a.end(), {"--lr", num(*s.learning_rate)});
+  if (s.momentum) a.insert(a.end(), {"--momentum", num(*s.momentum)});
+  if (s.weight_decay) a.insert(a.end(), {"--weight-decay", num(*s.weight_decay)});
+  if (s.threads > 0) a.insert(a.end(), {"--threads", num(s.threads)});
+  return a;
 }
 
 void add_workload_options(CLI::App& app, WorkloadArgs& a) {

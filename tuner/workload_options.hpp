@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "tuner/workload.hpp"
 
@@ -20,5 +21,8 @@ struct WorkloadArgs {
 };
 
 void add_workload_options(CLI::App& app, WorkloadArgs& args);
+
+// The command-line options that reproduce `spec` (for child processes).
+std::vector<std::string> workload_to_args(const WorkloadSpec& spec);
 
 }  // namespace batchtune

@@ -1,0 +1,187 @@
+#include "probes/batch_search.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <vector>
+
+#include "reports/machine_info.hpp"
+
+namespace batchtune::probes {
+namespace {
+
+class Search {
+ public:
+  Search(const TrialRunner& run, const SearchOptions& o) : run_(run), o_(o), m_(o.multiple_of) {
+    top_ = (o.max_batch / m_) * m_;
+  }
+
+  // Runs (or recalls) a trial; true when it fits.
+  bool fits(std::int64_t b) {
+    for (const auto& t : result.trials) {
+      if (t.batch_size == b) return t.outcome == TrialOutcome::fits;
+    }
+    ProbeTrial t = run_(b);
+    t.batch_size = b;
+    result.trials.push_back(t);
+    if (t.outcome == TrialOutcome::error) throw TrialError(b, t.message);
+    const bool ok = t.outcome == TrialOutcome::fits;
+    if (ok) {
+      lo = std::max(lo, b);
+    } else if (!hi || b < *hi) {
+      hi = b;
+    }
+    if (!ok && b == m_) {
+      throw NothingFits("batch " + std::to_string(b) + " needs more than " + format_bytes(t.peak_bytes) +
+                        "; the budget is " + format_bytes(o_.capacity_bytes) + " (" + t.message + ")");
+    }
+    return ok;
+  }
+
+  bool done() const { return (hi && *hi - lo <= m_) || lo >= top_; }
+
+  void bisect() {
+    while (!done()) {
+      const std::int64_t upper = hi ? *hi : top_ + m_;
+      std::int64_t mid = ((lo + upper) / 2 / m_) * m_;
+      if (mid <= lo) mid = lo + m_;
+      fits(mid);
+    }
+  }
+
+  void double_up(std::int64_t start) {
+    std::int64_t b = std::min(start, top_);
+    while (!hi && b <= top_) {
+      if (!fits(b)) break;
+      if (b == top_) break;
+      b = std::min(b * 2, top_);
+    }
+  }
+
+  const ProbeTrial* trial_at(std::int64_t b) const {
+    for (const auto& t : result.trials) {
+      if (t.batch_size == b) return &t;
+    }
+    return nullptr;
+  }
+
+  // Bytes per sample near the edge: the secant through the two largest
+  // fitting trials (memory at small sizes is dominated by weights and
+  // optimizer state, so a global line would underestimate it), or through the
+  // largest fit and the smallest failure, whose recorded peak is a lower
+  // bound of what it needed.
+  std::optional<double> local_slope() const {
+    std::vector<const ProbeTrial*> fits_sorted;
+    for (const auto& t : result.trials) {
+      if (t.outcome == TrialOutcome::fits) fits_sorted.push_back(&t);
+    }
+    std::sort(fits_sorted.begin(), fits_sorted.end(),
+              [](const ProbeTrial* a, const ProbeTrial* b) { return a->batch_size > b->batch_size; });
+    const ProbeTrial* top = fits_sorted.empty() ? nullptr : fits_sorted[0];
+    const ProbeTrial* other = fits_sorted.size() > 1 ? fits_sorted[1] : (hi ? trial_at(*hi) : nullptr);
+    if (!top || !other || other->batch_size == top->batch_size) return std::nullopt;
+    const double slope = (double(other->peak_bytes) - double(top->peak_bytes)) /
+                         (double(other->batch_size) - double(top->batch_size));
+    if (!(slope > 0)) return std::nullopt;
+    return slope;
+  }
+
+  void model_search() {
+    // Small sizes, growing 16x until memory has doubled over the smallest
+    // batch's (the per-sample part dominates) or a trial fails; a failed jump
+    // is narrowed geometrically until it spans at most a factor of two.
+    const std::int64_t first = std::min(m_, top_);
+    if (!fits(first) || first == top_) return;
+    const double base_peak = double(trial_at(first)->peak_bytes);
+    for (std::int64_t b = first * 16; b <= top_ * 16; b *= 16) {
+      const std::int64_t c = std::min(b, top_);
+      if (!fits(c) || c == top_) break;
+      if (double(trial_at(c)->peak_bytes) > 2.0 * base_peak) break;
+    }
+    while (hi && !done() && *hi > 2 * lo) {
+      const auto mid = static_cast<std::int64_t>(std::sqrt(double(lo) * double(*hi)) / double(m_)) * m_;
+      if (mid <= lo || mid >= *hi) break;
+      fits(mid);
+    }
+    int predictions = 0;
+    bool last_failed = false;
+    while (!done()) {
+      const auto slope = local_slope();
+      if (!slope || predictions >= 5) {
+        // Memory does not grow with B, or the line keeps missing: double, then bisect.
+        if (!hi) double_up(lo * 2);
+        return bisect();
+      }
+      const double room = double(o_.capacity_bytes) - double(trial_at(lo)->peak_bytes);
+      // Aim half a percent short: a near miss below costs one more trial, a
+      // near miss above several.
+      std::int64_t b = lo + static_cast<std::int64_t>(std::floor(0.995 * room / *slope / double(m_))) * m_;
+      if (!result.predicted_edge) result.predicted_edge = b;
+      b = std::min(std::max(b, lo + m_), top_);
+      if (hi) b = std::min(b, *hi - m_);
+      // After a prediction that failed, step 98% of the way instead: a fit
+      // there gives a secant close to the edge, which the next prediction uses.
+      if (last_failed && hi) b = lo + static_cast<std::int64_t>(0.98 * double(*hi - lo) / double(m_)) * m_;
+      if (b <= lo) b = lo + m_;
+      if (hi && b >= *hi) return bisect();
+      last_failed = !fits(b);
+      ++predictions;
+    }
+  }
+
+  ProbeResult result;
+  std::int64_t lo = 0;
+  std::optional<std::int64_t> hi;
+
+ private:
+  const TrialRunner& run_;
+  const SearchOptions& o_;
+  std::int64_t m_;
+  std::int64_t top_;
+};
+
+}  // namespace
+
+ProbeResult search_largest_batch(const TrialRunner& run_trial, const SearchOptions& o) {
+  if (o.multiple_of < 1) throw std::invalid_argument("multiple_of must be at least 1");
+  if (o.max_batch < o.multiple_of) throw std::invalid_argument("max_batch must be at least multiple_of");
+  const auto start = std::chrono::steady_clock::now();
+  Search s(run_trial, o);
+  const std::int64_t m = o.multiple_of;
+  if (o.strategy == "model") {
+    s.model_search();
+  } else if (o.strategy == "binsearch" || o.strategy == "power") {
+    const std::int64_t first = m == 1 ? 2 : m;
+    s.double_up(first);
+    if (o.strategy == "binsearch" || s.lo == 0) s.bisect();
+  } else {
+    throw std::invalid_argument("unknown strategy " + o.strategy);
+  }
+
+  ProbeResult& r = s.result;
+  r.strategy = o.strategy;
+  r.capacity_bytes = o.capacity_bytes;
+  r.multiple_of = m;
+  r.max_batch = o.max_batch;
+  r.margin = o.margin;
+  r.largest_fitting_batch = s.lo;
+  r.first_failing_batch = s.hi;
+  r.capped = !s.hi && s.lo > 0;
+  r.memory_model = fit_memory_model(r.trials);
+  // The margin holds back a share of memory: the largest batch the fitted line
+  // puts under (1 - margin) of the capacity, never above what was measured.
+  std::int64_t safe = s.lo;
+  if (r.memory_model && r.memory_model->per_sample_bytes > 0) {
+    const double usable = (1.0 - o.margin) * double(o.capacity_bytes);
+    const double b = (usable - r.memory_model->fixed_bytes) / r.memory_model->per_sample_bytes;
+    safe = std::min<std::int64_t>(s.lo, static_cast<std::int64_t>(std::floor(b / double(m))) * m);
+  } else {
+    safe = static_cast<std::int64_t>(std::floor(double(s.lo) * (1.0 - o.margin) / double(m))) * m;
+  }
+  r.safe_max_batch = std::max<std::int64_t>(safe, std::min<std::int64_t>(m, s.lo));
+  r.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace batchtune::probes

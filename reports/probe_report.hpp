@@ -1,0 +1,70 @@
+// The probe section of a report: the largest batch that fits, how it was
+// found, and every trial. Plain data; probes/ fills it in.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace batchtune {
+
+enum class TrialOutcome { fits, out_of_memory, error, crashed };
+NLOHMANN_JSON_SERIALIZE_ENUM(TrialOutcome, {{TrialOutcome::fits, "fits"},
+                                            {TrialOutcome::out_of_memory, "out_of_memory"},
+                                            {TrialOutcome::error, "error"},
+                                            {TrialOutcome::crashed, "crashed"}})
+
+struct ProbeTrial {
+  std::int64_t batch_size = 0;
+  TrialOutcome outcome = TrialOutcome::fits;
+  std::uint64_t peak_bytes = 0;  // at the OOM: the live bytes plus the refused request
+  double seconds = 0;
+  std::string message;           // the error, for anything but fits
+};
+
+// peak(B) = fixed_bytes + per_sample_bytes * B, least squares over fitting trials.
+struct MemoryModel {
+  double fixed_bytes = 0;
+  double per_sample_bytes = 0;
+  double r_squared = 0;
+  int points = 0;
+};
+
+struct ProbeResult {
+  std::string strategy;            // model | binsearch | power
+  std::string meter;               // cpu-budget | cuda-caching-allocator
+  std::string device;
+  std::uint64_t capacity_bytes = 0;
+  std::string capacity_source;     // where the capacity came from
+  std::int64_t multiple_of = 1;
+  std::int64_t max_batch = 0;
+  double margin = 0;
+  std::int64_t largest_fitting_batch = 0;
+  std::optional<std::int64_t> first_failing_batch;  // none when capped by max_batch
+  std::int64_t safe_max_batch = 0;                  // after the margin
+  bool capped = false;                              // max_batch fits
+  std::optional<MemoryModel> memory_model;
+  std::optional<std::int64_t> predicted_edge;       // from the memory model, before verifying
+  std::vector<ProbeTrial> trials;
+  double total_seconds = 0;
+  bool isolated = false;
+};
+
+void to_json(nlohmann::json& j, const ProbeTrial& t);
+void from_json(const nlohmann::json& j, ProbeTrial& t);
+void to_json(nlohmann::json& j, const MemoryModel& m);
+void from_json(const nlohmann::json& j, MemoryModel& m);
+void to_json(nlohmann::json& j, const ProbeResult& p);
+void from_json(const nlohmann::json& j, ProbeResult& p);
+
+// Least-squares line through (batch, peak) of the trials that fit; none with
+// fewer than two distinct batch sizes.
+std::optional<MemoryModel> fit_memory_model(const std::vector<ProbeTrial>& trials);
+
+void render_probe_text(std::ostream& out, const ProbeResult& p);
+
+}  // namespace batchtune
