@@ -88,45 +88,43 @@ class Search {
   }
 
   void model_search() {
-    // Small sizes, growing 16x until memory has doubled over the smallest
-    // batch's (the per-sample part dominates) or a trial fails; a failed jump
-    // is narrowed geometrically until it spans at most a factor of two.
+    // 1. Small sizes growing 32x until memory has doubled over the smallest
+    //    batch's (the per-sample part dominates) or a trial fails.
     const std::int64_t first = std::min(m_, top_);
     if (!fits(first) || first == top_) return;
     const double base_peak = double(trial_at(first)->peak_bytes);
-    for (std::int64_t b = first * 16; b <= top_ * 16; b *= 16) {
+    for (std::int64_t b = first * 32;; b *= 32) {
       const std::int64_t c = std::min(b, top_);
       if (!fits(c) || c == top_) break;
       if (double(trial_at(c)->peak_bytes) > 2.0 * base_peak) break;
     }
-    while (hi && !done() && *hi > 2 * lo) {
+    // 2. A failed jump is narrowed geometrically to at most a factor of four,
+    //    unless memory already grew enough at the largest fit for a secant.
+    while (hi && !done() && *hi > 4 * lo && double(trial_at(lo)->peak_bytes) < 1.25 * base_peak) {
       const auto mid = static_cast<std::int64_t>(std::sqrt(double(lo) * double(*hi)) / double(m_)) * m_;
       if (mid <= lo || mid >= *hi) break;
       fits(mid);
     }
-    int predictions = 0;
-    bool last_failed = false;
-    while (!done()) {
+    // 3. Secant steps towards the edge: first 90% of the predicted room (a fit
+    //    there puts both secant points in the linear regime near the edge),
+    //    then 99.5%, then the neighbour that confirms the edge.
+    double fraction = 0.90;
+    for (int predictions = 0; !done(); ++predictions) {
       const auto slope = local_slope();
-      if (!slope || predictions >= 5) {
+      if (!slope || predictions >= 6) {
         // Memory does not grow with B, or the line keeps missing: double, then bisect.
         if (!hi) double_up(lo * 2);
         return bisect();
       }
       const double room = double(o_.capacity_bytes) - double(trial_at(lo)->peak_bytes);
-      // Aim half a percent short: a near miss below costs one more trial, a
-      // near miss above several.
-      std::int64_t b = lo + static_cast<std::int64_t>(std::floor(0.995 * room / *slope / double(m_))) * m_;
-      if (!result.predicted_edge) result.predicted_edge = b;
+      if (!result.predicted_edge) {
+        result.predicted_edge = lo + static_cast<std::int64_t>(std::floor(room / *slope / double(m_))) * m_;
+      }
+      std::int64_t b = lo + static_cast<std::int64_t>(std::floor(fraction * room / *slope / double(m_))) * m_;
       b = std::min(std::max(b, lo + m_), top_);
-      if (hi) b = std::min(b, *hi - m_);
-      // After a prediction that failed, step 98% of the way instead: a fit
-      // there gives a secant close to the edge, which the next prediction uses.
-      if (last_failed && hi) b = lo + static_cast<std::int64_t>(0.98 * double(*hi - lo) / double(m_)) * m_;
-      if (b <= lo) b = lo + m_;
+      if (hi && b >= *hi) b = std::max(lo + m_, ((lo + *hi) / 2 / m_) * m_);
       if (hi && b >= *hi) return bisect();
-      last_failed = !fits(b);
-      ++predictions;
+      fraction = fits(b) ? 0.995 : 0.90;
     }
   }
 
