@@ -149,6 +149,22 @@ TEST_CASE("on CPU with a budget the probe finds the true edge of mlp training", 
   check_edges({"mlp"}, {16ULL << 20, 24ULL << 20});
 }
 
+TEST_CASE("an OOM mid-backward leaves nothing behind for the next trial", "[probes]") {
+  // LibTorch's autograd engine keeps a failed backward's pending tasks (and
+  // the activations they hold) in the thread's ready queue; the trial drains it.
+  WorkloadSpec spec = synthetic("resnet");
+  const Workload w = Workload::create(spec);
+  auto meter = make_meter(w, 64ULL << 20);
+  const ProbeTrial fits_alone = run_training_trial(w, *meter, 80, 2);
+  REQUIRE(fits_alone.outcome == TrialOutcome::fits);
+  const ProbeTrial oom = run_training_trial(w, *meter, 160, 2);
+  REQUIRE(oom.outcome == TrialOutcome::out_of_memory);
+  CHECK(probes::cpu_tracker_stats().live_bytes == 0);
+  const ProbeTrial again = run_training_trial(w, *meter, 80, 2);
+  CHECK(again.outcome == TrialOutcome::fits);
+  CHECK(again.peak_bytes == fits_alone.peak_bytes);
+}
+
 TEST_CASE("probe bad input", "[probes]") {
   CHECK(parse_size("512MiB", "--memory-limit") == 512ULL << 20);
   CHECK(parse_size("1.5GB", "--memory-limit") == 1500000000ULL);
