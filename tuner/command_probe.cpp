@@ -48,12 +48,13 @@ void run_probe_command(const ProbeOptions& o, Io io) {
   render_probe_text(io.out, result);
   if (!o.output.empty()) {
     const BuildInfo& b = build_info();
-    const nlohmann::json report{
-        {"schema_version", 1},
-        {"tool", {{"name", "batchtune"}, {"version", b.version}, {"commit", b.git_commit}}},
-        {"context", {{"machine", probe_machine()}}},
-        {"workload", workload.info()},
-        {"probe", result}};
+    // Ordered: schema_version first, then tool, context, workload, probe.
+    nlohmann::ordered_json report;
+    report["schema_version"] = 1;
+    report["tool"] = {{"name", "batchtune"}, {"version", b.version}, {"commit", b.git_commit}};
+    report["context"] = {{"machine", nlohmann::json(probe_machine())}};
+    report["workload"] = nlohmann::json(workload.info());
+    report["probe"] = nlohmann::json(result);
     write_file_atomically(o.output, report.dump(2) + "\n");
     io.err << "probe: wrote " << o.output << '\n';
   }

@@ -1,13 +1,20 @@
 #include <catch2/catch.hpp>
 
 #include <c10/core/CPUAllocator.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
 #include <torch/torch.h>
 
 #include "probes/batch_search.hpp"
 #include "probes/memory_meter.hpp"
 #include "probes/oom.hpp"
 #include "reports/error.hpp"
+#include "tuner/cli.hpp"
 #include "tuner/probe_runner.hpp"
+
+#include <sys/stat.h>
 
 using namespace batchtune;
 
@@ -176,4 +183,42 @@ TEST_CASE("probe bad input", "[probes]") {
   s.memory_limit_bytes = 1 << 20;
   std::ostringstream progress;
   CHECK_THROWS_WITH(run_probe(w, s, progress), Catch::Contains("batch 1 needs more than"));
+}
+
+TEST_CASE("probe on the command line: too small a budget, JSON output", "[probes][cli]") {
+  const std::string out_path = "/tmp/batchtune-test-probe.json";
+  std::remove(out_path.c_str());
+  auto cli = [](std::vector<std::string> args, std::string& err) {
+    std::ostringstream out, e;
+    const int code = run_cli(args, Io{out, e});
+    err = e.str();
+    return code;
+  };
+  std::string err;
+  SECTION("a budget too small for batch 1: exit 5, one line, nothing written") {
+    const int code = cli({"probe", "--model", "cnn", "--data", "synthetic", "--memory-limit", "1MiB", "-o", out_path}, err);
+    CHECK(code == to_int(ExitCode::does_not_fit));
+    CHECK(err.find("batchtune: error: batch 1 needs more than") != std::string::npos);
+    CHECK(err.find("the budget is 1.0 MiB") != std::string::npos);
+    struct stat st {};
+    CHECK(stat(out_path.c_str(), &st) != 0);
+  }
+  SECTION("an unwritable output path is refused before any trial") {
+    const int code = cli({"probe", "--model", "cnn", "--data", "synthetic", "-o", "/nonexistent/dir/p.json"}, err);
+    CHECK(code == to_int(ExitCode::output_error));
+    CHECK(err.find("probe: trial") == std::string::npos);
+  }
+  SECTION("-o writes the probe section with the workload and machine") {
+    const int code = cli({"probe", "--model", "gpt", "--data", "synthetic", "--memory-limit", "24MiB", "-o", out_path}, err);
+    REQUIRE(code == 0);
+    std::ifstream in(out_path);
+    const auto j = nlohmann::ordered_json::parse(in);
+    CHECK(j.begin().key() == "schema_version");
+    CHECK(j.at("schema_version") == 1);
+    const auto p = nlohmann::json(j.at("probe")).get<ProbeResult>();
+    CHECK(p.largest_fitting_batch > 0);
+    CHECK(p.trials.size() == j.at("probe").at("trial_count").get<std::size_t>());
+    CHECK(j.at("workload").at("model") == "gpt");
+    std::remove(out_path.c_str());
+  }
 }
