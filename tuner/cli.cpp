@@ -9,6 +9,7 @@
 
 #include "reports/build_info.hpp"
 #include "reports/error.hpp"
+#include "tuner/report_builder.hpp"
 
 namespace batchtune {
 namespace {
@@ -46,6 +47,11 @@ int run_cli(const std::vector<std::string>& args, Io io) {
   setup_info(app, io);
   setup_train(app, io);
   setup_probe(app, io);
+  setup_sweep(app, io);
+
+  std::string line = "batchtune";
+  for (const auto& a : args) line += " " + a;
+  set_invoked_command_line(line);
 
   // CLI11 would call a stray word "a subcommand is required"; name it instead.
   if (!args.empty() && !args.front().empty() && args.front()[0] != '-') {

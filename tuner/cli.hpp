@@ -25,5 +25,6 @@ int run_cli(const std::vector<std::string>& args, Io io);
 void setup_info(CLI::App& app, Io io);
 void setup_train(CLI::App& app, Io io);
 void setup_probe(CLI::App& app, Io io);
+void setup_sweep(CLI::App& app, Io io);
 
 }  // namespace batchtune

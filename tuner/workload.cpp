@@ -297,8 +297,8 @@ Workload Workload::create(const WorkloadSpec& spec) {
   return w;
 }
 
-std::unique_ptr<Model> Workload::make_model() const {
-  torch::manual_seed(spec_.seed);  // built-ins: the same initial weights every time
+std::unique_ptr<Model> Workload::make_model(std::uint64_t seed) const {
+  torch::manual_seed(seed);  // built-ins: the same initial weights every time
   std::unique_ptr<Model> model = factory_();
   model->to(device_);
   model->set_training(true);

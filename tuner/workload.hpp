@@ -75,13 +75,16 @@ class Workload {
   // UsageError, InputError or DeviceError with one clear line.
   static Workload create(const WorkloadSpec& spec);
 
-  // A fresh model on the device; the same initial weights at every call.
-  std::unique_ptr<Model> make_model() const;
+  // A fresh model on the device; the same initial weights at every call
+  // (for built-in models, drawn from `seed`, by default the workload's).
+  std::unique_ptr<Model> make_model() const { return make_model(spec_.seed); }
+  std::unique_ptr<Model> make_model(std::uint64_t seed) const;
   std::unique_ptr<torch::optim::Optimizer> make_optimizer(Model& model, double learning_rate) const;
   torch::Tensor loss(const torch::Tensor& output, const torch::Tensor& target) const;
   // The next batch from the training split, on the device.
   std::pair<torch::Tensor, torch::Tensor> next_batch(BatchSampler& sampler, std::int64_t batch_size) const;
-  BatchSampler make_sampler() const { return BatchSampler(data_.train.size(), spec_.seed); }
+  BatchSampler make_sampler() const { return make_sampler(spec_.seed); }
+  BatchSampler make_sampler(std::uint64_t seed) const { return BatchSampler(data_.train.size(), seed); }
   // Mean loss (and accuracy) over the first `max_samples` validation samples
   // (all when 0), in eval mode without gradients; the model is left in train mode.
   Evaluation evaluate(Model& model, std::int64_t max_samples = 0, std::int64_t batch_size = 512) const;

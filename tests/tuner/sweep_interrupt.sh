@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# A real SIGINT mid-sweep: exit code 7 and a valid report marked incomplete.
+set -u
+bt=$1
+out=$(mktemp /tmp/batchtune-interrupt-XXXXXX.json)
+"$bt" sweep --model mlp --data synthetic --batch-sizes 8,16,32,64 --force --budget seconds=4 -o "$out" 2>/dev/null &
+pid=$!
+sleep 7
+kill -INT $pid
+wait $pid
+code=$?
+ok=$(/usr/bin/python3 -c "import json,sys; r=json.load(open('$out')); s=r['sweep']; print(int(s['incomplete'] and len(s['arms']) >= 1 and r['schema_version'] == 1))")
+rm -f "$out"
+echo "exit code $code, valid incomplete report: $ok"
+[[ $code -eq 7 && $ok == 1 ]]

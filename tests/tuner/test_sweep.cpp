@@ -1,0 +1,192 @@
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "reports/error.hpp"
+#include "tuner/cli.hpp"
+#include "tuner/report_builder.hpp"
+#include "tuner/sweep.hpp"
+
+using namespace batchtune;
+
+namespace {
+
+Workload tiny_workload(double lr = 0.01) {
+  WorkloadSpec s;
+  s.model = "mlp";
+  s.data = "synthetic";
+  s.synthetic = {1024, 256};
+  s.mlp.hidden = {32};
+  s.device = "cpu";
+  s.learning_rate = lr;
+  return Workload::create(s);
+}
+
+SweepSettings settings(std::vector<std::int64_t> sizes, double samples) {
+  SweepSettings s;
+  s.batch_sizes = std::move(sizes);
+  s.budget_kind = "samples";
+  s.budget_value = samples;
+  s.lr_scaling = "none";
+  s.eval_every_samples = static_cast<std::int64_t>(samples / 4);
+  s.eval_samples = 256;
+  return s;
+}
+
+struct Run {
+  int code;
+  std::string out, err;
+};
+
+Run cli(std::vector<std::string> args) {
+  std::ostringstream out, err;
+  const int code = run_cli(args, Io{out, err});
+  return {code, out.str(), err.str()};
+}
+
+}  // namespace
+
+TEST_CASE("a sweep compares batch sizes fairly", "[tuner][sweep]") {
+  const Workload w = tiny_workload();
+  std::atomic<bool> stop{false};
+  const SweepResult r = run_sweep(w, settings({8, 24, 100}, 1000), nullptr, {}, stop);
+  REQUIRE(r.arms.size() == 3);
+
+  SECTION("every arm starts from the same weights") {
+    CHECK(r.arms[0].initial_weights_sum == r.arms[1].initial_weights_sum);
+    CHECK(r.arms[1].initial_weights_sum == r.arms[2].initial_weights_sum);
+  }
+  SECTION("an equal-samples budget gives every arm exactly the same samples") {
+    for (const auto& a : r.arms) {
+      CHECK(a.samples == 1000);
+      CHECK(a.status == ArmStatus::completed);
+      CHECK(a.train_loss.back().samples == 1000);
+    }
+    CHECK(r.arms[0].steps == 125);
+    CHECK(r.arms[2].steps == 10);  // nine full batches and one of 100
+  }
+  SECTION("raw step times, evaluations and summaries are recorded") {
+    for (const auto& a : r.arms) {
+      CHECK(a.step_seconds.size() == a.data_seconds.size());
+      CHECK_FALSE(a.step_seconds.empty());
+      REQUIRE(a.samples_per_s.has_value());
+      CHECK(*a.samples_per_s > 0);
+      CHECK(a.evaluations.size() >= 4);
+      CHECK(a.evaluations.back().samples == 1000);
+      REQUIRE(a.final_validation_loss.has_value());
+      CHECK(*a.final_validation_loss < std::log(10.0));  // learned something
+    }
+    REQUIRE(r.target_loss.has_value());
+    int reached = 0;
+    for (const auto& a : r.arms) reached += a.target.has_value();
+    CHECK(reached >= 2);  // at least half reach the default target
+    CHECK(r.summaries.size() == 3);
+  }
+}
+
+TEST_CASE("seeds change the weights and the data, and are summarised", "[tuner][sweep]") {
+  const Workload w = tiny_workload();
+  std::atomic<bool> stop{false};
+  SweepSettings s = settings({16}, 512);
+  s.seeds = 3;
+  const SweepResult r = run_sweep(w, s, nullptr, {}, stop);
+  REQUIRE(r.arms.size() == 3);
+  CHECK(r.arms[0].initial_weights_sum != r.arms[1].initial_weights_sum);
+  REQUIRE(r.summaries.size() == 1);
+  REQUIRE(r.summaries[0].final_validation_loss.has_value());
+  CHECK(r.summaries[0].final_validation_loss->n == 3);
+  CHECK(r.summaries[0].final_validation_loss->max >= r.summaries[0].final_validation_loss->min);
+}
+
+TEST_CASE("divergence ends its arm, not the sweep", "[tuner][sweep]") {
+  const Workload w = tiny_workload(1e6);
+  std::atomic<bool> stop{false};
+  const SweepResult r = run_sweep(w, settings({8, 32}, 640), nullptr, {}, stop);
+  REQUIRE(r.arms.size() == 2);
+  for (const auto& a : r.arms) {
+    CHECK(a.status == ArmStatus::diverged);
+    REQUIRE(a.failed_at_step.has_value());
+    CHECK(a.message.find("at step") != std::string::npos);
+  }
+  const nlohmann::json j = r;  // non-finite losses are written as null
+  const auto& last = j.at("arms").at(0).at("train_loss").back();
+  CHECK((last.at("loss").is_null() || std::isfinite(last.at("loss").get<double>())));
+  CHECK(j.get<SweepResult>().arms[0].status == ArmStatus::diverged);
+}
+
+TEST_CASE("an interrupted sweep keeps what it measured, marked incomplete", "[tuner][sweep]") {
+  const Workload w = tiny_workload();
+  std::atomic<bool> stop{false};
+  SweepProgress progress;
+  progress.on_arm_done = [&stop](const SweepArm&) { stop = true; };  // as if Ctrl-C came now
+  const SweepResult r = run_sweep(w, settings({8, 16, 32}, 512), nullptr, progress, stop);
+  CHECK(r.incomplete);
+  REQUIRE(r.arms.size() == 1);
+  CHECK(r.arms[0].status == ArmStatus::completed);
+  const auto report = build_report(w, nullptr, &r);
+  const auto back = nlohmann::json::parse(report.dump());
+  CHECK(back.at("sweep").at("incomplete") == true);
+  CHECK(back.at("sweep").get<SweepResult>().arms.size() == 1);
+}
+
+TEST_CASE("sweep bad input: one line, documented exit code, nothing written", "[tuner][sweep][cli]") {
+  const std::string out = "/tmp/batchtune-test-sweep.json";
+  std::remove(out.c_str());
+  const std::vector<std::string> base{"sweep", "--model", "mlp", "--data", "synthetic", "--mlp-hidden", "32",
+                                      "--synthetic-train", "1024", "--synthetic-val", "128", "-o", out};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    if (std::find(extra.begin(), extra.end(), "-o") != extra.end()) args.resize(args.size() - 2);
+    args.insert(args.end(), extra.begin(), extra.end());
+    return cli(args);
+  };
+  struct Case {
+    std::vector<std::string> extra;
+    ExitCode code;
+    std::string mentions;
+  };
+  const std::vector<Case> cases{
+      {{"--batch-sizes", ""}, ExitCode::usage, "--batch-sizes"},
+      {{"--batch-sizes", "16,abc"}, ExitCode::usage, "16,abc"},
+      {{"--batch-sizes", "16,,32"}, ExitCode::usage, "16,,32"},
+      {{"--batch-sizes", "16,999999", "--memory-limit", "8MiB"}, ExitCode::does_not_fit, "--force"},
+      {{"--batch-sizes", "64", "--budget", "samples=10"}, ExitCode::usage, "smaller than one batch"},
+      {{"--budget", "minutes=3"}, ExitCode::usage, "samples=N"},
+      {{"-o", "/nonexistent/dir/r.json"}, ExitCode::output_error, "/nonexistent/dir"},
+  };
+  for (const auto& c : cases) {
+    const Run r = with(c.extra);
+    INFO(r.err);
+    CHECK(r.code == to_int(c.code));
+    CHECK(r.err.find(c.mentions) != std::string::npos);
+    CHECK(r.err.find("sweep: arm") == std::string::npos);  // no training started
+    struct stat st {};
+    CHECK(stat(out.c_str(), &st) != 0);
+  }
+}
+
+TEST_CASE("a sweep on the command line writes a report that reads back", "[tuner][sweep][cli]") {
+  const std::string out = "/tmp/batchtune-test-sweep-ok.json";
+  const Run r = cli({"sweep", "--model", "mlp", "--data", "synthetic", "--mlp-hidden", "32", "--synthetic-train",
+                     "1024", "--synthetic-val", "128", "--memory-limit", "4MiB", "--budget", "samples=2048",
+                     "-o", out});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  std::ifstream in(out);
+  const auto j = nlohmann::ordered_json::parse(in);
+  CHECK(j.begin().key() == "schema_version");
+  const auto sweep = nlohmann::json(j.at("sweep")).get<SweepResult>();
+  const auto probe = nlohmann::json(j.at("probe")).get<ProbeResult>();
+  CHECK(sweep.arms.back().batch_size == probe.safe_max_batch);
+  CHECK(sweep.arms.front().batch_size == 16);
+  CHECK(sweep.lr_scaling == "linear");  // sgd's default
+  CHECK(nlohmann::json(sweep) == nlohmann::json(j.at("sweep")));  // the model round-trips
+  CHECK(r.out.find("target validation loss") != std::string::npos);
+  std::remove(out.c_str());
+}

@@ -1,0 +1,318 @@
+#include "tuner/sweep.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ostream>
+
+#include "probes/cuda_adapter.hpp"
+#include "probes/oom.hpp"
+#include "reports/error.hpp"
+
+namespace batchtune {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+constexpr double kExplosion = 1000.0;
+
+double seconds_since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * double(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const auto hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) probes::cuda_synchronize(device.index());
+}
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+// The drain after a failed backward: see tuner/probe_runner.cpp.
+void drain_autograd(const torch::Device& device) {
+  try {
+    auto x = torch::ones({1}, torch::TensorOptions().device(device).requires_grad(true));
+    (x * 2).sum().backward();
+  } catch (const std::exception&) {
+  }
+}
+
+struct ArmPlan {
+  std::int64_t batch = 0;
+  std::uint64_t seed = 0;
+  double lr = 0;
+  std::int64_t planned_steps = 0;  // 0: until the seconds budget runs out
+  std::int64_t total_samples = 0;  // samples budget: exactly this many
+  double seconds = 0;              // seconds budget
+  std::int64_t warmup_steps = 0;
+};
+
+SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan, probes::MemoryMeter* meter,
+                 const SweepProgress& progress, const std::string& label, const std::atomic<bool>& stop) {
+  SweepArm arm;
+  arm.batch_size = plan.batch;
+  arm.seed = plan.seed;
+  arm.learning_rate = plan.lr;
+  if (meter) meter->begin_trial();
+  const torch::Device& device = w.device();
+  auto model = w.make_model(plan.seed);
+  {
+    torch::NoGradGuard no_grad;
+    double sum = 0;
+    for (const auto& p : model->parameters()) sum += p.sum().item<double>();
+    arm.initial_weights_sum = sum;
+  }
+  auto optimizer = w.make_optimizer(*model, plan.lr);
+  BatchSampler sampler = w.make_sampler(plan.seed);
+  // The first steps pay for allocator growth and kernel selection.
+  const std::int64_t excluded = plan.planned_steps == 0 || plan.planned_steps > 4 ? 2 : 0;
+  arm.warmup_steps_excluded = excluded;
+
+  double train_seconds = 0;
+  double first_loss = 0;
+  std::int64_t next_eval = s.eval_every_samples;
+  auto last_progress = clock_type::now();
+  auto evaluate = [&] {
+    const Evaluation e = w.evaluate(*model, s.eval_samples);
+    arm.evaluations.push_back(EvalPoint{arm.steps, arm.samples, train_seconds, e.loss, e.accuracy});
+  };
+
+  for (std::int64_t step = 1;; ++step) {
+    if (plan.planned_steps > 0 && step > plan.planned_steps) break;
+    if (plan.planned_steps == 0 && train_seconds >= plan.seconds) break;
+    if (stop.load()) {
+      arm.status = ArmStatus::interrupted;
+      arm.message = "stopped by a signal";
+      break;
+    }
+    std::int64_t batch = plan.batch;
+    if (plan.total_samples > 0) batch = std::min(batch, plan.total_samples - arm.samples);
+    if (plan.warmup_steps > 0 && step <= plan.warmup_steps) {
+      set_learning_rate(*optimizer, plan.lr * double(step) / double(plan.warmup_steps));
+    } else if (plan.warmup_steps > 0 && step == plan.warmup_steps + 1) {
+      set_learning_rate(*optimizer, plan.lr);
+    }
+    double loss = 0;
+    double data_s = 0, compute_s = 0;
+    try {
+      const auto t0 = clock_type::now();
+      auto [x, y] = w.next_batch(sampler, batch);
+      synchronize(device);
+      const auto t1 = clock_type::now();
+      loss = train_step(*model, *optimizer, w, x, y).item<double>();  // synchronises
+      const auto t2 = clock_type::now();
+      data_s = std::chrono::duration<double>(t1 - t0).count();
+      compute_s = std::chrono::duration<double>(t2 - t1).count();
+    } catch (const std::exception& e) {
+      if (!probes::is_out_of_memory(e)) throw;
+      const c10::Error* ce = dynamic_cast<const c10::Error*>(&e);
+      arm.status = ArmStatus::out_of_memory;
+      arm.failed_at_step = step;
+      arm.message = first_line(ce ? ce->what_without_backtrace() : e.what()) +
+                    " (the probe judged this size safe: the margin was too small or memory varies)";
+      break;
+    }
+    train_seconds += data_s + compute_s;
+    arm.steps = step;
+    arm.samples += batch;
+    arm.train_loss.push_back(LossPoint{step, arm.samples, train_seconds, loss});
+    if (batch == plan.batch && step > excluded) {
+      arm.step_seconds.push_back(compute_s);
+      arm.data_seconds.push_back(data_s);
+    }
+    if (step == 1) first_loss = loss;
+    // Diverged: not finite, or a thousand times the first loss (an explosion
+    // that would reach infinity a few steps later).
+    if (!std::isfinite(loss) || loss > kExplosion * std::max(first_loss, 1.0)) {
+      arm.status = ArmStatus::diverged;
+      arm.failed_at_step = step;
+      const std::string what = std::isnan(loss) ? "not a number" : std::isinf(loss) ? "infinite"
+                                                                                   : std::to_string(loss);
+      arm.message = "training loss became " + what + " at step " + std::to_string(step) + " (learning rate " +
+                    std::to_string(plan.lr) + ")";
+      break;
+    }
+    if (s.eval_every_samples > 0 && arm.samples >= next_eval) {
+      evaluate();
+      while (next_eval <= arm.samples) next_eval += s.eval_every_samples;
+    }
+    if (progress.out && progress.live && seconds_since(last_progress) > 0.5) {
+      last_progress = clock_type::now();
+      char line[200];
+      const double rate = double(arm.samples) / std::max(train_seconds, 1e-9);
+      double eta = 0;
+      if (plan.total_samples > 0) eta = double(plan.total_samples - arm.samples) / std::max(rate, 1e-9);
+      else if (plan.planned_steps > 0) eta = double(plan.planned_steps - step) * train_seconds / double(step);
+      else eta = plan.seconds - train_seconds;
+      std::snprintf(line, sizeof line, "\r%s: step %lld, loss %.4f, %.0f samples/s, arm ETA %.0f s   ",
+                    label.c_str(), static_cast<long long>(step), loss, rate, std::max(0.0, eta));
+      *progress.out << line << std::flush;
+    }
+  }
+  arm.train_seconds = train_seconds;
+  if (arm.status == ArmStatus::completed || arm.status == ArmStatus::interrupted) {
+    if (arm.steps > 0 && arm.status == ArmStatus::completed &&
+        (arm.evaluations.empty() || arm.evaluations.back().samples != arm.samples)) {
+      evaluate();
+    }
+  } else {
+    drain_autograd(device);
+  }
+  if (!arm.evaluations.empty() && arm.status == ArmStatus::completed) {
+    arm.final_validation_loss = arm.evaluations.back().loss;
+    arm.final_validation_accuracy = arm.evaluations.back().accuracy;
+  }
+  if (!arm.step_seconds.empty()) {
+    std::vector<double> total(arm.step_seconds.size());
+    double data_sum = 0, all_sum = 0;
+    for (std::size_t i = 0; i < total.size(); ++i) {
+      total[i] = arm.step_seconds[i] + arm.data_seconds[i];
+      data_sum += arm.data_seconds[i];
+      all_sum += total[i];
+    }
+    arm.median_step_seconds = quantile(total, 0.5);
+    arm.p10_step_seconds = quantile(total, 0.1);
+    arm.p90_step_seconds = quantile(total, 0.9);
+    arm.samples_per_s = double(plan.batch) / *arm.median_step_seconds;
+    arm.steps_per_s = 1.0 / *arm.median_step_seconds;
+    arm.data_share = all_sum > 0 ? data_sum / all_sum : 0.0;
+  }
+  if (meter) arm.peak_bytes = meter->peak_bytes();
+  return arm;
+}
+
+}  // namespace
+
+std::pair<std::string, double> parse_budget(const std::string& text) {
+  const auto eq = text.find('=');
+  const std::string hint = "--budget " + text + ": expected samples=N, steps=N or seconds=T";
+  if (eq == std::string::npos) throw UsageError(hint);
+  const std::string kind = text.substr(0, eq);
+  if (kind != "samples" && kind != "steps" && kind != "seconds") throw UsageError(hint);
+  double value = 0;
+  try {
+    std::size_t used = 0;
+    value = std::stod(text.substr(eq + 1), &used);
+    if (used != text.size() - eq - 1) throw std::invalid_argument("trailing");
+  } catch (const std::exception&) {
+    throw UsageError(hint);
+  }
+  if (!(value > 0) || !std::isfinite(value)) throw UsageError("--budget " + text + ": must be positive");
+  if (kind != "seconds" && value != std::floor(value)) throw UsageError("--budget " + text + ": must be a whole number");
+  return {kind, value};
+}
+
+std::vector<std::int64_t> parse_batch_sizes(const std::string& text) {
+  std::vector<std::int64_t> sizes;
+  std::size_t pos = 0;
+  const std::string hint = "--batch-sizes " + text + ": expected positive whole numbers separated by commas, "
+                           "such as 16,64,256, or auto";
+  while (pos <= text.size()) {
+    const std::size_t end = std::min(text.find(',', pos), text.size());
+    const std::string part = text.substr(pos, end - pos);
+    if (part.empty() || part.size() > 12 ||
+        !std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+        std::stoll(part) == 0) {
+      throw UsageError(hint);
+    }
+    sizes.push_back(std::stoll(part));
+    pos = end + 1;
+  }
+  std::sort(sizes.begin(), sizes.end());
+  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  return sizes;
+}
+
+std::vector<std::int64_t> auto_batch_sizes(std::int64_t safe_max, std::int64_t smallest, std::int64_t multiple_of) {
+  std::vector<std::int64_t> sizes;
+  std::int64_t b = std::max<std::int64_t>(smallest, multiple_of);
+  while (b < safe_max) {
+    if (b % multiple_of == 0) sizes.push_back(b);
+    b *= 2;
+  }
+  sizes.push_back(safe_max);
+  return sizes;
+}
+
+double scaled_learning_rate(const std::string& rule, double base_lr, std::int64_t base_batch, std::int64_t batch) {
+  const double ratio = double(batch) / double(base_batch);
+  if (rule == "linear") return base_lr * ratio;
+  if (rule == "sqrt") return base_lr * std::sqrt(ratio);
+  return base_lr;
+}
+
+SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryMeter* meter,
+                      const SweepProgress& progress, const std::atomic<bool>& stop) {
+  SweepResult r;
+  r.budget_kind = s.budget_kind;
+  r.budget_value = s.budget_value;
+  r.lr_scaling = s.lr_scaling;
+  r.base_batch = s.base_batch;
+  r.base_learning_rate = w.optimizer().learning_rate;
+  r.warmup_share = s.warmup_share;
+  r.eval_every_samples = s.eval_every_samples;
+  r.eval_samples = s.eval_samples > 0 ? std::min(s.eval_samples, w.data().validation.size()) : w.data().validation.size();
+  r.target_loss = s.target_loss;
+  if (s.target_loss) r.target_source = "--target-loss";
+  r.seeds = s.seeds;
+  r.precision = s.precision;
+  r.batch_sizes_source = s.batch_sizes_source;
+
+  const std::size_t total_arms = s.batch_sizes.size() * static_cast<std::size_t>(s.seeds);
+  std::size_t index = 0;
+  for (std::int64_t batch : s.batch_sizes) {
+    for (int k = 0; k < s.seeds; ++k) {
+      if (stop.load()) break;
+      ArmPlan plan;
+      plan.batch = batch;
+      plan.seed = w.spec().seed + static_cast<std::uint64_t>(k);
+      plan.lr = scaled_learning_rate(s.lr_scaling, w.optimizer().learning_rate, s.base_batch, batch);
+      if (s.budget_kind == "samples") {
+        plan.total_samples = static_cast<std::int64_t>(s.budget_value);
+        plan.planned_steps = (plan.total_samples + batch - 1) / batch;
+      } else if (s.budget_kind == "steps") {
+        plan.planned_steps = static_cast<std::int64_t>(s.budget_value);
+      } else {
+        plan.seconds = s.budget_value;
+      }
+      if (plan.planned_steps > 0 && s.warmup_share > 0) {
+        plan.warmup_steps = static_cast<std::int64_t>(std::ceil(s.warmup_share * double(plan.planned_steps)));
+      }
+      const std::string label = "sweep: arm " + std::to_string(++index) + "/" + std::to_string(total_arms) +
+                                " batch " + std::to_string(batch) + " seed " + std::to_string(plan.seed);
+      SweepArm arm = run_arm(w, s, plan, meter, progress, label, stop);
+      if (progress.out) {
+        char line[256];
+        std::snprintf(line, sizeof line, "%s%s: %s, %lld steps, %s samples/s, val loss %s\n", progress.live ? "\r" : "",
+                      label.c_str(), nlohmann::json(arm.status).get<std::string>().c_str(),
+                      static_cast<long long>(arm.steps),
+                      arm.samples_per_s ? std::to_string(static_cast<long long>(*arm.samples_per_s)).c_str() : "-",
+                      arm.final_validation_loss ? std::to_string(*arm.final_validation_loss).c_str() : "-");
+        *progress.out << line << std::flush;
+      }
+      r.arms.push_back(std::move(arm));
+      if (progress.on_arm_done) progress.on_arm_done(r.arms.back());
+    }
+  }
+  if (stop.load()) {
+    r.incomplete = true;
+    r.incomplete_reason = "stopped by a signal after " + std::to_string(r.arms.size()) + " of " +
+                          std::to_string(total_arms) + " arms; the last may be partial (status interrupted)";
+  }
+  summarise_sweep(r);
+  return r;
+}
+
+}  // namespace batchtune
