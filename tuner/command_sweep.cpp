@@ -36,7 +36,6 @@ struct SweepOptions {
   std::int64_t eval_samples = 5000;
   double target_loss = 0;
   bool target_given = false;
-  std::string precision = "fp32";
   bool force = false;
   std::string output = "batchtune-report.json";
 };
@@ -57,9 +56,6 @@ void run_sweep_command(const SweepOptions& o, Io io) {
   const bool auto_sizes = o.batch_sizes == "auto";
   std::vector<std::int64_t> sizes;
   if (!auto_sizes) sizes = parse_batch_sizes(o.batch_sizes);
-  if (o.precision != "fp32") {
-    throw UsageError("--precision " + o.precision + ": mixed precision is not supported by this build yet; use fp32");
-  }
   const Workload workload = Workload::create(o.workload.to_spec());
 
   SweepSettings s;
@@ -74,6 +70,7 @@ void run_sweep_command(const SweepOptions& o, Io io) {
   s.base_batch = o.base_batch;
   s.warmup_share = s.lr_scaling == "none" ? 0.0 : o.warmup;
   s.seeds = o.seeds;
+  s.precision = precision_name(workload.precision());
   s.eval_samples = o.eval_samples;
   if (o.target_given) s.target_loss = o.target_loss;
 
@@ -173,8 +170,6 @@ void setup_sweep(CLI::App& app, Io io) {
   sub->add_option_function<double>("--target-loss", [o](const double& v) { o->target_loss = v; o->target_given = true; },
                                    "Target validation loss (default: the median of the arms' best, which at least half reach)")
       ->group(group);
-  sub->add_option("--precision", o->precision, "fp32")->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))->group(group);
   sub->add_flag("--force", o->force, "Run listed sizes above the probe's safe maximum (and skip the probe for a list)")
       ->group(group);
   sub->add_option("-o,--output", o->output, "The report (JSON), written atomically")->capture_default_str();

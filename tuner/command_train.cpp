@@ -40,6 +40,7 @@ void run_train(const TrainOptions& o, Io io) {
   auto model = workload.make_model();
   auto optimizer = workload.make_optimizer(*model, workload.optimizer().learning_rate);
   BatchSampler sampler = workload.make_sampler();
+  LossScaler scaler;
   const WorkloadInfo info = workload.info();
   if (!o.json) {
     io.out << "train " << info.model << " (" << info.parameter_count << " parameters) on " << info.data << " ("
@@ -55,7 +56,7 @@ void run_train(const TrainOptions& o, Io io) {
   std::int64_t interval_steps = 0;
   for (std::int64_t step = 1; step <= steps; ++step) {
     auto [x, y] = workload.next_batch(sampler, o.batch_size);
-    interval_loss += train_step(*model, *optimizer, workload, x, y).item<double>();
+    interval_loss += train_step(*model, *optimizer, workload, x, y, &scaler).item<double>();
     ++interval_steps;
     if (step % log_every == 0 || step == steps) {
       const double seconds = std::chrono::duration<double>(clock::now() - interval_start).count();

@@ -157,9 +157,10 @@ ProbeTrial run_training_trial(const Workload& workload, probes::MemoryMeter& met
     auto model = workload.make_model();
     auto optimizer = workload.make_optimizer(*model, workload.optimizer().learning_rate);
     BatchSampler sampler = workload.make_sampler();
+    LossScaler scaler;
     for (int step = 0; step < steps; ++step) {
       auto [x, y] = workload.next_batch(sampler, batch_size);
-      train_step(*model, *optimizer, workload, x, y).item<float>();  // waits for the device
+      train_step(*model, *optimizer, workload, x, y, &scaler).item<float>();  // waits for the device
     }
     t.outcome = TrialOutcome::fits;
   } catch (const c10::Error& e) {

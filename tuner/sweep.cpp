@@ -76,6 +76,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   }
   auto optimizer = w.make_optimizer(*model, plan.lr);
   BatchSampler sampler = w.make_sampler(plan.seed);
+  LossScaler scaler;
   // The first steps pay for allocator growth and kernel selection.
   const std::int64_t excluded = plan.planned_steps == 0 || plan.planned_steps > 4 ? 2 : 0;
   arm.warmup_steps_excluded = excluded;
@@ -111,7 +112,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       auto [x, y] = w.next_batch(sampler, batch);
       synchronize(device);
       const auto t1 = clock_type::now();
-      loss = train_step(*model, *optimizer, w, x, y).item<double>();  // synchronises
+      loss = train_step(*model, *optimizer, w, x, y, &scaler).item<double>();  // synchronises
       const auto t2 = clock_type::now();
       data_s = std::chrono::duration<double>(t1 - t0).count();
       compute_s = std::chrono::duration<double>(t2 - t1).count();

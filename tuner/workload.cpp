@@ -259,6 +259,7 @@ Workload Workload::create(const WorkloadSpec& spec) {
   ModelFactory factory = user_model ? script : builtin_factory(spec, data);
 
   Workload w(spec, std::move(data), std::move(factory), device, loss, optimizer);
+  w.precision_ = parse_precision(spec.precision, device);
 
   // Does the model take these inputs and give outputs the loss can use?
   const std::string model_name = "--model " + spec.model;
@@ -269,6 +270,7 @@ Workload Workload::create(const WorkloadSpec& spec) {
     torch::NoGradGuard no_grad;
     const auto idx = torch::arange(std::min<std::int64_t>(2, w.data_.validation.size()), torch::kInt64);
     auto [x, y] = gather(w.data_.validation, idx);
+    AutocastScope autocast(device, w.precision_);
     output = model->forward(x.to(device));
     std::vector<std::int64_t> expected{x.size(0)};
     if (w.data_.task == TaskKind::classification) expected.push_back(w.data_.num_classes);
@@ -344,7 +346,11 @@ Evaluation Workload::evaluate(Model& model, std::int64_t max_samples, std::int64
     const std::int64_t end = std::min(n, start + batch_size);
     torch::Tensor x = data_.validation.inputs.slice(0, start, end).to(device_);
     torch::Tensor y = data_.validation.targets.slice(0, start, end).to(device_);
-    torch::Tensor out = model.forward(x);
+    torch::Tensor out;
+    {
+      AutocastScope autocast(device_, precision_);
+      out = model.forward(x).to(torch::kFloat32);
+    }
     loss_sum += loss(out, y).item<double>() * static_cast<double>(end - start);
     if (loss_ == LossKind::cross_entropy) {
       correct += out.argmax(-1).eq(y).sum().item<double>();
@@ -382,16 +388,26 @@ WorkloadInfo Workload::info() const {
   w.momentum = optimizer_.momentum;
   w.weight_decay = optimizer_.weight_decay;
   w.device = device_.str();
+  w.precision = precision_name(precision_);
   w.seed = spec_.seed;
   return w;
 }
 
 torch::Tensor train_step(Model& model, torch::optim::Optimizer& optimizer, const Workload& workload,
-                         const torch::Tensor& inputs, const torch::Tensor& targets) {
+                         const torch::Tensor& inputs, const torch::Tensor& targets, LossScaler* scaler) {
   optimizer.zero_grad();
-  torch::Tensor loss = workload.loss(model.forward(inputs), targets);
-  loss.backward();
-  optimizer.step();
+  torch::Tensor loss;
+  {
+    AutocastScope autocast(workload.device(), workload.precision());
+    loss = workload.loss(model.forward(inputs), targets).to(torch::kFloat32);
+  }
+  if (workload.precision() == Precision::fp16) {
+    TORCH_CHECK(scaler != nullptr, "fp16 training needs a LossScaler");
+    scaler->backward_and_step(loss, optimizer);
+  } else {
+    loss.backward();
+    optimizer.step();
+  }
   return loss.detach();
 }
 

@@ -16,6 +16,7 @@
 #include "reports/workload_info.hpp"
 #include "tuner/dataset.hpp"
 #include "tuner/models.hpp"
+#include "tuner/precision.hpp"
 #include "tuner/synthetic_data.hpp"
 
 namespace batchtune {
@@ -52,6 +53,7 @@ struct WorkloadSpec {
   std::string optimizer = "sgd";
   std::optional<double> learning_rate, momentum, weight_decay;
   std::string device = "auto";             // auto | cpu | cuda | cuda:N
+  std::string precision = "fp32";          // fp32 | bf16 | fp16 (autocast)
   int threads = 0;                         // 0: LibTorch's default
   std::uint64_t seed = 0;
 };
@@ -92,6 +94,7 @@ class Workload {
   const Dataset& data() const { return data_; }
   const torch::Device& device() const { return device_; }
   const OptimizerSettings& optimizer() const { return optimizer_; }
+  Precision precision() const { return precision_; }
   const WorkloadSpec& spec() const { return spec_; }
   WorkloadInfo info() const;
 
@@ -104,12 +107,15 @@ class Workload {
   torch::Device device_;
   LossKind loss_;
   OptimizerSettings optimizer_;
+  Precision precision_ = Precision::fp32;
   std::int64_t parameter_count_ = 0;
 };
 
-// One optimisation step: forward, loss, backward, optimizer step. Returns the
-// loss as a 0-dim tensor on the device (reading it synchronises).
+// One optimisation step: forward and loss (under autocast in bf16/fp16),
+// backward, optimizer step (through `scaler` in fp16, which then must be
+// given). Returns the loss as a 0-dim float tensor on the device (reading it
+// synchronises).
 torch::Tensor train_step(Model& model, torch::optim::Optimizer& optimizer, const Workload& workload,
-                         const torch::Tensor& inputs, const torch::Tensor& targets);
+                         const torch::Tensor& inputs, const torch::Tensor& targets, LossScaler* scaler = nullptr);
 
 }  // namespace batchtune

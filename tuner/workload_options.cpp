@@ -22,7 +22,7 @@ std::vector<std::string> workload_to_args(const WorkloadSpec& s) {
     return o.str();
   };
   std::vector<std::string> a{"--model", s.model, "--data", s.data, "--optimizer", s.optimizer,
-                             "--device", s.device, "--seed", num(s.seed)};
+                             "--device", s.device, "--seed", num(s.seed), "--precision", s.precision};
   if (!s.data_dir.empty()) a.insert(a.end(), {"--data-dir", s.data_dir});
   if (!s.data_file.empty()) a.insert(a.end(), {"--data-file", s.data_file});
   if (!s.input_shape.empty()) a.insert(a.end(), {"--input-shape", shape_to_string(s.input_shape)});
@@ -96,6 +96,9 @@ void add_workload_options(CLI::App& app, WorkloadArgs& a) {
       ->check(CLI::NonNegativeNumber)->group(train);
   app.add_option("--device", s.device, "auto (CUDA when available), cpu, cuda or cuda:N")
       ->capture_default_str()->group(train);
+  app.add_option("--precision", s.precision,
+                 "fp32, or autocast mixed precision: bf16 (CPU and CUDA), fp16 (CUDA, with dynamic loss scaling)")
+      ->capture_default_str()->check(CLI::IsMember({"fp32", "bf16", "fp16"}))->group(train);
   app.add_option("--threads", s.threads, "CPU threads for LibTorch (default: LibTorch's choice)")
       ->check(CLI::Range(1, 1024))->group(train);
   app.add_option("--seed", s.seed, "Seed for initial weights, data order and synthetic data")
