@@ -35,7 +35,7 @@ void add_probe_options(CLI::App& app, ProbeArgs& o) {
   app.add_option("--multiple-of", o.multiple_of, "Only batch sizes that are multiples of N")
       ->capture_default_str()->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 30))->group(group);
   app.add_option("--strategy", o.strategy,
-                 "model (fit memory at small sizes, verify the predicted edge, bisect), or the peers' "
+                 "model (memory at small sizes, the edge predicted from bytes per sample, verified, then bisected), or the peers' "
                  "binsearch and power (PyTorch Lightning)")
       ->capture_default_str()->check(CLI::IsMember({"model", "binsearch", "power"}))->group(group);
   app.add_flag("--isolate", o.isolate, "Run each trial in a fresh batchtune process; a crash is that trial's outcome")
