@@ -4,18 +4,15 @@
 #include <ostream>
 #include <set>
 
+#include "reports/json_util.hpp"
 #include "reports/machine_info.hpp"
 
 namespace batchtune {
+using json_util::read_optional;
 namespace {
 template <typename T>
 nlohmann::json optional_json(const std::optional<T>& v) {
-  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
-}
-template <typename T>
-std::optional<T> read_optional(const nlohmann::json& j, const char* key) {
-  const auto& v = j.at(key);
-  return v.is_null() ? std::nullopt : std::optional<T>(v.get<T>());
+  return json_util::optional(v);
 }
 }  // namespace
 

@@ -9,6 +9,7 @@
 
 #include "reports/build_info.hpp"
 #include "reports/error.hpp"
+#include "reports/text_util.hpp"
 #include "tuner/report_builder.hpp"
 
 namespace batchtune {
@@ -25,9 +26,6 @@ std::string one_line(std::string message) {
   while (!message.empty() && message.back() == ' ') message.pop_back();
   return message;
 }
-
-// LibTorch's messages carry context and backtraces on later lines.
-std::string first_line(const std::string& message) { return message.substr(0, message.find('\n')); }
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "reports/error.hpp"
+#include "reports/text_util.hpp"
 
 namespace batchtune {
 
@@ -210,8 +211,6 @@ class ScriptModel final : public Model {
  private:
   torch::jit::Module module_;
 };
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 }  // namespace
 

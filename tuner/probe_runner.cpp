@@ -17,6 +17,7 @@
 
 #include "probes/oom.hpp"
 #include "reports/error.hpp"
+#include "reports/text_util.hpp"
 #include "reports/machine_info.hpp"
 #include "tuner/workload_options.hpp"
 
@@ -24,8 +25,6 @@ extern char** environ;
 
 namespace batchtune {
 namespace {
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 struct ChildResult {
   int status = 0;
@@ -99,20 +98,6 @@ ProbeTrial run_isolated_trial(const Workload& workload, const ProbeSettings& s, 
     t.message = "exited with status " + std::to_string(WEXITSTATUS(child.status)) + ": " + first_line(child.err);
   }
   return t;
-}
-
-// When a backward pass throws (an OOM mid-backward), LibTorch's autograd
-// engine leaves the failed graph's pending tasks in this thread's ready queue,
-// and with them the saved activations: measured here, 58 MB stayed live after
-// a resnet OOM and every later trial failed. A tiny backward on the same
-// thread pops and drops those stale tasks.
-void drain_autograd(const torch::Device& device) {
-  try {
-    auto x = torch::ones({1}, torch::TensorOptions().device(device).requires_grad(true));
-    (x * 2).sum().backward();
-  } catch (const std::exception&) {
-    // Nothing more to do: the next trial will show what is still held.
-  }
 }
 
 }  // namespace

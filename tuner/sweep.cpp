@@ -11,6 +11,7 @@
 #include "probes/cuda_adapter.hpp"
 #include "probes/oom.hpp"
 #include "reports/error.hpp"
+#include "reports/text_util.hpp"
 
 namespace batchtune {
 namespace {
@@ -36,17 +37,6 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
 
 void synchronize(const torch::Device& device) {
   if (device.is_cuda()) probes::cuda_synchronize(device.index());
-}
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
-
-// The drain after a failed backward: see tuner/probe_runner.cpp.
-void drain_autograd(const torch::Device& device) {
-  try {
-    auto x = torch::ones({1}, torch::TensorOptions().device(device).requires_grad(true));
-    (x * 2).sum().backward();
-  } catch (const std::exception&) {
-  }
 }
 
 struct ArmPlan {

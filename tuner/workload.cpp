@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "reports/error.hpp"
+#include "reports/text_util.hpp"
 #include "tuner/data_readers.hpp"
 
 namespace batchtune {
@@ -32,8 +33,6 @@ std::int64_t numel(const std::vector<std::int64_t>& shape) {
   for (auto d : shape) n *= d;
   return n;
 }
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 // The TorchScript interpreter wraps the real error ("RuntimeError: Given
 // groups=1, weight of size [8, 1, 3, 3], expected input[...] to have 1
@@ -391,6 +390,15 @@ WorkloadInfo Workload::info() const {
   w.precision = precision_name(precision_);
   w.seed = spec_.seed;
   return w;
+}
+
+void drain_autograd(const torch::Device& device) {
+  try {
+    auto x = torch::ones({1}, torch::TensorOptions().device(device).requires_grad(true));
+    (x * 2).sum().backward();
+  } catch (const std::exception&) {
+    // Nothing more to do: the next step will show what is still held.
+  }
 }
 
 torch::Tensor train_step(Model& model, torch::optim::Optimizer& optimizer, const Workload& workload,
