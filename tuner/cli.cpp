@@ -46,6 +46,7 @@ int run_cli(const std::vector<std::string>& args, Io io) {
   setup_train(app, io);
   setup_probe(app, io);
   setup_sweep(app, io);
+  setup_show(app, io);
 
   std::string line = "batchtune";
   for (const auto& a : args) line += " " + a;

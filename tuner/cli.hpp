@@ -26,5 +26,6 @@ void setup_info(CLI::App& app, Io io);
 void setup_train(CLI::App& app, Io io);
 void setup_probe(CLI::App& app, Io io);
 void setup_sweep(CLI::App& app, Io io);
+void setup_show(CLI::App& app, Io io);
 
 }  // namespace batchtune

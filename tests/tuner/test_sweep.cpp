@@ -188,5 +188,19 @@ TEST_CASE("a sweep on the command line writes a report that reads back", "[tuner
   CHECK(sweep.lr_scaling == "linear");  // sgd's default
   CHECK(nlohmann::json(sweep) == nlohmann::json(j.at("sweep")));  // the model round-trips
   CHECK(r.out.find("target validation loss") != std::string::npos);
+
+  // What a CI script does with it.
+  const Run get = cli({"show", out, "--get", "probe.safe_max_batch"});
+  CHECK(get.code == 0);
+  CHECK(get.out == std::to_string(probe.safe_max_batch) + "\n");
+  const Run unknown = cli({"show", out, "--get", "probe.nope"});
+  CHECK(unknown.code == to_int(ExitCode::usage));
+  CHECK(unknown.err.find("no key 'nope' in 'probe'") != std::string::npos);
+  const Run shown = cli({"show", out});
+  CHECK(shown.code == 0);
+  CHECK(shown.out.find("largest fitting batch") != std::string::npos);
   std::remove(out.c_str());
+  const Run missing = cli({"show", out});
+  CHECK(missing.code == to_int(ExitCode::bad_input));
+  CHECK(std::count(missing.err.begin(), missing.err.end(), '\n') == 1);
 }

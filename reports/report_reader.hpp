@@ -1,0 +1,37 @@
+// Reading a saved report back: one clear line for a missing file, malformed
+// or truncated JSON, a missing or mistyped field (named), or a schema_version
+// newer than this batchtune reads. Unknown fields are ignored.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "reports/probe_report.hpp"
+#include "reports/sweep_report.hpp"
+#include "reports/workload_info.hpp"
+
+namespace batchtune {
+
+inline constexpr int kReportSchemaVersion = 1;
+
+struct Report {
+  nlohmann::json json;  // the whole file, for `show --get`
+  int schema_version = 0;
+  WorkloadInfo workload;
+  std::optional<ProbeResult> probe;
+  std::optional<SweepResult> sweep;
+};
+
+// Throws InputError naming `path` and what is wrong.
+Report read_report(const std::string& path);
+
+// The value at a dotted path ("recommendation.batch_size", "sweep.arms.0.steps").
+// Throws UsageError naming the key that is missing and the keys there are.
+const nlohmann::json& value_at(const nlohmann::json& root, const std::string& dotted);
+
+// Scalars as a shell script wants them (strings unquoted); others as JSON.
+std::string format_value(const nlohmann::json& value);
+
+}  // namespace batchtune

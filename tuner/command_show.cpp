@@ -1,0 +1,41 @@
+// `batchtune show FILE [--get KEY]`: a saved report, as tables, or one value
+// for a shell script (`--get recommendation.batch_size`).
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <ostream>
+
+#include "reports/report_reader.hpp"
+#include "tuner/cli.hpp"
+
+namespace batchtune {
+namespace {
+
+struct ShowOptions {
+  std::string file;
+  std::string get;
+};
+
+void run_show(const ShowOptions& o, Io io) {
+  const Report r = read_report(o.file);
+  if (!o.get.empty()) {
+    io.out << format_value(value_at(r.json, o.get)) << '\n';
+    return;
+  }
+  io.out << "report " << o.file << " (schema " << r.schema_version << "): " << r.workload.model << " on "
+         << r.workload.data << ", " << r.workload.device << ", " << r.workload.precision << '\n';
+  if (r.probe) render_probe_text(io.out, *r.probe);
+  if (r.sweep) render_sweep_text(io.out, *r.sweep);
+}
+
+}  // namespace
+
+void setup_show(CLI::App& app, Io io) {
+  auto o = std::make_shared<ShowOptions>();
+  CLI::App* sub = app.add_subcommand("show", "Print a saved report, or one value of it with --get (for CI scripts)");
+  sub->add_option("file", o->file, "The report (JSON)")->required();
+  sub->add_option("--get", o->get, "A dotted key, e.g. probe.safe_max_batch or sweep.arms.0.samples_per_s");
+  sub->callback([o, io] { run_show(*o, io); });
+}
+
+}  // namespace batchtune
