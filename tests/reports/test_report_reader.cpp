@@ -77,7 +77,7 @@ TEST_CASE("bad reports get one line naming what is wrong", "[reports]") {
   }
 }
 
-TEST_CASE("--get walks dotted keys and names what is missing", "[reports]") {
+TEST_CASE("show walks dotted keys (--get) and names what is missing", "[reports]") {
   const nlohmann::json j = sample_report();
   CHECK(format_value(value_at(j, "probe.safe_max_batch")) == "4407");
   CHECK(format_value(value_at(j, "workload.model")) == "mlp");
