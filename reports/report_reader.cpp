@@ -33,13 +33,21 @@ Report read_report(const std::string& path) {
   if (!in) throw InputError(path + ": cannot open the report (no such file, or not readable)");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  Report r;
+  nlohmann::json json;
   try {
-    r.json = nlohmann::json::parse(buffer.str());
+    json = nlohmann::json::parse(buffer.str());
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(path + ": not valid JSON (truncated or corrupt?) at byte " + std::to_string(e.byte) + ": " +
                      plain(e.what()));
   }
+  Report r = report_from_json(json, path);
+  r.path = path;
+  return r;
+}
+
+Report report_from_json(const nlohmann::json& json, const std::string& path) {
+  Report r;
+  r.json = json;
   if (!r.json.is_object() || !r.json.contains("schema_version")) {
     throw InputError(path + ": not a batchtune report (no schema_version)");
   }
@@ -53,12 +61,28 @@ Report read_report(const std::string& path) {
                      "); upgrade batchtune");
   }
   if (r.schema_version < 1) throw InputError(path + ": schema_version " + std::to_string(r.schema_version) + " is not valid");
-  for (const char* key : {"tool", "context", "workload", "probe", "sweep"}) {
+  for (const char* key : {"tool", "context", "workload", "probe", "sweep", "recommendation"}) {
     if (!r.json.contains(key)) throw InputError(path + ": missing the required field '" + key + "'");
+  }
+  try {
+    const auto& tool = r.json.at("tool");
+    r.tool_version = tool.value("version", "");
+    r.tool_commit = tool.value("commit", "");
+    const auto& context = r.json.at("context");
+    r.date = context.value("date", "");
+    r.command_line = context.value("command_line", "");
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(path + ": section 'tool' or 'context' is not what batchtune writes: " + plain(e.what()));
+  }
+  if (r.json.at("context").is_object() && r.json.at("context").contains("machine")) {
+    r.machine = read_section<MachineInfo>(r.json.at("context"), path, "machine");
   }
   r.workload = read_section<WorkloadInfo>(r.json, path, "workload");
   if (!r.json.at("probe").is_null()) r.probe = read_section<ProbeResult>(r.json, path, "probe");
   if (!r.json.at("sweep").is_null()) r.sweep = read_section<SweepResult>(r.json, path, "sweep");
+  if (!r.json.at("recommendation").is_null()) {
+    r.recommendation = read_section<Recommendation>(r.json, path, "recommendation");
+  }
   return r;
 }
 

@@ -8,7 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "reports/machine_info.hpp"
 #include "reports/probe_report.hpp"
+#include "reports/recommendation.hpp"
 #include "reports/sweep_report.hpp"
 #include "reports/workload_info.hpp"
 
@@ -18,11 +20,22 @@ inline constexpr int kReportSchemaVersion = 1;
 
 struct Report {
   nlohmann::json json;  // the whole file, for `show --get`
+  std::string path;     // where it was read from (empty when built in memory)
   int schema_version = 0;
+  std::string tool_version;
+  std::string tool_commit;
+  std::optional<MachineInfo> machine;  // context.machine
+  std::string date;                    // context.date, UTC
+  std::string command_line;            // context.command_line
   WorkloadInfo workload;
   std::optional<ProbeResult> probe;
   std::optional<SweepResult> sweep;
+  std::optional<Recommendation> recommendation;
 };
+
+// The typed model of a report already parsed (read_report without the file);
+// `source` names it in errors.
+Report report_from_json(const nlohmann::json& json, const std::string& source);
 
 // Throws InputError naming `path` and what is wrong.
 Report read_report(const std::string& path);

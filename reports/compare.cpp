@@ -1,0 +1,342 @@
+#include "reports/compare.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <ostream>
+#include <set>
+
+#include "reports/error.hpp"
+#include "reports/json_util.hpp"
+#include "reports/machine_info.hpp"
+#include "reports/render_text.hpp"
+#include "reports/statistics.hpp"
+
+namespace batchtune {
+namespace {
+
+using json_util::optional;
+
+std::string shape(const std::vector<std::int64_t>& s) {
+  std::string out;
+  for (auto d : s) out += (out.empty() ? "" : "x") + std::to_string(d);
+  return out;
+}
+
+const BatchSummary* summary_at(const SweepResult& s, std::int64_t batch) {
+  for (const auto& b : s.summaries) if (b.batch_size == batch) return &b;
+  return nullptr;
+}
+
+std::string file_stem(const std::string& path) {
+  std::string name = path.substr(path.find_last_of('/') + 1);
+  const auto dot = name.rfind('.');
+  return dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
+}
+
+std::optional<double> ratio(std::optional<double> a, std::optional<double> b) {
+  if (!a || !b || *b == 0) return std::nullopt;
+  return *a / *b;
+}
+
+std::string pad(std::string s, std::size_t width) {
+  if (s.size() < width) s.insert(0, width - s.size(), ' ');
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> workload_differences(const WorkloadInfo& a, const WorkloadInfo& b) {
+  std::vector<std::string> d;
+  auto differ = [&d](const char* field, const std::string& x, const std::string& y) {
+    if (x != y) d.push_back(std::string(field) + ": " + x + " vs " + y);
+  };
+  differ("model", a.model, b.model);
+  differ("parameter_count", std::to_string(a.parameter_count), std::to_string(b.parameter_count));
+  differ("data", a.data, b.data);
+  differ("train_samples", std::to_string(a.train_samples), std::to_string(b.train_samples));
+  differ("input_shape", shape(a.input_shape), shape(b.input_shape));
+  differ("task", a.task, b.task);
+  differ("loss", a.loss, b.loss);
+  differ("optimizer", a.optimizer, b.optimizer);
+  differ("learning_rate", format_number(a.learning_rate, "%g"), format_number(b.learning_rate, "%g"));
+  differ("momentum", format_number(a.momentum, "%g"), format_number(b.momentum, "%g"));
+  differ("weight_decay", format_number(a.weight_decay, "%g"), format_number(b.weight_decay, "%g"));
+  return d;
+}
+
+std::vector<double> step_times_at(const SweepResult& sweep, std::int64_t batch_size) {
+  std::vector<double> times;
+  for (const auto& a : sweep.arms) {
+    if (a.batch_size == batch_size) times.insert(times.end(), a.step_seconds.begin(), a.step_seconds.end());
+  }
+  return times;
+}
+
+Comparison compare_reports(const std::vector<Report>& reports, const CompareSettings& settings) {
+  if (reports.size() < 2) throw UsageError("compare needs at least two reports; give two or more files");
+  if (!settings.labels.empty() && settings.labels.size() != reports.size()) {
+    throw UsageError("--label given " + std::to_string(settings.labels.size()) + " times for " +
+                     std::to_string(reports.size()) + " reports; give one label per report, in order");
+  }
+  Comparison c;
+  c.forced = settings.force;
+  c.alpha = settings.alpha;
+  const Report& first = reports.front();
+  for (std::size_t i = 1; i < reports.size(); ++i) {
+    for (const auto& d : workload_differences(first.workload, reports[i].workload)) {
+      c.workload_differences.push_back(reports[i].path + " differs from " + first.path + " in " + d);
+    }
+  }
+  if (!c.workload_differences.empty() && !settings.force) {
+    throw UsageError("the reports train different workloads (" + c.workload_differences.front() +
+                     (c.workload_differences.size() > 1
+                          ? ", and " + std::to_string(c.workload_differences.size() - 1) + " more difference(s)"
+                          : std::string()) +
+                     "); their figures do not compare; pass --force to put them side by side anyway");
+  }
+
+  // Labels: --label, else the machine; where two coincide, add the file name.
+  std::vector<std::string> labels;
+  for (const auto& r : reports) labels.push_back(r.machine ? machine_label(*r.machine) : file_stem(r.path));
+  if (!settings.labels.empty()) {
+    labels = settings.labels;
+  } else {
+    std::map<std::string, int> count;
+    for (const auto& l : labels) ++count[l];
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      if (count[labels[i]] > 1) labels[i] += " [" + file_stem(reports[i].path) + "]";
+    }
+  }
+
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    const Report& r = reports[i];
+    ComparedReport cr;
+    cr.label = labels[i];
+    cr.path = r.path;
+    cr.machine = r.machine ? machine_label(*r.machine) : "unknown";
+    cr.precision = r.workload.precision;
+    cr.device = r.workload.device;
+    if (r.machine) cr.torch_threads = r.machine->torch_threads;
+    if (r.probe) {
+      cr.largest_fitting_batch = r.probe->largest_fitting_batch;
+      cr.capacity_bytes = r.probe->capacity_bytes;
+    }
+    if (r.recommendation) {
+      cr.recommended_batch = r.recommendation->batch_size;
+      cr.recommended_learning_rate = r.recommendation->learning_rate;
+      cr.recommended_seconds_to_target = r.recommendation->predicted_seconds_to_target;
+    }
+    if (r.sweep) cr.target_loss = r.sweep->target_loss;
+    c.reports.push_back(cr);
+  }
+  for (auto& cr : c.reports) {
+    if (cr.largest_fitting_batch && c.reports.front().largest_fitting_batch) {
+      cr.largest_fitting_ratio = double(*cr.largest_fitting_batch) / double(*c.reports.front().largest_fitting_batch);
+    }
+    cr.recommended_time_ratio = ratio(cr.recommended_seconds_to_target, c.reports.front().recommended_seconds_to_target);
+  }
+
+  // Settings that make some figures incomparable are named, not refused.
+  for (std::size_t i = 1; i < reports.size(); ++i) {
+    const auto& a = first.sweep;
+    const auto& b = reports[i].sweep;
+    if (a && b && a->target_loss && b->target_loss && *a->target_loss != *b->target_loss) {
+      c.notes.push_back(labels[i] + " measured time to target against loss " + format_number(b->target_loss, "%.4f") +
+                        ", " + labels[0] + " against " + format_number(a->target_loss, "%.4f") +
+                        ": pass the same --target-loss to both sweeps to compare times to target");
+    }
+    if (a && b && (a->budget_kind != b->budget_kind || a->budget_value != b->budget_value)) {
+      c.notes.push_back(labels[i] + " ran a different budget per arm (" + b->budget_kind + " " +
+                        format_number(b->budget_value, "%g") + " vs " + a->budget_kind + " " +
+                        format_number(a->budget_value, "%g") + ")");
+    }
+  }
+
+  std::set<std::int64_t> sizes;
+  for (const auto& r : reports) {
+    if (r.sweep) for (const auto& b : r.sweep->summaries) sizes.insert(b.batch_size);
+  }
+  for (std::int64_t batch : sizes) {
+    ComparedBatch row;
+    row.batch_size = batch;
+    const BatchSummary* base = first.sweep ? summary_at(*first.sweep, batch) : nullptr;
+    const std::vector<double> base_times = base ? step_times_at(*first.sweep, batch) : std::vector<double>{};
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+      ComparedCell cell;
+      const BatchSummary* s = reports[i].sweep ? summary_at(*reports[i].sweep, batch) : nullptr;
+      if (!s) {
+        cell.verdict = "not run";
+        row.cells.push_back(cell);
+        continue;
+      }
+      const std::vector<double> times = step_times_at(*reports[i].sweep, batch);
+      if (s->samples_per_s) cell.samples_per_s = s->samples_per_s->mean;
+      cell.median_step_s = median_of(times);
+      if (s->seconds_to_target) cell.seconds_to_target = s->seconds_to_target->mean;
+      if (i == 0) {
+        cell.verdict = "baseline";
+      } else if (!base) {
+        cell.verdict = "not in baseline";
+      } else {
+        cell.throughput_ratio = ratio(cell.samples_per_s, base->samples_per_s ? std::optional<double>(base->samples_per_s->mean) : std::nullopt);
+        cell.time_to_target_ratio = ratio(cell.seconds_to_target, base->seconds_to_target ? std::optional<double>(base->seconds_to_target->mean) : std::nullopt);
+        const auto test = mann_whitney_u(times, base_times);
+        if (!test) {
+          cell.verdict = "too few samples";
+        } else {
+          cell.p_value = test->p_value;
+          const auto base_median = median_of(base_times);
+          if (test->p_value >= settings.alpha || !cell.median_step_s || !base_median) {
+            cell.verdict = "within noise";
+          } else {
+            cell.verdict = *cell.median_step_s < *base_median ? "faster" : "slower";
+          }
+        }
+      }
+      row.cells.push_back(cell);
+    }
+    c.batches.push_back(row);
+  }
+  return c;
+}
+
+nlohmann::ordered_json comparison_to_json(const Comparison& c) {
+  nlohmann::ordered_json j;
+  j["comparison_version"] = 1;
+  j["alpha"] = c.alpha;
+  j["forced"] = c.forced;
+  j["workload_differences"] = c.workload_differences;
+  j["notes"] = c.notes;
+  j["reports"] = nlohmann::ordered_json::array();
+  for (const auto& r : c.reports) {
+    j["reports"].push_back(nlohmann::ordered_json{
+        {"label", r.label},
+        {"path", r.path},
+        {"machine", r.machine},
+        {"device", r.device},
+        {"precision", r.precision},
+        {"torch_threads", optional(r.torch_threads)},
+        {"capacity_bytes", optional(r.capacity_bytes)},
+        {"largest_fitting_batch", optional(r.largest_fitting_batch)},
+        {"largest_fitting_ratio", optional(r.largest_fitting_ratio)},
+        {"recommended_batch_size", optional(r.recommended_batch)},
+        {"recommended_learning_rate", optional(r.recommended_learning_rate)},
+        {"recommended_seconds_to_target", optional(r.recommended_seconds_to_target)},
+        {"recommended_time_ratio", optional(r.recommended_time_ratio)},
+        {"target_loss", optional(r.target_loss)}});
+  }
+  j["batch_sizes"] = nlohmann::ordered_json::array();
+  for (const auto& b : c.batches) {
+    nlohmann::ordered_json row;
+    row["batch_size"] = b.batch_size;
+    row["reports"] = nlohmann::ordered_json::array();
+    for (std::size_t i = 0; i < b.cells.size(); ++i) {
+      const auto& cell = b.cells[i];
+      row["reports"].push_back(nlohmann::ordered_json{
+          {"label", c.reports[i].label},
+          {"samples_per_s", optional(cell.samples_per_s)},
+          {"median_step_s", optional(cell.median_step_s)},
+          {"throughput_ratio", optional(cell.throughput_ratio)},
+          {"p_value", optional(cell.p_value)},
+          {"verdict", cell.verdict},
+          {"seconds_to_target", optional(cell.seconds_to_target)},
+          {"time_to_target_ratio", optional(cell.time_to_target_ratio)}});
+    }
+    j["batch_sizes"].push_back(row);
+  }
+  return j;
+}
+
+namespace {
+
+std::string opt_int(const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : "-"; }
+
+std::string ratio_text(const std::optional<double>& r) { return r ? format_number(r, "%.2fx") : "-"; }
+
+std::string cell_text(const ComparedCell& cell) {
+  if (cell.verdict == "not run") return "not run";
+  std::string s = format_number(cell.samples_per_s, "%.1f");
+  if (cell.throughput_ratio) s += " (" + ratio_text(cell.throughput_ratio) + ", " + cell.verdict + ")";
+  else if (cell.verdict != "baseline") s += " (" + cell.verdict + ")";
+  return s;
+}
+
+}  // namespace
+
+void render_comparison_text(std::ostream& out, const Comparison& c) {
+  out << "compare: " << c.reports.size() << " reports, ratios against the first; U test on raw step times, alpha "
+      << format_number(c.alpha, "%g") << '\n';
+  for (std::size_t i = 0; i < c.reports.size(); ++i) {
+    const auto& r = c.reports[i];
+    out << "  [" << i + 1 << "] " << r.label << ": " << r.path << " (" << r.device << ", " << r.precision
+        << (r.torch_threads ? ", " + std::to_string(*r.torch_threads) + " threads" : std::string()) << ")\n";
+  }
+  for (const auto& d : c.workload_differences) out << "  WORKLOADS DIFFER (--force): " << d << '\n';
+  for (const auto& n : c.notes) out << "  note: " << n << '\n';
+  out << "largest fitting batch\n";
+  for (std::size_t i = 0; i < c.reports.size(); ++i) {
+    const auto& r = c.reports[i];
+    out << "  [" << i + 1 << "] " << pad(opt_int(r.largest_fitting_batch), 8)
+        << (r.capacity_bytes ? " in " + format_bytes(*r.capacity_bytes) : std::string())
+        << (i ? "  " + ratio_text(r.largest_fitting_ratio) : std::string()) << '\n';
+  }
+  out << "recommendation\n";
+  for (std::size_t i = 0; i < c.reports.size(); ++i) {
+    const auto& r = c.reports[i];
+    out << "  [" << i + 1 << "] ";
+    if (!r.recommended_batch) {
+      out << "none\n";
+      continue;
+    }
+    out << "batch " << *r.recommended_batch << ", lr " << format_number(r.recommended_learning_rate, "%.4g")
+        << ", time to target " << format_seconds(r.recommended_seconds_to_target)
+        << (i && r.recommended_time_ratio ? " (" + ratio_text(r.recommended_time_ratio) + ")" : std::string()) << '\n';
+  }
+  out << "samples/s by batch size (ratio, verdict)\n";
+  for (const auto& b : c.batches) {
+    out << "  " << pad(std::to_string(b.batch_size), 8);
+    for (std::size_t i = 0; i < b.cells.size(); ++i) out << "  [" << i + 1 << "] " << cell_text(b.cells[i]);
+    out << '\n';
+  }
+  out << "time to target by batch size\n";
+  for (const auto& b : c.batches) {
+    out << "  " << pad(std::to_string(b.batch_size), 8);
+    for (std::size_t i = 0; i < b.cells.size(); ++i) {
+      out << "  [" << i + 1 << "] " << format_seconds(b.cells[i].seconds_to_target);
+      if (b.cells[i].time_to_target_ratio) out << " (" << ratio_text(b.cells[i].time_to_target_ratio) << ")";
+    }
+    out << '\n';
+  }
+}
+
+void render_comparison_markdown(std::ostream& out, const Comparison& c) {
+  out << "## batchtune compare\n\n";
+  out << "Ratios against the first report. A Mann-Whitney U test on the raw step times marks differences at p < "
+      << format_number(c.alpha, "%g") << " as faster or slower, others as within noise.\n\n";
+  for (const auto& d : c.workload_differences) out << "- **Workloads differ** (compared with --force): " << d << '\n';
+  for (const auto& n : c.notes) out << "- Note: " << n << '\n';
+  if (!c.workload_differences.empty() || !c.notes.empty()) out << '\n';
+  out << "| | report | device | precision | largest fitting batch | recommended batch | time to target |\n";
+  out << "|---|---|---|---|---:|---:|---:|\n";
+  for (std::size_t i = 0; i < c.reports.size(); ++i) {
+    const auto& r = c.reports[i];
+    out << "| " << i + 1 << " | " << r.label << " | " << r.device << " | " << r.precision << " | "
+        << opt_int(r.largest_fitting_batch) << (i ? " (" + ratio_text(r.largest_fitting_ratio) + ")" : std::string())
+        << " | " << opt_int(r.recommended_batch) << " | " << format_seconds(r.recommended_seconds_to_target)
+        << (i && r.recommended_time_ratio ? " (" + ratio_text(r.recommended_time_ratio) + ")" : std::string()) << " |\n";
+  }
+  out << "\n| batch |";
+  for (std::size_t i = 0; i < c.reports.size(); ++i) out << " [" << i + 1 << "] samples/s |";
+  out << "\n|---:|";
+  for (std::size_t i = 0; i < c.reports.size(); ++i) out << "---:|";
+  out << '\n';
+  for (const auto& b : c.batches) {
+    out << "| " << b.batch_size << " |";
+    for (const auto& cell : b.cells) out << " " << cell_text(cell) << " |";
+    out << '\n';
+  }
+  out << '\n';
+}
+
+}  // namespace batchtune

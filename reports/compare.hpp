@@ -1,0 +1,83 @@
+// `batchtune compare`: reports from different machines, builds, thread counts
+// or precisions side by side, matched by batch size, with ratios against the
+// first report and a Mann-Whitney U test on the raw step times, so that a
+// difference within noise is marked as such (after google/benchmark's
+// tools/compare.py). Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "reports/report_reader.hpp"
+
+namespace batchtune {
+
+struct CompareSettings {
+  std::vector<std::string> labels;  // --label, one per report; empty: from each report's context
+  bool force = false;               // compare different workloads anyway
+  double alpha = 0.05;              // significance level of the U test
+};
+
+// One report's figures at one batch size.
+struct ComparedCell {
+  std::optional<double> samples_per_s;        // mean across seeds
+  std::optional<double> median_step_s;        // median of the raw step times, all seeds
+  std::optional<double> throughput_ratio;     // samples/s against the first report's
+  std::optional<double> p_value;              // U test of raw step times against the first report's
+  std::string verdict;                        // baseline | faster | slower | within noise | too few samples | not run
+  std::optional<double> seconds_to_target;    // mean, when every seed reached the target
+  std::optional<double> time_to_target_ratio; // against the first report's
+};
+
+struct ComparedBatch {
+  std::int64_t batch_size = 0;
+  std::vector<ComparedCell> cells;  // one per report
+};
+
+struct ComparedReport {
+  std::string label;
+  std::string path;
+  std::string machine;            // machine_label of its context
+  std::string precision;
+  std::string device;
+  std::optional<int> torch_threads;
+  std::optional<std::int64_t> largest_fitting_batch;
+  std::optional<double> largest_fitting_ratio;
+  std::optional<std::uint64_t> capacity_bytes;
+  std::optional<std::int64_t> recommended_batch;
+  std::optional<double> recommended_learning_rate;
+  std::optional<double> recommended_seconds_to_target;
+  std::optional<double> recommended_time_ratio;
+  std::optional<double> target_loss;
+};
+
+struct Comparison {
+  std::vector<ComparedReport> reports;
+  std::vector<ComparedBatch> batches;     // every batch size any report swept, ascending
+  std::vector<std::string> workload_differences;  // empty when the workloads match
+  std::vector<std::string> notes;         // settings that differ and make some figures incomparable
+  bool forced = false;
+  double alpha = 0.05;
+};
+
+// What differs between two workloads, as "field: a vs b"; empty when they
+// are the same workload (device, precision and seed may differ).
+std::vector<std::string> workload_differences(const WorkloadInfo& a, const WorkloadInfo& b);
+
+// Throws UsageError when the workloads differ and settings.force is off, or
+// when the labels do not match the reports.
+Comparison compare_reports(const std::vector<Report>& reports, const CompareSettings& settings);
+
+nlohmann::ordered_json comparison_to_json(const Comparison& c);
+void render_comparison_text(std::ostream& out, const Comparison& c);
+void render_comparison_markdown(std::ostream& out, const Comparison& c);
+
+// All raw step times of the arms at one batch size (every seed, every status).
+std::vector<double> step_times_at(const SweepResult& sweep, std::int64_t batch_size);
+
+}  // namespace batchtune

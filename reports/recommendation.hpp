@@ -1,0 +1,96 @@
+// The recommendation section of a report: the batch size to train with, the
+// learning rate for it, and the evidence (fits, noise scale, predictions) a
+// person can check. Plain data; tuner/recommend.cpp computes it from a sweep.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace batchtune {
+
+// Steps to the target against batch size: S(B) = S_min (1 + B_crit / B),
+// fitted as a line in 1/B (McCandlish et al. 2018).
+struct StepsFit {
+  double min_steps = 0;       // S_min
+  double critical_batch = 0;  // B_crit
+  double r_squared = 0;
+  int points = 0;
+};
+
+// Step time against batch size: t(B) = t0 + c B.
+struct StepTimeFit {
+  double fixed_s = 0;         // t0
+  double per_sample_s = 0;    // c
+  double r_squared = 0;
+  int points = 0;
+  std::optional<double> saturation_batch;  // t0 / c: past it, throughput grows little
+};
+
+// Simple noise scale B_simple = tr(Sigma) / |G|^2 from squared gradient norms
+// at two batch sizes at the same weights.
+struct NoiseScale {
+  std::string status;                   // measured | noise_dominates | not_measured
+  std::string message;                  // why, when not measured
+  std::int64_t small_batch = 0;
+  std::int64_t large_batch = 0;
+  int repeats = 0;
+  std::int64_t warmin_steps = 0;        // steps trained before measuring
+  std::optional<double> gradient_norm_sq;   // |G|^2 estimate
+  std::optional<double> trace_covariance;   // tr(Sigma) estimate
+  std::optional<double> simple_noise_scale; // B_simple
+  std::optional<double> low;                // 10th percentile of a bootstrap over repeats
+  std::optional<double> high;               // 90th percentile
+  std::vector<double> small_norms_sq;       // raw |G_b|^2 per repeat
+  std::vector<double> large_norms_sq;       // raw |G_B|^2 per repeat
+};
+
+// What the models predict for one batch size.
+struct BatchPrediction {
+  std::int64_t batch_size = 0;
+  bool swept = false;                           // the sweep ran this size
+  std::optional<double> steps_to_target;        // S(B)
+  std::optional<double> step_s;                 // t(B)
+  std::optional<double> seconds_to_target;      // T(B) = S(B) t(B)
+  std::optional<double> samples_per_s;          // B / t(B)
+  std::optional<double> measured_seconds_to_target;
+};
+
+struct Recommendation {
+  std::string objective;                 // time-to-target | throughput | sample-efficiency | max-fit
+  std::int64_t batch_size = 0;           // the effective batch: micro_batch_size x accumulation_steps
+  std::int64_t micro_batch_size = 0;     // what goes through the model at once
+  std::int64_t accumulation_steps = 1;
+  double learning_rate = 0;
+  std::string learning_rate_rule;        // how it was derived, in words
+  std::optional<double> target_loss;
+  std::optional<double> predicted_seconds_to_target;
+  std::optional<double> measured_seconds_to_target;  // when the sweep ran it
+  std::int64_t largest_fitting_batch = 0;            // the probe's safe maximum: what "largest that fits" tools pick
+  std::optional<double> largest_fitting_seconds_to_target;
+  std::optional<double> largest_fitting_slowdown;    // T(largest) / T(recommended)
+  std::optional<StepsFit> steps_fit;
+  std::optional<StepTimeFit> step_time_fit;
+  NoiseScale noise_scale;
+  std::string confidence;                // high | medium | low
+  std::vector<std::string> confidence_notes;
+  std::vector<std::string> reasons;      // sentences a person can check against the numbers
+  std::vector<BatchPrediction> predictions;
+};
+
+void to_json(nlohmann::json& j, const StepsFit& f);
+void from_json(const nlohmann::json& j, StepsFit& f);
+void to_json(nlohmann::json& j, const StepTimeFit& f);
+void from_json(const nlohmann::json& j, StepTimeFit& f);
+void to_json(nlohmann::json& j, const NoiseScale& n);
+void from_json(const nlohmann::json& j, NoiseScale& n);
+void to_json(nlohmann::json& j, const BatchPrediction& p);
+void from_json(const nlohmann::json& j, BatchPrediction& p);
+void to_json(nlohmann::json& j, const Recommendation& r);
+void from_json(const nlohmann::json& j, Recommendation& r);
+
+}  // namespace batchtune

@@ -1,0 +1,162 @@
+#include "reports/render_text.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <ostream>
+
+#include "reports/machine_info.hpp"
+
+namespace batchtune {
+namespace {
+
+std::string batch_and_accumulation(const Recommendation& r) {
+  std::string s = std::to_string(r.batch_size);
+  if (r.accumulation_steps > 1) {
+    s += " (micro-batch " + std::to_string(r.micro_batch_size) + " x " + std::to_string(r.accumulation_steps) +
+         " accumulation steps)";
+  }
+  return s;
+}
+
+std::string slowdown_sentence(const Recommendation& r) {
+  if (r.largest_fitting_batch == r.batch_size) return "it is the largest batch that fits";
+  std::string s = "the largest fitting batch, " + std::to_string(r.largest_fitting_batch) + ", ";
+  if (r.largest_fitting_slowdown) return s + "takes " + format_number(r.largest_fitting_slowdown, "%.2f") + "x as long";
+  return s + "has no time-to-target prediction";
+}
+
+std::string header_line(const Report& r) {
+  std::string s = r.workload.model + " on " + r.workload.data + ", " + r.workload.device + ", " + r.workload.precision;
+  if (r.machine) s += "; " + machine_label(*r.machine);
+  if (!r.date.empty()) s += "; " + r.date;
+  return s;
+}
+
+// Markdown table cells must not break the table.
+std::string cell(std::string s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string format_number(std::optional<double> value, const char* format) {
+  if (!value || !std::isfinite(*value)) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, *value);
+  return buf;
+}
+
+std::string format_seconds(std::optional<double> seconds) {
+  if (!seconds || !std::isfinite(*seconds)) return "-";
+  const double s = *seconds;
+  if (s < 100) return format_number(s, s < 10 ? "%.2f s" : "%.1f s");
+  if (s < 6000) return format_number(s / 60, "%.1f min");
+  return format_number(s / 3600, "%.1f h");
+}
+
+void render_recommendation_text(std::ostream& out, const Recommendation& r) {
+  out << "recommendation (" << r.objective << "): batch size " << batch_and_accumulation(r) << ", learning rate "
+      << format_number(r.learning_rate, "%.4g") << '\n';
+  out << "  learning rate rule    " << r.learning_rate_rule << '\n';
+  if (r.target_loss) out << "  target loss           " << format_number(r.target_loss, "%.4f") << '\n';
+  out << "  time to target        " << format_seconds(r.predicted_seconds_to_target) << " predicted";
+  if (r.measured_seconds_to_target) out << ", " << format_seconds(r.measured_seconds_to_target) << " measured";
+  out << "; " << slowdown_sentence(r) << '\n';
+  if (r.steps_fit) {
+    out << "  critical batch        " << format_number(r.steps_fit->critical_batch, "%.0f") << " (S(B) fit, R^2 "
+        << format_number(r.steps_fit->r_squared, "%.3f") << ", " << r.steps_fit->points << " sizes)\n";
+  }
+  out << "  noise scale           ";
+  if (r.noise_scale.simple_noise_scale) {
+    out << "B_simple " << format_number(r.noise_scale.simple_noise_scale, "%.0f") << " ("
+        << format_number(r.noise_scale.low, "%.0f") << " to " << format_number(r.noise_scale.high, "%.0f") << ")\n";
+  } else {
+    out << r.noise_scale.status << (r.noise_scale.message.empty() ? "" : ": " + r.noise_scale.message) << '\n';
+  }
+  out << "  confidence            " << r.confidence;
+  for (std::size_t i = 0; i < r.confidence_notes.size(); ++i) out << (i ? "; " : ": ") << r.confidence_notes[i];
+  out << '\n';
+  for (const auto& reason : r.reasons) out << "  - " << reason << '\n';
+}
+
+void render_report_text(std::ostream& out, const Report& r) {
+  out << "batchtune report: " << header_line(r) << '\n';
+  if (r.recommendation) {
+    render_recommendation_text(out, *r.recommendation);
+  } else {
+    out << "recommendation: none in this report\n";
+  }
+  if (r.probe) render_probe_text(out, *r.probe);
+  if (r.sweep) render_sweep_text(out, *r.sweep);
+}
+
+void render_report_markdown(std::ostream& out, const Report& r) {
+  out << "## batchtune: " << cell(r.workload.model) << " on " << cell(r.workload.data) << "\n\n";
+  out << cell(header_line(r)) << "\n\n";
+  out << "### Recommendation\n\n";
+  if (!r.recommendation) {
+    out << "No recommendation in this report.\n\n";
+  } else {
+    const Recommendation& rec = *r.recommendation;
+    out << "**Batch size " << batch_and_accumulation(rec) << ", learning rate " << format_number(rec.learning_rate, "%.4g")
+        << "** (objective: " << rec.objective << ", confidence: " << rec.confidence << ")\n\n";
+    out << "| | |\n|---|---|\n";
+    out << "| learning rate rule | " << cell(rec.learning_rate_rule) << " |\n";
+    out << "| target validation loss | " << format_number(rec.target_loss, "%.4f") << " |\n";
+    out << "| predicted time to target | " << format_seconds(rec.predicted_seconds_to_target) << " |\n";
+    out << "| measured time to target | " << format_seconds(rec.measured_seconds_to_target) << " |\n";
+    out << "| largest fitting batch | " << rec.largest_fitting_batch << " (" << cell(slowdown_sentence(rec)) << ") |\n";
+    if (rec.steps_fit) {
+      out << "| critical batch (S(B) fit) | " << format_number(rec.steps_fit->critical_batch, "%.0f") << " (R² "
+          << format_number(rec.steps_fit->r_squared, "%.3f") << ") |\n";
+    }
+    out << "| simple noise scale | "
+        << (rec.noise_scale.simple_noise_scale
+                ? format_number(rec.noise_scale.simple_noise_scale, "%.0f") + " (" +
+                      format_number(rec.noise_scale.low, "%.0f") + " to " + format_number(rec.noise_scale.high, "%.0f") + ")"
+                : cell(rec.noise_scale.status))
+        << " |\n\n";
+    for (const auto& reason : rec.reasons) out << "- " << reason << '\n';
+    for (const auto& note : rec.confidence_notes) out << "- Confidence: " << note << '\n';
+    out << '\n';
+  }
+  if (r.probe) {
+    const ProbeResult& p = *r.probe;
+    out << "### Memory probe\n\n";
+    out << "Largest fitting batch **" << p.largest_fitting_batch << "**" << (p.capped ? " (capped by --max-batch)" : "")
+        << ", safe maximum " << p.safe_max_batch << ", in " << format_bytes(p.capacity_bytes) << " ("
+        << cell(p.capacity_source) << "); " << p.trials.size() << " trials (" << p.strategy << ").\n\n";
+  }
+  if (r.sweep) {
+    const SweepResult& s = *r.sweep;
+    out << "### Sweep\n\n";
+    out << s.budget_kind << " budget " << format_number(s.budget_value, "%.0f") << " per arm, " << s.seeds << " seed"
+        << (s.seeds > 1 ? "s" : "") << ", lr scaling " << s.lr_scaling << " from batch " << s.base_batch
+        << "; target validation loss " << format_number(s.target_loss, "%.4f") << ".";
+    if (s.incomplete) out << " **Incomplete:** " << cell(s.incomplete_reason) << ".";
+    out << "\n\n";
+    out << "| batch | lr | done | samples/s | val loss | val acc | time to target | samples to target | peak memory |\n";
+    out << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    const std::int64_t chosen = r.recommendation ? r.recommendation->batch_size : -1;
+    for (const auto& b : s.summaries) {
+      auto mean = [](const std::optional<Spread>& v) { return v ? std::optional<double>(v->mean) : std::nullopt; };
+      const bool mark = b.batch_size == chosen;
+      out << "| " << (mark ? "**" : "") << b.batch_size << (mark ? "**" : "") << " | "
+          << format_number(b.learning_rate, "%.4g") << " | " << b.completed << "/" << b.arms << " | "
+          << format_number(mean(b.samples_per_s), "%.1f") << " | " << format_number(mean(b.final_validation_loss), "%.4f")
+          << " | " << format_number(mean(b.final_validation_accuracy), "%.4f") << " | "
+          << format_seconds(mean(b.seconds_to_target)) << " | " << format_number(mean(b.samples_to_target), "%.0f")
+          << " | " << format_bytes(b.peak_bytes) << " |\n";
+    }
+    out << '\n';
+  }
+  out << "<sub>batchtune " << cell(r.tool_version) << " (" << cell(r.tool_commit) << ")</sub>\n";
+}
+
+}  // namespace batchtune

@@ -1,0 +1,53 @@
+#include "reports/statistics.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace batchtune {
+
+std::optional<MannWhitney> mann_whitney_u(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<std::pair<double, int>> all;  // value, which sample
+  for (double v : a) if (std::isfinite(v)) all.emplace_back(v, 0);
+  for (double v : b) if (std::isfinite(v)) all.emplace_back(v, 1);
+  MannWhitney r;
+  for (const auto& p : all) (p.second == 0 ? r.n1 : r.n2)++;
+  if (r.n1 < 3 || r.n2 < 3) return std::nullopt;
+  std::sort(all.begin(), all.end());
+  // Mid-ranks for ties; the tie term corrects the variance.
+  double rank_sum_a = 0;
+  double tie_term = 0;
+  for (std::size_t i = 0; i < all.size();) {
+    std::size_t j = i;
+    while (j < all.size() && all[j].first == all[i].first) ++j;
+    const double mid_rank = (double(i + 1) + double(j)) / 2.0;
+    const double t = double(j - i);
+    tie_term += t * t * t - t;
+    for (std::size_t k = i; k < j; ++k) if (all[k].second == 0) rank_sum_a += mid_rank;
+    i = j;
+  }
+  const double n1 = r.n1, n2 = r.n2, n = n1 + n2;
+  r.u = rank_sum_a - n1 * (n1 + 1) / 2.0;
+  const double mean_u = n1 * n2 / 2.0;
+  const double var_u = n1 * n2 / 12.0 * ((n + 1) - tie_term / (n * (n - 1)));
+  if (var_u <= 0) {  // every value equal
+    r.z = 0;
+    r.p_value = 1;
+    return r;
+  }
+  const double diff = std::abs(r.u - mean_u);
+  r.z = std::max(0.0, diff - 0.5) / std::sqrt(var_u);
+  if (r.u < mean_u) r.z = -r.z;
+  r.p_value = std::min(1.0, std::erfc(std::abs(r.z) / std::sqrt(2.0)));
+  return r;
+}
+
+std::optional<double> median_of(std::vector<double> values) {
+  values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); }), values.end());
+  if (values.empty()) return std::nullopt;
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
+}
+
+}  // namespace batchtune
