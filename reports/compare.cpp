@@ -125,7 +125,9 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
     if (r.recommendation) {
       cr.recommended_batch = r.recommendation->batch_size;
       cr.recommended_learning_rate = r.recommendation->learning_rate;
-      cr.recommended_seconds_to_target = r.recommendation->predicted_seconds_to_target;
+      cr.recommended_seconds_to_target = r.recommendation->predicted_seconds_to_target
+                                             ? r.recommendation->predicted_seconds_to_target
+                                             : r.recommendation->measured_seconds_to_target;
     }
     if (r.sweep) cr.target_loss = r.sweep->target_loss;
     c.reports.push_back(cr);

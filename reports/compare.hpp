@@ -51,7 +51,7 @@ struct ComparedReport {
   std::optional<std::uint64_t> capacity_bytes;
   std::optional<std::int64_t> recommended_batch;
   std::optional<double> recommended_learning_rate;
-  std::optional<double> recommended_seconds_to_target;
+  std::optional<double> recommended_seconds_to_target;  // predicted, else measured
   std::optional<double> recommended_time_ratio;
   std::optional<double> target_loss;
 };

@@ -37,7 +37,7 @@ void to_json(nlohmann::json& j, const NoiseScale& n) {
        {"small_batch", n.small_batch},
        {"large_batch", n.large_batch},
        {"repeats", n.repeats},
-       {"warmin_steps", n.warmin_steps},
+       {"warm_in_steps", n.warm_in_steps},
        {"gradient_norm_sq", optional(n.gradient_norm_sq)},
        {"trace_covariance", optional(n.trace_covariance)},
        {"simple_noise_scale", optional(n.simple_noise_scale)},
@@ -52,7 +52,7 @@ void from_json(const nlohmann::json& j, NoiseScale& n) {
   j.at("small_batch").get_to(n.small_batch);
   j.at("large_batch").get_to(n.large_batch);
   j.at("repeats").get_to(n.repeats);
-  j.at("warmin_steps").get_to(n.warmin_steps);
+  j.at("warm_in_steps").get_to(n.warm_in_steps);
   n.gradient_norm_sq = read_optional<double>(j, "gradient_norm_sq");
   n.trace_covariance = read_optional<double>(j, "trace_covariance");
   n.simple_noise_scale = read_optional<double>(j, "simple_noise_scale");

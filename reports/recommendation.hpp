@@ -39,7 +39,7 @@ struct NoiseScale {
   std::int64_t small_batch = 0;
   std::int64_t large_batch = 0;
   int repeats = 0;
-  std::int64_t warmin_steps = 0;        // steps trained before measuring
+  std::int64_t warm_in_steps = 0;        // steps trained before measuring
   std::optional<double> gradient_norm_sq;   // |G|^2 estimate
   std::optional<double> trace_covariance;   // tr(Sigma) estimate
   std::optional<double> simple_noise_scale; // B_simple

@@ -47,6 +47,9 @@ int run_cli(const std::vector<std::string>& args, Io io) {
   setup_probe(app, io);
   setup_sweep(app, io);
   setup_show(app, io);
+  setup_report(app, io);
+  setup_compare(app, io);
+  setup_check(app, io);
 
   std::string line = "batchtune";
   for (const auto& a : args) line += " " + a;

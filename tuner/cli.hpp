@@ -27,5 +27,12 @@ void setup_train(CLI::App& app, Io io);
 void setup_probe(CLI::App& app, Io io);
 void setup_sweep(CLI::App& app, Io io);
 void setup_show(CLI::App& app, Io io);
+void setup_report(CLI::App& app, Io io);
+void setup_compare(CLI::App& app, Io io);
+void setup_check(CLI::App& app, Io io);
+
+struct RenderTargets;
+// --markdown F and --html F, shared by sweep and report.
+void add_render_options(CLI::App& sub, RenderTargets& targets);
 
 }  // namespace batchtune

@@ -5,6 +5,7 @@
 #include <memory>
 #include <ostream>
 
+#include "reports/render_text.hpp"
 #include "reports/report_reader.hpp"
 #include "tuner/cli.hpp"
 
@@ -22,10 +23,7 @@ void run_show(const ShowOptions& o, Io io) {
     io.out << format_value(value_at(r.json, o.get)) << '\n';
     return;
   }
-  io.out << "report " << o.file << " (schema " << r.schema_version << "): " << r.workload.model << " on "
-         << r.workload.data << ", " << r.workload.device << ", " << r.workload.precision << '\n';
-  if (r.probe) render_probe_text(io.out, *r.probe);
-  if (r.sweep) render_sweep_text(io.out, *r.sweep);
+  render_report_text(io.out, r);
 }
 
 }  // namespace

@@ -13,8 +13,11 @@
 #include "reports/atomic_file.hpp"
 #include "reports/error.hpp"
 #include "reports/machine_info.hpp"
+#include "reports/render_text.hpp"
+#include "reports/report_outputs.hpp"
 #include "tuner/cli.hpp"
 #include "tuner/interrupt.hpp"
+#include "tuner/noise_scale.hpp"
 #include "tuner/probe_options.hpp"
 #include "tuner/report_builder.hpp"
 #include "tuner/sweep.hpp"
@@ -37,7 +40,10 @@ struct SweepOptions {
   double target_loss = 0;
   bool target_given = false;
   bool force = false;
+  std::string objective = "time-to-target";
+  int noise_repeats = 16;
   std::string output = "batchtune-report.json";
+  RenderTargets renderings;
 };
 
 std::uint64_t available_memory() {
@@ -52,6 +58,7 @@ std::uint64_t available_memory() {
 
 void run_sweep_command(const SweepOptions& o, Io io) {
   check_writable(o.output);  // before any training
+  check_render_targets(o.renderings);
   ProbeSettings probe_settings = o.probe.to_settings();
   const bool auto_sizes = o.batch_sizes == "auto";
   std::vector<std::int64_t> sizes;
@@ -127,10 +134,42 @@ void run_sweep_command(const SweepOptions& o, Io io) {
   progress.live = isatty(STDERR_FILENO) == 1;
   const SweepResult result = run_sweep(workload, s, meter.get(), progress, InterruptGuard::flag());
   meter.reset();
-  const nlohmann::ordered_json report = build_report(workload, probe ? &*probe : nullptr, &result);
-  write_file_atomically(o.output, report.dump(2) + "\n");
-  render_sweep_text(io.out, result);
+
+  // The gradient noise scale: smallest swept size against a larger one that
+  // fits, after a short warm-in; then the recommendation from everything.
+  NoiseScale noise;
+  noise.status = "not_measured";
+  const std::int64_t large = std::min(sizes.back(), std::max<std::int64_t>(sizes.front() * 16, 256));
+  if (result.incomplete) {
+    noise.message = "the sweep was interrupted";
+  } else if (o.noise_repeats == 0) {
+    noise.message = "--noise-repeats 0";
+  } else if (large <= sizes.front()) {
+    noise.message = "needs a batch size larger than " + std::to_string(sizes.front()) + " that fits";
+  } else {
+    NoiseScaleSettings ns;
+    ns.small_batch = sizes.front();
+    ns.large_batch = large;
+    ns.repeats = o.noise_repeats;
+    ns.seed = workload.spec().seed;
+    io.err << "sweep: measuring the gradient noise scale (batch " << ns.small_batch << " against " << ns.large_batch
+           << ", " << ns.repeats << " repeats, after " << ns.warm_in_steps << " warm-in steps)\n";
+    noise = measure_noise_scale(workload, ns, workload.optimizer().learning_rate);
+  }
+  std::optional<Recommendation> recommendation;
+  if (!result.incomplete) {
+    RecommendSettings rs;
+    rs.objective = o.objective;
+    recommendation = recommend(result, probe ? &*probe : nullptr, workload.info(), noise, rs);
+  }
+  const nlohmann::ordered_json report =
+      build_report(workload, probe ? &*probe : nullptr, &result, recommendation ? &*recommendation : nullptr);
+  const std::string text = report.dump(2) + "\n";
+  write_file_atomically(o.output, text);
   io.err << "sweep: wrote " << o.output << '\n';
+  const Report written = report_from_json(nlohmann::json::parse(text), o.output);
+  if (o.renderings.console_to_stdout()) render_report_text(io.out, written);
+  io.err << write_renderings(written, o.renderings, io.out);
   if (result.incomplete) {
     throw Error(ExitCode::interrupted, "interrupted: " + result.incomplete_reason + "; the report in " + o.output +
                                            " holds what was measured and is marked incomplete");
@@ -170,9 +209,17 @@ void setup_sweep(CLI::App& app, Io io) {
   sub->add_option_function<double>("--target-loss", [o](const double& v) { o->target_loss = v; o->target_given = true; },
                                    "Target validation loss (default: the median of the arms' best, which at least half reach)")
       ->group(group);
+  sub->add_option("--objective", o->objective,
+                  "What the recommendation optimises: time-to-target (wall-clock to the target loss), throughput, "
+                  "sample-efficiency (fewest samples to the target) or max-fit (the largest safe batch)")
+      ->capture_default_str()->check(CLI::IsMember(recommendation_objectives()))->group(group);
+  sub->add_option("--noise-repeats", o->noise_repeats,
+                  "Gradient norm pairs for the noise scale estimate after the sweep; 0 skips it")
+      ->capture_default_str()->check(CLI::Range(0, 10000))->group(group);
   sub->add_flag("--force", o->force, "Run listed sizes above the probe's safe maximum (and skip the probe for a list)")
       ->group(group);
   sub->add_option("-o,--output", o->output, "The report (JSON), written atomically")->capture_default_str();
+  add_render_options(*sub, o->renderings);
   sub->callback([o, io] { run_sweep_command(*o, io); });
 }
 

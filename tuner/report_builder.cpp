@@ -25,7 +25,8 @@ std::string utc_now() {
 const std::string& invoked_command_line() { return command_line_storage(); }
 void set_invoked_command_line(const std::string& line) { command_line_storage() = line; }
 
-nlohmann::ordered_json build_report(const Workload& workload, const ProbeResult* probe, const SweepResult* sweep) {
+nlohmann::ordered_json build_report(const Workload& workload, const ProbeResult* probe, const SweepResult* sweep,
+                                    const Recommendation* recommendation) {
   const BuildInfo& b = build_info();
   nlohmann::ordered_json report;
   report["schema_version"] = kSchemaVersion;
@@ -36,7 +37,7 @@ nlohmann::ordered_json build_report(const Workload& workload, const ProbeResult*
   report["workload"] = nlohmann::json(workload.info());
   report["probe"] = probe ? nlohmann::json(*probe) : nlohmann::json(nullptr);
   report["sweep"] = sweep ? nlohmann::json(*sweep) : nlohmann::json(nullptr);
-  report["recommendation"] = nullptr;
+  report["recommendation"] = recommendation ? nlohmann::json(*recommendation) : nlohmann::json(nullptr);
   return report;
 }
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reports/probe_report.hpp"
+#include "reports/recommendation.hpp"
 #include "reports/sweep_report.hpp"
 #include "tuner/workload.hpp"
 
@@ -18,6 +19,7 @@ inline constexpr int kSchemaVersion = 1;
 const std::string& invoked_command_line();
 void set_invoked_command_line(const std::string& line);
 
-nlohmann::ordered_json build_report(const Workload& workload, const ProbeResult* probe, const SweepResult* sweep);
+nlohmann::ordered_json build_report(const Workload& workload, const ProbeResult* probe, const SweepResult* sweep,
+                                    const Recommendation* recommendation = nullptr);
 
 }  // namespace batchtune

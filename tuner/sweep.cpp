@@ -237,13 +237,6 @@ std::vector<std::int64_t> auto_batch_sizes(std::int64_t safe_max, std::int64_t s
   return sizes;
 }
 
-double scaled_learning_rate(const std::string& rule, double base_lr, std::int64_t base_batch, std::int64_t batch) {
-  const double ratio = double(batch) / double(base_batch);
-  if (rule == "linear") return base_lr * ratio;
-  if (rule == "sqrt") return base_lr * std::sqrt(ratio);
-  return base_lr;
-}
-
 SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryMeter* meter,
                       const SweepProgress& progress, const std::atomic<bool>& stop) {
   SweepResult r;

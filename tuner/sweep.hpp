@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "probes/memory_meter.hpp"
+#include "reports/recommend.hpp"
 #include "reports/sweep_report.hpp"
 #include "tuner/workload.hpp"
 
@@ -42,9 +43,6 @@ std::vector<std::int64_t> parse_batch_sizes(const std::string& text);
 
 // Powers of two from `smallest` up to the safe maximum, plus the safe maximum.
 std::vector<std::int64_t> auto_batch_sizes(std::int64_t safe_max, std::int64_t smallest, std::int64_t multiple_of);
-
-// The learning rate at batch B under a scaling rule relative to (base_batch, base_lr).
-double scaled_learning_rate(const std::string& rule, double base_lr, std::int64_t base_batch, std::int64_t batch);
 
 // Progress callbacks: called between steps; cheap.
 struct SweepProgress {

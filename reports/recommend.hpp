@@ -1,0 +1,57 @@
+// Turning a sweep into a recommendation: steps-to-target fitted to
+// S(B) = S_min (1 + B_crit / B), step time t(B) from the measured medians,
+// T(B) = S(B) t(B) predicted for every feasible batch size, the objective's
+// choice, its learning rate and the reasons (../shared/SCIENCE.md). Pure
+// computation over the report model, torch-free on purpose: `batchtune report
+// --objective` recomputes it on any machine.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "reports/probe_report.hpp"
+#include "reports/recommendation.hpp"
+#include "reports/sweep_report.hpp"
+#include "reports/workload_info.hpp"
+
+namespace batchtune {
+
+inline const std::vector<std::string>& recommendation_objectives() {
+  static const std::vector<std::string> names{"time-to-target", "throughput", "sample-efficiency", "max-fit"};
+  return names;
+}
+
+// The learning rate at batch B under a scaling rule relative to (base_batch, base_lr).
+double scaled_learning_rate(const std::string& rule, double base_lr, std::int64_t base_batch, std::int64_t batch);
+
+// Least squares of steps against 1/B over (batch, steps) points. None with
+// fewer than two distinct sizes, or when the intercept is not positive (steps
+// still fall as fast as 1/B: no sign of a critical batch in the range).
+std::optional<StepsFit> fit_steps_to_target(const std::vector<std::pair<double, double>>& batch_steps);
+
+// t(B) = t0 + c B, least squares in relative error over (batch, seconds).
+std::optional<StepTimeFit> fit_step_time(const std::vector<std::pair<double, double>>& batch_seconds);
+
+// Steps (fractional) at which the arm's validation loss first crossed the
+// target, interpolated linearly between the evaluation before and the one at
+// or below it; none when it never did. Evaluations are coarse (a fifth of the
+// budget by default); interpolation keeps S(B) from being quantised to them.
+std::optional<double> interpolated_steps_to_target(const SweepArm& arm, double target_loss);
+
+// Step time at B by log-log interpolation between the measured (batch,
+// seconds) points, sorted by batch; clamped to the end segments' slopes outside.
+double interpolate_step_time(const std::vector<std::pair<double, double>>& batch_seconds, double batch);
+
+struct RecommendSettings {
+  std::string objective = "time-to-target";
+};
+
+// The recommendation for a finished sweep. `probe` may be null (a --force
+// sweep without one): the largest swept size then stands for the safe maximum.
+Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, const WorkloadInfo& workload,
+                         const NoiseScale& noise, const RecommendSettings& settings);
+
+}  // namespace batchtune
