@@ -226,7 +226,7 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   const std::int64_t multiple = probe ? std::max<std::int64_t>(1, probe->multiple_of) : 1;
   const std::int64_t largest_swept = measured.back().batch;
   const std::int64_t smallest_swept = measured.front().batch;
-  r.largest_fitting_batch = probe ? probe->safe_max_batch : largest_swept;
+  r.max_fit_batch = probe ? probe->safe_max_batch : largest_swept;
 
   // The fits.
   std::vector<std::pair<double, double>> steps_points, time_points;
@@ -241,13 +241,13 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   // and their midpoints (x1.5), and the safe maximum.
   std::set<std::int64_t> grid;
   for (const auto& m : measured) grid.insert(m.batch);
-  for (double b = 1; b <= double(r.largest_fitting_batch); b *= 2) {
+  for (double b = 1; b <= double(r.max_fit_batch); b *= 2) {
     for (double f : {1.0, 1.5}) {
       const std::int64_t c = round_to_multiple(b * f, multiple);
-      if (c >= smallest_swept && c <= r.largest_fitting_batch) grid.insert(c);
+      if (c >= smallest_swept && c <= r.max_fit_batch) grid.insert(c);
     }
   }
-  grid.insert(r.largest_fitting_batch);
+  grid.insert(r.max_fit_batch);
   auto predict = [&](std::int64_t batch) {
     BatchPrediction p;
     p.batch_size = batch;
@@ -332,19 +332,46 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
     }
     basis = std::isfinite(best) ? "measured" : "smallest";
   } else {
-    chosen = r.largest_fitting_batch;
+    chosen = r.max_fit_batch;
     basis = "max-fit";
   }
 
-  // Gradient accumulation: an effective batch beyond the safe maximum runs
-  // as micro-batches; only max-fit or a larger effective batch asks for it.
+  // An effective batch the user asks for (--effective-batch: a paper's global
+  // batch, the batch of a multi-device run) replaces the objective's choice.
+  // Above the safe maximum it runs as micro-batches of the size with the best
+  // predicted throughput, accumulated; no objective picks such a batch itself
+  // (see the reason about the unconstrained optimum below).
+  const std::int64_t objective_choice = chosen;
   r.batch_size = chosen;
   r.micro_batch_size = chosen;
   r.accumulation_steps = 1;
-  if (chosen > r.largest_fitting_batch && r.largest_fitting_batch > 0) {
-    r.accumulation_steps = (chosen + r.largest_fitting_batch - 1) / r.largest_fitting_batch;
-    r.micro_batch_size = (chosen + r.accumulation_steps - 1) / r.accumulation_steps;
-    r.batch_size = r.micro_batch_size * r.accumulation_steps;
+  std::optional<double> accumulated_seconds;
+  if (settings.effective_batch) {
+    const std::int64_t wanted = *settings.effective_batch;
+    if (wanted <= r.max_fit_batch) {
+      r.batch_size = r.micro_batch_size = wanted;
+      if (!prediction_at(wanted)) {
+        r.predictions.push_back(predict(wanted));
+        std::sort(r.predictions.begin(), r.predictions.end(),
+                  [](const BatchPrediction& a, const BatchPrediction& b) { return a.batch_size < b.batch_size; });
+      }
+    } else {
+      std::int64_t micro = r.max_fit_batch;
+      double best_rate = -1;
+      for (const auto& p : r.predictions) {
+        if (p.samples_per_s && *p.samples_per_s > best_rate) {
+          best_rate = *p.samples_per_s;
+          micro = p.batch_size;
+        }
+      }
+      r.accumulation_steps = (wanted + micro - 1) / micro;
+      r.micro_batch_size = (wanted + r.accumulation_steps - 1) / r.accumulation_steps;
+      r.batch_size = r.micro_batch_size * r.accumulation_steps;
+      if (r.steps_fit && !time_points.empty()) {
+        accumulated_seconds = r.steps_fit->min_steps * (1.0 + r.steps_fit->critical_batch / double(r.batch_size)) *
+                              double(r.accumulation_steps) * interpolate_step_time(time_points, double(r.micro_batch_size));
+      }
+    }
   }
 
   // Learning rate: the rule the sweep used and validated.
@@ -361,15 +388,16 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   r.learning_rate_rule += at_choice ? "; this size was swept at this rate" : "; this size was not swept: interpolated";
 
   const BatchPrediction* p_choice = prediction_at(r.batch_size);
-  const BatchPrediction* p_largest = prediction_at(r.largest_fitting_batch);
+  const BatchPrediction* p_largest = prediction_at(r.max_fit_batch);
   if (p_choice) r.predicted_seconds_to_target = p_choice->seconds_to_target;
+  if (r.accumulation_steps > 1) r.predicted_seconds_to_target = accumulated_seconds;
   if (at_choice) r.measured_seconds_to_target = at_choice->seconds_to_target;
-  if (p_largest) r.largest_fitting_seconds_to_target = p_largest->seconds_to_target;
-  const Measured* m_largest = measured_at(r.largest_fitting_batch);
-  if (!r.largest_fitting_seconds_to_target && m_largest) r.largest_fitting_seconds_to_target = m_largest->seconds_to_target;
+  if (p_largest) r.max_fit_seconds_to_target = p_largest->seconds_to_target;
+  const Measured* m_largest = measured_at(r.max_fit_batch);
+  if (!r.max_fit_seconds_to_target && m_largest) r.max_fit_seconds_to_target = m_largest->seconds_to_target;
   const auto t_choice = r.predicted_seconds_to_target ? r.predicted_seconds_to_target : r.measured_seconds_to_target;
-  if (t_choice && r.largest_fitting_seconds_to_target && *t_choice > 0) {
-    r.largest_fitting_slowdown = *r.largest_fitting_seconds_to_target / *t_choice;
+  if (t_choice && r.max_fit_seconds_to_target && *t_choice > 0) {
+    r.max_fit_slowdown = *r.max_fit_seconds_to_target / *t_choice;
   }
 
   // Confidence: seed spread and fit quality.
@@ -403,13 +431,28 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
 
   // Reasons a person can check against the numbers.
   const std::string target = sweep.target_loss ? fmt(*sweep.target_loss, "%.4g") : "-";
+  if (settings.effective_batch) {
+    const BatchPrediction* p_best = prediction_at(objective_choice);
+    std::string s = "An effective batch of " + std::to_string(*settings.effective_batch) + " was asked for (--effective-batch)";
+    if (r.accumulation_steps > 1) {
+      s += "; above the safe maximum " + std::to_string(r.max_fit_batch) + ", it runs as " +
+           std::to_string(r.micro_batch_size) + " x " + std::to_string(r.accumulation_steps) +
+           " accumulated micro-batches (the micro-batch near the best predicted throughput)";
+    }
+    s += ": predicted " + format_seconds(r.predicted_seconds_to_target) + " to the target loss " + target;
+    if (objective_choice != r.batch_size && p_best && p_best->seconds_to_target) {
+      s += ", against " + format_seconds(p_best->seconds_to_target) + " at batch " + std::to_string(objective_choice) +
+           ", the " + settings.objective + " choice";
+    }
+    r.reasons.push_back(s + ".");
+  }
   if (settings.objective == "time-to-target") {
     if (basis == "predicted") {
       r.reasons.push_back("Batch " + std::to_string(r.batch_size) + " has the shortest predicted time to the target validation loss " +
                           target + ": " + format_seconds(r.predicted_seconds_to_target) +
                           (r.measured_seconds_to_target ? " (" + format_seconds(r.measured_seconds_to_target) + " measured)" : "") +
                           ", of " + std::to_string(r.predictions.size()) + " sizes from " + std::to_string(smallest_swept) +
-                          " to " + std::to_string(r.largest_fitting_batch) + ".");
+                          " to " + std::to_string(r.max_fit_batch) + ".");
     } else if (basis == "measured") {
       r.reasons.push_back("Batch " + std::to_string(r.batch_size) + " reached the target validation loss " + target +
                           " soonest in the sweep (" + format_seconds(r.measured_seconds_to_target) +
@@ -440,16 +483,29 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
     }
     r.reasons.push_back(s + ".");
   }
-  if (r.largest_fitting_batch != r.batch_size) {
-    std::string s = "The largest fitting batch, " + std::to_string(r.largest_fitting_batch) + ", ";
-    if (r.largest_fitting_slowdown) {
-      s += "would take " + fmt(*r.largest_fitting_slowdown, "%.2f") + "x as long (" +
-           format_seconds(r.largest_fitting_seconds_to_target) + ")";
+  if (r.max_fit_batch != r.batch_size) {
+    std::string s = "The largest batch that fits, " + std::to_string(r.max_fit_batch) + " (the probe's safe maximum), ";
+    if (r.max_fit_slowdown) {
+      s += "would take " + fmt(*r.max_fit_slowdown, "%.2f") + "x as long (" +
+           format_seconds(r.max_fit_seconds_to_target) + ")";
     } else {
       s += "has no time to target";
     }
     if (m_largest && !m_largest->seconds_to_target) s += "; in the sweep it did not reach the target within the budget";
     r.reasons.push_back(s + ".");
+  }
+  // Where the unconstrained optimum lies above what fits: say so, and why
+  // accumulation does not help on one device. T_acc(B) = S(B) (B/m) t(m) and
+  // S(B) B = S_min (B + B_crit) grows with B, so an effective batch B > m run
+  // as B/m micro-batches of m always takes longer than m itself.
+  if (settings.objective == "time-to-target" && r.steps_fit && r.step_time_fit && r.step_time_fit->saturation_batch) {
+    const double unconstrained = std::sqrt(r.steps_fit->critical_batch * *r.step_time_fit->saturation_batch);
+    if (unconstrained > 1.1 * double(r.max_fit_batch)) {
+      r.reasons.push_back("Without the memory limit the optimum would be near sqrt(B_crit x B_sat) ~ " +
+                          fmt(unconstrained, "%.0f") + ", above the safe maximum " + std::to_string(r.max_fit_batch) +
+                          "; gradient accumulation would reach that effective batch but not sooner (each step costs as "
+                          "many micro-batches), so on one device the safe maximum's side is the choice.");
+    }
   }
   if (noise.simple_noise_scale) {
     r.reasons.push_back("The gradient noise scale B_simple ~ " + fmt(*noise.simple_noise_scale, "%.0f") + " (" +

@@ -47,6 +47,9 @@ double interpolate_step_time(const std::vector<std::pair<double, double>>& batch
 
 struct RecommendSettings {
   std::string objective = "time-to-target";
+  // An effective batch to plan for instead of the objective's choice; above
+  // the safe maximum it becomes micro-batch x accumulation steps.
+  std::optional<std::int64_t> effective_batch;
 };
 
 // The recommendation for a finished sweep. `probe` may be null (a --force

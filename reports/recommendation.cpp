@@ -90,9 +90,9 @@ void to_json(nlohmann::json& j, const Recommendation& r) {
       {"target_loss", optional(r.target_loss)},
       {"predicted_seconds_to_target", optional(r.predicted_seconds_to_target)},
       {"measured_seconds_to_target", optional(r.measured_seconds_to_target)},
-      {"largest_fitting_batch", r.largest_fitting_batch},
-      {"largest_fitting_seconds_to_target", optional(r.largest_fitting_seconds_to_target)},
-      {"largest_fitting_slowdown", optional(r.largest_fitting_slowdown)},
+      {"max_fit_batch", r.max_fit_batch},
+      {"max_fit_seconds_to_target", optional(r.max_fit_seconds_to_target)},
+      {"max_fit_slowdown", optional(r.max_fit_slowdown)},
       {"confidence", r.confidence},
       {"confidence_notes", r.confidence_notes},
       {"reasons", r.reasons},
@@ -111,9 +111,9 @@ void from_json(const nlohmann::json& j, Recommendation& r) {
   r.target_loss = read_optional<double>(j, "target_loss");
   r.predicted_seconds_to_target = read_optional<double>(j, "predicted_seconds_to_target");
   r.measured_seconds_to_target = read_optional<double>(j, "measured_seconds_to_target");
-  j.at("largest_fitting_batch").get_to(r.largest_fitting_batch);
-  r.largest_fitting_seconds_to_target = read_optional<double>(j, "largest_fitting_seconds_to_target");
-  r.largest_fitting_slowdown = read_optional<double>(j, "largest_fitting_slowdown");
+  j.at("max_fit_batch").get_to(r.max_fit_batch);
+  r.max_fit_seconds_to_target = read_optional<double>(j, "max_fit_seconds_to_target");
+  r.max_fit_slowdown = read_optional<double>(j, "max_fit_slowdown");
   j.at("confidence").get_to(r.confidence);
   j.at("confidence_notes").get_to(r.confidence_notes);
   j.at("reasons").get_to(r.reasons);

@@ -70,9 +70,9 @@ struct Recommendation {
   std::optional<double> target_loss;
   std::optional<double> predicted_seconds_to_target;
   std::optional<double> measured_seconds_to_target;  // when the sweep ran it
-  std::int64_t largest_fitting_batch = 0;            // the probe's safe maximum: what "largest that fits" tools pick
-  std::optional<double> largest_fitting_seconds_to_target;
-  std::optional<double> largest_fitting_slowdown;    // T(largest) / T(recommended)
+  std::int64_t max_fit_batch = 0;            // the probe's safe maximum: what "largest that fits" tools pick
+  std::optional<double> max_fit_seconds_to_target;
+  std::optional<double> max_fit_slowdown;    // T(largest) / T(recommended)
   std::optional<StepsFit> steps_fit;
   std::optional<StepTimeFit> step_time_fit;
   NoiseScale noise_scale;

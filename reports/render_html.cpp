@@ -770,7 +770,7 @@ bool time_to_target_chart(std::ostream& out, const Report& r) {
   }
   if (!any) return false;
   if (rec.batch_size > 0) x.add(static_cast<double>(rec.batch_size));
-  if (rec.largest_fitting_batch > 0) x.add(static_cast<double>(rec.largest_fitting_batch));
+  if (rec.max_fit_batch > 0) x.add(static_cast<double>(rec.max_fit_batch));
   // Predicted times climb by decades past the critical batch, and measured
   // ones can sit far below: a linear axis would flatten one of them.
   const bool log_time = y.lo > 0 && y.hi / y.lo > 10;
@@ -780,9 +780,9 @@ bool time_to_target_chart(std::ostream& out, const Report& r) {
       log2_axis(x, "batch size (samples, log2 scale)", SvgPlot::kPlotWidth),
       log_time ? log10_axis(y, "time to target (s, log scale)") : linear_axis(y, "time to target (s)", true, 5));
   if (rec.batch_size > 0) plot.highlight_batch(rec.batch_size);
-  if (rec.largest_fitting_batch > 0 && rec.largest_fitting_batch != rec.batch_size) {
-    plot.reference_batch(rec.largest_fitting_batch, colour::grey,
-                         "largest fitting (" + integer(rec.largest_fitting_batch) + ")");
+  if (rec.max_fit_batch > 0 && rec.max_fit_batch != rec.batch_size) {
+    plot.reference_batch(rec.max_fit_batch, colour::grey,
+                         "largest fitting (" + integer(rec.max_fit_batch) + ")");
   }
   std::vector<Point> predicted;
   bool any_measured = false;
@@ -932,12 +932,12 @@ void write_recommendation(std::ostream& out, const Report& r) {
   if (times.size() > 1) time += ", " + times.back();
   if (rec.target_loss) time += " (target validation loss " + num(rec.target_loss, "%.4f") + ")";
   fact(out, "time to target", time);
-  std::string largest = integer(rec.largest_fitting_batch);
-  if (rec.largest_fitting_batch == rec.batch_size) {
+  std::string largest = integer(rec.max_fit_batch);
+  if (rec.max_fit_batch == rec.batch_size) {
     largest += ": the recommendation is the largest batch that fits";
-  } else if (rec.largest_fitting_slowdown && std::isfinite(*rec.largest_fitting_slowdown)) {
-    largest += ": " + num(rec.largest_fitting_slowdown, "%.2f") + "\xC3\x97 as long to the target (" +
-               format_seconds(rec.largest_fitting_seconds_to_target) + ")";
+  } else if (rec.max_fit_slowdown && std::isfinite(*rec.max_fit_slowdown)) {
+    largest += ": " + num(rec.max_fit_slowdown, "%.2f") + "\xC3\x97 as long to the target (" +
+               format_seconds(rec.max_fit_seconds_to_target) + ")";
   } else {
     largest += ": no time-to-target prediction for it";
   }

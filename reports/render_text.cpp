@@ -19,9 +19,9 @@ std::string batch_and_accumulation(const Recommendation& r) {
 }
 
 std::string slowdown_sentence(const Recommendation& r) {
-  if (r.largest_fitting_batch == r.batch_size) return "it is the largest batch that fits";
-  std::string s = "the largest fitting batch, " + std::to_string(r.largest_fitting_batch) + ", ";
-  if (r.largest_fitting_slowdown) return s + "takes " + format_number(r.largest_fitting_slowdown, "%.2f") + "x as long";
+  if (r.max_fit_batch == r.batch_size) return "it is the largest batch that fits";
+  std::string s = "the largest batch that fits (safe maximum), " + std::to_string(r.max_fit_batch) + ", ";
+  if (r.max_fit_slowdown) return s + "takes " + format_number(r.max_fit_slowdown, "%.2f") + "x as long";
   return s + "has no time-to-target prediction";
 }
 
@@ -111,7 +111,7 @@ void render_report_markdown(std::ostream& out, const Report& r) {
     out << "| target validation loss | " << format_number(rec.target_loss, "%.4f") << " |\n";
     out << "| predicted time to target | " << format_seconds(rec.predicted_seconds_to_target) << " |\n";
     out << "| measured time to target | " << format_seconds(rec.measured_seconds_to_target) << " |\n";
-    out << "| largest fitting batch | " << rec.largest_fitting_batch << " (" << cell(slowdown_sentence(rec)) << ") |\n";
+    out << "| largest batch that fits (safe maximum) | " << rec.max_fit_batch << " (" << cell(slowdown_sentence(rec)) << ") |\n";
     if (rec.steps_fit) {
       out << "| critical batch (S(B) fit) | " << format_number(rec.steps_fit->critical_batch, "%.0f") << " (R² "
           << format_number(rec.steps_fit->r_squared, "%.3f") << ") |\n";

@@ -22,6 +22,7 @@ struct ReportOptions {
   std::string file;
   RenderTargets targets;
   std::string objective;
+  std::int64_t effective_batch = 0;
   std::string output;
 };
 
@@ -34,7 +35,8 @@ void recommend_again(Report& r, const ReportOptions& o, Io io) {
   noise.message = "not in the saved report";
   if (r.recommendation) noise = r.recommendation->noise_scale;
   RecommendSettings settings;
-  settings.objective = o.objective;
+  settings.objective = o.objective.empty() ? "time-to-target" : o.objective;
+  if (o.effective_batch > 0) settings.effective_batch = o.effective_batch;
   r.recommendation = recommend(*r.sweep, r.probe ? &*r.probe : nullptr, r.workload, noise, settings);
   if (o.output.empty()) return;
   std::ifstream in(o.file, std::ios::binary);
@@ -47,9 +49,11 @@ void recommend_again(Report& r, const ReportOptions& o, Io io) {
 void run_report(const ReportOptions& o, Io io) {
   check_render_targets(o.targets);
   if (!o.output.empty()) check_writable(o.output);
-  if (!o.output.empty() && o.objective.empty()) throw UsageError("-o writes a recomputed report: give --objective too");
+  if (!o.output.empty() && o.objective.empty() && o.effective_batch == 0) {
+    throw UsageError("-o writes a recomputed report: give --objective or --effective-batch too");
+  }
   Report r = read_report(o.file);
-  if (!o.objective.empty()) recommend_again(r, o, io);
+  if (!o.objective.empty() || o.effective_batch > 0) recommend_again(r, o, io);
   if (o.targets.console_to_stdout()) render_report_text(io.out, r);
   io.err << write_renderings(r, o.targets, io.out);
 }
@@ -71,7 +75,12 @@ void setup_report(CLI::App& app, Io io) {
                   "Recompute the recommendation from the saved sweep for this objective: time-to-target, "
                   "throughput, sample-efficiency or max-fit")
       ->check(CLI::IsMember(recommendation_objectives()));
-  sub->add_option("-o,--output", o->output, "With --objective: write the report with the new recommendation here");
+  sub->add_option("--effective-batch", o->effective_batch,
+                  "Recompute the recommendation as a plan for this effective batch (micro-batch x accumulation "
+                  "steps above the safe maximum)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  sub->add_option("-o,--output", o->output,
+                  "With --objective or --effective-batch: write the report with the new recommendation here");
   sub->callback([o, io] { run_report(*o, io); });
 }
 

@@ -41,6 +41,7 @@ struct SweepOptions {
   bool target_given = false;
   bool force = false;
   std::string objective = "time-to-target";
+  std::int64_t effective_batch = 0;
   int noise_repeats = 16;
   std::string output = "batchtune-report.json";
   RenderTargets renderings;
@@ -113,6 +114,7 @@ void run_sweep_command(const SweepOptions& o, Io io) {
     }
   }
   s.batch_sizes = sizes;
+  s.eval_batch_size = std::min<std::int64_t>(512, sizes.back());
   if (s.budget_kind == "samples" && s.budget_value < double(sizes.back())) {
     throw UsageError("--budget samples=" + std::to_string(static_cast<long long>(s.budget_value)) +
                      " is smaller than one batch of " + std::to_string(sizes.back()) +
@@ -160,6 +162,7 @@ void run_sweep_command(const SweepOptions& o, Io io) {
   if (!result.incomplete) {
     RecommendSettings rs;
     rs.objective = o.objective;
+    if (o.effective_batch > 0) rs.effective_batch = o.effective_batch;
     recommendation = recommend(result, probe ? &*probe : nullptr, workload.info(), noise, rs);
   }
   const nlohmann::ordered_json report =
@@ -213,6 +216,10 @@ void setup_sweep(CLI::App& app, Io io) {
                   "What the recommendation optimises: time-to-target (wall-clock to the target loss), throughput, "
                   "sample-efficiency (fewest samples to the target) or max-fit (the largest safe batch)")
       ->capture_default_str()->check(CLI::IsMember(recommendation_objectives()))->group(group);
+  sub->add_option("--effective-batch", o->effective_batch,
+                  "Plan for this effective batch instead (a paper's, or a multi-device run's): above the safe "
+                  "maximum it becomes micro-batch x accumulation steps, with its predicted time")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40))->group(group);
   sub->add_option("--noise-repeats", o->noise_repeats,
                   "Gradient norm pairs for the noise scale estimate after the sweep; 0 skips it")
       ->capture_default_str()->check(CLI::Range(0, 10000))->group(group);

@@ -75,9 +75,23 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   double first_loss = 0;
   std::int64_t next_eval = s.eval_every_samples;
   auto last_progress = clock_type::now();
+  // An evaluation that runs out of memory ends the arm like a training OOM
+  // (as data, with the report written), instead of ending the sweep.
   auto evaluate = [&] {
-    const Evaluation e = w.evaluate(*model, s.eval_samples);
-    arm.evaluations.push_back(EvalPoint{arm.steps, arm.samples, train_seconds, e.loss, e.accuracy});
+    try {
+      const Evaluation e = w.evaluate(*model, s.eval_samples, s.eval_batch_size);
+      arm.evaluations.push_back(EvalPoint{arm.steps, arm.samples, train_seconds, e.loss, e.accuracy});
+      return true;
+    } catch (const std::exception& e) {
+      if (!probes::is_out_of_memory(e)) throw;
+      model->set_training(true);
+      const c10::Error* ce = dynamic_cast<const c10::Error*>(&e);
+      arm.status = ArmStatus::out_of_memory;
+      arm.failed_at_step = arm.steps;
+      arm.message = "validation at batch " + std::to_string(s.eval_batch_size) + " ran out of memory: " +
+                    first_line(ce ? ce->what_without_backtrace() : e.what());
+      return false;
+    }
   };
 
   for (std::int64_t step = 1;; ++step) {
@@ -136,7 +150,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       break;
     }
     if (s.eval_every_samples > 0 && arm.samples >= next_eval) {
-      evaluate();
+      if (!evaluate()) break;
       while (next_eval <= arm.samples) next_eval += s.eval_every_samples;
     }
     if (progress.out && progress.live && seconds_since(last_progress) > 0.5) {

@@ -31,6 +31,10 @@ struct SweepSettings {
   int seeds = 1;
   std::int64_t eval_every_samples = 0;
   std::int64_t eval_samples = 0;          // validation samples per evaluation (0: all)
+  // Validation batch: never above the largest swept size, which is known to
+  // fit while training (validation needs less: no gradients), so validation
+  // cannot exceed the memory the probe measured.
+  std::int64_t eval_batch_size = 512;
   std::optional<double> target_loss;
   std::string precision = "fp32";
 };

@@ -108,9 +108,9 @@ TEST_CASE("time to target is minimised near sqrt(B_crit x B_sat)", "[reports][re
   REQUIRE(r.predicted_seconds_to_target.has_value());
   CHECK(*r.predicted_seconds_to_target == Approx(analytic_best).epsilon(0.03));
   CHECK(r.learning_rate == Approx(0.1 * double(r.batch_size) / 64));
-  REQUIRE(r.largest_fitting_slowdown.has_value());
+  REQUIRE(r.max_fit_slowdown.has_value());
   const double expected_slowdown = exact_steps(1024) * exact_step_s(1024) / analytic_best;
-  CHECK(*r.largest_fitting_slowdown == Approx(expected_slowdown).epsilon(0.05));
+  CHECK(*r.max_fit_slowdown == Approx(expected_slowdown).epsilon(0.05));
   CHECK(r.accumulation_steps == 1);
   CHECK(r.reasons.size() >= 2);
   CHECK(r.confidence == "high");
@@ -148,4 +148,36 @@ TEST_CASE("a sweep where few sizes reach the target still recommends, with low c
   CHECK(r.batch_size == 16);
   CHECK(r.confidence == "low");
   CHECK_THAT(r.reasons.front(), Catch::Contains("soonest in the sweep"));
+}
+
+TEST_CASE("an effective batch above the safe maximum becomes micro-batches with accumulation", "[reports][recommend]") {
+  const SweepResult sweep = exact_sweep({16, 64, 256, 1024}, 600000);
+  ProbeResult probe;
+  probe.safe_max_batch = 1024;
+  WorkloadInfo w;
+  NoiseScale noise;
+  noise.status = "not_measured";
+  RecommendSettings s;
+  s.effective_batch = 4096;
+  const Recommendation r = recommend(sweep, &probe, w, noise, s);
+  // Throughput B / (t0 + cB) is highest at the safe maximum: 1024 x 4.
+  CHECK(r.micro_batch_size == 1024);
+  CHECK(r.accumulation_steps == 4);
+  CHECK(r.batch_size == 4096);
+  CHECK(r.learning_rate == Approx(0.1 * 4096 / 64));  // the rule applies to the effective batch
+  REQUIRE(r.predicted_seconds_to_target.has_value());
+  CHECK(*r.predicted_seconds_to_target == Approx(exact_steps(4096) * 4 * exact_step_s(1024)).epsilon(0.01));
+  // Slower than the time-to-target choice, and the reasons say by how much.
+  const Recommendation best = recommend(sweep, &probe, w, noise, {});
+  CHECK(*r.predicted_seconds_to_target > *best.predicted_seconds_to_target);
+  CHECK_THAT(r.reasons.front(), Catch::Contains("1024 x 4 accumulated") && Catch::Contains("the time-to-target choice"));
+
+  SECTION("an effective batch that fits runs directly") {
+    s.effective_batch = 100;
+    const Recommendation direct = recommend(sweep, &probe, w, noise, s);
+    CHECK(direct.batch_size == 100);
+    CHECK(direct.accumulation_steps == 1);
+    REQUIRE(direct.predicted_seconds_to_target.has_value());
+    CHECK(*direct.predicted_seconds_to_target == Approx(exact_steps(100) * exact_step_s(100)).epsilon(0.05));
+  }
 }
