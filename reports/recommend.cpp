@@ -16,6 +16,7 @@ struct Line {
   double intercept = 0;
   double slope = 0;
   double r_squared = 0;
+  int points = 0;
 };
 
 // Weighted least squares y = a + b x.
@@ -45,6 +46,26 @@ std::optional<Line> fit_line(const std::vector<double>& x, const std::vector<dou
   }
   l.r_squared = syy > 0 ? 1.0 - ss_res / syy : 1.0;
   return l;
+}
+
+// y = a + b x(batch) over (batch, y) points with positive, finite values,
+// weighted by 1/y^2 (relative errors: small values matter as much as large
+// ones); none with fewer than two distinct batch sizes.
+template <typename X>
+std::optional<Line> fit_relative(const std::vector<std::pair<double, double>>& points, X x_of) {
+  std::vector<double> x, y, w;
+  std::set<double> distinct;
+  for (const auto& [b, v] : points) {
+    if (!(b > 0) || !std::isfinite(v) || v <= 0) continue;
+    x.push_back(x_of(b));
+    y.push_back(v);
+    w.push_back(1.0 / (v * v));
+    distinct.insert(b);
+  }
+  if (distinct.size() < 2) return std::nullopt;
+  auto line = fit_line(x, y, w);
+  if (line) line->points = int(x.size());
+  return line;
 }
 
 // Where an arm crossed the target: the fraction between two evaluations.
@@ -150,44 +171,24 @@ double scaled_learning_rate(const std::string& rule, double base_lr, std::int64_
 }
 
 std::optional<StepsFit> fit_steps_to_target(const std::vector<std::pair<double, double>>& batch_steps) {
-  std::vector<double> x, y, w;
-  std::set<double> distinct;
-  for (const auto& [b, s] : batch_steps) {
-    if (!(b > 0) || !std::isfinite(s) || s <= 0) continue;
-    x.push_back(1.0 / b);
-    y.push_back(s);
-    w.push_back(1.0 / (s * s));  // relative errors: small step counts matter as much as large ones
-    distinct.insert(b);
-  }
-  if (distinct.size() < 2) return std::nullopt;
-  const auto line = fit_line(x, y, w);
+  const auto line = fit_relative(batch_steps, [](double b) { return 1.0 / b; });
   if (!line || line->intercept <= 0 || line->slope < 0) return std::nullopt;
   StepsFit f;
   f.min_steps = line->intercept;
   f.critical_batch = line->slope / line->intercept;
   f.r_squared = line->r_squared;
-  f.points = int(x.size());
+  f.points = line->points;
   return f;
 }
 
 std::optional<StepTimeFit> fit_step_time(const std::vector<std::pair<double, double>>& batch_seconds) {
-  std::vector<double> x, y, w;
-  std::set<double> distinct;
-  for (const auto& [b, t] : batch_seconds) {
-    if (!(b > 0) || !std::isfinite(t) || t <= 0) continue;
-    x.push_back(b);
-    y.push_back(t);
-    w.push_back(1.0 / (t * t));
-    distinct.insert(b);
-  }
-  if (distinct.size() < 2) return std::nullopt;
-  const auto line = fit_line(x, y, w);
+  const auto line = fit_relative(batch_seconds, [](double b) { return b; });
   if (!line) return std::nullopt;
   StepTimeFit f;
   f.fixed_s = line->intercept;
   f.per_sample_s = line->slope;
   f.r_squared = line->r_squared;
-  f.points = int(x.size());
+  f.points = line->points;
   if (f.fixed_s > 0 && f.per_sample_s > 0) f.saturation_batch = f.fixed_s / f.per_sample_s;
   return f;
 }

@@ -270,8 +270,11 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
 
   const std::size_t total_arms = s.batch_sizes.size() * static_cast<std::size_t>(s.seeds);
   std::size_t index = 0;
-  for (std::int64_t batch : s.batch_sizes) {
-    for (int k = 0; k < s.seeds; ++k) {
+  // Seed by seed (every size for the first seed, then the next): a slow
+  // spell of a shared machine then lands on different sizes for each seed
+  // instead of on every seed of one size.
+  for (int k = 0; k < s.seeds; ++k) {
+    for (std::int64_t batch : s.batch_sizes) {
       if (stop.load()) break;
       ArmPlan plan;
       plan.batch = batch;

@@ -55,6 +55,19 @@ SweepResult exact_sweep(const std::vector<std::int64_t>& sizes, double budget_sa
   return s;
 }
 
+// The recommendation for `sweep` with a probe whose safe maximum is 1024 and
+// no noise scale measured.
+Recommendation recommend_at_1024(const SweepResult& sweep, const RecommendSettings& settings = {}) {
+  ProbeResult probe;
+  probe.safe_max_batch = 1024;
+  probe.largest_fitting_batch = 1100;
+  WorkloadInfo w;
+  w.optimizer = "sgd";
+  NoiseScale noise;
+  noise.status = "not_measured";
+  return recommend(sweep, &probe, w, noise, settings);
+}
+
 }  // namespace
 
 TEST_CASE("the S(B) fit recovers S_min and B_crit from exact data", "[reports][recommend]") {
@@ -88,14 +101,7 @@ TEST_CASE("the step-time fit recovers t0 and c, and the saturation batch", "[rep
 
 TEST_CASE("time to target is minimised near sqrt(B_crit x B_sat)", "[reports][recommend]") {
   const SweepResult sweep = exact_sweep({16, 32, 64, 128, 256, 512, 1024}, 600000);
-  ProbeResult probe;
-  probe.safe_max_batch = 1024;
-  probe.largest_fitting_batch = 1100;
-  WorkloadInfo w;
-  w.optimizer = "sgd";
-  NoiseScale noise;
-  noise.status = "not_measured";
-  const Recommendation r = recommend(sweep, &probe, w, noise, {});
+  const Recommendation r = recommend_at_1024(sweep);
   REQUIRE(r.steps_fit.has_value());
   CHECK(r.steps_fit->critical_batch == Approx(kCritical).epsilon(0.02));
   // T(B) = S_min (1 + Bc/B)(t0 + c B) is minimal at sqrt(Bc t0 / c) = sqrt(300 x 200) = 245.
@@ -118,32 +124,22 @@ TEST_CASE("time to target is minimised near sqrt(B_crit x B_sat)", "[reports][re
 
 TEST_CASE("each objective picks what it names", "[reports][recommend]") {
   const SweepResult sweep = exact_sweep({16, 64, 256, 1024}, 600000);
-  ProbeResult probe;
-  probe.safe_max_batch = 1024;
-  WorkloadInfo w;
-  NoiseScale noise;
-  noise.status = "not_measured";
   RecommendSettings s;
   s.objective = "throughput";
-  CHECK(recommend(sweep, &probe, w, noise, s).batch_size == 1024);  // B / (t0 + cB) grows with B
+  CHECK(recommend_at_1024(sweep, s).batch_size == 1024);  // B / (t0 + cB) grows with B
   s.objective = "sample-efficiency";
-  CHECK(recommend(sweep, &probe, w, noise, s).batch_size == 16);    // E(B) = S_min (B + Bc) grows with B
+  CHECK(recommend_at_1024(sweep, s).batch_size == 16);    // E(B) = S_min (B + Bc) grows with B
   s.objective = "max-fit";
-  CHECK(recommend(sweep, &probe, w, noise, s).batch_size == 1024);
+  CHECK(recommend_at_1024(sweep, s).batch_size == 1024);
   s.objective = "fastest";
-  CHECK_THROWS_WITH(recommend(sweep, &probe, w, noise, s), Catch::Contains("--objective fastest"));
+  CHECK_THROWS_WITH(recommend_at_1024(sweep, s), Catch::Contains("--objective fastest"));
 }
 
 TEST_CASE("a sweep where few sizes reach the target still recommends, with low confidence", "[reports][recommend]") {
   // Only 16 crosses within 80000 samples (S(16) = 3950 steps; S(256) = 434 > 312 run):
   // no S(B) fit, the measured best is taken.
   const SweepResult sweep = exact_sweep({16, 256, 1024}, 80000);
-  ProbeResult probe;
-  probe.safe_max_batch = 1024;
-  WorkloadInfo w;
-  NoiseScale noise;
-  noise.status = "not_measured";
-  const Recommendation r = recommend(sweep, &probe, w, noise, {});
+  const Recommendation r = recommend_at_1024(sweep);
   CHECK_FALSE(r.steps_fit.has_value());
   CHECK(r.batch_size == 16);
   CHECK(r.confidence == "low");
@@ -152,14 +148,9 @@ TEST_CASE("a sweep where few sizes reach the target still recommends, with low c
 
 TEST_CASE("an effective batch above the safe maximum becomes micro-batches with accumulation", "[reports][recommend]") {
   const SweepResult sweep = exact_sweep({16, 64, 256, 1024}, 600000);
-  ProbeResult probe;
-  probe.safe_max_batch = 1024;
-  WorkloadInfo w;
-  NoiseScale noise;
-  noise.status = "not_measured";
   RecommendSettings s;
   s.effective_batch = 4096;
-  const Recommendation r = recommend(sweep, &probe, w, noise, s);
+  const Recommendation r = recommend_at_1024(sweep, s);
   // Throughput B / (t0 + cB) is highest at the safe maximum: 1024 x 4.
   CHECK(r.micro_batch_size == 1024);
   CHECK(r.accumulation_steps == 4);
@@ -168,13 +159,13 @@ TEST_CASE("an effective batch above the safe maximum becomes micro-batches with 
   REQUIRE(r.predicted_seconds_to_target.has_value());
   CHECK(*r.predicted_seconds_to_target == Approx(exact_steps(4096) * 4 * exact_step_s(1024)).epsilon(0.01));
   // Slower than the time-to-target choice, and the reasons say by how much.
-  const Recommendation best = recommend(sweep, &probe, w, noise, {});
+  const Recommendation best = recommend_at_1024(sweep);
   CHECK(*r.predicted_seconds_to_target > *best.predicted_seconds_to_target);
   CHECK_THAT(r.reasons.front(), Catch::Contains("1024 x 4 accumulated") && Catch::Contains("the time-to-target choice"));
 
   SECTION("an effective batch that fits runs directly") {
     s.effective_batch = 100;
-    const Recommendation direct = recommend(sweep, &probe, w, noise, s);
+    const Recommendation direct = recommend_at_1024(sweep, s);
     CHECK(direct.batch_size == 100);
     CHECK(direct.accumulation_steps == 1);
     REQUIRE(direct.predicted_seconds_to_target.has_value());
