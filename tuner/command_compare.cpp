@@ -56,7 +56,10 @@ void setup_compare(CLI::App& app, Io io) {
   CLI::App* sub = app.add_subcommand(
       "compare", "Put reports from different machines, builds or settings side by side, matched by batch size");
   sub->add_option("files", o->files, "Two or more reports (JSON); ratios are against the first")->required()->expected(2, -1);
-  sub->add_option("--label", o->labels, "A label per report, in order (default: GPU or CPU model and host)");
+  sub->add_option("--label", o->labels,
+                  "A label for a report; repeat it, once per report in order (default: GPU or CPU model and host)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub->add_option("--json", o->json, "Also write the comparison as JSON to this file");
   sub->add_option("--markdown", o->markdown, "Also write the comparison as Markdown to this file; '-' for stdout");
   sub->add_flag("--force", o->force, "Compare reports of different workloads anyway (their figures do not compare)");
