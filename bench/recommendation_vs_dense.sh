@@ -29,7 +29,7 @@ for model in "${models[@]}"; do
     # Evaluations every 1/20 of the budget: time to target is read where the
     # validation loss crosses the target, interpolated between evaluations.
     mlp) common=(--model mlp --memory-limit 32MiB); budget=(--budget samples=12000 --eval-every 600 --eval-samples 2000) ;;
-    cnn) common=(--model cnn --memory-limit 160MiB); budget=(--budget samples=4000 --eval-every 200 --eval-samples 1000) ;;
+    cnn) common=(--model cnn --memory-limit 160MiB); budget=(--budget samples=4000 --eval-every 400 --eval-samples 500) ;;
     *) echo "unknown model $model" >&2; exit 2 ;;
   esac
   # The probe's safe maximum, to build the dense grid up to it.

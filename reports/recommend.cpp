@@ -210,6 +210,9 @@ double interpolate_step_time(const std::vector<std::pair<double, double>>& pts, 
   return std::exp(y0 + slope * (std::log(batch) - x0));
 }
 
+// Predicted times this close to the fastest count as a tie.
+constexpr double kFlatBand = 0.05;
+
 Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, const WorkloadInfo& workload,
                          const NoiseScale& noise, const RecommendSettings& settings) {
   const auto& objectives = recommendation_objectives();
@@ -280,14 +283,24 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
 
   // The choice.
   std::int64_t chosen = smallest_swept;
+  std::vector<std::int64_t> near_best;  // time-to-target: sizes within kFlatBand of the fastest prediction
+  std::int64_t near_best_from = 0;
   std::string basis;
   if (settings.objective == "time-to-target") {
     if (r.steps_fit && !time_points.empty()) {
+      // T(B) is flat near its minimum (between B_sat and B_crit), and the
+      // predictions carry more noise than a few percent: among the sizes
+      // within kFlatBand of the fastest, take the largest (fewer optimizer
+      // steps for the same time).
       double best = std::numeric_limits<double>::infinity();
       for (const auto& p : r.predictions) {
-        if (p.seconds_to_target && *p.seconds_to_target < best) {
-          best = *p.seconds_to_target;
-          chosen = p.batch_size;
+        if (p.seconds_to_target) best = std::min(best, *p.seconds_to_target);
+      }
+      for (const auto& p : r.predictions) {
+        if (p.seconds_to_target && *p.seconds_to_target <= best * (1.0 + kFlatBand)) {
+          if (near_best.empty()) near_best_from = p.batch_size;
+          near_best.push_back(p.batch_size);
+          chosen = p.batch_size;  // predictions are sorted by batch size
         }
       }
       basis = "predicted";
@@ -449,11 +462,19 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   }
   if (settings.objective == "time-to-target") {
     if (basis == "predicted") {
-      r.reasons.push_back("Batch " + std::to_string(r.batch_size) + " has the shortest predicted time to the target validation loss " +
+      r.reasons.push_back("Batch " + std::to_string(r.batch_size) +
+                          (near_best.size() > 1 ? " is predicted to reach the target validation loss "
+                                                : " has the shortest predicted time to the target validation loss ") +
                           target + ": " + format_seconds(r.predicted_seconds_to_target) +
                           (r.measured_seconds_to_target ? " (" + format_seconds(r.measured_seconds_to_target) + " measured)" : "") +
                           ", of " + std::to_string(r.predictions.size()) + " sizes from " + std::to_string(smallest_swept) +
-                          " to " + std::to_string(r.max_fit_batch) + ".");
+                          " to " + std::to_string(r.max_fit_batch) +
+                          (near_best.size() > 1
+                               ? "; sizes " + std::to_string(near_best_from) + " to " + std::to_string(r.batch_size) +
+                                     " are all within " + fmt(kFlatBand * 100, "%.0f") +
+                                     "% of the fastest, and the largest of them takes the fewest steps"
+                               : std::string()) +
+                          ".");
     } else if (basis == "measured") {
       r.reasons.push_back("Batch " + std::to_string(r.batch_size) + " reached the target validation loss " + target +
                           " soonest in the sweep (" + format_seconds(r.measured_seconds_to_target) +

@@ -782,7 +782,7 @@ bool time_to_target_chart(std::ostream& out, const Report& r) {
   if (rec.batch_size > 0) plot.highlight_batch(rec.batch_size);
   if (rec.max_fit_batch > 0 && rec.max_fit_batch != rec.batch_size) {
     plot.reference_batch(rec.max_fit_batch, colour::grey,
-                         "largest fitting (" + integer(rec.max_fit_batch) + ")");
+                         "largest that fits (" + integer(rec.max_fit_batch) + ")");
   }
   std::vector<Point> predicted;
   bool any_measured = false;
@@ -941,7 +941,7 @@ void write_recommendation(std::ostream& out, const Report& r) {
   } else {
     largest += ": no time-to-target prediction for it";
   }
-  fact(out, "largest fitting batch", largest);
+  fact(out, "largest batch that fits", largest);
   const std::string level =
       rec.confidence == "high" || rec.confidence == "medium" || rec.confidence == "low" ? rec.confidence : "other";
   out << "<dt>confidence</dt><dd><span class=\"badge " << level << "\">"

@@ -114,7 +114,6 @@ void run_sweep_command(const SweepOptions& o, Io io) {
     }
   }
   s.batch_sizes = sizes;
-  s.eval_batch_size = std::min<std::int64_t>(512, sizes.back());
   if (s.budget_kind == "samples" && s.budget_value < double(sizes.back())) {
     throw UsageError("--budget samples=" + std::to_string(static_cast<long long>(s.budget_value)) +
                      " is smaller than one batch of " + std::to_string(sizes.back()) +

@@ -79,7 +79,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   // (as data, with the report written), instead of ending the sweep.
   auto evaluate = [&] {
     try {
-      const Evaluation e = w.evaluate(*model, s.eval_samples, s.eval_batch_size);
+      const Evaluation e = w.evaluate(*model, s.eval_samples, std::min(s.eval_batch_size, plan.batch));
       arm.evaluations.push_back(EvalPoint{arm.steps, arm.samples, train_seconds, e.loss, e.accuracy});
       return true;
     } catch (const std::exception& e) {
@@ -88,7 +88,8 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       const c10::Error* ce = dynamic_cast<const c10::Error*>(&e);
       arm.status = ArmStatus::out_of_memory;
       arm.failed_at_step = arm.steps;
-      arm.message = "validation at batch " + std::to_string(s.eval_batch_size) + " ran out of memory: " +
+      arm.message = "validation at batch " + std::to_string(std::min(s.eval_batch_size, plan.batch)) +
+                    " ran out of memory: " +
                     first_line(ce ? ce->what_without_backtrace() : e.what());
       return false;
     }

@@ -31,9 +31,10 @@ struct SweepSettings {
   int seeds = 1;
   std::int64_t eval_every_samples = 0;
   std::int64_t eval_samples = 0;          // validation samples per evaluation (0: all)
-  // Validation batch: never above the largest swept size, which is known to
-  // fit while training (validation needs less: no gradients), so validation
-  // cannot exceed the memory the probe measured.
+  // Validation runs at the arm's own batch size, at most this: it then needs
+  // less memory than the training step at that size (no gradients, no
+  // optimizer state), so it never exceeds the budget and the arm's peak is
+  // its training peak.
   std::int64_t eval_batch_size = 512;
   std::optional<double> target_loss;
   std::string precision = "fp32";

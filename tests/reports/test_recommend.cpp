@@ -104,19 +104,22 @@ TEST_CASE("time to target is minimised near sqrt(B_crit x B_sat)", "[reports][re
   const Recommendation r = recommend_at_1024(sweep);
   REQUIRE(r.steps_fit.has_value());
   CHECK(r.steps_fit->critical_batch == Approx(kCritical).epsilon(0.02));
-  // T(B) = S_min (1 + Bc/B)(t0 + c B) is minimal at sqrt(Bc t0 / c) = sqrt(300 x 200) = 245.
+  // T(B) = S_min (1 + Bc/B)(t0 + c B) is minimal at sqrt(Bc t0 / c) = sqrt(300 x 200) = 245; the
+  // pick is the largest grid size within 5% of the minimum (T is flat there): 256 on this grid.
   const double best = std::sqrt(kCritical * kFixedS / kPerSampleS);
-  CHECK(double(r.batch_size) == Approx(best).epsilon(0.25));  // the grid has 192, 256
+  CHECK(double(r.batch_size) >= 0.75 * best);
+  CHECK(double(r.batch_size) <= 1.6 * best);
   double analytic_best = 1e300;
   for (const auto& p : r.predictions) {
     analytic_best = std::min(analytic_best, exact_steps(double(p.batch_size)) * exact_step_s(double(p.batch_size)));
   }
   REQUIRE(r.predicted_seconds_to_target.has_value());
-  CHECK(*r.predicted_seconds_to_target == Approx(analytic_best).epsilon(0.03));
+  CHECK(*r.predicted_seconds_to_target <= analytic_best * 1.05 * 1.01);
+  CHECK(*r.predicted_seconds_to_target >= analytic_best * 0.99);
   CHECK(r.learning_rate == Approx(0.1 * double(r.batch_size) / 64));
   REQUIRE(r.max_fit_slowdown.has_value());
-  const double expected_slowdown = exact_steps(1024) * exact_step_s(1024) / analytic_best;
-  CHECK(*r.max_fit_slowdown == Approx(expected_slowdown).epsilon(0.05));
+  const double expected_slowdown = exact_steps(1024) * exact_step_s(1024) / *r.predicted_seconds_to_target;
+  CHECK(*r.max_fit_slowdown == Approx(expected_slowdown).epsilon(0.03));
   CHECK(r.accumulation_steps == 1);
   CHECK(r.reasons.size() >= 2);
   CHECK(r.confidence == "high");
