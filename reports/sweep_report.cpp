@@ -135,6 +135,7 @@ void to_json(nlohmann::json& j, const SweepArm& a) {
        {"samples", a.samples},
        {"train_seconds", number(a.train_seconds)},
        {"warmup_steps_excluded", a.warmup_steps_excluded},
+       {"timing_only_steps", a.timing_only_steps},
        {"median_step_seconds", optional(a.median_step_seconds)},
        {"p10_step_seconds", optional(a.p10_step_seconds)},
        {"p90_step_seconds", optional(a.p90_step_seconds)},
@@ -162,6 +163,8 @@ void from_json(const nlohmann::json& j, SweepArm& a) {
   j.at("samples").get_to(a.samples);
   a.train_seconds = read_number(j.at("train_seconds"));
   j.at("warmup_steps_excluded").get_to(a.warmup_steps_excluded);
+  // Added after schema 1 was first written: older reports lack it.
+  a.timing_only_steps = j.value("timing_only_steps", std::int64_t{0});
   a.median_step_seconds = read_optional<double>(j, "median_step_seconds");
   a.p10_step_seconds = read_optional<double>(j, "p10_step_seconds");
   a.p90_step_seconds = read_optional<double>(j, "p90_step_seconds");

@@ -52,6 +52,10 @@ struct SweepArm {
   std::int64_t samples = 0;
   double train_seconds = 0;            // compute + data, evaluations excluded
   std::int64_t warmup_steps_excluded = 0;
+  // Steps run after the last evaluation only to time this size, when the
+  // budget left fewer than 5 warm steps (step_seconds then holds those); 0
+  // otherwise. They count in no other figure.
+  std::int64_t timing_only_steps = 0;
   std::vector<double> step_seconds;    // raw, every step after the warm-up: compute, synchronised
   std::vector<double> data_seconds;    // raw, same steps: waiting for the batch
   std::optional<double> median_step_seconds;

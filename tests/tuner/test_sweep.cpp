@@ -204,3 +204,26 @@ TEST_CASE("a sweep on the command line writes a report that reads back", "[tuner
   CHECK(missing.code == to_int(ExitCode::bad_input));
   CHECK(std::count(missing.err.begin(), missing.err.end(), '\n') == 1);
 }
+
+TEST_CASE("an arm with few steps is timed on extra steps that change nothing else", "[tuner][sweep]") {
+  const Workload w = tiny_workload();
+  std::atomic<bool> stop{false};
+  // 300 samples at batch 100: 3 steps, none of them warm enough to time.
+  const SweepResult r = run_sweep(w, settings({100}, 300), nullptr, {}, stop);
+  REQUIRE(r.arms.size() == 1);
+  const SweepArm& a = r.arms[0];
+  CHECK(a.steps == 3);
+  CHECK(a.samples == 300);
+  CHECK(a.train_loss.size() == 3);
+  CHECK(a.timing_only_steps == 5);
+  CHECK(a.step_seconds.size() == 5);
+  CHECK(a.data_seconds.size() == 5);
+  REQUIRE(a.samples_per_s.has_value());
+  CHECK(*a.samples_per_s > 0);
+
+  SECTION("an arm with enough steps runs none") {
+    const SweepResult many = run_sweep(w, settings({16}, 512), nullptr, {}, stop);
+    CHECK(many.arms[0].timing_only_steps == 0);
+    CHECK(many.arms[0].step_seconds.size() == 30);  // 32 steps, 2 warm-up steps excluded
+  }
+}
