@@ -68,7 +68,10 @@ std::optional<Line> fit_relative(const std::vector<std::pair<double, double>>& p
   return line;
 }
 
-// Where an arm crossed the target: the fraction between two evaluations.
+// Where an arm's validation loss first crossed the target, interpolated
+// linearly between the evaluation before and the one at or below it.
+// Evaluations are coarse (a fifth of the budget by default); interpolation
+// keeps S(B) from being quantised to them.
 struct Crossing {
   double steps = 0;
   double samples = 0;
@@ -191,12 +194,6 @@ std::optional<StepTimeFit> fit_step_time(const std::vector<std::pair<double, dou
   f.points = line->points;
   if (f.fixed_s > 0 && f.per_sample_s > 0) f.saturation_batch = f.fixed_s / f.per_sample_s;
   return f;
-}
-
-std::optional<double> interpolated_steps_to_target(const SweepArm& arm, double target_loss) {
-  const auto c = crossing(arm, target_loss);
-  if (!c) return std::nullopt;
-  return c->steps;
 }
 
 double interpolate_step_time(const std::vector<std::pair<double, double>>& pts, double batch) {

@@ -35,12 +35,6 @@ std::optional<StepsFit> fit_steps_to_target(const std::vector<std::pair<double, 
 // t(B) = t0 + c B, least squares in relative error over (batch, seconds).
 std::optional<StepTimeFit> fit_step_time(const std::vector<std::pair<double, double>>& batch_seconds);
 
-// Steps (fractional) at which the arm's validation loss first crossed the
-// target, interpolated linearly between the evaluation before and the one at
-// or below it; none when it never did. Evaluations are coarse (a fifth of the
-// budget by default); interpolation keeps S(B) from being quantised to them.
-std::optional<double> interpolated_steps_to_target(const SweepArm& arm, double target_loss);
-
 // Step time at B by log-log interpolation between the measured (batch,
 // seconds) points, sorted by batch; clamped to the end segments' slopes outside.
 double interpolate_step_time(const std::vector<std::pair<double, double>>& batch_seconds, double batch);
