@@ -28,7 +28,7 @@ for r in (1, 2):
     rep = json.load(open(f"{tmp}/bt{r}.json"))
     for arm in rep["sweep"]["arms"]:
         # Compute only, as on the Python side (which times forward/backward/step).
-        bt.setdefault(arm["batch_size"], []).append(arm["batch_size"] / statistics.median(arm["step_seconds"]))
+        bt.setdefault(arm["batch_size"], []).append(arm["batch_size"] / statistics.median([c + d for c, d in zip(arm["compute_seconds"], arm["data_seconds"])]))
     for line in open(f"{tmp}/py{r}.jsonl"):
         d = json.loads(line)
         py.setdefault(d["batch"], []).append(d["samples_per_s"])

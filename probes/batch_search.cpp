@@ -15,7 +15,10 @@ class Search {
  public:
   Search(const TrialRunner& run, const SearchOptions& o) : run_(run), o_(o), m_(o.multiple_of) {
     top_ = (o.max_batch / m_) * m_;
+    start_ = m_;
   }
+
+  std::int64_t start() const { return start_; }
 
   // Runs (or recalls) a trial; true when it fits.
   bool fits(std::int64_t b) {
@@ -32,11 +35,31 @@ class Search {
     } else if (!hi || b < *hi) {
       hi = b;
     }
-    if (!ok && b == m_) {
+    if (!ok && b == start_) {
       throw NothingFits("batch " + std::to_string(b) + " needs more than " + format_bytes(t.peak_bytes) +
                         "; the budget is " + format_bytes(o_.capacity_bytes) + " (" + t.message + ")");
     }
     return ok;
+  }
+
+  // The first size that trains, from `first` doubling while trials fail with
+  // an error that is not memory (BatchNorm at batch 1); an OOM there means
+  // nothing fits. Errors at larger sizes stay errors. True when it fits.
+  bool find_start(std::int64_t first) {
+    std::int64_t b = std::min(first, top_);
+    for (;;) {
+      start_ = b;
+      try {
+        return fits(b);
+      } catch (const TrialError&) {
+        const std::int64_t next = ((std::min(b * 2, top_)) / m_) * m_;
+        if (next <= b || next > o_.min_batch_search_limit) throw;
+        if (result.min_batch_reason.empty()) {
+          result.min_batch_reason = "batch " + std::to_string(b) + " does not train: " + result.trials.back().message;
+        }
+        b = next;
+      }
+    }
   }
 
   bool done() const { return (hi && *hi - lo <= m_) || lo >= top_; }
@@ -90,8 +113,9 @@ class Search {
   void model_search() {
     // 1. Small sizes growing 32x until memory has doubled over the smallest
     //    batch's (the per-sample part dominates) or a trial fails.
-    const std::int64_t first = std::min(m_, top_);
-    if (!fits(first) || first == top_) return;
+    if (!find_start(m_)) return;
+    const std::int64_t first = start_;
+    if (first == top_) return;
     const double base_peak = double(trial_at(first)->peak_bytes);
     for (std::int64_t b = first * 32;; b *= 32) {
       const std::int64_t c = std::min(b, top_);
@@ -137,6 +161,7 @@ class Search {
   const SearchOptions& o_;
   std::int64_t m_;
   std::int64_t top_;
+  std::int64_t start_ = 0;  // the smallest size tried for fitting
 };
 
 }  // namespace
@@ -151,7 +176,7 @@ ProbeResult search_largest_batch(const TrialRunner& run_trial, const SearchOptio
     s.model_search();
   } else if (o.strategy == "binsearch" || o.strategy == "power") {
     const std::int64_t first = m == 1 ? 2 : m;
-    s.double_up(first);
+    if (s.find_start(first)) s.double_up(s.start() * 2);
     if (o.strategy == "binsearch" || s.lo == 0) s.bisect();
   } else {
     throw std::invalid_argument("unknown strategy " + o.strategy);
@@ -167,6 +192,12 @@ ProbeResult search_largest_batch(const TrialRunner& run_trial, const SearchOptio
   r.first_failing_batch = s.hi;
   r.capped = !s.hi && s.lo > 0;
   r.memory_model = fit_memory_model(r.trials);
+  // Capped below the edge: the memory line says where the edge would be.
+  if (r.capped && !r.predicted_edge && r.memory_model && r.memory_model->per_sample_bytes > 0 &&
+      double(o.capacity_bytes) > r.memory_model->fixed_bytes) {
+    r.predicted_edge = static_cast<std::int64_t>(
+        std::min(9.0e18, (double(o.capacity_bytes) - r.memory_model->fixed_bytes) / r.memory_model->per_sample_bytes));
+  }
   // The margin holds back a share of memory: the largest batch the fitted line
   // puts under (1 - margin) of the capacity, never above what was measured.
   std::int64_t safe = s.lo;
@@ -177,7 +208,14 @@ ProbeResult search_largest_batch(const TrialRunner& run_trial, const SearchOptio
   } else {
     safe = static_cast<std::int64_t>(std::floor(double(s.lo) * (1.0 - o.margin) / double(m))) * m;
   }
-  r.safe_max_batch = std::max<std::int64_t>(safe, std::min<std::int64_t>(m, s.lo));
+  r.safe_max_batch = std::max<std::int64_t>(safe, std::min<std::int64_t>(s.start(), s.lo));
+  // min_batch is the smallest size known to train: the search's first size
+  // when smaller ones failed (the reason says how), else --multiple-of.
+  r.min_batch = m;
+  if (!r.min_batch_reason.empty()) {
+    r.min_batch = s.start();
+    r.min_batch_reason += "; the smallest size that trains is " + std::to_string(r.min_batch);
+  }
   r.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }

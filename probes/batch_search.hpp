@@ -24,6 +24,10 @@ struct SearchOptions {
   std::int64_t multiple_of = 1;
   double margin = 0.10;
   std::uint64_t capacity_bytes = 0;
+  // A model may fail (not OOM) at the smallest sizes: BatchNorm in training
+  // refuses one value per channel. The search doubles its first size up to
+  // this while trials fail that way, and starts from the first that trains.
+  std::int64_t min_batch_search_limit = 64;
 };
 
 using TrialRunner = std::function<ProbeTrial(std::int64_t batch_size)>;
@@ -39,7 +43,7 @@ struct NothingFits : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Fills in strategy, trials, largest/first failing/safe batch, memory model and
+// Fills in min_batch, strategy, trials, largest/first failing/safe batch, memory model and
 // predicted edge; the caller adds meter, device and capacity source.
 ProbeResult search_largest_batch(const TrialRunner& run_trial, const SearchOptions& options);
 

@@ -174,10 +174,6 @@ class CudaMeter final : public MemoryMeter {
 
 }  // namespace
 
-std::uint64_t default_cpu_budget(std::uint64_t available_bytes) {
-  return std::min<std::uint64_t>(32ULL << 20, available_bytes / 8);
-}
-
 std::unique_ptr<MemoryMeter> make_cpu_budget_meter(std::uint64_t budget_bytes, std::string source) {
   return std::make_unique<CpuBudgetMeter>(budget_bytes, std::move(source));
 }

@@ -24,11 +24,6 @@ class MemoryMeter {
   virtual std::uint64_t peak_bytes() const = 0;
 };
 
-// The budget the CPU meter uses when --memory-limit is not given: an eighth of
-// the available memory, at most 32 MiB, so the default workload probes in
-// seconds (a stand-in for a real device; pass --memory-limit for yours).
-std::uint64_t default_cpu_budget(std::uint64_t available_bytes);
-
 std::unique_ptr<MemoryMeter> make_cpu_budget_meter(std::uint64_t budget_bytes, std::string source);
 
 // Live and peak bytes counted by the installed CPU tracker (0 when none).

@@ -1,6 +1,7 @@
 #include "reports/check.hpp"
 
 #include <cmath>
+#include <map>
 
 #include "reports/compare.hpp"
 #include "reports/error.hpp"
@@ -34,10 +35,29 @@ CheckOutcome check_report(const Report& report, const Report* baseline, const Ch
     check(!report.sweep->incomplete, report.sweep->incomplete
                                          ? "the sweep is incomplete (" + report.sweep->incomplete_reason + ")"
                                          : "the sweep is complete");
-    int failed_arms = 0;
-    for (const auto& a : report.sweep->arms) failed_arms += a.status != ArmStatus::completed;
-    if (failed_arms > 0) {
-      o.passed.push_back(std::to_string(failed_arms) + " arm(s) diverged or ran out of memory (reported, not a failure)");
+    std::map<std::string, int> stopped;
+    int stopped_arms = 0;
+    for (const auto& a : report.sweep->arms) {
+      if (a.status == ArmStatus::completed) continue;
+      ++stopped[nlohmann::json(a.status).get<std::string>()];
+      ++stopped_arms;
+    }
+    if (stopped_arms > 0) {
+      std::string tally;
+      for (const auto& [status, n] : stopped) tally += (tally.empty() ? "" : ", ") + std::to_string(n) + " " + status;
+      o.passed.push_back(std::to_string(stopped_arms) + " arm(s) did not complete (" + tally +
+                         "; reported, not a failure by itself)");
+    }
+    // No answer without evidence: a sweep that recommends nothing fails.
+    if (!report.recommendation) {
+      if (!report.sweep->incomplete) check(false, "the report has a sweep but no recommendation section");
+    } else if (!report.recommendation->recommends()) {
+      const auto& reasons = report.recommendation->reasons;
+      check(false, "no recommended batch size (" + report.recommendation->objective + "): " +
+                       (reasons.empty() ? std::string("the report gives no reason") : reasons.front()));
+    } else {
+      o.passed.push_back("recommended batch size " + std::to_string(*report.recommendation->batch_size) +
+                         " (confidence " + report.recommendation->confidence + ")");
     }
   }
   if (settings.min_batch) {
@@ -61,6 +81,15 @@ CheckOutcome check_report(const Report& report, const Report* baseline, const Ch
     const double now = double(report.probe->largest_fitting_batch);
     const double before = double(baseline->probe->largest_fitting_batch);
     const bool holds = now >= before * (1.0 - settings.max_regression);
+    if (!holds && report.probe->capped) {
+      // Capped at the sweep's largest size (throughput knee, training set,
+      // --max-batch): a lower bound of the edge, not a measured regression.
+      o.warnings.push_back("largest fitting batch " + std::to_string(report.probe->largest_fitting_batch) +
+                           " is where the probe was capped (max " + std::to_string(report.probe->max_batch) +
+                           "), not a measured edge; the baseline's is " +
+                           std::to_string(baseline->probe->largest_fitting_batch) +
+                           ": not compared (probe with the same --max-batch to compare edges)");
+    } else
     check(holds, "largest fitting batch " + std::to_string(report.probe->largest_fitting_batch) + " vs baseline " +
                      std::to_string(baseline->probe->largest_fitting_batch) + " (" +
                      format_number(before > 0 ? (now / before - 1) * 100 : 0.0, "%+.1f") + "%, allowed -" + pct + ")");
@@ -69,29 +98,44 @@ CheckOutcome check_report(const Report& report, const Report* baseline, const Ch
   }
   if (report.sweep && baseline->sweep) {
     int compared = 0;
+    std::vector<std::int64_t> few_repetitions;
     for (const auto& b : report.sweep->summaries) {
       const BatchSummary* base = nullptr;
       for (const auto& x : baseline->sweep->summaries) if (x.batch_size == b.batch_size) base = &x;
       if (!base || !b.samples_per_s || !base->samples_per_s || base->samples_per_s->mean <= 0) continue;
       ++compared;
       const double change = b.samples_per_s->mean / base->samples_per_s->mean - 1;
-      const auto test = mann_whitney_u(step_times_at(*report.sweep, b.batch_size),
-                                       step_times_at(*baseline->sweep, b.batch_size));
+      // Block medians of the per-step times (data + compute), not the raw
+      // steps: consecutive steps are correlated (statistics.hpp).
+      const std::vector<double> now = step_time_repetitions(*report.sweep, b.batch_size);
+      const std::vector<double> before = step_time_repetitions(*baseline->sweep, b.batch_size);
+      const auto test = mann_whitney_u(now, before);
       const bool significant = test && test->p_value < settings.alpha;
+      const std::string reps = std::to_string(now.size()) + " vs " + std::to_string(before.size()) + " repetitions";
+      if (!test || std::min(test->n1, test->n2) < kReliableRepetitions) few_repetitions.push_back(b.batch_size);
       if (change < -settings.max_regression && !significant) {
         o.passed.push_back("batch " + std::to_string(b.batch_size) + ": samples/s " +
                            format_number(change * 100, "%+.1f") + "% against the baseline, but " +
-                           (test ? "within noise (U test p " + format_number(test->p_value, "%.2g") + ")"
-                                 : std::string("too few step times to tell it from noise")));
+                           (test ? "within noise (U test p " + format_number(test->p_value, "%.2g") + ", " + reps + ")"
+                                 : "too few repetitions to tell it from noise (" + reps + ")"));
       }
       if (change < -settings.max_regression && significant) {
         check(false, "batch " + std::to_string(b.batch_size) + ": samples/s " + format_number(b.samples_per_s->mean, "%.1f") +
                          " vs baseline " + format_number(base->samples_per_s->mean, "%.1f") + " (" +
                          format_number(change * 100, "%+.1f") + "%, beyond the allowed -" + pct + ", U test p " +
-                         format_number(test->p_value, "%.2g") + ")");
+                         format_number(test->p_value, "%.2g") + ", " + reps +
+                         (std::min(test->n1, test->n2) < kReliableRepetitions ? ", unreliable" : "") + ")");
       }
     }
-    o.passed.push_back("samples/s compared at " + std::to_string(compared) + " batch size(s) against the baseline");
+    o.passed.push_back("samples/s compared at " + std::to_string(compared) + " batch size(s) against the baseline" +
+                       " (U test on block medians of " + std::to_string(kStepsPerBlock) + " steps)");
+    if (!few_repetitions.empty()) {
+      std::string sizes;
+      for (auto size : few_repetitions) sizes += (sizes.empty() ? "" : ", ") + std::to_string(size);
+      o.warnings.push_back("fewer than " + std::to_string(kReliableRepetitions) +
+                           " repetitions on a side at batch size(s) " + sizes +
+                           ": the throughput test is unreliable there; run longer arms (--budget) or more --seeds");
+    }
   }
   return o;
 }

@@ -20,6 +20,7 @@ struct CheckSettings {
 struct CheckOutcome {
   std::vector<std::string> passed;  // what was checked and held, one line each
   std::vector<std::string> failed;  // one line per failed condition
+  std::vector<std::string> warnings;  // what held but on thin evidence (too few repetitions)
 };
 
 CheckOutcome check_report(const Report& report, const Report* baseline, const CheckSettings& settings);

@@ -68,9 +68,21 @@ std::vector<std::string> workload_differences(const WorkloadInfo& a, const Workl
 std::vector<double> step_times_at(const SweepResult& sweep, std::int64_t batch_size) {
   std::vector<double> times;
   for (const auto& a : sweep.arms) {
-    if (a.batch_size == batch_size) times.insert(times.end(), a.step_seconds.begin(), a.step_seconds.end());
+    if (a.batch_size != batch_size) continue;
+    const std::vector<double> total = step_total_seconds(a);
+    times.insert(times.end(), total.begin(), total.end());
   }
   return times;
+}
+
+std::vector<double> step_time_repetitions(const SweepResult& sweep, std::int64_t batch_size) {
+  std::vector<double> repetitions;
+  for (const auto& a : sweep.arms) {
+    if (a.batch_size != batch_size) continue;
+    const std::vector<double> blocks = block_medians(step_total_seconds(a));
+    repetitions.insert(repetitions.end(), blocks.begin(), blocks.end());
+  }
+  return repetitions;
 }
 
 Comparison compare_reports(const std::vector<Report>& reports, const CompareSettings& settings) {
@@ -122,7 +134,8 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
       cr.largest_fitting_batch = r.probe->largest_fitting_batch;
       cr.capacity_bytes = r.probe->capacity_bytes;
     }
-    if (r.recommendation) {
+    cr.recommendation_status = r.recommendation ? r.recommendation->status : "absent";
+    if (r.recommendation && r.recommendation->recommends()) {
       cr.recommended_batch = r.recommendation->batch_size;
       cr.recommended_learning_rate = r.recommendation->learning_rate;
       cr.recommended_seconds_to_target = r.recommendation->predicted_seconds_to_target
@@ -164,6 +177,7 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
     row.batch_size = batch;
     const BatchSummary* base = first.sweep ? summary_at(*first.sweep, batch) : nullptr;
     const std::vector<double> base_times = base ? step_times_at(*first.sweep, batch) : std::vector<double>{};
+    const std::vector<double> base_reps = base ? step_time_repetitions(*first.sweep, batch) : std::vector<double>{};
     for (std::size_t i = 0; i < reports.size(); ++i) {
       ComparedCell cell;
       const BatchSummary* s = reports[i].sweep ? summary_at(*reports[i].sweep, batch) : nullptr;
@@ -173,8 +187,10 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
         continue;
       }
       const std::vector<double> times = step_times_at(*reports[i].sweep, batch);
+      const std::vector<double> reps = step_time_repetitions(*reports[i].sweep, batch);
       if (s->samples_per_s) cell.samples_per_s = s->samples_per_s->mean;
       cell.median_step_s = median_of(times);
+      cell.repetitions = int(reps.size());
       if (s->seconds_to_target) cell.seconds_to_target = s->seconds_to_target->mean;
       if (i == 0) {
         cell.verdict = "baseline";
@@ -183,11 +199,12 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
       } else {
         cell.throughput_ratio = ratio(cell.samples_per_s, base->samples_per_s ? std::optional<double>(base->samples_per_s->mean) : std::nullopt);
         cell.time_to_target_ratio = ratio(cell.seconds_to_target, base->seconds_to_target ? std::optional<double>(base->seconds_to_target->mean) : std::nullopt);
-        const auto test = mann_whitney_u(times, base_times);
+        const auto test = mann_whitney_u(reps, base_reps);
         if (!test) {
-          cell.verdict = "too few samples";
+          cell.verdict = "too few repetitions";
         } else {
           cell.p_value = test->p_value;
+          cell.unreliable = std::min(test->n1, test->n2) < kReliableRepetitions;
           const auto base_median = median_of(base_times);
           if (test->p_value >= settings.alpha || !cell.median_step_s || !base_median) {
             cell.verdict = "within noise";
@@ -200,6 +217,17 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
     }
     c.batches.push_back(row);
   }
+  std::string thin;
+  for (const auto& row : c.batches) {
+    bool few = false;
+    for (const auto& cell : row.cells) few = few || cell.unreliable || cell.verdict == "too few repetitions";
+    if (few) thin += (thin.empty() ? "" : ", ") + std::to_string(row.batch_size);
+  }
+  if (!thin.empty()) {
+    c.warnings.push_back("fewer than " + std::to_string(kReliableRepetitions) + " repetitions (blocks of " +
+                         std::to_string(kStepsPerBlock) + " steps) on a side at batch size(s) " + thin +
+                         ": their verdicts are unreliable; run longer arms (--budget) or more --seeds");
+  }
   return c;
 }
 
@@ -210,6 +238,9 @@ nlohmann::ordered_json comparison_to_json(const Comparison& c) {
   j["forced"] = c.forced;
   j["workload_differences"] = c.workload_differences;
   j["notes"] = c.notes;
+  j["warnings"] = c.warnings;
+  j["steps_per_repetition"] = kStepsPerBlock;
+  j["reliable_repetitions"] = kReliableRepetitions;
   j["reports"] = nlohmann::ordered_json::array();
   for (const auto& r : c.reports) {
     j["reports"].push_back(nlohmann::ordered_json{
@@ -222,6 +253,7 @@ nlohmann::ordered_json comparison_to_json(const Comparison& c) {
         {"capacity_bytes", optional(r.capacity_bytes)},
         {"largest_fitting_batch", optional(r.largest_fitting_batch)},
         {"largest_fitting_ratio", optional(r.largest_fitting_ratio)},
+        {"recommendation_status", r.recommendation_status},
         {"recommended_batch_size", optional(r.recommended_batch)},
         {"recommended_learning_rate", optional(r.recommended_learning_rate)},
         {"recommended_seconds_to_target", optional(r.recommended_seconds_to_target)},
@@ -239,8 +271,10 @@ nlohmann::ordered_json comparison_to_json(const Comparison& c) {
           {"label", c.reports[i].label},
           {"samples_per_s", optional(cell.samples_per_s)},
           {"median_step_s", optional(cell.median_step_s)},
+          {"repetitions", cell.repetitions},
           {"throughput_ratio", optional(cell.throughput_ratio)},
           {"p_value", optional(cell.p_value)},
+          {"unreliable", cell.unreliable},
           {"verdict", cell.verdict},
           {"seconds_to_target", optional(cell.seconds_to_target)},
           {"time_to_target_ratio", optional(cell.time_to_target_ratio)}});
@@ -259,16 +293,26 @@ std::string ratio_text(const std::optional<double>& r) { return r ? format_numbe
 std::string cell_text(const ComparedCell& cell) {
   if (cell.verdict == "not run") return "not run";
   std::string s = format_number(cell.samples_per_s, "%.1f");
-  if (cell.throughput_ratio) s += " (" + ratio_text(cell.throughput_ratio) + ", " + cell.verdict + ")";
-  else if (cell.verdict != "baseline") s += " (" + cell.verdict + ")";
+  const std::string reps = std::to_string(cell.repetitions) + " reps" + (cell.unreliable ? ", unreliable" : "");
+  if (cell.throughput_ratio) s += " (" + ratio_text(cell.throughput_ratio) + ", " + cell.verdict + ", " + reps + ")";
+  else if (cell.verdict != "baseline") s += " (" + cell.verdict + ", " + reps + ")";
+  else s += " (" + reps + ")";
   return s;
+}
+
+std::string recommendation_text(const ComparedReport& r) {
+  if (r.recommended_batch) {
+    return "batch " + std::to_string(*r.recommended_batch) + ", lr " + format_number(r.recommended_learning_rate, "%.4g");
+  }
+  return r.recommendation_status == "none" ? "none (no batch size had the evidence)" : "none in the report";
 }
 
 }  // namespace
 
 void render_comparison_text(std::ostream& out, const Comparison& c) {
-  out << "compare: " << c.reports.size() << " reports, ratios against the first; U test on raw step times, alpha "
-      << format_number(c.alpha, "%g") << '\n';
+  out << "compare: " << c.reports.size() << " reports, ratios against the first; U test on block medians of the step "
+      << "times (data + compute, " << kStepsPerBlock << " steps a repetition), alpha " << format_number(c.alpha, "%g")
+      << '\n';
   for (std::size_t i = 0; i < c.reports.size(); ++i) {
     const auto& r = c.reports[i];
     out << "  [" << i + 1 << "] " << r.label << ": " << r.path << " (" << r.device << ", " << r.precision
@@ -276,6 +320,7 @@ void render_comparison_text(std::ostream& out, const Comparison& c) {
   }
   for (const auto& d : c.workload_differences) out << "  WORKLOADS DIFFER (--force): " << d << '\n';
   for (const auto& n : c.notes) out << "  note: " << n << '\n';
+  for (const auto& w : c.warnings) out << "  warning: " << w << '\n';
   out << "largest fitting batch\n";
   for (std::size_t i = 0; i < c.reports.size(); ++i) {
     const auto& r = c.reports[i];
@@ -286,13 +331,12 @@ void render_comparison_text(std::ostream& out, const Comparison& c) {
   out << "recommendation\n";
   for (std::size_t i = 0; i < c.reports.size(); ++i) {
     const auto& r = c.reports[i];
-    out << "  [" << i + 1 << "] ";
+    out << "  [" << i + 1 << "] " << recommendation_text(r);
     if (!r.recommended_batch) {
-      out << "none\n";
+      out << '\n';
       continue;
     }
-    out << "batch " << *r.recommended_batch << ", lr " << format_number(r.recommended_learning_rate, "%.4g")
-        << ", time to target " << format_seconds(r.recommended_seconds_to_target)
+    out << ", time to target " << format_seconds(r.recommended_seconds_to_target)
         << (i && r.recommended_time_ratio ? " (" + ratio_text(r.recommended_time_ratio) + ")" : std::string()) << '\n';
   }
   out << "samples/s by batch size (ratio, verdict)\n";
@@ -314,18 +358,21 @@ void render_comparison_text(std::ostream& out, const Comparison& c) {
 
 void render_comparison_markdown(std::ostream& out, const Comparison& c) {
   out << "## batchtune compare\n\n";
-  out << "Ratios against the first report. A Mann-Whitney U test on the raw step times marks differences at p < "
-      << format_number(c.alpha, "%g") << " as faster or slower, others as within noise.\n\n";
+  out << "Ratios against the first report. A Mann-Whitney U test on block medians of the step times (data + compute, "
+      << kStepsPerBlock << " steps a repetition) marks differences at p < " << format_number(c.alpha, "%g")
+      << " as faster or slower, others as within noise.\n\n";
   for (const auto& d : c.workload_differences) out << "- **Workloads differ** (compared with --force): " << d << '\n';
   for (const auto& n : c.notes) out << "- Note: " << n << '\n';
-  if (!c.workload_differences.empty() || !c.notes.empty()) out << '\n';
+  for (const auto& w : c.warnings) out << "- **Warning:** " << w << '\n';
+  if (!c.workload_differences.empty() || !c.notes.empty() || !c.warnings.empty()) out << '\n';
   out << "| | report | device | precision | largest fitting batch | recommended batch | time to target |\n";
   out << "|---|---|---|---|---:|---:|---:|\n";
   for (std::size_t i = 0; i < c.reports.size(); ++i) {
     const auto& r = c.reports[i];
     out << "| " << i + 1 << " | " << r.label << " | " << r.device << " | " << r.precision << " | "
         << opt_int(r.largest_fitting_batch) << (i ? " (" + ratio_text(r.largest_fitting_ratio) + ")" : std::string())
-        << " | " << opt_int(r.recommended_batch) << " | " << format_seconds(r.recommended_seconds_to_target)
+        << " | " << (r.recommended_batch ? std::to_string(*r.recommended_batch) : std::string("none")) << " | "
+        << format_seconds(r.recommended_seconds_to_target)
         << (i && r.recommended_time_ratio ? " (" + ratio_text(r.recommended_time_ratio) + ")" : std::string()) << " |\n";
   }
   out << "\n| batch |";

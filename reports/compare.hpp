@@ -1,8 +1,11 @@
 // `batchtune compare`: reports from different machines, builds, thread counts
 // or precisions side by side, matched by batch size, with ratios against the
-// first report and a Mann-Whitney U test on the raw step times, so that a
-// difference within noise is marked as such (after google/benchmark's
-// tools/compare.py). Torch-free.
+// first report and a Mann-Whitney U test, so that a difference within noise
+// is marked as such (after google/benchmark's tools/compare.py). The test's
+// repetitions are block medians of the per-step times (data + compute, what
+// samples/s is made of; statistics.hpp, block_medians, says why not the raw
+// steps), and fewer than kReliableRepetitions of them are warned about.
+// Torch-free.
 #pragma once
 
 #include <cstdint>
@@ -26,11 +29,14 @@ struct CompareSettings {
 // One report's figures at one batch size.
 struct ComparedCell {
   std::optional<double> samples_per_s;        // mean across seeds
-  std::optional<double> median_step_s;        // median of the raw step times, all seeds
+  std::optional<double> median_step_s;        // median of the per-step times (data + compute), all seeds
+  int repetitions = 0;                        // block medians the U test used (step_time_repetitions)
   std::optional<double> throughput_ratio;     // samples/s against the first report's
-  std::optional<double> p_value;              // U test of raw step times against the first report's
-  std::string verdict;                        // baseline | faster | slower | within noise | too few samples | not run
-  std::optional<double> seconds_to_target;    // mean, when every seed reached the target
+  std::optional<double> p_value;              // U test of the repetitions against the first report's
+  bool unreliable = false;                    // tested on fewer than kReliableRepetitions on a side
+  // baseline | faster | slower | within noise | too few repetitions | not run | not in baseline
+  std::string verdict;
+  std::optional<double> seconds_to_target;    // mean interpolated crossing, when every seed reached the target
   std::optional<double> time_to_target_ratio; // against the first report's
 };
 
@@ -49,6 +55,7 @@ struct ComparedReport {
   std::optional<std::int64_t> largest_fitting_batch;
   std::optional<double> largest_fitting_ratio;
   std::optional<std::uint64_t> capacity_bytes;
+  std::string recommendation_status;  // recommended | none | absent (no recommendation section)
   std::optional<std::int64_t> recommended_batch;
   std::optional<double> recommended_learning_rate;
   std::optional<double> recommended_seconds_to_target;  // predicted, else measured
@@ -61,6 +68,7 @@ struct Comparison {
   std::vector<ComparedBatch> batches;     // every batch size any report swept, ascending
   std::vector<std::string> workload_differences;  // empty when the workloads match
   std::vector<std::string> notes;         // settings that differ and make some figures incomparable
+  std::vector<std::string> warnings;      // verdicts resting on too few repetitions
   bool forced = false;
   double alpha = 0.05;
 };
@@ -77,7 +85,12 @@ nlohmann::ordered_json comparison_to_json(const Comparison& c);
 void render_comparison_text(std::ostream& out, const Comparison& c);
 void render_comparison_markdown(std::ostream& out, const Comparison& c);
 
-// All raw step times of the arms at one batch size (every seed, every status).
+// Every per-step time (data + compute) of the arms at one batch size (every
+// seed, every status), in the order run.
 std::vector<double> step_times_at(const SweepResult& sweep, std::int64_t batch_size);
+
+// The U test's repetitions at one batch size: the block medians
+// (statistics.hpp) of each arm's per-step times, over every arm (seed).
+std::vector<double> step_time_repetitions(const SweepResult& sweep, std::int64_t batch_size);
 
 }  // namespace batchtune

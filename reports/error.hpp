@@ -13,6 +13,7 @@ namespace batchtune {
 enum class ExitCode : int {
   ok = 0,
   check_failed = 1,        // `batchtune check`: the report does not hold
+  no_recommendation = 1,   // `show --get recommendation.batch_size` of a report that recommends none
   usage = 2,               // unknown subcommand or option, malformed value
   bad_input = 3,           // a file or dataset that is missing, truncated or wrong
   device_unavailable = 4,  // e.g. --device cuda on a build or machine without CUDA
@@ -20,6 +21,8 @@ enum class ExitCode : int {
   output_error = 6,        // an output path that cannot be written
   interrupted = 7,         // stopped by a signal; what was measured was written
   runtime_failure = 8,     // training failed for a reason that is not the user's input
+  model_failed = 9,        // the sweep stopped: the user's model raised an error in an arm;
+                           // the report holds the arms before it, marked incomplete
 };
 
 class Error : public std::runtime_error {
@@ -46,6 +49,9 @@ struct DoesNotFitError : Error {
 };
 struct OutputError : Error {
   explicit OutputError(const std::string& m) : Error(ExitCode::output_error, m) {}
+};
+struct NoRecommendationError : Error {
+  explicit NoRecommendationError(const std::string& m) : Error(ExitCode::no_recommendation, m) {}
 };
 struct RuntimeFailure : Error {
   explicit RuntimeFailure(const std::string& m) : Error(ExitCode::runtime_failure, m) {}

@@ -6,6 +6,7 @@
 
 #include "reports/json_util.hpp"
 #include "reports/machine_info.hpp"
+#include "reports/text_util.hpp"
 
 namespace batchtune {
 using json_util::read_optional;
@@ -55,6 +56,9 @@ void to_json(nlohmann::json& j, const ProbeResult& p) {
        {"trial_count", p.trials.size()},
        {"total_seconds", p.total_seconds},
        {"isolated", p.isolated},
+       {"cap_source", p.cap_source},
+       {"min_batch", p.min_batch},
+       {"min_batch_reason", p.min_batch_reason},
        {"trials", p.trials}};
 }
 void from_json(const nlohmann::json& j, ProbeResult& p) {
@@ -74,6 +78,10 @@ void from_json(const nlohmann::json& j, ProbeResult& p) {
   p.predicted_edge = read_optional<std::int64_t>(j, "predicted_edge");
   j.at("total_seconds").get_to(p.total_seconds);
   j.at("isolated").get_to(p.isolated);
+  // Added with schema 2; schema 1 reports lack them.
+  p.min_batch = j.value("min_batch", std::int64_t{1});
+  p.cap_source = j.value("cap_source", std::string());
+  p.min_batch_reason = j.value("min_batch_reason", std::string());
   j.at("trials").get_to(p.trials);
 }
 
@@ -124,9 +132,16 @@ void render_probe_text(std::ostream& out, const ProbeResult& p) {
                   p.memory_model->r_squared, p.memory_model->points);
     out << line;
   }
-  if (p.predicted_edge) out << "  predicted edge        " << *p.predicted_edge << '\n';
-  out << "  largest fitting batch " << p.largest_fitting_batch << (p.capped ? " (capped by --max-batch)" : "") << '\n';
+  if (p.predicted_edge) {
+    out << "  predicted edge        " << *p.predicted_edge
+        << (p.capped ? " (the memory line's, not verified: the search stopped at its cap)" : "") << '\n';
+  }
+  out << "  largest fitting batch " << p.largest_fitting_batch << (p.capped ? " (capped by " + (p.cap_source.empty() ? std::string("--max-batch") : p.cap_source) + ")" : "") << '\n';
   out << "  first failing batch   " << (p.first_failing_batch ? std::to_string(*p.first_failing_batch) : "none") << '\n';
+  if (p.min_batch > 1) {
+    out << "  smallest batch        " << p.min_batch << " (smaller ones cannot train"
+        << (p.min_batch_reason.empty() ? "" : ": " + first_line(p.min_batch_reason)) << ")\n";
+  }
   std::snprintf(line, sizeof line, "  safe maximum          %lld (%.0f%% of memory held back)\n",
                 static_cast<long long>(p.safe_max_batch), p.margin * 100);
   out << line;

@@ -52,6 +52,13 @@ struct ProbeResult {
   std::vector<ProbeTrial> trials;
   double total_seconds = 0;
   bool isolated = false;
+  // The smallest batch the model trains at (a BatchNorm model cannot train on
+  // one value per channel: batch 1 fails); 1 for most models.
+  // What capped the search when `capped`: --max-batch, the training set, a
+  // samples budget, or the sweep's throughput knee (the edge is then higher).
+  std::string cap_source;
+  std::int64_t min_batch = 1;
+  std::string min_batch_reason;    // why min_batch > 1, the failing size's error
 };
 
 void to_json(nlohmann::json& j, const ProbeTrial& t);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -68,53 +69,46 @@ std::optional<Line> fit_relative(const std::vector<std::pair<double, double>>& p
   return line;
 }
 
-// Where an arm's validation loss first crossed the target, interpolated
-// linearly between the evaluation before and the one at or below it.
-// Evaluations are coarse (a fifth of the budget by default); interpolation
-// keeps S(B) from being quantised to them.
-struct Crossing {
-  double steps = 0;
-  double samples = 0;
-  double seconds = 0;
-};
-
-std::optional<Crossing> crossing(const SweepArm& arm, double target) {
-  double prev_loss = std::numeric_limits<double>::quiet_NaN();
-  Crossing prev{0, 0, 0};
-  for (const auto& e : arm.evaluations) {
-    if (!std::isfinite(e.loss)) return std::nullopt;
-    if (e.loss <= target) {
-      if (!std::isfinite(prev_loss) || prev_loss <= e.loss) return Crossing{double(e.step), double(e.samples), e.seconds};
-      const double f = (prev_loss - target) / (prev_loss - e.loss);
-      return Crossing{prev.steps + f * (double(e.step) - prev.steps), prev.samples + f * (double(e.samples) - prev.samples),
-                      prev.seconds + f * (e.seconds - prev.seconds)};
-    }
-    prev_loss = e.loss;
-    prev = Crossing{double(e.step), double(e.samples), e.seconds};
-  }
-  return std::nullopt;
-}
-
 double mean(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += x;
   return v.empty() ? std::numeric_limits<double>::quiet_NaN() : s / double(v.size());
 }
 
+// Below this relative difference two throughputs are never told apart: drift
+// of the machine between arms is about this large even when the steps within
+// an arm agree closely.
+constexpr double kThroughputNoiseFloor = 0.01;
+
 // What the sweep measured at one batch size, across seeds.
 struct Measured {
   std::int64_t batch = 0;
   int arms = 0;
   int completed = 0;
+  int reached = 0;                          // arms whose validation loss crossed the target
   std::optional<double> step_s;             // median wall time per step (compute + data)
   std::optional<double> samples_per_s;
-  std::optional<double> steps_to_target;    // interpolated, mean over seeds, when every seed crossed
+  // The relative uncertainty of samples_per_s: twice the standard error of
+  // the block-median throughputs (statistics.hpp), or the spread of single
+  // steps when there is one block; at least kThroughputNoiseFloor.
+  double throughput_noise = kThroughputNoiseFloor;
+  // Time to target (the interpolated crossing, sweep_report's time_to_target),
+  // mean over seeds, when every seed crossed: the same rule and numbers as
+  // sweep.summaries.
+  std::optional<double> steps_to_target;
   std::optional<double> samples_to_target;
   std::optional<double> seconds_to_target;
   std::optional<double> seconds_spread;     // relative: stddev / mean across seeds
-  std::optional<double> final_loss;
+  std::optional<double> final_loss;         // mean over the completed arms
+  std::optional<double> final_accuracy;     // mean over the completed arms
   double learning_rate = 0;
 };
+
+double relative_spread(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  const Spread s = spread_of(v);
+  return s.mean > 0 ? s.stddev / s.mean : 0;
+}
 
 std::vector<Measured> measure(const SweepResult& sweep) {
   std::map<std::int64_t, std::vector<const SweepArm*>> by_batch;
@@ -125,32 +119,41 @@ std::vector<Measured> measure(const SweepResult& sweep) {
     m.batch = batch;
     m.arms = int(arms.size());
     m.learning_rate = arms.front()->learning_rate;
-    std::vector<double> step_medians, rates, steps, samples, seconds, losses;
+    std::vector<double> step_medians, rates, block_rates, single_rates, steps, samples, seconds, losses, accuracies;
     for (const SweepArm* a : arms) {
       if (a->status == ArmStatus::completed) ++m.completed;
-      std::vector<double> wall;
-      for (std::size_t i = 0; i < a->step_seconds.size(); ++i) {
-        wall.push_back(a->step_seconds[i] + (i < a->data_seconds.size() ? a->data_seconds[i] : 0.0));
-      }
-      if (auto med = median_of(wall)) step_medians.push_back(*med);
+      const std::vector<double> totals = step_total_seconds(*a);
+      if (auto med = median_of(totals)) step_medians.push_back(*med);
+      for (double t : block_medians(totals)) if (t > 0) block_rates.push_back(double(batch) / t);
+      for (double t : totals) if (std::isfinite(t) && t > 0) single_rates.push_back(double(batch) / t);
       if (a->samples_per_s) rates.push_back(*a->samples_per_s);
-      if (a->final_validation_loss && a->status == ArmStatus::completed) losses.push_back(*a->final_validation_loss);
+      if (a->status == ArmStatus::completed && a->final_validation_loss) losses.push_back(*a->final_validation_loss);
+      if (a->status == ArmStatus::completed && a->final_validation_accuracy) {
+        accuracies.push_back(*a->final_validation_accuracy);
+      }
       if (sweep.target_loss) {
-        if (auto c = crossing(*a, *sweep.target_loss)) {
-          steps.push_back(c->steps);
-          samples.push_back(c->samples);
-          seconds.push_back(c->seconds);
+        if (auto t = time_to_target(*a, *sweep.target_loss)) {
+          ++m.reached;
+          steps.push_back(t->steps);
+          samples.push_back(t->samples);
+          seconds.push_back(t->seconds);
         }
       }
     }
     if (auto med = median_of(step_medians)) m.step_s = *med;
     if (!rates.empty()) m.samples_per_s = mean(rates);
     if (!losses.empty()) m.final_loss = mean(losses);
-    if (int(steps.size()) == m.arms) {
-      m.steps_to_target = mean(steps);
-      m.samples_to_target = mean(samples);
-      m.seconds_to_target = mean(seconds);
-      if (seconds.size() > 1) m.seconds_spread = spread_of(seconds).stddev / *m.seconds_to_target;
+    if (!accuracies.empty()) m.final_accuracy = mean(accuracies);
+    const double noise = block_rates.size() >= 2
+                             ? 2.0 * relative_spread(block_rates) / std::sqrt(double(block_rates.size()))
+                             : relative_spread(single_rates);
+    m.throughput_noise = std::max(kThroughputNoiseFloor, std::isfinite(noise) ? noise : 0.0);
+    if (int(seconds.size()) == m.arms) {
+      // spread_of, as summarise_targets: the table and the recommendation print the same number.
+      m.steps_to_target = spread_of(steps).mean;
+      m.samples_to_target = spread_of(samples).mean;
+      m.seconds_to_target = spread_of(seconds).mean;
+      if (seconds.size() > 1 && *m.seconds_to_target > 0) m.seconds_spread = spread_of(seconds).stddev / *m.seconds_to_target;
     }
     out.push_back(m);
   }
@@ -163,6 +166,86 @@ std::int64_t round_to_multiple(double b, std::int64_t multiple) {
 }
 
 std::string fmt(double v, const char* f) { return format_number(v, f); }
+
+std::string sizes_text(const std::vector<std::int64_t>& sizes) {
+  std::string s;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    s += (i == 0 ? "" : i + 1 == sizes.size() ? " and " : ", ") + std::to_string(sizes[i]);
+  }
+  return s;
+}
+
+std::string status_name(ArmStatus s) { return nlohmann::json(s).get<std::string>(); }
+
+// Why no arm completed, and what to change: one sentence each.
+std::vector<std::string> no_completed_arm_reasons(const SweepResult& sweep) {
+  std::map<std::string, int> count;
+  const SweepArm* first_diverged = nullptr;
+  const SweepArm* first_other = nullptr;
+  for (const auto& a : sweep.arms) {
+    ++count[status_name(a.status)];
+    if (a.status == ArmStatus::diverged && !first_diverged) first_diverged = &a;
+    if (a.status != ArmStatus::diverged && !first_other) first_other = &a;
+  }
+  std::string tally;
+  for (const auto& [status, n] : count) tally += (tally.empty() ? "" : ", ") + std::to_string(n) + " " + status;
+  std::vector<std::string> reasons;
+  std::string s = "No arm of the sweep completed (" + tally + "), so no batch size has evidence";
+  const SweepArm* example = first_diverged ? first_diverged : first_other;
+  if (example) {
+    s += "; for example batch " + std::to_string(example->batch_size) + " seed " + std::to_string(example->seed) +
+         " at learning rate " + fmt(example->learning_rate, "%.4g") + ": " +
+         (example->message.empty() ? status_name(example->status) : example->message);
+  }
+  reasons.push_back(s + ".");
+  if (first_diverged) {
+    reasons.push_back("Lower the learning rate (--lr; the sweep ran " + fmt(sweep.base_learning_rate, "%.4g") +
+                      " at batch " + std::to_string(sweep.base_batch) + ", scaled " + sweep.lr_scaling +
+                      " to each size), or scale it less with the batch (--lr-scaling sqrt or none), and sweep again.");
+  }
+  if (count.count("out_of_memory")) {
+    reasons.push_back("Arms ran out of memory at sizes the probe judged safe: give a larger --margin or a smaller "
+                      "--memory-limit, or list smaller --batch-sizes.");
+  }
+  if (count.count("failed") || count.count("interrupted")) {
+    reasons.push_back("Arms failed or were interrupted: their messages (sweep.arms[].message) say why; fix that and "
+                      "sweep again.");
+  }
+  return reasons;
+}
+
+// Why no size reached the target in every seed, and what to change.
+std::vector<std::string> no_target_reasons(const SweepResult& sweep, const std::vector<Measured>& measured,
+                                           const std::string& objective) {
+  std::vector<std::string> reasons;
+  if (!sweep.target_loss) {
+    reasons.push_back("There is no target loss (no completed arm was evaluated), so no batch size has a time to "
+                      "target for " + objective + ".");
+    reasons.push_back("Give --target-loss, or a --budget long enough for evaluations (--eval-every).");
+    return reasons;
+  }
+  int arms = 0, reached = 0;
+  const Measured* lowest = nullptr;
+  for (const auto& m : measured) {
+    arms += m.arms;
+    reached += m.reached;
+    if (m.final_loss && (!lowest || *m.final_loss < *lowest->final_loss)) lowest = &m;
+  }
+  std::string s = "No batch size reached the target validation loss " +
+                  fmt(*sweep.target_loss, "%.4g") + " in every seed within the budget (" + std::to_string(reached) +
+                  " of " + std::to_string(arms) + " arms reached it";
+  if (lowest) {
+    s += "; the lowest final validation loss was " + fmt(*lowest->final_loss, "%.4g") + " at batch " +
+         std::to_string(lowest->batch);
+  }
+  reasons.push_back(s + ").");
+  reasons.push_back(std::string("Give a larger --budget, ") +
+                    (sweep.target_source == "--target-loss" ? "a higher --target-loss (or none: the default is a loss "
+                                                              "half the arms reach), "
+                                                            : "") +
+                    "or check the learning rate (--lr, --lr-scaling): a rate too high or too low keeps the loss up.");
+  return reasons;
+}
 
 }  // namespace
 
@@ -209,6 +292,13 @@ double interpolate_step_time(const std::vector<std::pair<double, double>>& pts, 
 
 // Predicted times this close to the fastest count as a tie.
 constexpr double kFlatBand = 0.05;
+// A learning rate or an effective batch further than this factor outside
+// what the sweep ran is untested.
+constexpr double kLearningRateReach = 2.0;
+constexpr double kEffectiveBatchReach = 4.0;
+// A classifier whose validation accuracy is at most this factor above chance
+// (1 / num_classes) has not learned.
+constexpr double kChanceSlack = 1.1;
 
 Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, const WorkloadInfo& workload,
                          const NoiseScale& noise, const RecommendSettings& settings) {
@@ -227,7 +317,14 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   const std::int64_t multiple = probe ? std::max<std::int64_t>(1, probe->multiple_of) : 1;
   const std::int64_t largest_swept = measured.back().batch;
   const std::int64_t smallest_swept = measured.front().batch;
+  const std::int64_t smallest_possible = probe ? std::max<std::int64_t>(1, probe->min_batch) : 1;
   r.max_fit_batch = probe ? probe->safe_max_batch : largest_swept;
+  if (probe && probe->capped && !probe->cap_source.empty() && probe->cap_source != "--max-batch") {
+    r.max_fit_label = "the largest size the probe verified (capped by " + probe->cap_source +
+                      "; memory holds more)";
+  } else if (!probe) {
+    r.max_fit_label = "the largest swept size (no probe)";
+  }
 
   // The fits.
   std::vector<std::pair<double, double>> steps_points, time_points;
@@ -277,12 +374,43 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
     for (const auto& m : measured) if (m.batch == b) return &m;
     return nullptr;
   };
+  const Measured* m_largest = measured_at(r.max_fit_batch);
+  if (const BatchPrediction* p = prediction_at(r.max_fit_batch)) r.max_fit_seconds_to_target = p->seconds_to_target;
+  if (!r.max_fit_seconds_to_target && m_largest) r.max_fit_seconds_to_target = m_largest->seconds_to_target;
+
+  // No answer without evidence: the objective's choice needs completed arms
+  // and, for the objectives about the target, a size that reached it in
+  // every seed.
+  int completed = 0;
+  bool any_at_target = false, any_rate = false;
+  for (const auto& m : measured) {
+    completed += m.completed;
+    any_at_target = any_at_target || m.seconds_to_target.has_value();
+    any_rate = any_rate || (m.completed > 0 && m.samples_per_s);
+  }
+  std::vector<std::string> none_reasons;
+  if (completed == 0) {
+    none_reasons = no_completed_arm_reasons(sweep);
+  } else if ((settings.objective == "time-to-target" || settings.objective == "sample-efficiency") && !any_at_target) {
+    none_reasons = no_target_reasons(sweep, measured, settings.objective);
+  } else if (settings.objective == "throughput" && !any_rate) {
+    none_reasons.push_back("No completed arm has a timed step (samples/s), so no batch size has a throughput; give "
+                           "a --budget of more steps per arm.");
+  }
+  if (!none_reasons.empty()) {
+    r.status = kNoRecommendation;
+    r.confidence = "none";
+    r.reasons = none_reasons;
+    if (sweep.incomplete) r.reasons.push_back("The sweep is incomplete: " + sweep.incomplete_reason + ".");
+    return r;
+  }
 
   // The choice.
   std::int64_t chosen = smallest_swept;
-  std::vector<std::int64_t> near_best;  // time-to-target: sizes within kFlatBand of the fastest prediction
-  std::int64_t near_best_from = 0;
+  std::vector<std::int64_t> near_best;  // sizes tied with the best (within kFlatBand, or within noise)
+  std::optional<std::int64_t> fastest;  // time-to-target: the shortest prediction, before the tie rule
   std::string basis;
+  const Measured* best_rate = nullptr;
   if (settings.objective == "time-to-target") {
     if (r.steps_fit && !time_points.empty()) {
       // T(B) is flat near its minimum (between B_sat and B_crit), and the
@@ -294,8 +422,8 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
         if (p.seconds_to_target) best = std::min(best, *p.seconds_to_target);
       }
       for (const auto& p : r.predictions) {
+        if (p.seconds_to_target && *p.seconds_to_target == best) fastest = p.batch_size;
         if (p.seconds_to_target && *p.seconds_to_target <= best * (1.0 + kFlatBand)) {
-          if (near_best.empty()) near_best_from = p.batch_size;
           near_best.push_back(p.batch_size);
           chosen = p.batch_size;  // predictions are sorted by batch size
         }
@@ -303,35 +431,27 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
       basis = "predicted";
     } else {
       double best = std::numeric_limits<double>::infinity();
-      bool any = false;
       for (const auto& m : measured) {
         if (m.seconds_to_target && *m.seconds_to_target < best) {
           best = *m.seconds_to_target;
           chosen = m.batch;
-          any = true;
         }
       }
-      if (any) {
-        basis = "measured";
-      } else {
-        double best_loss = std::numeric_limits<double>::infinity();
-        for (const auto& m : measured) {
-          if (m.final_loss && *m.final_loss < best_loss) {
-            best_loss = *m.final_loss;
-            chosen = m.batch;
-          }
-        }
-        basis = "lowest-loss";
-      }
+      basis = "measured";
     }
   } else if (settings.objective == "throughput") {
-    double best = -1;
+    // Throughputs within measured noise of the highest are a tie: no pick on
+    // a 0.15% difference. Among the tied sizes the smallest is taken: the
+    // same samples/s with less memory and more optimizer steps per sample.
     for (const auto& m : measured) {
-      if (m.completed > 0 && m.samples_per_s && *m.samples_per_s > best) {
-        best = *m.samples_per_s;
-        chosen = m.batch;
-      }
+      if (m.completed > 0 && m.samples_per_s && (!best_rate || *m.samples_per_s > *best_rate->samples_per_s)) best_rate = &m;
     }
+    for (const auto& m : measured) {
+      if (m.completed == 0 || !m.samples_per_s) continue;
+      const double shortfall = 1.0 - *m.samples_per_s / *best_rate->samples_per_s;
+      if (shortfall <= std::max(m.throughput_noise, best_rate->throughput_noise)) near_best.push_back(m.batch);
+    }
+    chosen = near_best.front();
     basis = "measured";
   } else if (settings.objective == "sample-efficiency") {
     double best = std::numeric_limits<double>::infinity();
@@ -341,7 +461,7 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
         chosen = m.batch;
       }
     }
-    basis = std::isfinite(best) ? "measured" : "smallest";
+    basis = "measured";
   } else {
     chosen = r.max_fit_batch;
     basis = "max-fit";
@@ -353,41 +473,42 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   // predicted throughput, accumulated; no objective picks such a batch itself
   // (see the reason about the unconstrained optimum below).
   const std::int64_t objective_choice = chosen;
-  r.batch_size = chosen;
-  r.micro_batch_size = chosen;
-  r.accumulation_steps = 1;
+  std::int64_t batch = chosen, micro = chosen, accumulation = 1;
   std::optional<double> accumulated_seconds;
   if (settings.effective_batch) {
     const std::int64_t wanted = *settings.effective_batch;
     if (wanted <= r.max_fit_batch) {
-      r.batch_size = r.micro_batch_size = wanted;
+      batch = micro = wanted;
       if (!prediction_at(wanted)) {
         r.predictions.push_back(predict(wanted));
         std::sort(r.predictions.begin(), r.predictions.end(),
                   [](const BatchPrediction& a, const BatchPrediction& b) { return a.batch_size < b.batch_size; });
       }
     } else {
-      std::int64_t micro = r.max_fit_batch;
-      double best_rate = -1;
+      micro = r.max_fit_batch;
+      double best = -1;
       for (const auto& p : r.predictions) {
-        if (p.samples_per_s && *p.samples_per_s > best_rate) {
-          best_rate = *p.samples_per_s;
+        if (p.samples_per_s && *p.samples_per_s > best) {
+          best = *p.samples_per_s;
           micro = p.batch_size;
         }
       }
-      r.accumulation_steps = (wanted + micro - 1) / micro;
-      r.micro_batch_size = (wanted + r.accumulation_steps - 1) / r.accumulation_steps;
-      r.batch_size = r.micro_batch_size * r.accumulation_steps;
+      accumulation = (wanted + micro - 1) / micro;
+      micro = (wanted + accumulation - 1) / accumulation;
+      batch = micro * accumulation;
       if (r.steps_fit && !time_points.empty()) {
-        accumulated_seconds = r.steps_fit->min_steps * (1.0 + r.steps_fit->critical_batch / double(r.batch_size)) *
-                              double(r.accumulation_steps) * interpolate_step_time(time_points, double(r.micro_batch_size));
+        accumulated_seconds = r.steps_fit->min_steps * (1.0 + r.steps_fit->critical_batch / double(batch)) *
+                              double(accumulation) * interpolate_step_time(time_points, double(micro));
       }
     }
   }
+  r.batch_size = batch;
+  r.micro_batch_size = micro;
+  r.accumulation_steps = accumulation;
 
   // Learning rate: the rule the sweep used and validated.
-  r.learning_rate = scaled_learning_rate(sweep.lr_scaling, sweep.base_learning_rate, sweep.base_batch, r.batch_size);
-  const Measured* at_choice = measured_at(r.batch_size);
+  r.learning_rate = scaled_learning_rate(sweep.lr_scaling, sweep.base_learning_rate, sweep.base_batch, batch);
+  const Measured* at_choice = measured_at(batch);
   const std::string base = "batch " + std::to_string(sweep.base_batch) + " at " + fmt(sweep.base_learning_rate, "%g");
   if (sweep.lr_scaling == "linear") {
     r.learning_rate_rule = "linear scaling from " + base + " (" + workload.optimizer + "), the rule the sweep ran";
@@ -398,24 +519,23 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   }
   r.learning_rate_rule += at_choice ? "; this size was swept at this rate" : "; this size was not swept: interpolated";
 
-  const BatchPrediction* p_choice = prediction_at(r.batch_size);
-  const BatchPrediction* p_largest = prediction_at(r.max_fit_batch);
-  if (p_choice) r.predicted_seconds_to_target = p_choice->seconds_to_target;
-  if (r.accumulation_steps > 1) r.predicted_seconds_to_target = accumulated_seconds;
+  if (const BatchPrediction* p_choice = prediction_at(batch)) r.predicted_seconds_to_target = p_choice->seconds_to_target;
+  if (accumulation > 1) r.predicted_seconds_to_target = accumulated_seconds;
   if (at_choice) r.measured_seconds_to_target = at_choice->seconds_to_target;
-  if (p_largest) r.max_fit_seconds_to_target = p_largest->seconds_to_target;
-  const Measured* m_largest = measured_at(r.max_fit_batch);
-  if (!r.max_fit_seconds_to_target && m_largest) r.max_fit_seconds_to_target = m_largest->seconds_to_target;
   const auto t_choice = r.predicted_seconds_to_target ? r.predicted_seconds_to_target : r.measured_seconds_to_target;
   if (t_choice && r.max_fit_seconds_to_target && *t_choice > 0) {
     r.max_fit_slowdown = *r.max_fit_seconds_to_target / *t_choice;
   }
 
-  // Confidence: seed spread and fit quality.
+  // Confidence: seed spread, fit quality, and how far the answer stands from
+  // the evidence. Each weakness is a note and a strike.
   int strikes = 0;
+  auto weak = [&](const std::string& note, int weight = 1) {
+    r.confidence_notes.push_back(note);
+    strikes += weight;
+  };
   if (sweep.seeds < 2) {
-    r.confidence_notes.push_back("one seed per size: run --seeds 3 to measure the spread");
-    ++strikes;
+    weak("one seed per size: run --seeds 3 to measure the spread");
   } else if (at_choice && at_choice->seconds_spread) {
     const double spread = *at_choice->seconds_spread;
     r.confidence_notes.push_back("time to target varies " + fmt(spread * 100, "%.1f") + "% across " +
@@ -424,20 +544,75 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   }
   if (settings.objective == "time-to-target" || settings.objective == "sample-efficiency") {
     if (!r.steps_fit) {
-      r.confidence_notes.push_back(std::to_string(steps_points.size()) +
-                                   " size(s) reached the target: too few for the S(B) fit");
-      strikes += 2;
+      weak(std::to_string(steps_points.size()) + " size(s) reached the target in every seed: too few for the S(B) fit",
+           2);
+    } else if (r.steps_fit->points < 3) {
+      // Two points fix both parameters: the line passes through them, R^2 is
+      // 1 by construction and says nothing.
+      weak("S(B) fitted through only " + std::to_string(r.steps_fit->points) +
+           " sizes: it passes through them exactly, so there is no measure of its quality; sweep a third size that "
+           "reaches the target");
     } else {
       r.confidence_notes.push_back("S(B) fit R^2 " + fmt(r.steps_fit->r_squared, "%.2f") + " over " +
                                    std::to_string(r.steps_fit->points) + " sizes");
-      if (r.steps_fit->r_squared < 0.8 || r.steps_fit->points < 3) ++strikes;
+      if (r.steps_fit->r_squared < 0.8) ++strikes;
     }
   }
   if (!at_choice) r.confidence_notes.push_back("the recommended size was not swept: its figures are interpolated");
-  if (sweep.incomplete) {
-    r.confidence_notes.push_back("the sweep is incomplete");
-    strikes += 2;
+  // The best size at the edge of what was swept: the optimum may lie beyond.
+  // (For time to target the low edge is judged on the fastest prediction,
+  // before the tie rule moved the pick up.)
+  if (settings.objective != "max-fit" && !settings.effective_batch) {
+    if (fastest.value_or(objective_choice) <= smallest_swept && smallest_swept > smallest_possible) {
+      weak(std::string(fastest ? "the fastest predicted size" : "the best size") + " is the smallest swept, " +
+           std::to_string(smallest_swept) +
+           ": a smaller one may be better; try smaller sizes (--batch-sizes from " +
+           std::to_string(std::max(smallest_possible, smallest_swept / 4)) + ")");
+    } else if (objective_choice >= largest_swept && largest_swept < r.max_fit_batch) {
+      weak("the best size is " + std::string(objective_choice > largest_swept ? "beyond " : "") +
+           "the largest swept, " + std::to_string(largest_swept) + ": a larger one may be better; try larger sizes "
+           "(up to the safe maximum " + std::to_string(r.max_fit_batch) + ")");
+    }
   }
+  if (settings.effective_batch) {
+    const double wanted = double(*settings.effective_batch);
+    if (wanted > kEffectiveBatchReach * double(largest_swept) ||
+        wanted * kEffectiveBatchReach < double(smallest_swept)) {
+      weak("--effective-batch " + std::to_string(*settings.effective_batch) + " is far outside the swept sizes (" +
+           std::to_string(smallest_swept) + " to " + std::to_string(largest_swept) +
+           "): its steps to target are extrapolated from S(B)");
+    }
+  }
+  {
+    double lr_lo = std::numeric_limits<double>::infinity(), lr_hi = 0;
+    for (const auto& a : sweep.arms) {
+      if (a.status != ArmStatus::completed || !(a.learning_rate > 0)) continue;
+      lr_lo = std::min(lr_lo, a.learning_rate);
+      lr_hi = std::max(lr_hi, a.learning_rate);
+    }
+    const double lr = *r.learning_rate;
+    if (lr_hi > 0 && (lr > kLearningRateReach * lr_hi || lr * kLearningRateReach < lr_lo)) {
+      weak("the learning rate " + fmt(lr, "%.4g") + " is far outside the rates the completed arms trained at (" +
+           fmt(lr_lo, "%.4g") + " to " + fmt(lr_hi, "%.4g") + "): untested; try it on a short run first");
+    }
+  }
+  if (workload.task == "classification" && workload.num_classes >= 2) {
+    const double chance = 1.0 / double(workload.num_classes);
+    // At the recommended size; for a size not swept, the best of the sweep.
+    double accuracy = -1;
+    if (at_choice) {
+      if (at_choice->final_accuracy) accuracy = *at_choice->final_accuracy;
+    } else {
+      for (const auto& m : measured) if (m.final_accuracy) accuracy = std::max(accuracy, *m.final_accuracy);
+    }
+    if (accuracy >= 0 && accuracy <= kChanceSlack * chance) {
+      weak("validation accuracy " + fmt(accuracy, "%.3f") + (at_choice ? " at the recommended size" : " at best") +
+           " is at chance (1/" + std::to_string(workload.num_classes) + " = " + fmt(chance, "%.3f") +
+           "): the model has not learned yet, and a target loss it reaches says little; give a larger --budget or "
+           "check --lr", 2);
+    }
+  }
+  if (sweep.incomplete) weak("the sweep is incomplete", 2);
   r.confidence = strikes == 0 ? "high" : strikes == 1 ? "medium" : "low";
 
   // Reasons a person can check against the numbers.
@@ -445,50 +620,69 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   if (settings.effective_batch) {
     const BatchPrediction* p_best = prediction_at(objective_choice);
     std::string s = "An effective batch of " + std::to_string(*settings.effective_batch) + " was asked for (--effective-batch)";
-    if (r.accumulation_steps > 1) {
-      s += "; above the safe maximum " + std::to_string(r.max_fit_batch) + ", it runs as " +
-           std::to_string(r.micro_batch_size) + " x " + std::to_string(r.accumulation_steps) +
+    if (accumulation > 1) {
+      s += "; above the safe maximum " + std::to_string(r.max_fit_batch) + ", it runs as " + std::to_string(micro) +
+           " x " + std::to_string(accumulation) +
            " accumulated micro-batches (the micro-batch near the best predicted throughput)";
     }
     s += ": predicted " + format_seconds(r.predicted_seconds_to_target) + " to the target loss " + target;
-    if (objective_choice != r.batch_size && p_best && p_best->seconds_to_target) {
+    if (objective_choice != batch && p_best && p_best->seconds_to_target) {
       s += ", against " + format_seconds(p_best->seconds_to_target) + " at batch " + std::to_string(objective_choice) +
            ", the " + settings.objective + " choice";
     }
     r.reasons.push_back(s + ".");
   }
+  const std::string chosen_text = std::to_string(objective_choice);
   if (settings.objective == "time-to-target") {
+    const Measured* m_choice = measured_at(objective_choice);
+    const BatchPrediction* p_objective = prediction_at(objective_choice);
     if (basis == "predicted") {
-      r.reasons.push_back("Batch " + std::to_string(r.batch_size) +
+      r.reasons.push_back("Batch " + chosen_text +
                           (near_best.size() > 1 ? " is predicted to reach the target validation loss "
                                                 : " has the shortest predicted time to the target validation loss ") +
-                          target + ": " + format_seconds(r.predicted_seconds_to_target) +
-                          (r.measured_seconds_to_target ? " (" + format_seconds(r.measured_seconds_to_target) + " measured)" : "") +
+                          target + ": " + format_seconds(p_objective ? p_objective->seconds_to_target : std::nullopt) +
+                          (m_choice && m_choice->seconds_to_target
+                               ? " (" + format_seconds(m_choice->seconds_to_target) + " measured)"
+                               : std::string()) +
                           ", of " + std::to_string(r.predictions.size()) + " sizes from " + std::to_string(smallest_swept) +
                           " to " + std::to_string(r.max_fit_batch) +
                           (near_best.size() > 1
-                               ? "; sizes " + std::to_string(near_best_from) + " to " + std::to_string(r.batch_size) +
+                               ? "; sizes " + std::to_string(near_best.front()) + " to " + chosen_text +
                                      " are all within " + fmt(kFlatBand * 100, "%.0f") +
                                      "% of the fastest, and the largest of them takes the fewest steps"
                                : std::string()) +
                           ".");
-    } else if (basis == "measured") {
-      r.reasons.push_back("Batch " + std::to_string(r.batch_size) + " reached the target validation loss " + target +
-                          " soonest in the sweep (" + format_seconds(r.measured_seconds_to_target) +
-                          "); too few sizes reached it to fit S(B).");
     } else {
-      r.reasons.push_back("No batch size reached the target loss within the budget; batch " + std::to_string(r.batch_size) +
-                          " ended with the lowest validation loss. Give a larger --budget.");
+      r.reasons.push_back("Batch " + chosen_text + " reached the target validation loss " + target +
+                          " soonest in the sweep (" +
+                          format_seconds(m_choice ? m_choice->seconds_to_target : std::nullopt) +
+                          "); too few sizes reached it in every seed to fit S(B).");
     }
   } else if (settings.objective == "throughput") {
-    r.reasons.push_back("Batch " + std::to_string(r.batch_size) + " had the highest measured throughput, " +
-                        format_number(at_choice ? at_choice->samples_per_s : std::nullopt, "%.0f") + " samples/s.");
+    const Measured* m_choice = measured_at(objective_choice);
+    if (near_best.size() > 1) {
+      double tie_noise = 0;
+      for (auto b : near_best) tie_noise = std::max(tie_noise, measured_at(b)->throughput_noise);
+      r.reasons.push_back("Batch sizes " + sizes_text(near_best) + " are within measured noise (" +
+                          fmt(tie_noise * 100, "%.1f") + "%) of the highest throughput, " +
+                          fmt(*best_rate->samples_per_s, "%.0f") + " samples/s at batch " +
+                          std::to_string(best_rate->batch) + "; the smallest of them, " + chosen_text + " (" +
+                          format_number(m_choice->samples_per_s, "%.0f") +
+                          " samples/s), is taken: the same throughput with less memory and more optimizer steps per "
+                          "sample.");
+    } else {
+      r.reasons.push_back("Batch " + chosen_text + " had the highest measured throughput, " +
+                          format_number(m_choice->samples_per_s, "%.0f") + " samples/s, beyond the measured noise (" +
+                          fmt(m_choice->throughput_noise * 100, "%.1f") + "%) of every other size.");
+    }
   } else if (settings.objective == "sample-efficiency") {
-    r.reasons.push_back("Batch " + std::to_string(r.batch_size) + " reached the target loss " + target + " with the fewest samples" +
-                        (at_choice && at_choice->samples_to_target ? " (" + fmt(*at_choice->samples_to_target, "%.0f") + ")" : "") +
+    const Measured* m_choice = measured_at(objective_choice);
+    r.reasons.push_back("Batch " + chosen_text + " reached the target loss " + target + " with the fewest samples" +
+                        (m_choice && m_choice->samples_to_target ? " (" + fmt(*m_choice->samples_to_target, "%.0f") + ")"
+                                                                 : "") +
                         ".");
   } else {
-    r.reasons.push_back("Batch " + std::to_string(r.batch_size) + " is the probe's safe maximum, the largest batch that fits with the margin.");
+    r.reasons.push_back("Batch " + chosen_text + " is the probe's safe maximum, the largest batch that fits with the margin.");
   }
   if (r.steps_fit) {
     std::string s = "Steps to target follow S(B) = " + fmt(r.steps_fit->min_steps, "%.0f") + " x (1 + " +
@@ -502,8 +696,8 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
     }
     r.reasons.push_back(s + ".");
   }
-  if (r.max_fit_batch != r.batch_size) {
-    std::string s = "The largest batch that fits, " + std::to_string(r.max_fit_batch) + " (the probe's safe maximum), ";
+  if (r.max_fit_batch != batch) {
+    std::string s = "Batch " + std::to_string(r.max_fit_batch) + ", " + r.max_fit_label + ", ";
     if (r.max_fit_slowdown) {
       s += "would take " + fmt(*r.max_fit_slowdown, "%.2f") + "x as long (" +
            format_seconds(r.max_fit_seconds_to_target) + ")";

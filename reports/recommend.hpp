@@ -48,6 +48,14 @@ struct RecommendSettings {
 
 // The recommendation for a finished sweep. `probe` may be null (a --force
 // sweep without one): the largest swept size then stands for the safe maximum.
+// No answer without evidence: when no arm completed, or (time-to-target,
+// sample-efficiency) no size reached the target in every seed, the result
+// has status "none", no batch size, and reasons saying why and what to
+// change. Weak evidence (a two-point S(B) fit, the best size at the edge of
+// the swept range, an --effective-batch or learning rate far outside what
+// was run, accuracy at chance) lowers the confidence with a note each; for
+// throughput, sizes within measured noise of the best are a tie and the
+// smallest is taken.
 Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, const WorkloadInfo& workload,
                          const NoiseScale& noise, const RecommendSettings& settings);
 

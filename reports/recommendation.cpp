@@ -82,15 +82,17 @@ void from_json(const nlohmann::json& j, BatchPrediction& p) {
 void to_json(nlohmann::json& j, const Recommendation& r) {
   j = nlohmann::json{
       {"objective", r.objective},
-      {"batch_size", r.batch_size},
-      {"micro_batch_size", r.micro_batch_size},
-      {"accumulation_steps", r.accumulation_steps},
-      {"learning_rate", number(r.learning_rate)},
+      {"status", r.status},
+      {"batch_size", optional(r.batch_size)},
+      {"micro_batch_size", optional(r.micro_batch_size)},
+      {"accumulation_steps", optional(r.accumulation_steps)},
+      {"learning_rate", optional(r.learning_rate)},
       {"learning_rate_rule", r.learning_rate_rule},
       {"target_loss", optional(r.target_loss)},
       {"predicted_seconds_to_target", optional(r.predicted_seconds_to_target)},
       {"measured_seconds_to_target", optional(r.measured_seconds_to_target)},
       {"max_fit_batch", r.max_fit_batch},
+      {"max_fit_label", r.max_fit_label},
       {"max_fit_seconds_to_target", optional(r.max_fit_seconds_to_target)},
       {"max_fit_slowdown", optional(r.max_fit_slowdown)},
       {"confidence", r.confidence},
@@ -103,15 +105,24 @@ void to_json(nlohmann::json& j, const Recommendation& r) {
 }
 void from_json(const nlohmann::json& j, Recommendation& r) {
   j.at("objective").get_to(r.objective);
-  j.at("batch_size").get_to(r.batch_size);
-  j.at("micro_batch_size").get_to(r.micro_batch_size);
-  j.at("accumulation_steps").get_to(r.accumulation_steps);
-  r.learning_rate = read_number(j.at("learning_rate"));
+  j.at("status").get_to(r.status);  // schema 1 has none: report_reader adds "recommended"
+  if (r.status != kRecommended && r.status != kNoRecommendation) {
+    throw nlohmann::json::other_error::create(
+        501, "recommendation.status '" + r.status + "' is neither recommended nor none", &j);
+  }
+  r.batch_size = read_optional<std::int64_t>(j, "batch_size");
+  r.micro_batch_size = read_optional<std::int64_t>(j, "micro_batch_size");
+  r.accumulation_steps = read_optional<std::int64_t>(j, "accumulation_steps");
+  r.learning_rate = read_optional<double>(j, "learning_rate");
+  if (r.status == kRecommended && !r.batch_size) {
+    throw nlohmann::json::other_error::create(501, "recommendation.batch_size is null while status is recommended", &j);
+  }
   j.at("learning_rate_rule").get_to(r.learning_rate_rule);
   r.target_loss = read_optional<double>(j, "target_loss");
   r.predicted_seconds_to_target = read_optional<double>(j, "predicted_seconds_to_target");
   r.measured_seconds_to_target = read_optional<double>(j, "measured_seconds_to_target");
   j.at("max_fit_batch").get_to(r.max_fit_batch);
+  r.max_fit_label = j.value("max_fit_label", r.max_fit_label);
   r.max_fit_seconds_to_target = read_optional<double>(j, "max_fit_seconds_to_target");
   r.max_fit_slowdown = read_optional<double>(j, "max_fit_slowdown");
   j.at("confidence").get_to(r.confidence);

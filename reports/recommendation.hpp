@@ -1,6 +1,6 @@
 // The recommendation section of a report: the batch size to train with, the
 // learning rate for it, and the evidence (fits, noise scale, predictions) a
-// person can check. Plain data; tuner/recommend.cpp computes it from a sweep.
+// person can check. Plain data; reports/recommend.cpp computes it from a sweep.
 #pragma once
 
 #include <cstdint>
@@ -60,26 +60,42 @@ struct BatchPrediction {
   std::optional<double> measured_seconds_to_target;
 };
 
+// No answer without evidence: when no batch size has what the objective
+// needs (no arm completed, or none reached the target in every seed), status
+// is "none", the batch size, micro-batch, accumulation steps and learning
+// rate are null, confidence is "none", and the reasons say why and what to
+// change. Everything measured (fits, predictions, noise scale) is still there.
+inline constexpr const char* kRecommended = "recommended";
+inline constexpr const char* kNoRecommendation = "none";
+
 struct Recommendation {
   std::string objective;                 // time-to-target | throughput | sample-efficiency | max-fit
-  std::int64_t batch_size = 0;           // the effective batch: micro_batch_size x accumulation_steps
-  std::int64_t micro_batch_size = 0;     // what goes through the model at once
-  std::int64_t accumulation_steps = 1;
-  double learning_rate = 0;
+  std::string status = kRecommended;     // recommended | none
+  std::optional<std::int64_t> batch_size;          // the effective batch: micro_batch_size x accumulation_steps
+  std::optional<std::int64_t> micro_batch_size;    // what goes through the model at once
+  std::optional<std::int64_t> accumulation_steps;  // 1: no accumulation
+  std::optional<double> learning_rate;
   std::string learning_rate_rule;        // how it was derived, in words
   std::optional<double> target_loss;
   std::optional<double> predicted_seconds_to_target;
-  std::optional<double> measured_seconds_to_target;  // when the sweep ran it
+  std::optional<double> measured_seconds_to_target;  // interpolated crossing, when the sweep ran it
+  // What max_fit_batch is, in words: the largest batch that fits (the probe's
+  // safe maximum), or, when the probe was capped below the memory edge (the
+  // throughput knee, the training set), the largest size it verified.
+  std::string max_fit_label = "the largest batch that fits (safe maximum)";
   std::int64_t max_fit_batch = 0;            // the probe's safe maximum: what "largest that fits" tools pick
   std::optional<double> max_fit_seconds_to_target;
   std::optional<double> max_fit_slowdown;    // T(largest) / T(recommended)
   std::optional<StepsFit> steps_fit;
   std::optional<StepTimeFit> step_time_fit;
   NoiseScale noise_scale;
-  std::string confidence;                // high | medium | low
+  std::string confidence;                // high | medium | low; none without a recommendation
   std::vector<std::string> confidence_notes;
   std::vector<std::string> reasons;      // sentences a person can check against the numbers
   std::vector<BatchPrediction> predictions;
+
+  // A batch size was recommended (status "recommended" with a batch size).
+  bool recommends() const { return status == kRecommended && batch_size.has_value(); }
 };
 
 void to_json(nlohmann::json& j, const StepsFit& f);

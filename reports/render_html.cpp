@@ -490,7 +490,9 @@ class SvgPlot {
 // data for it; the caller says so in words instead.
 
 std::optional<std::int64_t> recommended_batch(const Report& r) {
-  if (r.recommendation && r.recommendation->batch_size > 0) return r.recommendation->batch_size;
+  if (r.recommendation && r.recommendation->recommends() && *r.recommendation->batch_size > 0) {
+    return r.recommendation->batch_size;
+  }
   return std::nullopt;
 }
 
@@ -769,7 +771,8 @@ bool time_to_target_chart(std::ostream& out, const Report& r) {
     }
   }
   if (!any) return false;
-  if (rec.batch_size > 0) x.add(static_cast<double>(rec.batch_size));
+  const std::int64_t chosen = recommended_batch(r).value_or(0);
+  if (chosen > 0) x.add(static_cast<double>(chosen));
   if (rec.max_fit_batch > 0) x.add(static_cast<double>(rec.max_fit_batch));
   // Predicted times climb by decades past the critical batch, and measured
   // ones can sit far below: a linear axis would flatten one of them.
@@ -779,8 +782,8 @@ bool time_to_target_chart(std::ostream& out, const Report& r) {
       rec.target_loss ? "target validation loss " + num(rec.target_loss, "%.4g") : "",
       log2_axis(x, "batch size (samples, log2 scale)", SvgPlot::kPlotWidth),
       log_time ? log10_axis(y, "time to target (s, log scale)") : linear_axis(y, "time to target (s)", true, 5));
-  if (rec.batch_size > 0) plot.highlight_batch(rec.batch_size);
-  if (rec.max_fit_batch > 0 && rec.max_fit_batch != rec.batch_size) {
+  if (chosen > 0) plot.highlight_batch(chosen);
+  if (rec.max_fit_batch > 0 && rec.max_fit_batch != chosen) {
     plot.reference_batch(rec.max_fit_batch, colour::grey,
                          "largest that fits (" + integer(rec.max_fit_batch) + ")");
   }
@@ -803,7 +806,9 @@ bool time_to_target_chart(std::ostream& out, const Report& r) {
     any_measured = true;
   }
   if (!predicted.empty()) plot.legend({LegendEntry::Symbol::line_dot, colour::blue, "predicted"});
-  if (any_measured) plot.legend({LegendEntry::Symbol::dot, colour::vermillion, "measured (sweep)"});
+  if (any_measured) {
+    plot.legend({LegendEntry::Symbol::dot, colour::vermillion, "measured (sweep, interpolated crossing)"});
+  }
   plot.write(out);
   return true;
 }
@@ -912,11 +917,24 @@ void write_recommendation(std::ostream& out, const Report& r) {
     return;
   }
   const Recommendation& rec = *r.recommendation;
+  if (!rec.recommends()) {
+    // No answer without evidence: say so plainly, and why.
+    out << "<section class=\"recommendation none\" id=\"recommendation\">\n<h2>Recommendation</h2>\n"
+        << "<p class=\"headline\"><strong>No recommendation</strong></p>\n"
+        << "<p>No batch size has the evidence for one (objective " << esc(rec.objective) << ").</p>\n";
+    if (!rec.reasons.empty()) {
+      out << "<h3>Why</h3>\n<ul class=\"reasons\">\n";
+      for (const auto& reason : rec.reasons) out << "<li>" << esc(reason) << "</li>\n";
+      out << "</ul>\n";
+    }
+    out << "</section>\n";
+    return;
+  }
   out << "<section class=\"recommendation\" id=\"recommendation\">\n<h2>Recommendation</h2>\n"
-      << "<p class=\"headline\">Batch size <strong>" << rec.batch_size << "</strong>";
-  if (rec.accumulation_steps > 1) {
-    out << " <span class=\"accumulation\">= micro-batch " << rec.micro_batch_size << " \xC3\x97 "
-        << rec.accumulation_steps << " accumulation steps</span>";
+      << "<p class=\"headline\">Batch size <strong>" << *rec.batch_size << "</strong>";
+  if (rec.accumulation_steps.value_or(1) > 1 && rec.micro_batch_size) {
+    out << " <span class=\"accumulation\">= micro-batch " << *rec.micro_batch_size << " \xC3\x97 "
+        << *rec.accumulation_steps << " accumulation steps</span>";
   }
   out << "</p>\n<dl class=\"facts\">\n";
   out << "<dt>learning rate</dt><dd><strong>" << esc(num(rec.learning_rate, "%.4g")) << "</strong>"
@@ -927,21 +945,21 @@ void write_recommendation(std::ostream& out, const Report& r) {
   if (finite(rec.predicted_seconds_to_target))
     times.push_back(format_seconds(rec.predicted_seconds_to_target) + " predicted");
   if (finite(rec.measured_seconds_to_target))
-    times.push_back(format_seconds(rec.measured_seconds_to_target) + " measured");
+    times.push_back(format_seconds(rec.measured_seconds_to_target) + " measured (interpolated crossing)");
   std::string time = times.empty() ? "not predicted and not measured" : times.front();
   if (times.size() > 1) time += ", " + times.back();
   if (rec.target_loss) time += " (target validation loss " + num(rec.target_loss, "%.4f") + ")";
   fact(out, "time to target", time);
   std::string largest = integer(rec.max_fit_batch);
   if (rec.max_fit_batch == rec.batch_size) {
-    largest += ": the recommendation is the largest batch that fits";
+    largest += ": the recommendation is " + rec.max_fit_label;
   } else if (rec.max_fit_slowdown && std::isfinite(*rec.max_fit_slowdown)) {
     largest += ": " + num(rec.max_fit_slowdown, "%.2f") + "\xC3\x97 as long to the target (" +
                format_seconds(rec.max_fit_seconds_to_target) + ")";
   } else {
     largest += ": no time-to-target prediction for it";
   }
-  fact(out, "largest batch that fits", largest);
+  fact(out, rec.max_fit_label.c_str(), largest);
   const std::string level =
       rec.confidence == "high" || rec.confidence == "medium" || rec.confidence == "low" ? rec.confidence : "other";
   out << "<dt>confidence</dt><dd><span class=\"badge " << level << "\">"
@@ -1030,6 +1048,25 @@ void write_sweep_tables(std::ostream& out, const Report& r) {
   if (!s.batch_sizes_source.empty()) out << " Batch sizes: " << esc(s.batch_sizes_source) << ".";
   out << "</p>\n";
   if (s.incomplete) out << "<p class=\"warning\">Incomplete: " << esc(s.incomplete_reason) << "</p>\n";
+  if (!s.throughput_scan.empty() || !s.throughput_knee.empty()) {
+    std::string scan;
+    for (const auto& p : s.throughput_scan) {
+      scan += (scan.empty() ? "" : ", ") + integer(p.batch_size) + " at " + num(p.samples_per_s, "%.0f");
+    }
+    out << "<p>Throughput scan: " << esc(scan.empty() ? s.throughput_knee
+                                                      : scan + " samples/s" +
+                                                            (s.throughput_knee.empty() ? "" : "; " + s.throughput_knee))
+        << ".</p>\n";
+  }
+  if (s.phase_seconds.total > 0) {
+    const PhaseSeconds& t = s.phase_seconds;
+    out << "<p>Time: probe " << esc(format_seconds(t.probe)) << ", throughput scan "
+        << esc(format_seconds(t.throughput_scan)) << ", training " << esc(format_seconds(t.training))
+        << ", evaluation " << esc(format_seconds(t.evaluation)) << ", noise scale "
+        << esc(format_seconds(t.noise_scale)) << ", total " << esc(format_seconds(t.total)) << ".</p>\n";
+  }
+  out << "<p>Time to target: where the validation loss crossed the target, interpolated between evaluations; "
+         "shown only when every seed of a size reached it.</p>\n";
   out << "<table class=\"summary\">\n<thead><tr><th>batch</th><th>learning rate</th><th>done</th>"
       << "<th>samples/s</th><th>val loss</th><th>val accuracy</th><th>time to target</th>"
       << "<th>samples to target</th><th>peak memory</th></tr></thead>\n<tbody>\n";
@@ -1067,9 +1104,14 @@ void write_probe_tables(std::ostream& out, const Report& r) {
   const ProbeResult& p = *r.probe;
   out << "<h3>Memory probe: trials</h3>\n<dl class=\"facts\">\n";
   fact(out, "largest fitting batch",
-       integer(p.largest_fitting_batch) + (p.capped ? " (capped by --max-batch " + integer(p.max_batch) + ")" : "") +
+       integer(p.largest_fitting_batch) + (p.capped ? " (capped by " + (p.cap_source.empty() ? std::string("--max-batch") : p.cap_source) + " at " + integer(p.max_batch) + ")" : "") +
            (p.first_failing_batch ? "; first failing " + integer(*p.first_failing_batch) : ""));
   fact(out, "safe maximum", integer(p.safe_max_batch) + " (margin " + num(p.margin * 100, "%.0f") + "%)");
+  if (p.min_batch > 1) {
+    fact(out, "smallest batch",
+         integer(p.min_batch) + ": smaller ones cannot train" +
+             (p.min_batch_reason.empty() ? "" : " (" + first_line(p.min_batch_reason) + ")"));
+  }
   fact(out, "capacity",
        format_bytes(p.capacity_bytes) + (p.capacity_source.empty() ? "" : " (" + p.capacity_source + ")"));
   fact(out, "search",

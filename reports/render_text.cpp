@@ -5,22 +5,23 @@
 #include <ostream>
 
 #include "reports/machine_info.hpp"
+#include "reports/text_util.hpp"
 
 namespace batchtune {
 namespace {
 
 std::string batch_and_accumulation(const Recommendation& r) {
-  std::string s = std::to_string(r.batch_size);
-  if (r.accumulation_steps > 1) {
-    s += " (micro-batch " + std::to_string(r.micro_batch_size) + " x " + std::to_string(r.accumulation_steps) +
+  std::string s = r.batch_size ? std::to_string(*r.batch_size) : "-";
+  if (r.accumulation_steps.value_or(1) > 1 && r.micro_batch_size) {
+    s += " (micro-batch " + std::to_string(*r.micro_batch_size) + " x " + std::to_string(*r.accumulation_steps) +
          " accumulation steps)";
   }
   return s;
 }
 
 std::string slowdown_sentence(const Recommendation& r) {
-  if (r.max_fit_batch == r.batch_size) return "it is the largest batch that fits";
-  std::string s = "the largest batch that fits (safe maximum), " + std::to_string(r.max_fit_batch) + ", ";
+  if (r.batch_size && r.max_fit_batch == *r.batch_size) return "it is " + r.max_fit_label;
+  std::string s = r.max_fit_label + ", " + std::to_string(r.max_fit_batch) + ", ";
   if (r.max_fit_slowdown) return s + "takes " + format_number(r.max_fit_slowdown, "%.2f") + "x as long";
   return s + "has no time-to-target prediction";
 }
@@ -61,6 +62,12 @@ std::string format_seconds(std::optional<double> seconds) {
 }
 
 void render_recommendation_text(std::ostream& out, const Recommendation& r) {
+  if (!r.recommends()) {
+    out << "recommendation (" << r.objective << "): none, no batch size has the evidence for one\n";
+    if (r.target_loss) out << "  target loss           " << format_number(r.target_loss, "%.4f") << '\n';
+    for (const auto& reason : r.reasons) out << "  - " << reason << '\n';
+    return;
+  }
   out << "recommendation (" << r.objective << "): batch size " << batch_and_accumulation(r) << ", learning rate "
       << format_number(r.learning_rate, "%.4g") << '\n';
   out << "  learning rate rule    " << r.learning_rate_rule << '\n';
@@ -102,6 +109,11 @@ void render_report_markdown(std::ostream& out, const Report& r) {
   out << "### Recommendation\n\n";
   if (!r.recommendation) {
     out << "No recommendation in this report.\n\n";
+  } else if (!r.recommendation->recommends()) {
+    out << "**No recommendation** (objective: " << r.recommendation->objective
+        << "): no batch size has the evidence for one.\n\n";
+    for (const auto& reason : r.recommendation->reasons) out << "- " << reason << '\n';
+    out << '\n';
   } else {
     const Recommendation& rec = *r.recommendation;
     out << "**Batch size " << batch_and_accumulation(rec) << ", learning rate " << format_number(rec.learning_rate, "%.4g")
@@ -110,8 +122,9 @@ void render_report_markdown(std::ostream& out, const Report& r) {
     out << "| learning rate rule | " << cell(rec.learning_rate_rule) << " |\n";
     out << "| target validation loss | " << format_number(rec.target_loss, "%.4f") << " |\n";
     out << "| predicted time to target | " << format_seconds(rec.predicted_seconds_to_target) << " |\n";
-    out << "| measured time to target | " << format_seconds(rec.measured_seconds_to_target) << " |\n";
-    out << "| largest batch that fits (safe maximum) | " << rec.max_fit_batch << " (" << cell(slowdown_sentence(rec)) << ") |\n";
+    out << "| measured time to target (interpolated crossing) | " << format_seconds(rec.measured_seconds_to_target)
+        << " |\n";
+    out << "| " << rec.max_fit_label << " | " << rec.max_fit_batch << " (" << cell(slowdown_sentence(rec)) << ") |\n";
     if (rec.steps_fit) {
       out << "| critical batch (S(B) fit) | " << format_number(rec.steps_fit->critical_batch, "%.0f") << " (R² "
           << format_number(rec.steps_fit->r_squared, "%.3f") << ") |\n";
@@ -129,21 +142,28 @@ void render_report_markdown(std::ostream& out, const Report& r) {
   if (r.probe) {
     const ProbeResult& p = *r.probe;
     out << "### Memory probe\n\n";
-    out << "Largest fitting batch **" << p.largest_fitting_batch << "**" << (p.capped ? " (capped by --max-batch)" : "")
+    out << "Largest fitting batch **" << p.largest_fitting_batch << "**" << (p.capped ? " (capped by " + (p.cap_source.empty() ? std::string("--max-batch") : p.cap_source) + ")" : "")
         << ", safe maximum " << p.safe_max_batch << ", in " << format_bytes(p.capacity_bytes) << " ("
-        << cell(p.capacity_source) << "); " << p.trials.size() << " trials (" << p.strategy << ").\n\n";
+        << cell(p.capacity_source) << "); " << p.trials.size() << " trials (" << p.strategy << ").";
+    if (p.min_batch > 1) {
+      out << " Smallest batch " << p.min_batch << ": smaller ones cannot train"
+          << (p.min_batch_reason.empty() ? "" : " (" + cell(first_line(p.min_batch_reason)) + ")") << ".";
+    }
+    out << "\n\n";
   }
   if (r.sweep) {
     const SweepResult& s = *r.sweep;
     out << "### Sweep\n\n";
     out << s.budget_kind << " budget " << format_number(s.budget_value, "%.0f") << " per arm, " << s.seeds << " seed"
         << (s.seeds > 1 ? "s" : "") << ", lr scaling " << s.lr_scaling << " from batch " << s.base_batch
-        << "; target validation loss " << format_number(s.target_loss, "%.4f") << ".";
+        << "; target validation loss " << format_number(s.target_loss, "%.4f")
+        << (s.target_loss ? " (times to it interpolated between evaluations)." : ".");
     if (s.incomplete) out << " **Incomplete:** " << cell(s.incomplete_reason) << ".";
+    if (!s.throughput_knee.empty()) out << " Throughput scan: " << cell(s.throughput_knee) << ".";
     out << "\n\n";
     out << "| batch | lr | done | samples/s | val loss | val acc | time to target | samples to target | peak memory |\n";
     out << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-    const std::int64_t chosen = r.recommendation ? r.recommendation->batch_size : -1;
+    const std::int64_t chosen = r.recommendation ? r.recommendation->batch_size.value_or(-1) : -1;
     for (const auto& b : s.summaries) {
       auto mean = [](const std::optional<Spread>& v) { return v ? std::optional<double>(v->mean) : std::nullopt; };
       const bool mark = b.batch_size == chosen;
@@ -155,6 +175,23 @@ void render_report_markdown(std::ostream& out, const Report& r) {
           << " | " << format_bytes(b.peak_bytes) << " |\n";
     }
     out << '\n';
+    bool any_stopped = false;
+    for (const auto& a : s.arms) {
+      if (a.status == ArmStatus::completed) continue;
+      any_stopped = true;
+      out << "- Batch " << a.batch_size << " seed " << a.seed << ": " << nlohmann::json(a.status).get<std::string>()
+          << (a.failed_at_step ? " at step " + std::to_string(*a.failed_at_step) : "")
+          << (a.message.empty() ? "" : " (" + cell(first_line(a.message)) + ")") << '\n';
+    }
+    const PhaseSeconds& t = s.phase_seconds;
+    if (t.total > 0) {
+      out << (any_stopped ? "\n" : "") << "Time: probe " << format_seconds(t.probe) << ", throughput scan "
+          << format_seconds(t.throughput_scan) << ", training " << format_seconds(t.training) << ", evaluation "
+          << format_seconds(t.evaluation) << ", noise scale " << format_seconds(t.noise_scale) << ", total "
+          << format_seconds(t.total) << ".\n\n";
+    } else if (any_stopped) {
+      out << '\n';
+    }
   }
   out << "<sub>batchtune " << cell(r.tool_version) << " (" << cell(r.tool_commit) << ")</sub>\n";
 }

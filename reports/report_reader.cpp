@@ -16,26 +16,96 @@ std::string plain(const std::string& what) {
   return close == std::string::npos ? what : what.substr(close + 2);
 }
 
+// The first key whose value has another type than the writer gives it, found
+// by comparing with what a default value of the section serialises to (null
+// there is an optional: anything goes). "" when none is found.
+std::string mistyped_key(const nlohmann::json& got, const nlohmann::json& want, const std::string& prefix) {
+  if (!got.is_object() || !want.is_object()) return "";
+  for (auto it = want.begin(); it != want.end(); ++it) {
+    if (!got.contains(it.key())) continue;  // nlohmann names a missing key itself
+    const auto& g = got.at(it.key());
+    const auto& w = it.value();
+    if (w.is_null() || g.is_null()) continue;
+    const bool same = (w.is_number() && g.is_number()) || (w.is_boolean() && g.is_boolean()) ||
+                      (w.is_string() && g.is_string()) || (w.is_array() && g.is_array()) ||
+                      (w.is_object() && g.is_object());
+    if (!same) return prefix + it.key() + " (a " + g.type_name() + " where a " + w.type_name() + " belongs)";
+    const std::string inner = mistyped_key(g, w, prefix + it.key() + ".");
+    if (!inner.empty()) return inner;
+  }
+  return "";
+}
+
 template <typename T>
 T read_section(const nlohmann::json& j, const std::string& path, const char* section) {
   try {
     return j.at(section).get<T>();
   } catch (const nlohmann::json::exception& e) {
-    throw InputError(path + ": section '" + section + "' is not what batchtune writes: " + plain(e.what()) +
+    std::string where;
+    try {
+      where = mistyped_key(j.at(section), nlohmann::json(T{}), std::string(section) + ".");
+    } catch (const std::exception&) {
+    }
+    throw InputError(path + ": section '" + section + "' is not what batchtune writes: " +
+                     (where.empty() ? "" : where + ": ") + plain(e.what()) +
                      "; was the file edited or written by another tool?");
   }
 }
 
+// Schema 1 -> 2, on the JSON: `step_seconds` became `compute_seconds`, and
+// the recommendation gained `status` (every schema 1 recommendation has a
+// batch size). `target` changed meaning; the typed model recomputes it.
+void upgrade_from_schema_1(nlohmann::json& j) {
+  if (j.contains("sweep") && j["sweep"].is_object() && j["sweep"].contains("arms") && j["sweep"]["arms"].is_array()) {
+    for (auto& arm : j["sweep"]["arms"]) {
+      if (!arm.is_object() || !arm.contains("step_seconds") || arm.contains("compute_seconds")) continue;
+      arm["compute_seconds"] = std::move(arm["step_seconds"]);
+      arm.erase("step_seconds");
+    }
+  }
+  if (j.contains("recommendation") && j["recommendation"].is_object() && !j["recommendation"].contains("status")) {
+    j["recommendation"]["status"] = kRecommended;
+  }
+}
+
 }  // namespace
+
+void check_nesting_depth(const std::string& text, const std::string& source) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxReportDepth) {
+        throw InputError(source + ": nested deeper than " + std::to_string(kMaxReportDepth) + " levels at byte " +
+                         std::to_string(i) + ": not a batchtune report (crafted or corrupt?)");
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+}
 
 Report read_report(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path + ": cannot open the report (no such file, or not readable)");
   std::stringstream buffer;
   buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  // Before parsing: nlohmann's parser and destructor handle any depth only
+  // as far as the stack goes, and a few hundred KB of brackets go further.
+  check_nesting_depth(text, path);
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(buffer.str());
+    json = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(path + ": not valid JSON (truncated or corrupt?) at byte " + std::to_string(e.byte) + ": " +
                      plain(e.what()));
@@ -60,28 +130,42 @@ Report report_from_json(const nlohmann::json& json, const std::string& path) {
                      " is newer than this batchtune reads (" + std::to_string(kReportSchemaVersion) +
                      "); upgrade batchtune");
   }
-  if (r.schema_version < 1) throw InputError(path + ": schema_version " + std::to_string(r.schema_version) + " is not valid");
+  if (r.schema_version < kOldestReadableSchemaVersion) {
+    throw InputError(path + ": schema_version " + std::to_string(r.schema_version) + " is not valid");
+  }
   for (const char* key : {"tool", "context", "workload", "probe", "sweep", "recommendation"}) {
     if (!r.json.contains(key)) throw InputError(path + ": missing the required field '" + key + "'");
   }
+  nlohmann::json upgraded;
+  if (r.schema_version == 1) {
+    upgraded = r.json;
+    upgrade_from_schema_1(upgraded);
+  }
+  const nlohmann::json& doc = r.schema_version == 1 ? upgraded : r.json;
   try {
-    const auto& tool = r.json.at("tool");
+    const auto& tool = doc.at("tool");
     r.tool_version = tool.value("version", "");
     r.tool_commit = tool.value("commit", "");
-    const auto& context = r.json.at("context");
+    const auto& context = doc.at("context");
     r.date = context.value("date", "");
     r.command_line = context.value("command_line", "");
   } catch (const nlohmann::json::exception& e) {
     throw InputError(path + ": section 'tool' or 'context' is not what batchtune writes: " + plain(e.what()));
   }
-  if (r.json.at("context").is_object() && r.json.at("context").contains("machine")) {
-    r.machine = read_section<MachineInfo>(r.json.at("context"), path, "machine");
+  if (doc.at("context").is_object() && doc.at("context").contains("machine")) {
+    r.machine = read_section<MachineInfo>(doc.at("context"), path, "machine");
   }
-  r.workload = read_section<WorkloadInfo>(r.json, path, "workload");
-  if (!r.json.at("probe").is_null()) r.probe = read_section<ProbeResult>(r.json, path, "probe");
-  if (!r.json.at("sweep").is_null()) r.sweep = read_section<SweepResult>(r.json, path, "sweep");
-  if (!r.json.at("recommendation").is_null()) {
-    r.recommendation = read_section<Recommendation>(r.json, path, "recommendation");
+  r.workload = read_section<WorkloadInfo>(doc, path, "workload");
+  if (!doc.at("probe").is_null()) r.probe = read_section<ProbeResult>(doc, path, "probe");
+  if (!doc.at("sweep").is_null()) {
+    r.sweep = read_section<SweepResult>(doc, path, "sweep");
+    // Schema 1's `target` was the first evaluation at the target; the one
+    // meaning now is the interpolated crossing, recomputed from the
+    // evaluations (summaries with it).
+    if (r.schema_version == 1) summarise_targets(*r.sweep);
+  }
+  if (!doc.at("recommendation").is_null()) {
+    r.recommendation = read_section<Recommendation>(doc, path, "recommendation");
   }
   return r;
 }
@@ -115,6 +199,24 @@ const nlohmann::json& value_at(const nlohmann::json& root, const std::string& do
     pos = end + 1;
   }
   return *node;
+}
+
+void require_recommendation_for(const Report& report, const std::string& dotted) {
+  static const char* const answers[] = {"recommendation.batch_size", "recommendation.micro_batch_size",
+                                        "recommendation.accumulation_steps", "recommendation.learning_rate"};
+  if (std::find(std::begin(answers), std::end(answers), dotted) == std::end(answers)) return;
+  const std::string source = report.path.empty() ? std::string("the report") : report.path;
+  if (!report.recommendation) {
+    throw NoRecommendationError(source + ": no recommendation in this report (" +
+                                (report.sweep ? report.sweep->incomplete ? "the sweep is incomplete" : "none was made"
+                                              : "it holds no sweep") +
+                                "), so no " + dotted);
+  }
+  if (!report.recommendation->recommends()) {
+    const auto& reasons = report.recommendation->reasons;
+    throw NoRecommendationError(source + ": no recommendation, no batch size had the evidence" +
+                                (reasons.empty() ? std::string() : ": " + reasons.front()));
+  }
 }
 
 std::string format_value(const nlohmann::json& value) {

@@ -1,6 +1,9 @@
 // Reading a saved report back: one clear line for a missing file, malformed
-// or truncated JSON, a missing or mistyped field (named), or a schema_version
-// newer than this batchtune reads. Unknown fields are ignored.
+// or truncated JSON, nesting deeper than any report (a crafted file must not
+// exhaust the stack), a missing or mistyped field (named), or a
+// schema_version newer than this batchtune reads. Unknown fields are ignored.
+// Older schema versions are upgraded in memory (the typed model is always
+// the current version's).
 #pragma once
 
 #include <optional>
@@ -11,17 +14,20 @@
 #include "reports/machine_info.hpp"
 #include "reports/probe_report.hpp"
 #include "reports/recommendation.hpp"
+#include "reports/schema_version.hpp"
 #include "reports/sweep_report.hpp"
 #include "reports/workload_info.hpp"
 
 namespace batchtune {
 
-inline constexpr int kReportSchemaVersion = 1;
+// A report nests about 6 levels deep (sweep.arms[].evaluations[].loss);
+// anything past this is not a report, and is refused before it is parsed.
+inline constexpr int kMaxReportDepth = 64;
 
 struct Report {
-  nlohmann::json json;  // the whole file, for `show --get`
+  nlohmann::json json;  // the whole file as written (not upgraded), for `show --get`
   std::string path;     // where it was read from (empty when built in memory)
-  int schema_version = 0;
+  int schema_version = 0;  // as written; the typed sections below are kReportSchemaVersion's
   std::string tool_version;
   std::string tool_commit;
   std::optional<MachineInfo> machine;  // context.machine
@@ -39,6 +45,16 @@ Report report_from_json(const nlohmann::json& json, const std::string& source);
 
 // Throws InputError naming `path` and what is wrong.
 Report read_report(const std::string& path);
+
+// Throws InputError naming `source` when `text` nests arrays and objects
+// deeper than kMaxReportDepth (brackets inside strings do not count).
+void check_nesting_depth(const std::string& text, const std::string& source);
+
+// The recommended batch size for `show --get recommendation.batch_size` and
+// the like: throws NoRecommendationError (exit 1) naming the reason when the
+// report recommends none (status "none", or no recommendation section) and
+// `dotted` asks for one of the recommendation's values that are then null.
+void require_recommendation_for(const Report& report, const std::string& dotted);
 
 // The value at a dotted path ("recommendation.batch_size", "sweep.arms.0.steps").
 // Throws UsageError naming the key that is missing and the keys there are.

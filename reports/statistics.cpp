@@ -50,4 +50,20 @@ std::optional<double> median_of(std::vector<double> values) {
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
 }
 
+std::vector<double> block_medians(const std::vector<double>& steps_in_order, int steps_per_block) {
+  std::vector<double> finite;
+  for (double v : steps_in_order) if (std::isfinite(v)) finite.push_back(v);
+  std::vector<double> medians;
+  if (finite.empty()) return medians;
+  const std::size_t n = finite.size();
+  const std::size_t blocks = std::max<std::size_t>(1, n / std::size_t(std::max(1, steps_per_block)));
+  for (std::size_t b = 0; b < blocks; ++b) {
+    // Contiguous and as even as possible: block b holds [n b / k, n (b+1) / k).
+    const auto first = finite.begin() + std::ptrdiff_t(n * b / blocks);
+    const auto last = finite.begin() + std::ptrdiff_t(n * (b + 1) / blocks);
+    medians.push_back(*median_of(std::vector<double>(first, last)));
+  }
+  return medians;
+}
+
 }  // namespace batchtune

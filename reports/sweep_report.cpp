@@ -8,6 +8,7 @@
 
 #include "reports/json_util.hpp"
 #include "reports/machine_info.hpp"
+#include "reports/render_text.hpp"
 
 namespace batchtune {
 
@@ -31,6 +32,46 @@ Spread spread_of(const std::vector<double>& values) {
   return s;
 }
 
+std::vector<double> step_total_seconds(const SweepArm& arm) {
+  std::vector<double> total;
+  total.reserve(arm.compute_seconds.size());
+  for (std::size_t i = 0; i < arm.compute_seconds.size(); ++i) {
+    total.push_back(arm.compute_seconds[i] + (i < arm.data_seconds.size() ? arm.data_seconds[i] : 0.0));
+  }
+  return total;
+}
+
+std::optional<TimeToTarget> time_to_target(const SweepArm& arm, double target_loss) {
+  if (!std::isfinite(target_loss)) return std::nullopt;
+  bool have_previous = false;
+  double prev_loss = 0;
+  TimeToTarget prev;
+  for (const auto& e : arm.evaluations) {
+    if (!std::isfinite(e.loss)) return std::nullopt;
+    const TimeToTarget here{double(e.step), double(e.samples), e.seconds};
+    if (e.loss <= target_loss) {
+      // No evaluation above the target before it, or a loss that rose into
+      // this one: nothing to interpolate from.
+      if (!have_previous || prev_loss <= e.loss) return here;
+      const double f = (prev_loss - target_loss) / (prev_loss - e.loss);
+      return TimeToTarget{prev.steps + f * (here.steps - prev.steps), prev.samples + f * (here.samples - prev.samples),
+                          prev.seconds + f * (here.seconds - prev.seconds)};
+    }
+    have_previous = true;
+    prev_loss = e.loss;
+    prev = here;
+  }
+  return std::nullopt;
+}
+
+std::optional<EvaluationAtTarget> first_evaluation_at_target(const SweepArm& arm, double target_loss) {
+  if (!time_to_target(arm, target_loss)) return std::nullopt;  // the same arms, by the same rules
+  for (const auto& e : arm.evaluations) {
+    if (e.loss <= target_loss) return EvaluationAtTarget{e.step, e.samples, e.seconds};
+  }
+  return std::nullopt;
+}
+
 void summarise_sweep(SweepResult& sweep) {
   if (!sweep.target_loss) {
     // The loss at least half the completed arms reach: the median of their
@@ -50,15 +91,16 @@ void summarise_sweep(SweepResult& sweep) {
     }
     sweep.target_source = "the median of the completed arms' best validation losses: at least half reach it";
   }
+  summarise_targets(sweep);
+}
+
+void summarise_targets(SweepResult& sweep) {
   for (auto& a : sweep.arms) {
     a.target.reset();
+    a.first_evaluation_at_target.reset();
     if (!sweep.target_loss) continue;
-    for (const auto& e : a.evaluations) {
-      if (std::isfinite(e.loss) && e.loss <= *sweep.target_loss) {
-        a.target = TargetReached{e.step, e.samples, e.seconds};
-        break;
-      }
-    }
+    a.target = time_to_target(a, *sweep.target_loss);
+    a.first_evaluation_at_target = first_evaluation_at_target(a, *sweep.target_loss);
   }
   std::map<std::int64_t, std::vector<const SweepArm*>> by_batch;
   for (const auto& a : sweep.arms) by_batch[a.batch_size].push_back(&a);
@@ -77,8 +119,8 @@ void summarise_sweep(SweepResult& sweep) {
       if (a->status == ArmStatus::completed && a->final_validation_accuracy) acc.push_back(*a->final_validation_accuracy);
       if (a->target) {
         t_sec.push_back(a->target->seconds);
-        t_samples.push_back(double(a->target->samples));
-        t_steps.push_back(double(a->target->steps));
+        t_samples.push_back(a->target->samples);
+        t_steps.push_back(a->target->steps);
       }
     }
     auto opt = [](const std::vector<double>& v) { return v.empty() ? std::nullopt : std::optional<Spread>(spread_of(v)); };
@@ -86,7 +128,7 @@ void summarise_sweep(SweepResult& sweep) {
     s.final_validation_loss = opt(loss);
     s.final_validation_accuracy = opt(acc);
     // Time to target only when every arm of this size reached it: a mean over
-    // the lucky seeds would flatter the size.
+    // the lucky seeds would flatter the size (recommend reads the same rule).
     if (int(t_sec.size()) == s.arms) {
       s.seconds_to_target = opt(t_sec);
       s.samples_to_target = opt(t_samples);
@@ -116,11 +158,19 @@ void from_json(const nlohmann::json& j, EvalPoint& p) {
   p.loss = read_number(j.at("loss"));
   p.accuracy = read_optional<double>(j, "accuracy");
 }
-void to_json(nlohmann::json& j, const TargetReached& t) {
-  j = {{"steps", t.steps}, {"samples", t.samples}, {"seconds", number(t.seconds)}};
+void to_json(nlohmann::json& j, const TimeToTarget& t) {
+  j = {{"steps", number(t.steps)}, {"samples", number(t.samples)}, {"seconds", number(t.seconds)}};
 }
-void from_json(const nlohmann::json& j, TargetReached& t) {
-  j.at("steps").get_to(t.steps);
+void from_json(const nlohmann::json& j, TimeToTarget& t) {
+  t.steps = read_number(j.at("steps"));
+  t.samples = read_number(j.at("samples"));
+  t.seconds = read_number(j.at("seconds"));
+}
+void to_json(nlohmann::json& j, const EvaluationAtTarget& t) {
+  j = {{"step", t.step}, {"samples", t.samples}, {"seconds", number(t.seconds)}};
+}
+void from_json(const nlohmann::json& j, EvaluationAtTarget& t) {
+  j.at("step").get_to(t.step);
   j.at("samples").get_to(t.samples);
   t.seconds = read_number(j.at("seconds"));
 }
@@ -147,8 +197,9 @@ void to_json(nlohmann::json& j, const SweepArm& a) {
        {"final_validation_loss", optional(a.final_validation_loss)},
        {"final_validation_accuracy", optional(a.final_validation_accuracy)},
        {"target", optional(a.target)},
+       {"first_evaluation_at_target", optional(a.first_evaluation_at_target)},
        {"evaluations", a.evaluations},
-       {"step_seconds", a.step_seconds},
+       {"compute_seconds", a.compute_seconds},
        {"data_seconds", a.data_seconds},
        {"train_loss", a.train_loss}};
 }
@@ -175,11 +226,39 @@ void from_json(const nlohmann::json& j, SweepArm& a) {
   a.initial_weights_sum = read_number(j.at("initial_weights_sum"));
   a.final_validation_loss = read_optional<double>(j, "final_validation_loss");
   a.final_validation_accuracy = read_optional<double>(j, "final_validation_accuracy");
-  a.target = read_optional<TargetReached>(j, "target");
+  a.target = read_optional<TimeToTarget>(j, "target");
+  // Added in schema 2 (report_reader recomputes it for older reports).
+  if (j.contains("first_evaluation_at_target")) {
+    a.first_evaluation_at_target = read_optional<EvaluationAtTarget>(j, "first_evaluation_at_target");
+  }
   j.at("evaluations").get_to(a.evaluations);
-  j.at("step_seconds").get_to(a.step_seconds);
+  j.at("compute_seconds").get_to(a.compute_seconds);  // schema 1's step_seconds: report_reader renames it
   j.at("data_seconds").get_to(a.data_seconds);
   j.at("train_loss").get_to(a.train_loss);
+}
+void to_json(nlohmann::json& j, const ScanPoint& p) {
+  j = {{"batch_size", p.batch_size}, {"median_step_seconds", number(p.median_step_seconds)},
+       {"samples_per_s", number(p.samples_per_s)}, {"peak_bytes", p.peak_bytes}, {"timed_steps", p.timed_steps}};
+}
+void from_json(const nlohmann::json& j, ScanPoint& p) {
+  j.at("batch_size").get_to(p.batch_size);
+  p.median_step_seconds = read_number(j.at("median_step_seconds"));
+  p.samples_per_s = read_number(j.at("samples_per_s"));
+  j.at("peak_bytes").get_to(p.peak_bytes);
+  j.at("timed_steps").get_to(p.timed_steps);
+}
+void to_json(nlohmann::json& j, const PhaseSeconds& p) {
+  j = {{"probe", number(p.probe)}, {"throughput_scan", number(p.throughput_scan)},
+       {"training", number(p.training)}, {"evaluation", number(p.evaluation)},
+       {"noise_scale", number(p.noise_scale)}, {"total", number(p.total)}};
+}
+void from_json(const nlohmann::json& j, PhaseSeconds& p) {
+  p.probe = read_number(j.at("probe"));
+  p.throughput_scan = read_number(j.at("throughput_scan"));
+  p.training = read_number(j.at("training"));
+  p.evaluation = read_number(j.at("evaluation"));
+  p.noise_scale = read_number(j.at("noise_scale"));
+  p.total = read_number(j.at("total"));
 }
 void to_json(nlohmann::json& j, const Spread& s) {
   j = {{"mean", number(s.mean)}, {"min", number(s.min)}, {"max", number(s.max)},
@@ -234,6 +313,9 @@ void to_json(nlohmann::json& j, const SweepResult& s) {
        {"batch_sizes_source", s.batch_sizes_source},
        {"incomplete", s.incomplete},
        {"incomplete_reason", s.incomplete_reason},
+       {"throughput_scan", s.throughput_scan},
+       {"throughput_knee", s.throughput_knee},
+       {"phase_seconds", s.phase_seconds},
        {"summaries", s.summaries},
        {"arms", s.arms}};
 }
@@ -253,6 +335,10 @@ void from_json(const nlohmann::json& j, SweepResult& s) {
   j.at("batch_sizes_source").get_to(s.batch_sizes_source);
   j.at("incomplete").get_to(s.incomplete);
   j.at("incomplete_reason").get_to(s.incomplete_reason);
+  // Added with schema 2; schema 1 reports lack them.
+  if (j.contains("throughput_scan")) j.at("throughput_scan").get_to(s.throughput_scan);
+  s.throughput_knee = j.value("throughput_knee", std::string());
+  if (j.contains("phase_seconds")) j.at("phase_seconds").get_to(s.phase_seconds);
   j.at("summaries").get_to(s.summaries);
   j.at("arms").get_to(s.arms);
 }
@@ -262,9 +348,20 @@ void render_sweep_text(std::ostream& out, const SweepResult& s) {
   out << "sweep (" << s.budget_kind << " budget " << s.budget_value << " per arm, lr scaling " << s.lr_scaling
       << " from batch " << s.base_batch << " at " << s.base_learning_rate << ", " << s.seeds << " seed"
       << (s.seeds > 1 ? "s" : "") << ", " << s.precision << ")\n";
+  if (!s.throughput_scan.empty()) {
+    std::string scan;
+    for (const auto& p : s.throughput_scan) {
+      scan += (scan.empty() ? "" : ", ") + std::to_string(p.batch_size) + " at " + format_number(p.samples_per_s, "%.0f");
+    }
+    out << "  throughput scan       " << scan << " samples/s" << (s.throughput_knee.empty() ? "" : "; " + s.throughput_knee)
+        << '\n';
+  } else if (!s.throughput_knee.empty()) {
+    out << "  throughput scan       " << s.throughput_knee << '\n';
+  }
   if (s.target_loss) {
     std::snprintf(line, sizeof line, "  target validation loss %.4f (%s)\n", *s.target_loss, s.target_source.c_str());
     out << line;
+    out << "  time to target: where the validation loss crossed it, interpolated between evaluations\n";
   }
   out << "     batch        lr  done  samples/s   val_loss  val_acc  to_target_s  to_target_samples       peak\n";
   auto fmt = [](const std::optional<Spread>& v, const char* f) {
@@ -284,9 +381,16 @@ void render_sweep_text(std::ostream& out, const SweepResult& s) {
   for (const auto& a : s.arms) {
     if (a.status == ArmStatus::completed) continue;
     out << "  batch " << a.batch_size << " seed " << a.seed << ": " << nlohmann::json(a.status).get<std::string>()
-        << (a.failed_at_step ? " at step " + std::to_string(*a.failed_at_step) : "") << " (" << a.message << ")\n";
+        << (a.failed_at_step ? " at step " + std::to_string(*a.failed_at_step) : "")
+        << (a.message.empty() ? "" : " (" + a.message + ")") << '\n';
   }
   if (s.incomplete) out << "  INCOMPLETE: " << s.incomplete_reason << '\n';
+  const PhaseSeconds& t = s.phase_seconds;
+  if (t.total > 0) {
+    out << "  time                  probe " << format_seconds(t.probe) << ", scan " << format_seconds(t.throughput_scan)
+        << ", training " << format_seconds(t.training) << ", evaluation " << format_seconds(t.evaluation)
+        << ", noise " << format_seconds(t.noise_scale) << ", total " << format_seconds(t.total) << '\n';
+  }
 }
 
 }  // namespace batchtune

@@ -14,11 +14,14 @@
 
 namespace batchtune {
 
-enum class ArmStatus { completed, diverged, out_of_memory, interrupted };
+// failed: an error that is neither memory nor divergence (the model's own
+// exception); it ends the sweep, which keeps the arms before it.
+enum class ArmStatus { completed, diverged, out_of_memory, interrupted, failed };
 NLOHMANN_JSON_SERIALIZE_ENUM(ArmStatus, {{ArmStatus::completed, "completed"},
                                          {ArmStatus::diverged, "diverged"},
                                          {ArmStatus::out_of_memory, "out_of_memory"},
-                                         {ArmStatus::interrupted, "interrupted"}})
+                                         {ArmStatus::interrupted, "interrupted"},
+                                         {ArmStatus::failed, "failed"}})
 
 struct LossPoint {
   std::int64_t step = 0;
@@ -35,8 +38,23 @@ struct EvalPoint {
   std::optional<double> accuracy;
 };
 
-struct TargetReached {
-  std::int64_t steps = 0;
+// Time to target: where the validation loss crossed the target, interpolated
+// linearly between the last evaluation above it and the first at or below it
+// (evaluations are a fifth of the budget apart by default; reading the first
+// evaluation at the target would quantise every figure to that interval).
+// Fractional steps and samples on purpose. The one meaning of "time to
+// target" in a report: arms, summaries, the recommendation and every
+// rendering use it (computed by time_to_target below).
+struct TimeToTarget {
+  double steps = 0;
+  double samples = 0;
+  double seconds = 0;
+};
+
+// The first evaluation at or below the target: the coarse end of the
+// interval the crossing was interpolated in, kept so a reader can check it.
+struct EvaluationAtTarget {
+  std::int64_t step = 0;
   std::int64_t samples = 0;
   double seconds = 0;
 };
@@ -53,12 +71,12 @@ struct SweepArm {
   double train_seconds = 0;            // compute + data, evaluations excluded
   std::int64_t warmup_steps_excluded = 0;
   // Steps run after the last evaluation only to time this size, when the
-  // budget left fewer than 5 warm steps (step_seconds then holds those); 0
+  // budget left fewer than 5 warm steps (compute_seconds then holds those); 0
   // otherwise. They count in no other figure.
   std::int64_t timing_only_steps = 0;
-  std::vector<double> step_seconds;    // raw, every step after the warm-up: compute, synchronised
-  std::vector<double> data_seconds;    // raw, same steps: waiting for the batch
-  std::optional<double> median_step_seconds;
+  std::vector<double> compute_seconds;  // raw, every step after the warm-up: compute, synchronised
+  std::vector<double> data_seconds;     // raw, same steps: waiting for the batch
+  std::optional<double> median_step_seconds;  // of data + compute, as all step statistics
   std::optional<double> p10_step_seconds;
   std::optional<double> p90_step_seconds;
   std::optional<double> samples_per_s;
@@ -70,7 +88,8 @@ struct SweepArm {
   std::vector<EvalPoint> evaluations;
   std::optional<double> final_validation_loss;
   std::optional<double> final_validation_accuracy;
-  std::optional<TargetReached> target;  // first evaluation at or below the target loss
+  std::optional<TimeToTarget> target;  // interpolated crossing of the target loss (time_to_target)
+  std::optional<EvaluationAtTarget> first_evaluation_at_target;
 };
 
 // Mean and spread across seeds, for one batch size.
@@ -90,10 +109,32 @@ struct BatchSummary {
   std::optional<Spread> samples_per_s;
   std::optional<Spread> final_validation_loss;
   std::optional<Spread> final_validation_accuracy;
+  // The arms' time to target (interpolated), only when every arm of this
+  // size reached it: a mean over the lucky seeds would flatter the size.
   std::optional<Spread> seconds_to_target;
   std::optional<Spread> samples_to_target;
   std::optional<Spread> steps_to_target;
   std::uint64_t peak_bytes = 0;
+};
+
+// One point of the throughput scan that chooses `auto` batch sizes: a few
+// timed steps at a power of two, before the sweep.
+struct ScanPoint {
+  std::int64_t batch_size = 0;
+  double median_step_seconds = 0;  // data + compute
+  double samples_per_s = 0;
+  std::uint64_t peak_bytes = 0;
+  int timed_steps = 0;
+};
+
+// Wall-clock seconds of each phase of a sweep command (0 for a phase not run).
+struct PhaseSeconds {
+  double probe = 0;
+  double throughput_scan = 0;
+  double training = 0;     // the arms' training steps, evaluations excluded
+  double evaluation = 0;   // the arms' validation passes
+  double noise_scale = 0;
+  double total = 0;        // the whole command, start to report
 };
 
 struct SweepResult {
@@ -112,29 +153,52 @@ struct SweepResult {
   std::string batch_sizes_source;  // "auto: ..." or "--batch-sizes"
   bool incomplete = false;
   std::string incomplete_reason;
+  // How `auto` sizes were cut: the scan, and the rule's outcome in words.
+  std::vector<ScanPoint> throughput_scan;
+  std::string throughput_knee;
+  PhaseSeconds phase_seconds;
   std::vector<SweepArm> arms;
   std::vector<BatchSummary> summaries;
 };
 
 Spread spread_of(const std::vector<double>& values);
 
+// Data plus compute time of each timed step: what samples/s, the step-time
+// statistics and the throughput tests are made of.
+std::vector<double> step_total_seconds(const SweepArm& arm);
+
+// Where `arm`'s validation loss first crossed `target_loss` (see TimeToTarget);
+// none when it never did, or a non-finite loss came first (it diverged). A
+// first evaluation already at the target is the crossing itself.
+std::optional<TimeToTarget> time_to_target(const SweepArm& arm, double target_loss);
+std::optional<EvaluationAtTarget> first_evaluation_at_target(const SweepArm& arm, double target_loss);
+
 // Fills in target_loss (when not given: the median of the completed arms'
-// best validation losses, which at least half of them reach), each arm's
-// target, and the per-batch summaries.
+// best validation losses, which at least half of them reach), then
+// summarise_targets.
 void summarise_sweep(SweepResult& sweep);
+// Each arm's target and first_evaluation_at_target for sweep.target_loss,
+// and the per-batch summaries (rebuilt).
+void summarise_targets(SweepResult& sweep);
 
 void to_json(nlohmann::json& j, const LossPoint& p);
 void from_json(const nlohmann::json& j, LossPoint& p);
 void to_json(nlohmann::json& j, const EvalPoint& p);
 void from_json(const nlohmann::json& j, EvalPoint& p);
-void to_json(nlohmann::json& j, const TargetReached& t);
-void from_json(const nlohmann::json& j, TargetReached& t);
+void to_json(nlohmann::json& j, const TimeToTarget& t);
+void from_json(const nlohmann::json& j, TimeToTarget& t);
+void to_json(nlohmann::json& j, const EvaluationAtTarget& t);
+void from_json(const nlohmann::json& j, EvaluationAtTarget& t);
 void to_json(nlohmann::json& j, const SweepArm& a);
 void from_json(const nlohmann::json& j, SweepArm& a);
 void to_json(nlohmann::json& j, const Spread& s);
 void from_json(const nlohmann::json& j, Spread& s);
 void to_json(nlohmann::json& j, const BatchSummary& s);
 void from_json(const nlohmann::json& j, BatchSummary& s);
+void to_json(nlohmann::json& j, const ScanPoint& p);
+void from_json(const nlohmann::json& j, ScanPoint& p);
+void to_json(nlohmann::json& j, const PhaseSeconds& p);
+void from_json(const nlohmann::json& j, PhaseSeconds& p);
 void to_json(nlohmann::json& j, const SweepResult& s);
 void from_json(const nlohmann::json& j, SweepResult& s);
 

@@ -8,6 +8,11 @@ tests/fixtures/state_dict.pt    a plain torch.save() of weights: NOT TorchScript
 
 Run: /usr/bin/python3 scripts/make_fixtures.py  (the files are committed; rerun
 only to change them).
+
+/usr/bin/python3 scripts/make_fixtures.py --resnet18 PATH
+    torchvision's ResNet-18 for 3x32x32 inputs and 10 classes, scripted: the
+    textbook model a new user brings (45 MB, so the tests export it at build
+    time instead of committing it; needs Debian's python3-torchvision).
 """
 import os
 
@@ -43,5 +48,19 @@ def main():
     print("wrote fixtures to", os.path.normpath(OUT), "with torch", torch.__version__)
 
 
+def resnet18(path):
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(num_classes=10)
+    torch.jit.script(model).save(path)
+    print("wrote", path, "with torch", torch.__version__, "torchvision", torchvision.__version__)
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--resnet18":
+        resnet18(sys.argv[2])
+    else:
+        main()

@@ -8,6 +8,7 @@ packages=(
   libtorch-dev nlohmann-json3-dev libcli11-dev catch2 zlib1g-dev
   dataset-fashion-mnist
   python3-torch   # exports the TorchScript test fixture; the Python side of bench/
+  python3-torchvision  # the ResNet-18 fixture a new user would bring (tests)
   python3-jsonschema       # the test that validates real reports against schema/report.schema.json
   chromium fonts-dejavu-core  # the test that renders the HTML report headless
 )

@@ -10,7 +10,9 @@
 #include "reports/build_info.hpp"
 #include "reports/error.hpp"
 #include "reports/text_util.hpp"
+#include "tuner/interrupt.hpp"
 #include "tuner/report_builder.hpp"
+#include "tuner/workload.hpp"
 
 namespace batchtune {
 namespace {
@@ -40,7 +42,8 @@ int run_cli(const std::vector<std::string>& args, Io io) {
   app.footer(
       "Run 'batchtune SUBCOMMAND --help' for a subcommand's options.\n"
       "Exit codes: 0 ok, 1 check failed, 2 usage, 3 bad input, 4 device unavailable,\n"
-      "5 does not fit, 6 output not writable, 7 interrupted, 8 runtime failure.");
+      "5 does not fit, 6 output not writable, 7 interrupted, 8 runtime failure,\n"
+      "9 the model failed in a sweep arm (the finished arms are written).");
 
   setup_info(app, io);
   setup_train(app, io);
@@ -70,6 +73,10 @@ int run_cli(const std::vector<std::string>& args, Io io) {
     }
   }
 
+  // Ctrl-C, SIGTERM and SIGHUP end every command with exit 7 and never half
+  // a file: long work stops at its next step and writes what it measured,
+  // and the watchdog ends anything that does not stop in time.
+  InterruptGuard interrupt_guard;
   // CLI11 parses the reversed list (last argument first).
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -87,11 +94,12 @@ int run_cli(const std::vector<std::string>& args, Io io) {
   } catch (const Error& e) {
     io.err << "batchtune: error: " << one_line(e.what()) << '\n';
     return to_int(e.code());
-  } catch (const c10::Error& e) {
-    io.err << "batchtune: error: " << first_line(e.what_without_backtrace()) << '\n';
+  } catch (const std::bad_alloc&) {
+    io.err << "batchtune: error: out of memory outside the memory probe (the data or the model is too large "
+              "for this machine); use smaller --input-shape, --mlp-hidden or synthetic sizes\n";
     return to_int(ExitCode::runtime_failure);
   } catch (const std::exception& e) {
-    io.err << "batchtune: error: " << first_line(e.what()) << '\n';
+    io.err << "batchtune: error: " << one_line(describe_model_error(e)) << '\n';
     return to_int(ExitCode::runtime_failure);
   }
   return to_int(ExitCode::ok);

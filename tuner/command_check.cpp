@@ -1,5 +1,6 @@
 // `batchtune check FILE [--baseline B] [--max-regression 10%] [--min-batch N]`:
-// exit 0 when the report holds, 1 with one line per failed condition.
+// exit 0 when the report holds, 1 with one line per failed condition (a
+// sweep that recommends no batch size is one).
 #include <CLI/CLI.hpp>
 
 #include <memory>
@@ -29,6 +30,7 @@ void run_check(const CheckOptions& o, Io io) {
   if (!o.baseline.empty()) baseline = read_report(o.baseline);
   const CheckOutcome outcome = check_report(report, baseline ? &*baseline : nullptr, settings);
   for (const auto& line : outcome.passed) io.out << "ok:   " << line << '\n';
+  for (const auto& line : outcome.warnings) io.out << "warn: " << line << '\n';
   for (const auto& line : outcome.failed) io.out << "FAIL: " << line << '\n';
   if (!outcome.failed.empty()) {
     throw Error(ExitCode::check_failed, "check: " + std::to_string(outcome.failed.size()) + " condition(s) failed for " + o.file);
@@ -44,7 +46,7 @@ void setup_check(CLI::App& app, Io io) {
   sub->add_option("file", o->file, "The report (JSON)")->required();
   sub->add_option("--baseline", o->baseline,
                   "An earlier report of the same workload: fail when the largest fitting batch shrinks or samples/s "
-                  "drops beyond --max-regression (and beyond noise, by a U test on raw step times)");
+                  "drops beyond --max-regression (and beyond noise, by a U test on block medians of step times)");
   sub->add_option("--max-regression", o->max_regression, "Allowed loss against the baseline, in percent")
       ->capture_default_str();
   sub->add_option("--min-batch", o->min_batch, "Fail when the largest fitting batch is below N")

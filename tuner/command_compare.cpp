@@ -9,6 +9,7 @@
 #include "reports/atomic_file.hpp"
 #include "reports/compare.hpp"
 #include "tuner/cli.hpp"
+#include "tuner/output_plan.hpp"
 
 namespace batchtune {
 namespace {
@@ -23,8 +24,9 @@ struct CompareOptions {
 };
 
 void run_compare(const CompareOptions& o, Io io) {
-  if (!o.json.empty()) check_writable(o.json);
-  if (!o.markdown.empty() && o.markdown != "-") check_writable(o.markdown);
+  std::vector<NamedPath> inputs;
+  for (const auto& f : o.files) inputs.push_back({"report", f});
+  check_outputs({{"--json", o.json}, {"--markdown", o.markdown}}, inputs);
   std::vector<Report> reports;
   for (const auto& f : o.files) reports.push_back(read_report(f));
   CompareSettings settings;
@@ -63,7 +65,8 @@ void setup_compare(CLI::App& app, Io io) {
   sub->add_option("--json", o->json, "Also write the comparison as JSON to this file");
   sub->add_option("--markdown", o->markdown, "Also write the comparison as Markdown to this file; '-' for stdout");
   sub->add_flag("--force", o->force, "Compare reports of different workloads anyway (their figures do not compare)");
-  sub->add_option("--alpha", o->alpha, "Significance level of the Mann-Whitney U test on raw step times")
+  sub->add_option("--alpha", o->alpha,
+                  "Significance level of the Mann-Whitney U test on block medians of the step times")
       ->capture_default_str()->check(CLI::Range(1e-9, 0.5));
   sub->callback([o, io] { run_compare(*o, io); });
 }

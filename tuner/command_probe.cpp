@@ -2,6 +2,7 @@
 // trials. `batchtune _trial` (hidden) runs one trial for `probe --isolate`.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <ostream>
@@ -9,6 +10,8 @@
 #include "reports/atomic_file.hpp"
 #include "reports/error.hpp"
 #include "tuner/cli.hpp"
+#include "tuner/interrupt.hpp"
+#include "tuner/output_plan.hpp"
 #include "tuner/report_builder.hpp"
 #include "tuner/probe_options.hpp"
 #include "tuner/probe_runner.hpp"
@@ -24,14 +27,41 @@ struct ProbeOptions {
 };
 
 void run_probe_command(const ProbeOptions& o, Io io) {
-  if (!o.output.empty()) check_writable(o.output);  // before any training
-  const ProbeSettings s = o.probe.to_settings();
+  check_outputs({{"-o", o.output}});  // before any training
+  ProbeSettings s = o.probe.to_settings();
   const Workload workload = Workload::create(o.workload.to_spec());
-  const ProbeResult result = run_probe(workload, s, io.err);
+  // A batch larger than the training set is never drawn.
+  const bool train_caps = workload.data().train.size() < s.search.max_batch;
+  s.search.max_batch = std::max(s.search.multiple_of, std::min(s.search.max_batch, workload.data().train.size()));
+  s.stop = &InterruptGuard::flag();
+  auto report_of = [&](const ProbeResult& r, bool incomplete) {
+    nlohmann::ordered_json report = build_report(workload, &r, nullptr);
+    if (incomplete) {
+      report["probe"]["incomplete"] = true;
+      report["probe"]["incomplete_reason"] = "interrupted by " + InterruptGuard::signal_name() + " after " +
+                                             std::to_string(r.trials.size()) + " trials";
+    }
+    return report.dump(2) + "\n";
+  };
+  if (!o.output.empty()) {
+    s.on_trial = [&](const ProbeResult& partial) { InterruptGuard::checkpoint(o.output, report_of(partial, true), "the probe"); };
+  }
+  ProbeResult result;
+  try {
+    result = run_probe(workload, s, io.err);
+  } catch (const ProbeInterrupted& e) {
+    if (!o.output.empty()) write_report_or_rescue(o.output, report_of(e.partial, true));
+    throw Error(ExitCode::interrupted, "interrupted by " + InterruptGuard::signal_name() + " during the probe after " +
+                                           std::to_string(e.partial.trials.size()) + " trials" +
+                                           (o.output.empty() ? "" : "; " + o.output + " holds them, marked incomplete"));
+  }
+  if (result.capped) {
+    result.cap_source = train_caps ? "the training set (" + std::to_string(workload.data().train.size()) + " samples)"
+                                   : "--max-batch";
+  }
   render_probe_text(io.out, result);
   if (!o.output.empty()) {
-    const nlohmann::ordered_json report = build_report(workload, &result, nullptr);
-    write_file_atomically(o.output, report.dump(2) + "\n");
+    write_report_or_rescue(o.output, report_of(result, false));
     io.err << "probe: wrote " << o.output << '\n';
   }
 }

@@ -14,6 +14,7 @@
 #include "reports/render_text.hpp"
 #include "reports/report_outputs.hpp"
 #include "tuner/cli.hpp"
+#include "tuner/output_plan.hpp"
 
 namespace batchtune {
 namespace {
@@ -40,18 +41,27 @@ void recommend_again(Report& r, const ReportOptions& o, Io io) {
   r.recommendation = recommend(*r.sweep, r.probe ? &*r.probe : nullptr, r.workload, noise, settings);
   if (o.output.empty()) return;
   std::ifstream in(o.file, std::ios::binary);
-  nlohmann::ordered_json json = nlohmann::ordered_json::parse(in);  // read_report has parsed it once already
+  nlohmann::ordered_json json = nlohmann::ordered_json::parse(in);  // read_report has checked and parsed it once
+  // The new recommendation is the current schema's: an older report is
+  // written back upgraded (its probe and sweep re-serialised from the
+  // upgraded model; the other sections did not change between versions).
+  if (r.schema_version != kReportSchemaVersion) {
+    json["schema_version"] = kReportSchemaVersion;
+    if (r.probe) json["probe"] = nlohmann::json(*r.probe);
+    json["sweep"] = nlohmann::json(*r.sweep);
+  }
   json["recommendation"] = nlohmann::json(*r.recommendation);
   write_file_atomically(o.output, json.dump(2) + "\n");
   io.err << "wrote " << o.output << '\n';
 }
 
 void run_report(const ReportOptions& o, Io io) {
-  check_render_targets(o.targets);
-  if (!o.output.empty()) check_writable(o.output);
   if (!o.output.empty() && o.objective.empty() && o.effective_batch == 0) {
     throw UsageError("-o writes a recomputed report: give --objective or --effective-batch too");
   }
+  // Outputs never replace the report being read, nor each other.
+  check_outputs({{"-o", o.output}, {"--html", o.targets.html}, {"--markdown", o.targets.markdown}},
+                {{"FILE", o.file}});
   Report r = read_report(o.file);
   if (!o.objective.empty() || o.effective_batch > 0) recommend_again(r, o, io);
   if (o.targets.console_to_stdout()) render_report_text(io.out, r);

@@ -1,5 +1,7 @@
 // `batchtune show FILE [--get KEY]`: a saved report, as tables, or one value
-// for a shell script (`--get recommendation.batch_size`).
+// for a shell script (`--get recommendation.batch_size`). A report that
+// recommends no batch size has no such value: exit 1 with the reason, never
+// "null" in a variable a script goes on to use.
 #include <CLI/CLI.hpp>
 
 #include <memory>
@@ -20,6 +22,7 @@ struct ShowOptions {
 void run_show(const ShowOptions& o, Io io) {
   const Report r = read_report(o.file);
   if (!o.get.empty()) {
+    require_recommendation_for(r, o.get);
     io.out << format_value(value_at(r.json, o.get)) << '\n';
     return;
   }

@@ -1,11 +1,14 @@
 #include "tuner/data_readers.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <torch/torch.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <vector>
 
@@ -19,13 +22,9 @@ bool is_file(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-bool is_dir(const std::string& path) {
-  struct stat st {};
-  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 // The whole file, gunzipped when it is gzip (zlib reads plain files as they are).
 std::vector<std::uint8_t> read_maybe_gzipped(const std::string& path) {
+  require_path(path, PathKind::file, "data file");
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f) throw InputError(path + ": cannot open the file");
   std::vector<std::uint8_t> bytes;
@@ -63,10 +62,31 @@ std::uint32_t big_endian_u32(const std::uint8_t* p) {
 }
 
 void require_dir(const std::string& dir, const std::string& hint) {
-  if (!is_dir(dir)) throw InputError("--data-dir " + dir + ": no such folder; " + hint);
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0) throw InputError("--data-dir " + dir + ": no such folder; " + hint);
+  require_path(dir, PathKind::folder, "--data-dir");
 }
 
 }  // namespace
+
+void require_path(const std::string& path, PathKind kind, const std::string& option) {
+  const std::string name = option + " " + path;
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno == EACCES) throw InputError(name + ": permission denied on a folder above it; fix the permissions");
+    throw InputError(name + ": no such " + (kind == PathKind::file ? "file" : "folder"));
+  }
+  if (kind == PathKind::file && S_ISDIR(st.st_mode)) {
+    throw InputError(name + ": is a directory; give the file inside it");
+  }
+  if (kind == PathKind::folder && !S_ISDIR(st.st_mode)) {
+    throw InputError(name + ": is a file, not a directory; give the folder that holds the dataset");
+  }
+  if (kind == PathKind::file && !S_ISREG(st.st_mode)) throw InputError(name + ": is not a regular file");
+  if (access(path.c_str(), kind == PathKind::file ? R_OK : (R_OK | X_OK)) != 0) {
+    throw InputError(name + ": permission denied (" + std::strerror(errno) + "); make it readable (chmod) or copy it");
+  }
+}
 
 torch::Tensor read_idx_file(const std::string& path, int expected_dims) {
   const std::vector<std::uint8_t> bytes = read_maybe_gzipped(path);
@@ -86,11 +106,26 @@ torch::Tensor read_idx_file(const std::string& path, int expected_dims) {
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(dims);
   if (bytes.size() < header) throw InputError(path + ": truncated IDX header");
   std::vector<std::int64_t> shape;
-  std::size_t count = 1;
+  // The product of the dims is checked against the file before it is used:
+  // a corrupt header (2^31 x 2^31) must not overflow or allocate.
+  double promised = 1;
   for (int d = 0; d < dims; ++d) {
     shape.push_back(big_endian_u32(&bytes[4 + 4 * static_cast<std::size_t>(d)]));
-    count *= static_cast<std::size_t>(shape.back());
+    promised *= double(shape.back());
   }
+  if (promised > double(bytes.size())) {
+    throw InputError(path + ": the IDX header promises " + shape_to_string(shape) + " = " +
+                     std::to_string(static_cast<unsigned long long>(std::min(promised, 1.8e19))) + " bytes, the file holds " +
+                     std::to_string(bytes.size() - header) + "; the file is truncated or its header is corrupt");
+  }
+  if (shape[0] == 0) {
+    throw InputError(path + ": holds zero " + (expected_dims == 1 ? "labels" : "images") +
+                     "; an IDX dataset needs at least one sample per split");
+  }
+  for (std::size_t d = 1; d < shape.size(); ++d) {
+    if (shape[d] == 0) throw InputError(path + ": an image dimension is 0 (" + shape_to_string(shape) + ")");
+  }
+  const auto count = static_cast<std::size_t>(promised);
   if (bytes.size() != header + count) {
     throw InputError(path + ": " + (bytes.size() < header + count ? "truncated" : "has trailing data") +
                      ": the header promises " + std::to_string(header + count) +
@@ -182,7 +217,7 @@ Dataset load_cifar10(const std::string& dir) {
 }
 
 Dataset load_token_file(const std::string& path, std::int64_t context, double validation_fraction) {
-  if (!is_file(path)) throw InputError("--data-file " + path + ": no such file");
+  require_path(path, PathKind::file, "--data-file");
   std::ifstream in(path, std::ios::binary);
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (bytes.size() % 2 != 0) {

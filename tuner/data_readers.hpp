@@ -13,6 +13,12 @@ namespace batchtune {
 
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
+// What kind of path an option expects. Throws InputError naming the option
+// and the path when it is missing, of the other kind (a folder where a file
+// is expected, or a file where a folder is), or unreadable (permission).
+enum class PathKind { file, folder };
+void require_path(const std::string& path, PathKind kind, const std::string& option);
+
 // A raw IDX array: magic 0x0000 08 NDIMS (unsigned bytes), big-endian dims.
 torch::Tensor read_idx_file(const std::string& path, int expected_dims);
 

@@ -61,7 +61,33 @@ std::optional<std::uint64_t> cgroup_memory_limit() {
   return std::nullopt;
 }
 
+std::optional<std::uint64_t> cgroup_memory_usage() {
+  for (const char* path : {"/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory/memory.usage_in_bytes"}) {
+    std::ifstream in(path);
+    std::uint64_t value = 0;
+    if (in >> value) return value;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::uint64_t usable_memory_bytes(std::string* source) {
+  const std::uint64_t available = meminfo_bytes("MemAvailable");
+  std::uint64_t usable = available;
+  std::string how = "available memory (MemAvailable " + format_bytes(available) + ")";
+  if (const auto limit = cgroup_memory_limit()) {
+    const std::uint64_t used = cgroup_memory_usage().value_or(0);
+    const std::uint64_t room = *limit > used ? *limit - used : 0;
+    if (room < usable) {
+      usable = room;
+      how = "the cgroup's memory limit " + format_bytes(*limit) + " less its usage " + format_bytes(used) +
+            " (below MemAvailable " + format_bytes(available) + ")";
+    }
+  }
+  if (source) *source = how;
+  return usable;
+}
 
 MachineInfo probe_machine() {
   MachineInfo m;

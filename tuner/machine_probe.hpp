@@ -3,10 +3,18 @@
 // left empty or zero.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include "reports/machine_info.hpp"
 
 namespace batchtune {
 
 MachineInfo probe_machine();
+
+// The memory this process may really use: the kernel's MemAvailable, within
+// the cgroup's limit less its current usage when one applies. `source` (may
+// be null) gets how it was found, in words, for the report.
+std::uint64_t usable_memory_bytes(std::string* source = nullptr);
 
 }  // namespace batchtune

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "reports/error.hpp"
+#include "tuner/data_readers.hpp"
 #include "reports/text_util.hpp"
 
 namespace batchtune {
@@ -191,12 +192,12 @@ TORCH_MODULE(Gpt);
 
 class ScriptModel final : public Model {
  public:
-  explicit ScriptModel(torch::jit::Module module) : module_(std::move(module)) {}
+  ScriptModel(torch::jit::Module module, std::string path) : module_(std::move(module)), path_(std::move(path)) {}
   torch::Tensor forward(const torch::Tensor& input) override {
     const c10::IValue out = module_.forward({input});
     if (!out.isTensor()) {
-      throw InputError("the TorchScript model returns " + out.tagKind() +
-                       ", not a tensor; batchtune needs forward(x) -> Tensor");
+      throw InputError("--model " + path_ + ": forward returns " + out.tagKind() +
+                       ", not a tensor; batchtune needs forward(x) -> Tensor (return the logits, or wrap the model)");
     }
     return out.toTensor();
   }
@@ -210,6 +211,7 @@ class ScriptModel final : public Model {
 
  private:
   torch::jit::Module module_;
+  std::string path_;
 };
 
 }  // namespace
@@ -232,13 +234,14 @@ std::unique_ptr<Model> make_gpt(const GptConfig& config) {
 
 ModelFactory torchscript_factory(const std::string& path) {
   struct stat st {};
-  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (stat(path.c_str(), &st) != 0) {
     throw InputError("--model " + path + ": no such file; give a built-in model (mlp, cnn, resnet, gpt) "
                      "or a TorchScript file saved with torch.jit.script(model).save(path)");
   }
+  require_path(path, PathKind::file, "--model");
   try {
     auto prototype = std::make_shared<torch::jit::Module>(torch::jit::load(path, torch::kCPU));
-    return [prototype]() -> std::unique_ptr<Model> {
+    return [prototype, path]() -> std::unique_ptr<Model> {
       // Cloned under autograd the copies would be non-leaf tensors, which an
       // optimizer refuses; clone without it and restore requires_grad as saved.
       torch::jit::Module copy = [&] {
@@ -250,7 +253,7 @@ ModelFactory torchscript_factory(const std::string& path) {
         p.requires_grad_((*original).requires_grad());
         ++original;
       }
-      auto model = std::make_unique<ScriptModel>(std::move(copy));
+      auto model = std::make_unique<ScriptModel>(std::move(copy), path);
       model->set_training(true);
       return model;
     };

@@ -99,17 +99,27 @@ NoiseScale estimate_noise_scale(const std::function<double(std::int64_t)>& squar
   return n;
 }
 
+namespace {
+struct Stopped {};
+}  // namespace
+
 NoiseScale measure_noise_scale(const Workload& w, const NoiseScaleSettings& s, double learning_rate) {
+  const auto check_stop = [&] {
+    if (s.stop && s.stop->load()) throw Stopped{};
+  };
+  try {
   auto model = w.make_model(s.seed);
   auto optimizer = w.make_optimizer(*model, learning_rate);
   BatchSampler sampler = w.make_sampler(s.seed + 7919);  // another stream than the arms'
   LossScaler scaler;
   for (std::int64_t step = 0; step < s.warm_in_steps; ++step) {
+    check_stop();
     auto [x, y] = w.next_batch(sampler, s.small_batch);
     train_step(*model, *optimizer, w, x, y, &scaler);
   }
   const std::vector<torch::Tensor> params = model->parameters();
   auto norm_at = [&](std::int64_t batch) {
+    check_stop();
     for (auto& p : params) {
       if (p.grad().defined()) p.grad().zero_();
     }
@@ -129,6 +139,14 @@ NoiseScale measure_noise_scale(const Workload& w, const NoiseScaleSettings& s, d
     if (p.grad().defined()) p.grad().zero_();
   }
   return n;
+  } catch (const Stopped&) {
+    NoiseScale n;
+    n.status = "not_measured";
+    n.message = "interrupted by a signal";
+    n.small_batch = s.small_batch;
+    n.large_batch = s.large_batch;
+    return n;
+  }
 }
 
 }  // namespace batchtune

@@ -6,6 +6,7 @@
 
 #include <torch/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -21,6 +22,9 @@ struct NoiseScaleSettings {
   int repeats = 16;
   std::int64_t warm_in_steps = 20;  // at small_batch, at the base learning rate
   std::uint64_t seed = 0;
+  // Checked before every step: when true the measurement stops and reports
+  // status not_measured ("interrupted").
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // |sum of squared gradient entries| over the parameters, accumulated in

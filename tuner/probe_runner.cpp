@@ -19,6 +19,7 @@
 #include "reports/error.hpp"
 #include "reports/text_util.hpp"
 #include "reports/machine_info.hpp"
+#include "tuner/machine_probe.hpp"
 #include "tuner/workload_options.hpp"
 
 extern char** environ;
@@ -148,12 +149,9 @@ ProbeTrial run_training_trial(const Workload& workload, probes::MemoryMeter& met
       train_step(*model, *optimizer, workload, x, y, &scaler).item<float>();  // waits for the device
     }
     t.outcome = TrialOutcome::fits;
-  } catch (const c10::Error& e) {
-    t.outcome = probes::is_out_of_memory(e) ? TrialOutcome::out_of_memory : TrialOutcome::error;
-    t.message = first_line(e.what_without_backtrace());
   } catch (const std::exception& e) {
     t.outcome = probes::is_out_of_memory(e) ? TrialOutcome::out_of_memory : TrialOutcome::error;
-    t.message = first_line(e.what());
+    t.message = describe_model_error(e);
   }
   t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   t.peak_bytes = meter.peak_bytes();
@@ -164,28 +162,53 @@ ProbeTrial run_training_trial(const Workload& workload, probes::MemoryMeter& met
 std::unique_ptr<probes::MemoryMeter> make_meter(const Workload& workload, std::optional<std::uint64_t> limit) {
   if (workload.device().is_cuda()) return probes::make_cuda_meter(workload.device().index(), limit);
   if (limit) return probes::make_cpu_budget_meter(*limit, "--memory-limit " + format_bytes(*limit));
-  std::uint64_t available = 0;
-  {
-    std::ifstream meminfo("/proc/meminfo");
-    std::string key;
-    std::uint64_t kib = 0;
-    std::string unit;
-    while (meminfo >> key >> kib >> unit) {
-      if (key == "MemAvailable:") available = kib * 1024;
+  std::string source;
+  const std::uint64_t usable = usable_memory_bytes(&source);
+  return probes::make_cpu_budget_meter(usable, "default on CPU: " + source + "; --memory-limit sets another");
+}
+
+namespace {
+// What the search result holds, from the trials alone: for a probe cut short.
+ProbeResult probe_so_far(const std::vector<ProbeTrial>& trials, const probes::SearchOptions& search,
+                         const probes::MemoryMeter& meter, const Workload& workload) {
+  ProbeResult r;
+  r.strategy = search.strategy;
+  r.capacity_bytes = search.capacity_bytes;
+  r.multiple_of = search.multiple_of;
+  r.max_batch = search.max_batch;
+  r.margin = search.margin;
+  r.trials = trials;
+  for (const auto& t : trials) {
+    if (t.outcome == TrialOutcome::fits) r.largest_fitting_batch = std::max(r.largest_fitting_batch, t.batch_size);
+  }
+  for (const auto& t : trials) {
+    if (t.outcome != TrialOutcome::fits && t.batch_size > r.largest_fitting_batch &&
+        (!r.first_failing_batch || t.batch_size < *r.first_failing_batch)) {
+      r.first_failing_batch = t.batch_size;
     }
   }
-  const std::uint64_t budget = probes::default_cpu_budget(available);
-  return probes::make_cpu_budget_meter(
-      budget, "default: min(32 MiB, available memory / 8) of " + format_bytes(available) +
-                  " available; a stand-in so the default workload probes in seconds, pass --memory-limit");
+  r.safe_max_batch = r.largest_fitting_batch;
+  r.memory_model = fit_memory_model(trials);
+  r.meter = meter.kind();
+  r.device = workload.device().str();
+  r.capacity_source = meter.capacity_source();
+  return r;
 }
+}  // namespace
 
 ProbeResult run_probe(const Workload& workload, const ProbeSettings& settings, std::ostream& progress) {
   auto meter = make_meter(workload, settings.memory_limit_bytes);
   probes::SearchOptions search = settings.search;
   search.capacity_bytes = meter->capacity_bytes();
   int index = 0;
+  std::vector<ProbeTrial> trials;
+  const auto start = std::chrono::steady_clock::now();
   const probes::TrialRunner runner = [&](std::int64_t batch) {
+    if (settings.stop && settings.stop->load()) {
+      ProbeResult partial = probe_so_far(trials, search, *meter, workload);
+      partial.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      throw ProbeInterrupted(std::move(partial));
+    }
     ProbeTrial t = settings.isolate ? run_isolated_trial(workload, settings, search.capacity_bytes, batch)
                                     : run_training_trial(workload, *meter, batch, settings.steps);
     const char* outcome = t.outcome == TrialOutcome::fits ? "fits"
@@ -193,8 +216,15 @@ ProbeResult run_probe(const Workload& workload, const ProbeSettings& settings, s
                           : t.outcome == TrialOutcome::error ? "error" : "crashed";
     progress << "probe: trial " << ++index << ": batch " << batch << " " << outcome << ", peak "
              << format_bytes(t.peak_bytes) << ", " << t.seconds << " s"
-             << (t.outcome == TrialOutcome::crashed ? " (" + t.message + ")" : "") << '\n'
+             << (t.outcome == TrialOutcome::crashed || t.outcome == TrialOutcome::error ? " (" + t.message + ")" : "")
+             << '\n'
              << std::flush;
+    trials.push_back(t);
+    if (settings.on_trial) {
+      ProbeResult partial = probe_so_far(trials, search, *meter, workload);
+      partial.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      settings.on_trial(partial);
+    }
     return t;
   };
   ProbeResult result;
@@ -203,7 +233,8 @@ ProbeResult run_probe(const Workload& workload, const ProbeSettings& settings, s
   } catch (const probes::NothingFits& e) {
     throw DoesNotFitError(std::string(e.what()) + "; raise --memory-limit or choose a smaller model");
   } catch (const probes::TrialError& e) {
-    throw RuntimeFailure(std::string(e.what()) + " (not an out-of-memory error; the probe stopped)");
+    throw InputError("--model " + workload.spec().model + ": training " + e.what() +
+                     " (not an out-of-memory error; the probe stopped)");
   }
   result.meter = meter->kind();
   result.device = workload.device().str();

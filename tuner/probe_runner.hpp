@@ -3,7 +3,9 @@
 // process or each in a fresh child process (--isolate).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -11,6 +13,7 @@
 
 #include "probes/batch_search.hpp"
 #include "probes/memory_meter.hpp"
+#include "reports/error.hpp"
 #include "reports/probe_report.hpp"
 #include "tuner/workload.hpp"
 
@@ -22,6 +25,20 @@ struct ProbeSettings {
   bool isolate = false;
   int steps = 2;
   std::string executable;        // for --isolate: the batchtune binary (default /proc/self/exe)
+  // Checked before each trial: when it becomes true the probe stops and
+  // throws ProbeInterrupted with what it measured.
+  const std::atomic<bool>* stop = nullptr;
+  // After each trial, the probe so far (for a checkpoint).
+  std::function<void(const ProbeResult&)> on_trial;
+};
+
+// The probe stopped by a signal; `partial` holds the trials it ran.
+struct ProbeInterrupted : Error {
+  explicit ProbeInterrupted(ProbeResult p)
+      : Error(ExitCode::interrupted, "interrupted during the probe after " + std::to_string(p.trials.size()) +
+                                         " trials"),
+        partial(std::move(p)) {}
+  ProbeResult partial;
 };
 
 // "512MiB", "2GiB", "1.5GB", "1000000" -> bytes; UsageError naming `option`.
@@ -37,7 +54,8 @@ ProbeTrial run_training_trial(const Workload& workload, probes::MemoryMeter& met
 std::unique_ptr<probes::MemoryMeter> make_meter(const Workload& workload, std::optional<std::uint64_t> limit_bytes);
 
 // The whole probe. Progress lines go to `progress`. Throws DoesNotFitError when
-// the smallest batch does not fit, RuntimeFailure when a trial fails otherwise.
+// the smallest batch does not fit, InputError with the model's own message
+// when a trial fails otherwise, ProbeInterrupted on a signal.
 ProbeResult run_probe(const Workload& workload, const ProbeSettings& settings, std::ostream& progress);
 
 }  // namespace batchtune

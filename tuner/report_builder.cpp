@@ -29,7 +29,7 @@ nlohmann::ordered_json build_report(const Workload& workload, const ProbeResult*
                                     const Recommendation* recommendation) {
   const BuildInfo& b = build_info();
   nlohmann::ordered_json report;
-  report["schema_version"] = kSchemaVersion;
+  report["schema_version"] = kReportSchemaVersion;
   report["tool"] = {{"name", "batchtune"}, {"version", b.version}, {"commit", b.git_commit}};
   report["context"] = {{"machine", nlohmann::json(probe_machine())},
                        {"date", utc_now()},

@@ -8,12 +8,11 @@
 
 #include "reports/probe_report.hpp"
 #include "reports/recommendation.hpp"
+#include "reports/schema_version.hpp"
 #include "reports/sweep_report.hpp"
 #include "tuner/workload.hpp"
 
 namespace batchtune {
-
-inline constexpr int kSchemaVersion = 1;
 
 // The command line this process was started with (set by run_cli).
 const std::string& invoked_command_line();

@@ -52,8 +52,17 @@ struct ArmPlan {
   std::int64_t warmup_steps = 0;
 };
 
+// Where a sweep stands, for the progress line's whole-sweep ETA.
+struct SweepClock {
+  clock_type::time_point start = clock_type::now();
+  std::size_t arms_total = 0;
+  std::size_t arms_done = 0;
+  double evaluation_seconds = 0;  // every arm's validation passes so far
+};
+
 SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan, probes::MemoryMeter* meter,
-                 const SweepProgress& progress, const std::string& label, const std::atomic<bool>& stop) {
+                 const SweepProgress& progress, const std::string& label, const std::atomic<bool>& stop,
+                 SweepClock& clock) {
   SweepArm arm;
   arm.batch_size = plan.batch;
   arm.seed = plan.seed;
@@ -80,20 +89,32 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   auto last_progress = clock_type::now();
   // An evaluation that runs out of memory ends the arm like a training OOM
   // (as data, with the report written), instead of ending the sweep.
+  // A failure that is not memory ends the arm as `failed` with the model's
+  // own message; run_sweep then stops.
+  auto fail = [&](const std::exception& e, std::int64_t step, const std::string& where) {
+    arm.status = ArmStatus::failed;
+    arm.failed_at_step = step;
+    arm.message = where + ": " + describe_model_error(e);
+  };
+  double eval_seconds = 0;
   auto evaluate = [&] {
+    const auto t0 = clock_type::now();
     try {
       const Evaluation e = w.evaluate(*model, s.eval_samples, std::min(s.eval_batch_size, plan.batch));
       arm.evaluations.push_back(EvalPoint{arm.steps, arm.samples, train_seconds, e.loss, e.accuracy});
+      eval_seconds += seconds_since(t0);
       return true;
     } catch (const std::exception& e) {
-      if (!probes::is_out_of_memory(e)) throw;
+      eval_seconds += seconds_since(t0);
       model->set_training(true);
-      const c10::Error* ce = dynamic_cast<const c10::Error*>(&e);
+      const std::string where = "validation at batch " + std::to_string(std::min(s.eval_batch_size, plan.batch));
+      if (!probes::is_out_of_memory(e)) {
+        fail(e, arm.steps, where + " failed");
+        return false;
+      }
       arm.status = ArmStatus::out_of_memory;
       arm.failed_at_step = arm.steps;
-      arm.message = "validation at batch " + std::to_string(std::min(s.eval_batch_size, plan.batch)) +
-                    " ran out of memory: " +
-                    first_line(ce ? ce->what_without_backtrace() : e.what());
+      arm.message = where + " ran out of memory: " + describe_model_error(e);
       return false;
     }
   };
@@ -107,7 +128,11 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       break;
     }
     std::int64_t batch = plan.batch;
-    if (plan.total_samples > 0) batch = std::min(batch, plan.total_samples - arm.samples);
+    if (plan.total_samples > 0) {
+      // The last batch is partial, but never below the size the model trains at.
+      batch = std::min(batch, std::max(plan.total_samples - arm.samples, std::min(s.min_batch, plan.batch)));
+      if (arm.samples >= plan.total_samples) break;
+    }
     if (plan.warmup_steps > 0 && step <= plan.warmup_steps) {
       set_learning_rate(*optimizer, plan.lr * double(step) / double(plan.warmup_steps));
     } else if (plan.warmup_steps > 0 && step == plan.warmup_steps + 1) {
@@ -125,11 +150,13 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       data_s = std::chrono::duration<double>(t1 - t0).count();
       compute_s = std::chrono::duration<double>(t2 - t1).count();
     } catch (const std::exception& e) {
-      if (!probes::is_out_of_memory(e)) throw;
-      const c10::Error* ce = dynamic_cast<const c10::Error*>(&e);
+      if (!probes::is_out_of_memory(e)) {
+        fail(e, step, "training step " + std::to_string(step) + " at batch " + std::to_string(batch) + " failed");
+        break;
+      }
       arm.status = ArmStatus::out_of_memory;
       arm.failed_at_step = step;
-      arm.message = first_line(ce ? ce->what_without_backtrace() : e.what()) +
+      arm.message = describe_model_error(e) +
                     " (the probe judged this size safe: the margin was too small or memory varies)";
       break;
     }
@@ -138,7 +165,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     arm.samples += batch;
     arm.train_loss.push_back(LossPoint{step, arm.samples, train_seconds, loss});
     if (batch == plan.batch && step > excluded) {
-      arm.step_seconds.push_back(compute_s);
+      arm.compute_seconds.push_back(compute_s);
       arm.data_seconds.push_back(data_s);
     }
     if (step == 1) first_loss = loss;
@@ -165,8 +192,17 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       if (plan.total_samples > 0) eta = double(plan.total_samples - arm.samples) / std::max(rate, 1e-9);
       else if (plan.planned_steps > 0) eta = double(plan.planned_steps - step) * train_seconds / double(step);
       else eta = plan.seconds - train_seconds;
-      std::snprintf(line, sizeof line, "\r%s: step %lld, loss %.4f, %.0f samples/s, arm ETA %.0f s   ",
-                    label.c_str(), static_cast<long long>(step), loss, rate, std::max(0.0, eta));
+      eta = std::max(0.0, eta);
+      // The whole sweep: this arm's rest, then the arms after it at the mean
+      // wall time (training and evaluation) of the arms so far, or of this
+      // one projected when it is the first.
+      const double elapsed = seconds_since(clock.start);
+      const double this_arm_total = train_seconds + eval_seconds + eta;
+      const double per_arm = clock.arms_done > 0 ? (elapsed - train_seconds - eval_seconds) / double(clock.arms_done)
+                                                 : this_arm_total;
+      const double sweep_eta = eta + double(clock.arms_total - clock.arms_done - 1) * per_arm;
+      std::snprintf(line, sizeof line, "\r%s: step %lld, loss %.4f, %.0f samples/s, arm ETA %.0f s, sweep ETA %.0f s   ",
+                    label.c_str(), static_cast<long long>(step), loss, rate, eta, std::max(0.0, sweep_eta));
       *progress.out << line << std::flush;
     }
   }
@@ -176,9 +212,8 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
         (arm.evaluations.empty() || arm.evaluations.back().samples != arm.samples)) {
       evaluate();
     }
-  } else {
-    drain_autograd(device);
   }
+  if (arm.status != ArmStatus::completed && arm.status != ArmStatus::interrupted) drain_autograd(device);
   if (!arm.evaluations.empty() && arm.status == ArmStatus::completed) {
     arm.final_validation_loss = arm.evaluations.back().loss;
     arm.final_validation_accuracy = arm.evaluations.back().accuracy;
@@ -187,8 +222,8 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   // would rest its throughput on one or two of them, the first one cold. Its
   // times are taken instead from extra full steps after the last evaluation,
   // which change nothing else the report keeps.
-  if (arm.status == ArmStatus::completed && arm.step_seconds.size() < kMinTimedSteps && !stop.load()) {
-    arm.step_seconds.clear();
+  if (arm.status == ArmStatus::completed && arm.compute_seconds.size() < kMinTimedSteps && !stop.load()) {
+    arm.compute_seconds.clear();
     arm.data_seconds.clear();
     for (std::size_t i = 0; i < kMinTimedSteps && !stop.load(); ++i) {
       try {
@@ -199,20 +234,20 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
         train_step(*model, *optimizer, w, x, y, &scaler).item<double>();
         const auto t2 = clock_type::now();
         arm.data_seconds.push_back(std::chrono::duration<double>(t1 - t0).count());
-        arm.step_seconds.push_back(std::chrono::duration<double>(t2 - t1).count());
+        arm.compute_seconds.push_back(std::chrono::duration<double>(t2 - t1).count());
         ++arm.timing_only_steps;
       } catch (const std::exception& e) {
-        if (!probes::is_out_of_memory(e)) throw;
         drain_autograd(device);
+        if (!probes::is_out_of_memory(e)) fail(e, arm.steps, "a timing step at batch " + std::to_string(plan.batch) + " failed");
         break;
       }
     }
   }
-  if (!arm.step_seconds.empty()) {
-    std::vector<double> total(arm.step_seconds.size());
+  if (!arm.compute_seconds.empty()) {
+    std::vector<double> total(arm.compute_seconds.size());
     double data_sum = 0, all_sum = 0;
     for (std::size_t i = 0; i < total.size(); ++i) {
-      total[i] = arm.step_seconds[i] + arm.data_seconds[i];
+      total[i] = arm.compute_seconds[i] + arm.data_seconds[i];
       data_sum += arm.data_seconds[i];
       all_sum += total[i];
     }
@@ -224,6 +259,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     arm.data_share = all_sum > 0 ? data_sum / all_sum : 0.0;
   }
   if (meter) arm.peak_bytes = meter->peak_bytes();
+  clock.evaluation_seconds += eval_seconds;
   return arm;
 }
 
@@ -299,12 +335,15 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
 
   const std::size_t total_arms = s.batch_sizes.size() * static_cast<std::size_t>(s.seeds);
   std::size_t index = 0;
+  SweepClock clock;
+  clock.arms_total = total_arms;
+  const SweepArm* failed = nullptr;
   // Seed by seed (every size for the first seed, then the next): a slow
   // spell of a shared machine then lands on different sizes for each seed
   // instead of on every seed of one size.
   for (int k = 0; k < s.seeds; ++k) {
     for (std::int64_t batch : s.batch_sizes) {
-      if (stop.load()) break;
+      if (stop.load() || failed) break;
       ArmPlan plan;
       plan.batch = batch;
       plan.seed = w.spec().seed + static_cast<std::uint64_t>(k);
@@ -322,7 +361,8 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
       }
       const std::string label = "sweep: arm " + std::to_string(++index) + "/" + std::to_string(total_arms) +
                                 " batch " + std::to_string(batch) + " seed " + std::to_string(plan.seed);
-      SweepArm arm = run_arm(w, s, plan, meter, progress, label, stop);
+      SweepArm arm = run_arm(w, s, plan, meter, progress, label, stop, clock);
+      ++clock.arms_done;
       if (progress.out) {
         char line[256];
         std::snprintf(line, sizeof line, "%s%s: %s, %lld steps, %s samples/s, val loss %s\n", progress.live ? "\r" : "",
@@ -333,12 +373,29 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
         *progress.out << line << std::flush;
       }
       r.arms.push_back(std::move(arm));
-      if (progress.on_arm_done) progress.on_arm_done(r.arms.back());
+      if (r.arms.back().status == ArmStatus::failed) failed = &r.arms.back();
+      r.phase_seconds.training += r.arms.back().train_seconds;
+      r.phase_seconds.evaluation = clock.evaluation_seconds;
+      if (progress.on_arm_done) {
+        SweepResult so_far = r;
+        so_far.incomplete = true;
+        so_far.incomplete_reason = "stopped after " + std::to_string(r.arms.size()) + " of " +
+                                   std::to_string(total_arms) + " arms";
+        summarise_sweep(so_far);
+        progress.on_arm_done(so_far);
+      }
     }
+    if (failed) break;
   }
-  if (stop.load()) {
+  if (failed) {
     r.incomplete = true;
-    r.incomplete_reason = "stopped by a signal after " + std::to_string(r.arms.size()) + " of " +
+    r.incomplete_reason = "the arm at batch " + std::to_string(failed->batch_size) + " (seed " +
+                          std::to_string(failed->seed) + ") failed: " + failed->message + "; " +
+                          std::to_string(r.arms.size() - 1) + " of " + std::to_string(total_arms) +
+                          " arms finished before it";
+  } else if (stop.load()) {
+    r.incomplete = true;
+    r.incomplete_reason = "interrupted by a signal after " + std::to_string(r.arms.size()) + " of " +
                           std::to_string(total_arms) + " arms; the last may be partial (status interrupted)";
   }
   summarise_sweep(r);

@@ -38,6 +38,9 @@ struct SweepSettings {
   std::int64_t eval_batch_size = 512;
   std::optional<double> target_loss;
   std::string precision = "fp32";
+  // The smallest batch the model trains at (the probe's min_batch): a
+  // samples budget's last partial batch is never smaller.
+  std::int64_t min_batch = 1;
 };
 
 // "samples=30000", "steps=200", "seconds=5" -> kind and value; UsageError.
@@ -53,11 +56,13 @@ std::vector<std::int64_t> auto_batch_sizes(std::int64_t safe_max, std::int64_t s
 struct SweepProgress {
   std::ostream* out = nullptr;
   bool live = false;  // a terminal: one line rewritten in place
-  std::function<void(const SweepArm&)> on_arm_done;  // optional
+  std::function<void(const SweepResult& so_far)> on_arm_done;  // optional: after each arm
 };
 
 // Runs every arm in order. Stops early (marking the report incomplete) when
-// `stop` becomes true; divergence and OOM end an arm, not the sweep. `meter`
+// `stop` becomes true, or when an arm fails with an error that is neither
+// memory nor divergence (status failed, the model's own message): the arms
+// before it are kept. Divergence and OOM end an arm, not the sweep. `meter`
 // (may be null) measures each arm's peak and enforces the probe's capacity.
 SweepResult run_sweep(const Workload& workload, const SweepSettings& settings, probes::MemoryMeter* meter,
                       const SweepProgress& progress, const std::atomic<bool>& stop);

@@ -9,6 +9,7 @@
 #include "reports/error.hpp"
 #include "reports/text_util.hpp"
 #include "tuner/data_readers.hpp"
+#include "tuner/machine_probe.hpp"
 
 namespace batchtune {
 namespace {
@@ -32,17 +33,6 @@ std::int64_t numel(const std::vector<std::int64_t>& shape) {
   std::int64_t n = 1;
   for (auto d : shape) n *= d;
   return n;
-}
-
-// The TorchScript interpreter wraps the real error ("RuntimeError: Given
-// groups=1, weight of size [8, 1, 3, 3], expected input[...] to have 1
-// channels...") under a generic first line; that inner line says what the
-// model expected.
-std::string torch_error_summary(const std::string& what) {
-  const std::string marker = "RuntimeError: ";
-  const auto pos = what.rfind(marker);
-  if (pos == std::string::npos) return first_line(what);
-  return first_line(what.substr(pos + marker.size()));
 }
 
 const char* task_name(TaskKind t) {
@@ -82,6 +72,23 @@ Dataset load_data(const WorkloadSpec& spec, LossKind loss, bool user_model) {
     }
     shape = spec.model == "resnet" ? std::vector<std::int64_t>{3, 32, 32} : std::vector<std::int64_t>{1, 28, 28};
   }
+  {
+    // Generated data lives in memory: refuse a shape it cannot hold before
+    // allocating (100000x100000x1000 would overflow or abort).
+    double sample_bytes = 4;
+    for (auto d : shape) sample_bytes *= double(d);
+    const double samples = double(spec.synthetic.train + spec.synthetic.validation);
+    std::string source;
+    const double usable = double(usable_memory_bytes(&source));
+    if (sample_bytes * samples > 0.5 * usable) {
+      throw UsageError("--input-shape " + shape_to_string(shape) + ": one sample is " +
+                       format_bytes(static_cast<std::uint64_t>(std::min(sample_bytes, 1.8e19))) + ", and " +
+                       std::to_string(static_cast<long long>(samples)) + " synthetic samples would need " +
+                       format_bytes(static_cast<std::uint64_t>(std::min(sample_bytes * samples, 1.8e19))) +
+                       ", more than half of the " + format_bytes(static_cast<std::uint64_t>(usable)) +
+                       " this process may use; use a smaller shape or --synthetic-train/--synthetic-val");
+    }
+  }
   if (loss == LossKind::mse) {
     if (spec.target_shape.empty()) {
       throw UsageError("--loss mse with --data synthetic needs --target-shape, the shape of one target");
@@ -103,7 +110,12 @@ ModelFactory builtin_factory(const WorkloadSpec& spec, const Dataset& data) {
       throw UsageError("--model gpt needs token data (--data tokens or synthetic); --data " + spec.data + " holds images");
     }
     GptConfig config = spec.gpt;
-    config.vocab = std::max(config.vocab, data.num_classes);
+    if (data.num_classes > config.vocab) {
+      throw InputError("--data " + spec.data + " (" + data.source + ") holds token id " +
+                       std::to_string(data.num_classes - 1) + ", outside --gpt-vocab " + std::to_string(config.vocab) +
+                       " (ids 0 to " + std::to_string(config.vocab - 1) + "); pass --gpt-vocab " +
+                       std::to_string(data.num_classes) + " or more");
+    }
     if (config.width % config.heads != 0) {
       throw UsageError("--gpt-width " + std::to_string(config.width) + " is not divisible by --gpt-heads " +
                        std::to_string(config.heads));
@@ -117,6 +129,24 @@ ModelFactory builtin_factory(const WorkloadSpec& spec, const Dataset& data) {
   if (m == "mlp") {
     const MlpConfig config = spec.mlp;
     const std::int64_t in = numel(data.sample_shape);
+    // Weights, gradients and optimizer state: refuse widths this machine
+    // cannot hold before allocating them.
+    double params = 0, width = double(in);
+    for (auto h : config.hidden) {
+      params += width * double(h) + double(h);
+      width = double(h);
+    }
+    params += width * double(outputs) + double(outputs);
+    const double need = params * 4 * 4;
+    const double usable = double(usable_memory_bytes());
+    if (need > usable) {
+      std::string hidden;
+      for (auto h : config.hidden) hidden += (hidden.empty() ? "" : "x") + std::to_string(h);
+      throw UsageError("--mlp-hidden " + hidden + ": " + std::to_string(static_cast<long long>(params)) +
+                       " parameters need about " + format_bytes(static_cast<std::uint64_t>(std::min(need, 1.8e19))) +
+                       " with gradients and optimizer state, more than the " +
+                       format_bytes(static_cast<std::uint64_t>(usable)) + " this process may use; use smaller widths");
+    }
     return [in, outputs, config] { return make_mlp(in, outputs, config); };
   }
   if (m == "cnn") {
@@ -135,7 +165,67 @@ ModelFactory builtin_factory(const WorkloadSpec& spec, const Dataset& data) {
   return [channels, outputs, config] { return make_resnet(channels, outputs, config); };
 }
 
+// Class labels must be 0..K-1 for the loss. A label past --num-classes is
+// refused; without --num-classes, labels that skip most values below their
+// maximum (a corrupt label byte of 255 in a 10-class set) would silently
+// make a 256-class task, and are refused too.
+void check_labels(const WorkloadSpec& spec, Dataset& data) {
+  const torch::Tensor all = torch::cat({data.train.targets.flatten(), data.validation.targets.flatten()});
+  const std::int64_t lowest = all.min().item<std::int64_t>();
+  const std::int64_t highest = all.max().item<std::int64_t>();
+  const std::string where = "--data " + spec.data + " (" + data.source + ")";
+  if (lowest < 0) throw InputError(where + " holds the negative label " + std::to_string(lowest));
+  if (spec.num_classes > 0) {
+    if (highest >= spec.num_classes) {
+      const auto count = (all >= spec.num_classes).sum().item<std::int64_t>();
+      throw InputError(where + " holds label " + std::to_string(highest) + " (" + std::to_string(count) +
+                       " labels of " + std::to_string(all.numel()) + " are " + std::to_string(spec.num_classes) +
+                       " or more), outside --num-classes " + std::to_string(spec.num_classes) +
+                       "; fix the labels or raise --num-classes");
+    }
+    data.num_classes = spec.num_classes;
+    return;
+  }
+  const auto distinct = std::get<0>(at::_unique(all)).numel();
+  if (highest + 1 > 2 * distinct && highest + 1 > distinct + 1) {
+    throw InputError(where + " holds labels up to " + std::to_string(highest) + " but only " +
+                     std::to_string(distinct) + " distinct values; a corrupt label file? Pass --num-classes K to "
+                     "train on K classes anyway, or fix the labels");
+  }
+}
+
 }  // namespace
+
+std::string describe_model_error(const std::exception& e) {
+  const auto* ce = dynamic_cast<const c10::Error*>(&e);
+  const std::string what = ce ? ce->what_without_backtrace() : e.what();
+  // The TorchScript interpreter puts its own first line and two tracebacks
+  // before the error the model raised ("RuntimeError: Expected more than 1
+  // value per channel when training...", "builtins.ValueError: ..."): that
+  // last "SomethingError: text" line is the cause.
+  std::string cause;
+  std::size_t pos = 0;
+  while (pos < what.size()) {
+    const std::size_t end = std::min(what.find('\n', pos), what.size());
+    const std::string line = what.substr(pos, end - pos);
+    const std::size_t colon = line.find(": ");
+    if (colon != std::string::npos && colon > 0 && line[0] != ' ') {
+      const std::string head = line.substr(0, colon);
+      const bool is_name = std::all_of(head.begin(), head.end(), [](unsigned char c) {
+        return std::isalnum(c) || c == '_' || c == '.';
+      });
+      const auto ends_with = [&](const std::string& suffix) {
+        return head.size() >= suffix.size() && head.compare(head.size() - suffix.size(), suffix.size(), suffix) == 0;
+      };
+      if (is_name && (ends_with("Error") || ends_with("Exception"))) cause = line;
+    }
+    pos = end + 1;
+  }
+  if (cause.empty()) return first_line(what);
+  const std::string runtime = "RuntimeError: ";
+  if (cause.compare(0, runtime.size(), runtime) == 0) cause = cause.substr(runtime.size());
+  return cause;
+}
 
 OptimizerSettings resolve_optimizer(const std::string& name, std::optional<double> lr,
                                     std::optional<double> momentum, std::optional<double> weight_decay) {
@@ -172,7 +262,7 @@ std::vector<std::int64_t> parse_shape(const std::string& text, const std::string
     const std::size_t end = std::min(text.find_first_of("x,", pos), text.size());
     const std::string part = text.substr(pos, end - pos);
     const bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c); });
-    if (!digits || part.size() > 9 || std::stoll(part) == 0) {
+    if (!digits || part.size() > 12 || std::stoll(part) == 0) {
       throw UsageError(option + " " + text + ": expected positive sizes separated by 'x', such as 3x224x224");
     }
     shape.push_back(std::stoll(part));
@@ -246,11 +336,7 @@ Workload Workload::create(const WorkloadSpec& spec) {
   if (loss == LossKind::mse && data.task != TaskKind::regression) {
     throw UsageError("--loss mse needs regression targets; --data " + spec.data + " has class labels");
   }
-  if (spec.num_classes > 0 && spec.data != "synthetic" && data.task == TaskKind::classification &&
-      spec.num_classes != data.num_classes) {
-    throw UsageError("--num-classes " + std::to_string(spec.num_classes) + " does not match --data " + spec.data +
-                     ", which has " + std::to_string(data.num_classes) + " classes");
-  }
+  if (data.task == TaskKind::classification && spec.data != "synthetic") check_labels(spec, data);
   if (user_model && !spec.input_shape.empty() && spec.input_shape != data.sample_shape) {
     throw UsageError("--input-shape " + shape_to_string(spec.input_shape) + " does not match --data " + spec.data +
                      ", whose inputs are " + shape_to_string(data.sample_shape));
@@ -282,6 +368,13 @@ Workload Workload::create(const WorkloadSpec& spec) {
     const bool ok = w.data_.task == TaskKind::language_model
                         ? (got.size() == 3 && got[0] == expected[0] && got[1] == expected[1] && got[2] >= expected[2])
                         : got == expected;
+    if (!ok && w.data_.task == TaskKind::classification && got.size() == 2 && got[0] == expected[0] &&
+        got[1] < expected[1]) {
+      throw InputError(model_name + " outputs " + std::to_string(got[1]) + " classes, but --data " + spec.data +
+                       " holds labels up to " + std::to_string(w.data_.num_classes - 1) +
+                       "; fix the labels or export the model with " + std::to_string(w.data_.num_classes) +
+                       " outputs");
+    }
     if (!ok) {
       throw InputError(model_name + " outputs " + shape_to_string(got) + " for a batch of " +
                        std::to_string(x.size(0)) + " inputs of " + input + "; the loss needs " +
@@ -292,7 +385,16 @@ Workload Workload::create(const WorkloadSpec& spec) {
     throw;
   } catch (const std::exception& e) {
     throw InputError(model_name + " cannot take inputs of shape " + input + " (from --data " + spec.data +
-                     "): " + torch_error_summary(e.what()));
+                     "): " + describe_model_error(e));
+  }
+  std::int64_t trainable = 0;
+  for (const auto& p : model->parameters()) {
+    if (p.requires_grad()) trainable += p.numel();
+  }
+  if (trainable == 0) {
+    throw InputError(model_name + " has no trainable parameters (" +
+                     std::to_string(model->parameters().size()) + " tensors, all frozen or none); batchtune trains "
+                     "the model, so unfreeze some (requires_grad=True) before exporting it");
   }
   w.parameter_count_ = model->parameter_count();
   return w;

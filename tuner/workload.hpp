@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -117,6 +118,11 @@ class Workload {
 // synchronises).
 torch::Tensor train_step(Model& model, torch::optim::Optimizer& optimizer, const Workload& workload,
                          const torch::Tensor& inputs, const torch::Tensor& targets, LossScaler* scaler = nullptr);
+
+// The cause of an error the user's model (or LibTorch under it) raised, in
+// one line: the TorchScript interpreter's inner "XError: ..." line rather
+// than its generic first line; otherwise the first line of the message.
+std::string describe_model_error(const std::exception& e);
 
 // After a step that threw (an OOM inside backward), LibTorch's autograd
 // engine leaves the failed graph's pending tasks in this thread's ready queue,

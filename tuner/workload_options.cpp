@@ -2,9 +2,32 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
+
 #include <sstream>
 
 namespace batchtune {
+
+// A finite number above zero (or at least zero): CLI11's PositiveNumber
+// accepts inf and prints its range with DBL_MAX in full.
+CLI::Validator finite_number(bool zero_allowed) {
+  return CLI::Validator(
+      [zero_allowed](std::string& text) -> std::string {
+        double v = 0;
+        try {
+          std::size_t used = 0;
+          v = std::stod(text, &used);
+          if (used != text.size()) return "'" + text + "' is not a number";
+        } catch (const std::exception&) {
+          return "'" + text + "' is not a number";
+        }
+        if (!std::isfinite(v)) return "must be a finite number, got " + text;
+        if (zero_allowed ? v < 0 : v <= 0) return std::string("must be ") + (zero_allowed ? "zero or more" : "above zero") + ", got " + text;
+        return "";
+      },
+      zero_allowed ? "NUMBER>=0" : "NUMBER>0");
+}
+
 
 WorkloadSpec WorkloadArgs::to_spec() const {
   WorkloadSpec s = spec;
@@ -89,11 +112,11 @@ void add_workload_options(CLI::App& app, WorkloadArgs& a) {
       ->capture_default_str()->check(CLI::IsMember({"sgd", "adam", "adamw"}))->group(train);
   app.add_option_function<double>("--lr", [&s](const double& v) { s.learning_rate = v; },
                                   "Learning rate (default: the optimizer's)")
-      ->check(CLI::PositiveNumber)->group(train);
+      ->check(finite_number(false))->group(train);
   app.add_option_function<double>("--momentum", [&s](const double& v) { s.momentum = v; }, "SGD momentum")
       ->check(CLI::Range(0.0, 0.999999))->group(train);
   app.add_option_function<double>("--weight-decay", [&s](const double& v) { s.weight_decay = v; }, "Weight decay")
-      ->check(CLI::NonNegativeNumber)->group(train);
+      ->check(finite_number(true))->group(train);
   app.add_option("--device", s.device, "auto (CUDA when available), cpu, cuda or cuda:N")
       ->capture_default_str()->group(train);
   app.add_option("--precision", s.precision,

@@ -9,6 +9,7 @@
 
 namespace CLI {
 class App;
+class Validator;
 }
 
 namespace batchtune {
@@ -21,6 +22,9 @@ struct WorkloadArgs {
 };
 
 void add_workload_options(CLI::App& app, WorkloadArgs& args);
+
+// A finite number above zero, or at least zero: one line when it is not.
+CLI::Validator finite_number(bool zero_allowed);
 
 // The command-line options that reproduce `spec` (for child processes).
 std::vector<std::string> workload_to_args(const WorkloadSpec& spec);

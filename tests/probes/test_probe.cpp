@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <torch/torch.h>
 
@@ -11,6 +12,7 @@
 #include "probes/memory_meter.hpp"
 #include "probes/oom.hpp"
 #include "reports/error.hpp"
+#include "reports/schema_version.hpp"
 #include "tuner/cli.hpp"
 #include "tuner/probe_runner.hpp"
 
@@ -156,6 +158,62 @@ TEST_CASE("on CPU with a budget the probe finds the true edge of mlp training", 
   check_edges({"mlp"}, {16ULL << 20, 24ULL << 20});
 }
 
+// torchvision's ResNet-18, exported by the ctest fixture (BATCHTUNE_RESNET18):
+// BatchNorm fails at batch 1, so the search starts at 2 and says why; its
+// edge under a real budget equals exhaustive bisection's.
+TEST_CASE("the probe finds the true edge of torchvision ResNet-18", "[probes][slow]") {
+  const char* path = std::getenv("BATCHTUNE_RESNET18");
+  REQUIRE(path != nullptr);  // set by ctest; run via ctest --preset slow
+  WorkloadSpec spec = synthetic(path);
+  spec.input_shape = {3, 32, 32};
+  spec.num_classes = 10;
+  spec.synthetic = {1024, 64};
+  const Workload w = Workload::create(spec);
+  const std::uint64_t budget = 400ULL << 20;
+  ProbeSettings s;
+  s.memory_limit_bytes = budget;
+  std::ostringstream progress;
+  const ProbeResult r = run_probe(w, s, progress);
+  CHECK(r.min_batch == 2);
+  CHECK(r.min_batch_reason.find("value per channel") != std::string::npos);
+  CHECK(r.trials.size() <= 9);
+  auto meter = make_meter(w, budget);
+  const probes::TrialRunner trial = [&](std::int64_t b) { return run_training_trial(w, *meter, b, 2); };
+  REQUIRE(r.first_failing_batch.has_value());
+  CHECK(bisect_edge(trial, *r.first_failing_batch * 2) == r.largest_fitting_batch);
+}
+
+TEST_CASE("a model that fails at batch 1 starts at the smallest size that trains", "[probes]") {
+  int calls = 0;
+  const probes::TrialRunner bn = [&](std::int64_t b) {
+    ++calls;
+    ProbeTrial t;
+    t.outcome = b < 4 ? TrialOutcome::error : b <= 300 ? TrialOutcome::fits : TrialOutcome::out_of_memory;
+    t.peak_bytes = static_cast<std::uint64_t>(1000 + 100 * b);
+    if (b < 4) t.message = "Expected more than 1 value per channel when training";
+    return t;
+  };
+  probes::SearchOptions o;
+  o.capacity_bytes = 1000 + 100 * 300;
+  for (const std::string strategy : {"model", "binsearch"}) {
+    o.strategy = strategy;
+    const ProbeResult r = probes::search_largest_batch(bn, o);
+    CHECK(r.min_batch == 4);
+    CHECK(r.min_batch_reason.find("value per channel") != std::string::npos);
+    CHECK(r.largest_fitting_batch == 300);
+    CHECK(r.safe_max_batch >= 4);
+  }
+  // An error past the first sizes is still an error, not a minimum.
+  const probes::TrialRunner late = [](std::int64_t b) {
+    ProbeTrial t;
+    t.outcome = b < 100 ? TrialOutcome::error : TrialOutcome::fits;
+    t.message = "always";
+    return t;
+  };
+  o.strategy = "model";
+  CHECK_THROWS_AS(probes::search_largest_batch(late, o), probes::TrialError);
+}
+
 TEST_CASE("an OOM mid-backward leaves nothing behind for the next trial", "[probes]") {
   // LibTorch's autograd engine keeps a failed backward's pending tasks (and
   // the activations they hold) in the thread's ready queue; the trial drains it.
@@ -214,7 +272,7 @@ TEST_CASE("probe on the command line: too small a budget, JSON output", "[probes
     std::ifstream in(out_path);
     const auto j = nlohmann::ordered_json::parse(in);
     CHECK(j.begin().key() == "schema_version");
-    CHECK(j.at("schema_version") == 1);
+    CHECK(j.at("schema_version") == kReportSchemaVersion);
     const auto p = nlohmann::json(j.at("probe")).get<ProbeResult>();
     CHECK(p.largest_fitting_batch > 0);
     CHECK(p.trials.size() == j.at("probe").at("trial_count").get<std::size_t>());

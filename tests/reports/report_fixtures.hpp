@@ -5,17 +5,19 @@
 
 #include <random>
 
+#include "reports/recommend.hpp"
 #include "reports/report_reader.hpp"
 
 namespace batchtune::testing {
 
-// A report with one arm per batch size whose `steps` step times are drawn
-// around batch * seconds_per_sample (a 2% spread).
+// A report with one arm per batch size whose `steps` step times (compute;
+// data time is 0) are drawn around batch * seconds_per_sample (a 2% spread),
+// and its recommendation.
 inline Report synthetic_report(const std::string& path, double seconds_per_sample, std::int64_t largest_fitting,
                                unsigned seed = 1, int steps = 40) {
   Report r;
   r.path = path;
-  r.schema_version = 1;
+  r.schema_version = kReportSchemaVersion;
   r.workload.model = "mlp";
   r.workload.data = "fashion-mnist";
   r.workload.parameter_count = 1000;
@@ -35,15 +37,21 @@ inline Report synthetic_report(const std::string& path, double seconds_per_sampl
   for (std::int64_t batch : {16, 64, 256}) {
     SweepArm a;
     a.batch_size = batch;
-    for (int i = 0; i < steps; ++i) a.step_seconds.push_back(double(batch) * seconds_per_sample * noise(rng));
+    for (int i = 0; i < steps; ++i) {
+      a.compute_seconds.push_back(double(batch) * seconds_per_sample * noise(rng));
+      a.data_seconds.push_back(0.0);
+    }
     double total = 0;
-    for (double t : a.step_seconds) total += t;
+    for (double t : a.compute_seconds) total += t;
     a.samples_per_s = double(batch) * steps / total;
     a.evaluations.push_back(EvalPoint{steps, batch * steps, total, 0.4, std::nullopt});
     s.arms.push_back(a);
   }
   summarise_sweep(s);
   r.sweep = s;
+  NoiseScale not_measured;
+  not_measured.status = "not_measured";
+  r.recommendation = recommend(s, &p, r.workload, not_measured, {});
   return r;
 }
 

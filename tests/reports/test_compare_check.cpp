@@ -5,26 +5,31 @@
 #include "reports/check.hpp"
 #include "reports/compare.hpp"
 #include "reports/error.hpp"
+#include "reports/recommend.hpp"
 #include "tests/reports/report_fixtures.hpp"
 
 using namespace batchtune;
 using batchtune::testing::synthetic_report;
 
 TEST_CASE("compare matches batch sizes, gives ratios and says what is noise", "[reports][compare]") {
-  const Report base = synthetic_report("a.json", 1e-4, 4000, 1);
-  const Report faster = synthetic_report("b.json", 0.5e-4, 2000, 2);  // twice the throughput, half the memory
-  const Report same = synthetic_report("c.json", 1e-4, 4000, 3);      // the same machine again
+  // 200 timed steps per size: 25 repetitions (blocks of 8 steps) a side.
+  const Report base = synthetic_report("a.json", 1e-4, 4000, 1, 200);
+  const Report faster = synthetic_report("b.json", 0.5e-4, 2000, 2, 200);  // twice the throughput, half the memory
+  const Report same = synthetic_report("c.json", 1e-4, 4000, 3, 200);      // the same machine again
   const Comparison c = compare_reports({base, faster, same}, {});
   REQUIRE(c.batches.size() == 3);
   for (const auto& row : c.batches) {
     REQUIRE(row.cells.size() == 3);
     CHECK(row.cells[0].verdict == "baseline");
+    CHECK(row.cells[0].repetitions == 25);
     CHECK(row.cells[1].verdict == "faster");
     CHECK(*row.cells[1].throughput_ratio == Approx(2.0).epsilon(0.03));
     CHECK(*row.cells[1].p_value < 0.001);
+    CHECK_FALSE(row.cells[1].unreliable);
     CHECK(row.cells[2].verdict == "within noise");
     CHECK(*row.cells[2].throughput_ratio == Approx(1.0).epsilon(0.03));
   }
+  CHECK(c.warnings.empty());
   CHECK(*c.reports[1].largest_fitting_ratio == Approx(0.5));
   // No machine in the context: labels fall back to the file names.
   CHECK(c.reports[0].label == "a");
@@ -32,11 +37,66 @@ TEST_CASE("compare matches batch sizes, gives ratios and says what is noise", "[
   std::ostringstream text, md;
   render_comparison_text(text, c);
   render_comparison_markdown(md, c);
-  CHECK_THAT(text.str(), Catch::Contains("faster") && Catch::Contains("within noise") && Catch::Contains("2.00x"));
+  CHECK_THAT(text.str(), Catch::Contains("faster") && Catch::Contains("within noise") && Catch::Contains("2.00x") &&
+                             Catch::Contains("25 reps") && Catch::Contains("block medians"));
   CHECK_THAT(md.str(), Catch::Contains("| 64 |"));
   const auto j = comparison_to_json(c);
   CHECK(j.at("batch_sizes").size() == 3);
   CHECK(j.at("batch_sizes")[0].at("reports")[1].at("verdict") == "faster");
+  CHECK(j.at("batch_sizes")[0].at("reports")[1].at("repetitions") == 25);
+  CHECK(j.at("steps_per_repetition") == 8);
+}
+
+TEST_CASE("compare tests block medians, not correlated single steps, and warns when they are few",
+          "[reports][compare]") {
+  // 40 steps a side, twice as fast and never overlapping: on raw steps the U
+  // test would claim p ~ 1e-14; as 5 blocks a side it is p ~ 0.01, and the
+  // verdict is flagged as resting on fewer than 9 repetitions.
+  const Report base = synthetic_report("a.json", 1e-4, 4000, 1, 40);
+  const Report faster = synthetic_report("b.json", 0.5e-4, 4000, 2, 40);
+  const Comparison c = compare_reports({base, faster}, {});
+  for (const auto& row : c.batches) {
+    CHECK(row.cells[1].repetitions == 5);
+    REQUIRE(row.cells[1].p_value.has_value());
+    CHECK(*row.cells[1].p_value > 0.005);
+    CHECK(*row.cells[1].p_value < 0.05);
+    CHECK(row.cells[1].verdict == "faster");
+    CHECK(row.cells[1].unreliable);
+  }
+  REQUIRE(c.warnings.size() == 1);
+  CHECK_THAT(c.warnings[0], Catch::Contains("fewer than 9 repetitions") && Catch::Contains("16, 64, 256"));
+  std::ostringstream text;
+  render_comparison_text(text, c);
+  CHECK_THAT(text.str(), Catch::Contains("warning: fewer than 9 repetitions") && Catch::Contains("unreliable"));
+  CHECK(comparison_to_json(c).at("warnings").size() == 1);
+
+  SECTION("too few steps for a test at all") {
+    const Report tiny = synthetic_report("t.json", 0.5e-4, 4000, 2, 2);
+    const Comparison few = compare_reports({base, tiny}, {});
+    CHECK(few.batches[0].cells[1].verdict == "too few repetitions");
+    CHECK(few.batches[0].cells[1].repetitions == 1);
+  }
+}
+
+TEST_CASE("the step times compared are data plus compute, as samples/s", "[reports][compare]") {
+  SweepResult s;
+  SweepArm a;
+  a.batch_size = 32;
+  a.compute_seconds = {1.0, 1.0, 1.0};
+  a.data_seconds = {0.5, 0.25, 0.0};
+  s.arms.push_back(a);
+  CHECK(step_times_at(s, 32) == std::vector<double>{1.5, 1.25, 1.0});
+  CHECK(step_time_repetitions(s, 32) == std::vector<double>{1.25});  // fewer than 8 steps: one block, its median
+  CHECK(step_times_at(s, 64).empty());
+
+  // Compute equal, data waiting doubled: slower, with the data included.
+  Report base = synthetic_report("a.json", 1e-4, 4000, 1, 200);
+  Report waiting = synthetic_report("b.json", 1e-4, 4000, 1, 200);
+  for (auto& arm : waiting.sweep->arms) {
+    for (std::size_t i = 0; i < arm.data_seconds.size(); ++i) arm.data_seconds[i] = arm.compute_seconds[i];
+  }
+  const Comparison c = compare_reports({base, waiting}, {});
+  CHECK(c.batches[0].cells[1].verdict == "slower");
 }
 
 TEST_CASE("compare refuses different workloads unless forced, and says why", "[reports][compare]") {
@@ -63,7 +123,9 @@ TEST_CASE("check holds a report to its conditions, one line per failure", "[repo
     const Report again = synthetic_report("again.json", 1e-4, 4000, 7);
     const CheckOutcome o = check_report(again, &base, settings);
     CHECK(o.failed.empty());
-    CHECK_FALSE(o.passed.empty());
+    bool recommended = false;
+    for (const auto& line : o.passed) recommended = recommended || line.find("recommended batch size") == 0;
+    CHECK(recommended);
   }
   SECTION("a smaller largest fitting batch and a slower step both fail") {
     settings.min_batch = 3000;
@@ -72,7 +134,11 @@ TEST_CASE("check holds a report to its conditions, one line per failure", "[repo
     REQUIRE(o.failed.size() == 5);  // --min-batch, the baseline's largest batch, three batch sizes' throughput
     CHECK_THAT(o.failed[0], Catch::Contains("2000 < --min-batch 3000"));
     CHECK_THAT(o.failed[1], Catch::Contains("largest fitting batch 2000 vs baseline 4000"));
-    CHECK_THAT(o.failed[2], Catch::Contains("batch 16: samples/s") && Catch::Contains("U test p"));
+    // 40 steps a side are 5 repetitions, and the line says so.
+    CHECK_THAT(o.failed[2], Catch::Contains("batch 16: samples/s") && Catch::Contains("U test p") &&
+                                Catch::Contains("5 vs 5 repetitions, unreliable"));
+    REQUIRE(o.warnings.size() == 1);
+    CHECK_THAT(o.warnings[0], Catch::Contains("fewer than 9 repetitions"));
   }
   SECTION("a drop within the allowed regression passes") {
     settings.max_regression = 0.6;
@@ -86,6 +152,31 @@ TEST_CASE("check holds a report to its conditions, one line per failure", "[repo
     const CheckOutcome o = check_report(cut, nullptr, settings);
     REQUIRE(o.failed.size() == 1);
     CHECK_THAT(o.failed[0], Catch::Contains("incomplete"));
+  }
+  SECTION("a sweep that recommends no batch size fails, with the reason") {
+    Report none = synthetic_report("none.json", 1e-4, 4000);
+    none.sweep->target_loss = 0.1;  // below every evaluation: no size reaches it
+    summarise_targets(*none.sweep);
+    NoiseScale not_measured;
+    not_measured.status = "not_measured";
+    none.recommendation = recommend(*none.sweep, &*none.probe, none.workload, not_measured, {});
+    REQUIRE_FALSE(none.recommendation->recommends());
+    const CheckOutcome o = check_report(none, nullptr, settings);
+    REQUIRE(o.failed.size() == 1);
+    CHECK_THAT(o.failed[0], Catch::Contains("no recommended batch size (time-to-target): No batch size reached the "
+                                            "target validation loss 0.1"));
+    none.recommendation.reset();
+    REQUIRE(check_report(none, nullptr, settings).failed.size() == 1);
+    CHECK_THAT(check_report(none, nullptr, settings).failed[0], Catch::Contains("no recommendation section"));
+  }
+  SECTION("arms that did not complete are counted by status") {
+    Report stopped = synthetic_report("stopped.json", 1e-4, 4000);
+    stopped.sweep->arms[2].status = ArmStatus::failed;
+    stopped.sweep->arms[1].status = ArmStatus::diverged;
+    const CheckOutcome o = check_report(stopped, nullptr, settings);
+    bool counted = false;
+    for (const auto& line : o.passed) counted = counted || line.find("2 arm(s) did not complete (1 diverged, 1 failed") == 0;
+    CHECK(counted);
   }
   SECTION("a baseline of another workload is not comparable") {
     Report other = synthetic_report("other.json", 1e-4, 4000);
@@ -113,6 +204,7 @@ TEST_CASE("a throughput drop within noise is reported, not failed", "[reports][c
   const CheckOutcome o = check_report(slower, &base, {});
   CHECK(o.failed.empty());
   bool named = false;
-  for (const auto& line : o.passed) named = named || line.find("from noise") != std::string::npos;
+  for (const auto& line : o.passed) named = named || line.find("too few repetitions to tell it from noise (1 vs 5") != std::string::npos;
   CHECK(named);
+  CHECK_FALSE(o.warnings.empty());
 }

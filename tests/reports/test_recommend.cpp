@@ -3,8 +3,11 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <sstream>
 
 #include "reports/recommend.hpp"
+#include "reports/render_html.hpp"
+#include "reports/render_text.hpp"
 
 using namespace batchtune;
 
@@ -39,7 +42,7 @@ SweepResult exact_sweep(const std::vector<std::int64_t>& sizes, double budget_sa
       const auto steps = static_cast<std::int64_t>(budget_samples / double(b));
       a.steps = steps;
       a.samples = steps * b;
-      for (int i = 0; i < 10; ++i) a.step_seconds.push_back(t), a.data_seconds.push_back(0);
+      for (int i = 0; i < 10; ++i) a.compute_seconds.push_back(t), a.data_seconds.push_back(0);
       a.samples_per_s = double(b) / t;
       const double cross = exact_steps(double(b));
       // loss falls linearly in steps: 2 at step 0, 1 (the target) at S(B)
@@ -107,8 +110,9 @@ TEST_CASE("time to target is minimised near sqrt(B_crit x B_sat)", "[reports][re
   // T(B) = S_min (1 + Bc/B)(t0 + c B) is minimal at sqrt(Bc t0 / c) = sqrt(300 x 200) = 245; the
   // pick is the largest grid size within 5% of the minimum (T is flat there): 256 on this grid.
   const double best = std::sqrt(kCritical * kFixedS / kPerSampleS);
-  CHECK(double(r.batch_size) >= 0.75 * best);
-  CHECK(double(r.batch_size) <= 1.6 * best);
+  REQUIRE(r.recommends());
+  CHECK(double(*r.batch_size) >= 0.75 * best);
+  CHECK(double(*r.batch_size) <= 1.6 * best);
   double analytic_best = 1e300;
   for (const auto& p : r.predictions) {
     analytic_best = std::min(analytic_best, exact_steps(double(p.batch_size)) * exact_step_s(double(p.batch_size)));
@@ -116,7 +120,7 @@ TEST_CASE("time to target is minimised near sqrt(B_crit x B_sat)", "[reports][re
   REQUIRE(r.predicted_seconds_to_target.has_value());
   CHECK(*r.predicted_seconds_to_target <= analytic_best * 1.05 * 1.01);
   CHECK(*r.predicted_seconds_to_target >= analytic_best * 0.99);
-  CHECK(r.learning_rate == Approx(0.1 * double(r.batch_size) / 64));
+  CHECK(*r.learning_rate == Approx(0.1 * double(*r.batch_size) / 64));
   REQUIRE(r.max_fit_slowdown.has_value());
   const double expected_slowdown = exact_steps(1024) * exact_step_s(1024) / *r.predicted_seconds_to_target;
   CHECK(*r.max_fit_slowdown == Approx(expected_slowdown).epsilon(0.03));
@@ -158,7 +162,7 @@ TEST_CASE("an effective batch above the safe maximum becomes micro-batches with 
   CHECK(r.micro_batch_size == 1024);
   CHECK(r.accumulation_steps == 4);
   CHECK(r.batch_size == 4096);
-  CHECK(r.learning_rate == Approx(0.1 * 4096 / 64));  // the rule applies to the effective batch
+  CHECK(*r.learning_rate == Approx(0.1 * 4096 / 64));  // the rule applies to the effective batch
   REQUIRE(r.predicted_seconds_to_target.has_value());
   CHECK(*r.predicted_seconds_to_target == Approx(exact_steps(4096) * 4 * exact_step_s(1024)).epsilon(0.01));
   // Slower than the time-to-target choice, and the reasons say by how much.
@@ -173,5 +177,231 @@ TEST_CASE("an effective batch above the safe maximum becomes micro-batches with 
     CHECK(direct.accumulation_steps == 1);
     REQUIRE(direct.predicted_seconds_to_target.has_value());
     CHECK(*direct.predicted_seconds_to_target == Approx(exact_steps(100) * exact_step_s(100)).epsilon(0.05));
+  }
+}
+
+namespace {
+
+std::string render_text(const Recommendation& r, const SweepResult& sweep) {
+  Report report;
+  report.sweep = sweep;
+  report.recommendation = r;
+  std::ostringstream out;
+  render_report_text(out, report);
+  return out.str();
+}
+
+bool any_contains(const std::vector<std::string>& lines, const std::string& part) {
+  for (const auto& l : lines) if (l.find(part) != std::string::npos) return true;
+  return false;
+}
+
+// Two sizes timed at `rate_16`... : 40 steps each with a +-1% alternating
+// jitter, every arm reaching the target.
+SweepResult timed_sweep(const std::vector<std::pair<std::int64_t, double>>& batch_rates) {
+  SweepResult s;
+  s.lr_scaling = "none";
+  s.base_batch = 64;
+  s.base_learning_rate = 0.1;
+  s.seeds = 3;
+  s.target_loss = 1.0;
+  for (const auto& [b, rate] : batch_rates) {
+    SweepArm a;
+    a.batch_size = b;
+    a.learning_rate = 0.1;
+    const double t = double(b) / rate;
+    for (int i = 0; i < 40; ++i) {
+      a.compute_seconds.push_back(t * (i % 2 ? 1.01 : 0.99));
+      a.data_seconds.push_back(0);
+    }
+    a.samples_per_s = rate;
+    a.evaluations.push_back(EvalPoint{40, 40 * b, 40 * t, 0.5, 0.9});
+    a.final_validation_loss = 0.5;
+    a.final_validation_accuracy = 0.9;
+    s.arms.push_back(a);
+  }
+  summarise_sweep(s);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("time to target is the interpolated crossing everywhere: arms, table, recommendation",
+          "[reports][recommend]") {
+  // Evaluations every eighth of the budget; the loss is linear in steps, so
+  // the interpolated crossing is exactly S(B), between two evaluations.
+  const SweepResult sweep = exact_sweep({16, 64, 256, 1024}, 600000);
+  for (const auto& a : sweep.arms) {
+    REQUIRE(a.target.has_value());
+    REQUIRE(a.first_evaluation_at_target.has_value());
+    CHECK(a.target->steps == Approx(exact_steps(double(a.batch_size))));
+    CHECK(a.target->seconds == Approx(exact_steps(double(a.batch_size)) * exact_step_s(double(a.batch_size))));
+    CHECK(double(a.first_evaluation_at_target->step) > a.target->steps);  // the coarse one is later
+  }
+  RecommendSettings at_256;
+  at_256.effective_batch = 256;
+  const Recommendation r = recommend_at_1024(sweep, at_256);
+  REQUIRE(r.batch_size == 256);
+  REQUIRE(r.measured_seconds_to_target.has_value());
+  const BatchSummary* s256 = nullptr;
+  for (const auto& s : sweep.summaries) if (s.batch_size == 256) s256 = &s;
+  REQUIRE(s256 != nullptr);
+  REQUIRE(s256->seconds_to_target.has_value());
+  // The same number, not merely close: one helper computes both.
+  CHECK(*r.measured_seconds_to_target == s256->seconds_to_target->mean);
+  CHECK(s256->steps_to_target->mean == Approx(exact_steps(256)));
+  for (const auto& p : r.predictions) {
+    for (const auto& s : sweep.summaries) {
+      if (s.batch_size == p.batch_size) CHECK(p.measured_seconds_to_target == s.seconds_to_target->mean);
+    }
+  }
+  // And the console prints it the same in the table and the recommendation.
+  const std::string text = render_text(r, sweep);
+  const std::string seconds = format_number(*r.measured_seconds_to_target, "%.2f");
+  CHECK_THAT(text, Catch::Contains(format_seconds(r.measured_seconds_to_target) + " measured"));
+  std::istringstream lines(text);
+  std::string line, row;
+  while (std::getline(lines, line)) if (line.rfind("       256 ", 0) == 0) row = line;
+  CHECK_THAT(row, Catch::Contains(" " + seconds + " "));
+}
+
+TEST_CASE("no size reaching the target means no recommendation, said plainly", "[reports][recommend]") {
+  SweepResult sweep = exact_sweep({16, 256, 1024}, 80000);
+  sweep.target_loss = 0.0;  // below every evaluation
+  sweep.target_source = "--target-loss";
+  summarise_targets(sweep);
+  const Recommendation r = recommend_at_1024(sweep);
+  CHECK(r.status == "none");
+  CHECK_FALSE(r.recommends());
+  CHECK_FALSE(r.batch_size.has_value());
+  CHECK_FALSE(r.learning_rate.has_value());
+  CHECK_FALSE(r.measured_seconds_to_target.has_value());
+  CHECK(r.confidence == "none");
+  REQUIRE(r.reasons.size() >= 2);
+  CHECK_THAT(r.reasons[0], Catch::Contains("No batch size reached the target validation loss 0 in every seed") &&
+                               Catch::Contains("0 of 6 arms"));
+  CHECK_THAT(r.reasons[1], Catch::Contains("--budget") && Catch::Contains("--target-loss") && Catch::Contains("--lr"));
+  const nlohmann::json j = r;
+  CHECK(j.at("batch_size").is_null());
+  CHECK(j.at("status") == "none");
+
+  // Every rendering says so, and names no batch size.
+  const std::string text = render_text(r, sweep);
+  CHECK_THAT(text, Catch::Contains("recommendation (time-to-target): none, no batch size has the evidence"));
+  CHECK_THAT(text, !Catch::Contains("batch size 16"));
+  Report report;
+  report.sweep = sweep;
+  report.recommendation = r;
+  std::ostringstream md, html;
+  render_report_markdown(md, report);
+  render_report_html(html, report);
+  CHECK_THAT(md.str(), Catch::Contains("**No recommendation**") && Catch::Contains("--budget"));
+  CHECK_THAT(html.str(), Catch::Contains("<strong>No recommendation</strong>") && Catch::Contains("--budget"));
+  CHECK(html.str().find("class=\"recommended\"") == std::string::npos);
+
+  SECTION("objectives that need no target still answer") {
+    RecommendSettings s;
+    s.objective = "throughput";
+    CHECK(recommend_at_1024(sweep, s).recommends());
+    s.objective = "max-fit";
+    CHECK(recommend_at_1024(sweep, s).batch_size == 1024);
+    s.objective = "sample-efficiency";
+    CHECK_FALSE(recommend_at_1024(sweep, s).recommends());
+  }
+}
+
+TEST_CASE("every arm diverging means no recommendation for any objective", "[reports][recommend]") {
+  SweepResult sweep = exact_sweep({16, 64, 256}, 80000);
+  for (auto& a : sweep.arms) {
+    a.status = ArmStatus::diverged;
+    a.failed_at_step = 3;
+    a.message = "training loss became not a number at step 3 (learning rate 2.5e8)";
+    a.final_validation_loss.reset();
+  }
+  sweep.base_learning_rate = 1e9;
+  sweep.target_loss.reset();
+  summarise_sweep(sweep);
+  for (const auto& objective : recommendation_objectives()) {
+    RecommendSettings s;
+    s.objective = objective;
+    const Recommendation r = recommend_at_1024(sweep, s);
+    INFO(objective);
+    CHECK_FALSE(r.recommends());
+    REQUIRE(r.reasons.size() >= 2);
+    CHECK_THAT(r.reasons[0], Catch::Contains("No arm of the sweep completed (6 diverged)") &&
+                                 Catch::Contains("learning rate 2.5e8"));
+    CHECK_THAT(r.reasons[1], Catch::Contains("Lower the learning rate (--lr; the sweep ran 1e+09"));
+  }
+}
+
+TEST_CASE("weak evidence lowers the confidence and says why", "[reports][recommend]") {
+  SECTION("an S(B) fit through two points claims no quality") {
+    const Recommendation r = recommend_at_1024(exact_sweep({64, 256}, 600000));
+    REQUIRE(r.steps_fit.has_value());
+    CHECK(r.steps_fit->points == 2);
+    CHECK(any_contains(r.confidence_notes, "fitted through only 2 sizes"));
+    CHECK_FALSE(any_contains(r.confidence_notes, "R^2"));
+    CHECK(r.confidence != "high");
+  }
+  SECTION("the best size at the top of the swept range: try larger") {
+    // T(B) is lowest near 245; the sweep stopped at 64, below the safe maximum 1024.
+    const Recommendation r = recommend_at_1024(exact_sweep({16, 32, 64}, 600000));
+    CHECK(any_contains(r.confidence_notes, "try larger sizes (up to the safe maximum 1024)"));
+    CHECK(r.confidence != "high");
+  }
+  SECTION("the best size at the bottom of the swept range: try smaller") {
+    const Recommendation r = recommend_at_1024(exact_sweep({256, 512, 1024}, 600000));
+    CHECK(any_contains(r.confidence_notes, "is the smallest swept, 256") );
+    CHECK(any_contains(r.confidence_notes, "try smaller sizes (--batch-sizes from 64)"));
+  }
+  SECTION("an interior optimum is not flagged") {
+    const Recommendation r = recommend_at_1024(exact_sweep({16, 64, 256, 1024}, 600000));
+    CHECK_FALSE(any_contains(r.confidence_notes, "try"));
+    CHECK(r.confidence == "high");
+  }
+  SECTION("an effective batch and learning rate far outside the sweep") {
+    RecommendSettings s;
+    s.effective_batch = 16384;  // 16x the largest swept; linear scaling puts its rate at 25.6, swept at most 1.6
+    const Recommendation r = recommend_at_1024(exact_sweep({16, 64, 256, 1024}, 600000), s);
+    CHECK(any_contains(r.confidence_notes, "--effective-batch 16384 is far outside the swept sizes (16 to 1024)"));
+    CHECK(any_contains(r.confidence_notes, "the learning rate 25.6 is far outside the rates"));
+    CHECK(r.confidence == "low");
+  }
+  SECTION("validation accuracy at chance") {
+    SweepResult sweep = exact_sweep({16, 64, 256, 1024}, 600000);
+    ProbeResult probe;
+    probe.safe_max_batch = 1024;
+    WorkloadInfo w;
+    w.optimizer = "sgd";
+    w.task = "classification";
+    w.num_classes = 10;
+    NoiseScale noise;
+    noise.status = "not_measured";
+    for (auto& a : sweep.arms) a.final_validation_accuracy = 0.105;
+    const Recommendation chance = recommend(sweep, &probe, w, noise, {});
+    CHECK(any_contains(chance.confidence_notes, "validation accuracy 0.105 at the recommended size is at chance (1/10"));
+    CHECK(chance.confidence == "low");
+    for (auto& a : sweep.arms) a.final_validation_accuracy = 0.8;
+    const Recommendation learned = recommend(sweep, &probe, w, noise, {});
+    CHECK_FALSE(any_contains(learned.confidence_notes, "chance"));
+    CHECK(learned.confidence == "high");
+  }
+}
+
+TEST_CASE("throughput differences within measured noise are a tie, not a pick", "[reports][recommend]") {
+  RecommendSettings s;
+  s.objective = "throughput";
+  SECTION("0.15% apart: the smaller size, and the reason says why") {
+    const Recommendation r = recommend_at_1024(timed_sweep({{256, 10000}, {1024, 10015}}), s);
+    CHECK(r.batch_size == 256);
+    REQUIRE_FALSE(r.reasons.empty());
+    CHECK_THAT(r.reasons.front(), Catch::Contains("Batch sizes 256 and 1024 are within measured noise") &&
+                                      Catch::Contains("the smallest of them, 256"));
+  }
+  SECTION("20% apart: the faster size") {
+    const Recommendation r = recommend_at_1024(timed_sweep({{256, 10000}, {1024, 12000}}), s);
+    CHECK(r.batch_size == 1024);
+    CHECK_THAT(r.reasons.front(), Catch::Contains("highest measured throughput") &&
+                                      Catch::Contains("beyond the measured noise"));
   }
 }

@@ -18,3 +18,29 @@ TEST_CASE("text from a report cannot break out of the HTML", "[reports][html]") 
   CHECK(page.str().find("&lt;img src=x onerror=alert(1)&gt;") != std::string::npos);
   CHECK(page.str().find("<b>") == std::string::npos);
 }
+
+TEST_CASE("the HTML page shows the smallest batch, the scan, the phase times and a failed arm", "[reports][html]") {
+  Report r;
+  ProbeResult p;
+  p.min_batch = 2;
+  p.min_batch_reason = "BatchNorm needs more than one value per channel";
+  r.probe = p;
+  SweepResult s;
+  s.throughput_scan = {ScanPoint{16, 0.004, 4000, 1 << 20, 5}};
+  s.throughput_knee = "the knee is at 16";
+  s.phase_seconds.total = 12;
+  s.phase_seconds.training = 10;
+  SweepArm arm;
+  arm.batch_size = 16;
+  arm.status = ArmStatus::failed;
+  arm.message = "the model threw";
+  s.arms.push_back(arm);
+  summarise_sweep(s);
+  r.sweep = s;
+  std::ostringstream page;
+  render_report_html(page, r);
+  CHECK_THAT(page.str(), Catch::Contains("<dt>smallest batch</dt><dd>2: smaller ones cannot train (BatchNorm needs"));
+  CHECK_THAT(page.str(), Catch::Contains("Throughput scan: 16 at 4000 samples/s; the knee is at 16."));
+  CHECK_THAT(page.str(), Catch::Contains("training 10.0 s") && Catch::Contains("total 12.0 s"));
+  CHECK_THAT(page.str(), Catch::Contains("<li>batch 16 seed 0: failed (the model threw)</li>"));
+}

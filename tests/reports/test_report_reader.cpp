@@ -5,6 +5,7 @@
 
 #include "reports/error.hpp"
 #include "reports/report_reader.hpp"
+#include "reports/schema_version.hpp"
 
 using namespace batchtune;
 
@@ -24,7 +25,7 @@ nlohmann::json sample_report() {
   s.budget_kind = "samples";
   s.arms.push_back(SweepArm{});
   s.arms[0].batch_size = 64;
-  return {{"schema_version", 1}, {"tool", {{"name", "batchtune"}}}, {"context", nlohmann::json::object()},
+  return {{"schema_version", kReportSchemaVersion}, {"tool", {{"name", "batchtune"}}}, {"context", nlohmann::json::object()},
           {"workload", w}, {"probe", p}, {"sweep", s}, {"recommendation", nullptr}, {"future_field", 42}};
 }
 
@@ -39,7 +40,7 @@ std::string write(const std::string& text) {
 TEST_CASE("a report reads back into the same model, unknown fields ignored", "[reports]") {
   const nlohmann::json j = sample_report();
   const Report r = read_report(write(j.dump()));
-  CHECK(r.schema_version == 1);
+  CHECK(r.schema_version == kReportSchemaVersion);
   CHECK(r.workload.model == "mlp");
   REQUIRE(r.probe.has_value());
   CHECK(r.probe->safe_max_batch == 4407);
@@ -55,7 +56,7 @@ TEST_CASE("bad reports get one line naming what is wrong", "[reports]") {
   CHECK_THROWS_WITH(read_report(write("[1, 2]")), Catch::Contains("no schema_version"));
 
   nlohmann::json newer = j;
-  newer["schema_version"] = 2;
+  newer["schema_version"] = kReportSchemaVersion + 1;
   CHECK_THROWS_WITH(read_report(write(newer.dump())), Catch::Contains("newer than this batchtune reads"));
 
   nlohmann::json missing = j;
@@ -86,4 +87,148 @@ TEST_CASE("show walks dotted keys (--get) and names what is missing", "[reports]
   CHECK_THROWS_WITH(value_at(j, "probe.safe_max"), Catch::Contains("no key 'safe_max' in 'probe'"));
   CHECK_THROWS_WITH(value_at(j, "probe.trials.5"), Catch::Contains("list of 1 items"));
   CHECK_THROWS_AS(value_at(j, "workload.model.name"), UsageError);
+}
+
+TEST_CASE("there is one schema version, and the writer's keys are the current schema's", "[reports]") {
+  CHECK(kReportSchemaVersion == 2);
+  CHECK(kOldestReadableSchemaVersion == 1);
+  SweepArm a;
+  a.compute_seconds = {0.1, 0.2};
+  const nlohmann::json j = a;
+  CHECK(j.contains("compute_seconds"));
+  CHECK_FALSE(j.contains("step_seconds"));
+  CHECK(j.contains("first_evaluation_at_target"));
+}
+
+namespace {
+
+// The fixture written back as schema 1 wrote it: `step_seconds`, a `target`
+// that is the first evaluation at the target, no recommendation status and
+// none of the fields schema 2 added.
+nlohmann::json as_schema_1(nlohmann::json j) {
+  j["schema_version"] = 1;
+  const double target = j["sweep"]["target_loss"].get<double>();
+  for (auto& arm : j["sweep"]["arms"]) {
+    arm["step_seconds"] = arm["compute_seconds"];
+    arm.erase("compute_seconds");
+    arm.erase("first_evaluation_at_target");
+    arm["target"] = nullptr;
+    for (const auto& e : arm["evaluations"]) {
+      if (e["loss"].get<double>() <= target) {
+        arm["target"] = {{"steps", e["step"]}, {"samples", e["samples"]}, {"seconds", e["seconds"]}};
+        break;
+      }
+    }
+  }
+  for (auto& s : j["sweep"]["summaries"]) s["seconds_to_target"] = nullptr;  // stale figures the reader must redo
+  for (const char* key : {"throughput_scan", "throughput_knee", "phase_seconds"}) j["sweep"].erase(key);
+  j["probe"].erase("min_batch");
+  j["probe"].erase("min_batch_reason");
+  j["recommendation"].erase("status");
+  return j;
+}
+
+}  // namespace
+
+TEST_CASE("a schema 1 report reads as its schema 2 upgrade", "[reports]") {
+  const std::string fixture = std::string(BATCHTUNE_FIXTURES_DIR) + "/report_mlp_small.json";
+  const Report current = read_report(fixture);
+  REQUIRE(current.schema_version == 2);
+  std::ifstream in(fixture);
+  const nlohmann::json v1 = as_schema_1(nlohmann::json::parse(in));
+  REQUIRE(v1["sweep"]["arms"][0].contains("step_seconds"));
+  const Report old = read_report(write(v1.dump(2)));
+  CHECK(old.schema_version == 1);
+  REQUIRE(old.sweep.has_value());
+  // step_seconds became compute_seconds; `target` is recomputed as the
+  // interpolated crossing, the summaries with it: the typed model is the
+  // same as the schema 2 file's.
+  CHECK(nlohmann::json(*old.sweep) == nlohmann::json(*current.sweep));
+  const SweepArm& arm = old.sweep->arms.front();
+  REQUIRE(arm.target.has_value());
+  REQUIRE(arm.first_evaluation_at_target.has_value());
+  CHECK(arm.target->steps < double(arm.first_evaluation_at_target->step));  // 65.5, not 77
+  REQUIRE(old.recommendation.has_value());
+  CHECK(old.recommendation->status == "recommended");
+  CHECK(old.recommendation->recommends());
+  CHECK(old.probe->min_batch == 1);
+  // `show --get` reads the file as written.
+  CHECK(value_at(old.json, "sweep.arms.0.step_seconds").is_array());
+}
+
+TEST_CASE("a report nested deeper than any real one is refused before parsing", "[reports]") {
+  // ~300 KB of brackets: parsing (or destroying) it recursively would exhaust the stack.
+  const std::string deep = std::string(150000, '[') + std::string(150000, ']');
+  CHECK_THROWS_AS(read_report(write(deep)), InputError);
+  CHECK_THROWS_WITH(read_report(write(deep)), Catch::Contains("nested deeper than 64 levels"));
+  // Deep inside an otherwise valid report, and unclosed (truncated) too.
+  nlohmann::json j = sample_report();
+  const std::string text = j.dump();
+  const std::string nested = text.substr(0, text.size() - 1) + ", \"x\": " + std::string(65, '[') +
+                             std::string(65, ']') + "}";
+  CHECK_THROWS_WITH(read_report(write(nested)), Catch::Contains("nested deeper"));
+  CHECK_THROWS_WITH(read_report(write(std::string(100000, '{'))), Catch::Contains("nested deeper"));
+
+  SECTION("the limit itself, and brackets inside strings, are fine") {
+    const std::string at_limit = text.substr(0, text.size() - 1) + ", \"x\": " + std::string(63, '[') +
+                                 std::string(63, ']') + "}";
+    CHECK_NOTHROW(read_report(write(at_limit)));
+    nlohmann::json quoted = j;
+    quoted["workload"]["model"] = std::string(1000, '[') + "\"{{{";
+    const Report r = read_report(write(quoted.dump()));
+    CHECK(r.workload.model.size() == 1004);
+    CHECK_NOTHROW(check_nesting_depth(R"({"a": "\\", "b": [[["]]]]]]"]]]})", "escaped"));
+  }
+}
+
+TEST_CASE("--get of the recommended batch size needs a recommendation", "[reports]") {
+  Report r;
+  r.path = "r.json";
+  SECTION("no recommendation section") {
+    CHECK_THROWS_AS(require_recommendation_for(r, "recommendation.batch_size"), NoRecommendationError);
+    CHECK_NOTHROW(require_recommendation_for(r, "probe.safe_max_batch"));
+  }
+  SECTION("a recommendation of none: exit 1, with the reason") {
+    Recommendation none;
+    none.status = kNoRecommendation;
+    none.reasons = {"No batch size reached the target validation loss 0.3 in every seed within the budget."};
+    r.recommendation = none;
+    try {
+      require_recommendation_for(r, "recommendation.learning_rate");
+      FAIL("no error");
+    } catch (const Error& e) {
+      CHECK(e.code() == ExitCode::no_recommendation);
+      CHECK(to_int(e.code()) == 1);
+      CHECK_THAT(std::string(e.what()), Catch::Contains("r.json: no recommendation, no batch size had the evidence: No batch size reached"));
+    }
+    CHECK_NOTHROW(require_recommendation_for(r, "recommendation.reasons"));
+  }
+  SECTION("a recommendation") {
+    Recommendation yes;
+    yes.batch_size = 64;
+    r.recommendation = yes;
+    CHECK_NOTHROW(require_recommendation_for(r, "recommendation.batch_size"));
+  }
+}
+
+TEST_CASE("a recommendation of none is written with null values and read back", "[reports]") {
+  Recommendation none;
+  none.objective = "time-to-target";
+  none.status = kNoRecommendation;
+  none.confidence = "none";
+  const nlohmann::json j = none;
+  CHECK(j.at("status") == "none");
+  for (const char* key : {"batch_size", "micro_batch_size", "accumulation_steps", "learning_rate"}) {
+    CHECK(j.at(key).is_null());
+  }
+  const Recommendation back = j.get<Recommendation>();
+  CHECK_FALSE(back.recommends());
+  CHECK_FALSE(back.batch_size.has_value());
+
+  nlohmann::json contradiction = j;
+  contradiction["status"] = "recommended";
+  CHECK_THROWS_WITH(contradiction.get<Recommendation>(), Catch::Contains("batch_size is null"));
+  nlohmann::json unknown = j;
+  unknown["status"] = "maybe";
+  CHECK_THROWS_WITH(unknown.get<Recommendation>(), Catch::Contains("neither recommended nor none"));
 }

@@ -40,3 +40,23 @@ TEST_CASE("median of finite values", "[reports][statistics]") {
   CHECK_FALSE(median_of({}).has_value());
   CHECK(*median_of({NAN, 5}) == 5);
 }
+
+TEST_CASE("block medians turn correlated steps into fewer, honest repetitions", "[reports][statistics]") {
+  // 40 steps in blocks of 8: 5 repetitions, each the median of its own block.
+  std::vector<double> steps;
+  for (int block = 0; block < 5; ++block) {
+    for (int i = 0; i < 8; ++i) steps.push_back(double(block) + (i == 0 ? 100.0 : 0.0));  // one stray slow step each
+  }
+  const auto medians = block_medians(steps);
+  REQUIRE(medians.size() == 5);
+  for (int b = 0; b < 5; ++b) CHECK(medians[std::size_t(b)] == double(b));  // robust to the stray step
+  SECTION("a remainder is spread over the blocks, never a short last block") {
+    CHECK(block_medians(std::vector<double>(23, 1.0)).size() == 2);  // 11 + 12 steps
+    CHECK(block_medians(std::vector<double>(16, 1.0)).size() == 2);
+  }
+  SECTION("fewer than a block: one repetition, the median; nothing from nothing") {
+    CHECK(block_medians({3, 1, 2}) == std::vector<double>{2});
+    CHECK(block_medians({}).empty());
+    CHECK(block_medians({NAN, NAN}).empty());
+  }
+}

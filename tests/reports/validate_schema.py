@@ -63,11 +63,23 @@ def mutants(report):
                       lambda r: r["probe"].update(largest_fitting_batch="4944"))
     else:
         print("note: no probe in the first report; its mutant is skipped")
-    if report.get("sweep") is not None and report["sweep"]["arms"]:
+    if report.get("sweep") is not None and report["sweep"].get("arms"):
         yield changed("sweep arm status 'exploded'",
                       lambda r: r["sweep"]["arms"][0].update(status="exploded"))
+
+        def schema_1_key(r):
+            arm = r["sweep"]["arms"][0]
+            arm["step_seconds"] = arm.pop("compute_seconds", [])
+        yield changed("an arm's compute_seconds under its schema 1 name step_seconds", schema_1_key)
     else:
-        print("note: no sweep arms in the first report; their mutant is skipped")
+        print("note: no sweep arms in the first report; their mutants are skipped")
+    if report.get("recommendation") is not None:
+        yield changed("recommendation status none with a batch size",
+                      lambda r: r["recommendation"].update(status="none", confidence="none"))
+        yield changed("recommendation status recommended without a batch size",
+                      lambda r: r["recommendation"].update(status="recommended", batch_size=None))
+    else:
+        print("note: no recommendation in the first report; its mutants are skipped")
 
 
 def main(argv):

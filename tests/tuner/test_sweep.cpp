@@ -73,8 +73,8 @@ TEST_CASE("a sweep compares batch sizes fairly", "[tuner][sweep]") {
   }
   SECTION("raw step times, evaluations and summaries are recorded") {
     for (const auto& a : r.arms) {
-      CHECK(a.step_seconds.size() == a.data_seconds.size());
-      CHECK_FALSE(a.step_seconds.empty());
+      CHECK(a.compute_seconds.size() == a.data_seconds.size());
+      CHECK_FALSE(a.compute_seconds.empty());
       REQUIRE(a.samples_per_s.has_value());
       CHECK(*a.samples_per_s > 0);
       CHECK(a.evaluations.size() >= 4);
@@ -124,7 +124,7 @@ TEST_CASE("an interrupted sweep keeps what it measured, marked incomplete", "[tu
   const Workload w = tiny_workload();
   std::atomic<bool> stop{false};
   SweepProgress progress;
-  progress.on_arm_done = [&stop](const SweepArm&) { stop = true; };  // as if Ctrl-C came now
+  progress.on_arm_done = [&stop](const SweepResult&) { stop = true; };  // as if Ctrl-C came now
   const SweepResult r = run_sweep(w, settings({8, 16, 32}, 512), nullptr, progress, stop);
   CHECK(r.incomplete);
   REQUIRE(r.arms.size() == 1);
@@ -216,7 +216,7 @@ TEST_CASE("an arm with few steps is timed on extra steps that change nothing els
   CHECK(a.samples == 300);
   CHECK(a.train_loss.size() == 3);
   CHECK(a.timing_only_steps == 5);
-  CHECK(a.step_seconds.size() == 5);
+  CHECK(a.compute_seconds.size() == 5);
   CHECK(a.data_seconds.size() == 5);
   REQUIRE(a.samples_per_s.has_value());
   CHECK(*a.samples_per_s > 0);
@@ -224,6 +224,6 @@ TEST_CASE("an arm with few steps is timed on extra steps that change nothing els
   SECTION("an arm with enough steps runs none") {
     const SweepResult many = run_sweep(w, settings({16}, 512), nullptr, {}, stop);
     CHECK(many.arms[0].timing_only_steps == 0);
-    CHECK(many.arms[0].step_seconds.size() == 30);  // 32 steps, 2 warm-up steps excluded
+    CHECK(many.arms[0].compute_seconds.size() == 30);  // 32 steps, 2 warm-up steps excluded
   }
 }
