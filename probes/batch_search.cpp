@@ -210,10 +210,10 @@ ProbeResult search_largest_batch(const TrialRunner& run_trial, const SearchOptio
   }
   r.safe_max_batch = std::max<std::int64_t>(safe, std::min<std::int64_t>(s.start(), s.lo));
   // min_batch is the smallest size known to train: the search's first size
-  // when smaller ones failed (the reason says how), else --multiple-of.
-  r.min_batch = m;
+  // (2 for the peers' strategies, which never try 1; larger when smaller
+  // sizes failed, and the reason says how).
+  r.min_batch = s.start();
   if (!r.min_batch_reason.empty()) {
-    r.min_batch = s.start();
     r.min_batch_reason += "; the smallest size that trains is " + std::to_string(r.min_batch);
   }
   r.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

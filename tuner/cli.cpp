@@ -81,6 +81,13 @@ int run_cli(const std::vector<std::string>& args, Io io) {
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
+    // A signal after the work's last check (during the final write): the
+    // outputs are complete, but the command still ends as interrupted.
+    if (InterruptGuard::flag().load()) {
+      io.err << "batchtune: error: interrupted by " << InterruptGuard::signal_name()
+             << " as the command finished; what it wrote is complete\n";
+      return to_int(ExitCode::interrupted);
+    }
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e, io.out, io.err);
   } catch (const CLI::CallForAllHelp& e) {

@@ -27,7 +27,7 @@ struct ProbeOptions {
 };
 
 void run_probe_command(const ProbeOptions& o, Io io) {
-  check_outputs({{"-o", o.output}});  // before any training
+  check_outputs({{"-o", o.output}}, model_and_data_inputs(o.workload));  // before any training
   ProbeSettings s = o.probe.to_settings();
   const Workload workload = Workload::create(o.workload.to_spec());
   // A batch larger than the training set is never drawn.
@@ -50,7 +50,10 @@ void run_probe_command(const ProbeOptions& o, Io io) {
   try {
     result = run_probe(workload, s, io.err);
   } catch (const ProbeInterrupted& e) {
-    if (!o.output.empty()) write_report_or_rescue(o.output, report_of(e.partial, true));
+    if (!o.output.empty()) {
+      InterruptGuard::FinalWrite lock;
+      write_report_or_rescue(o.output, report_of(e.partial, true));
+    }
     throw Error(ExitCode::interrupted, "interrupted by " + InterruptGuard::signal_name() + " during the probe after " +
                                            std::to_string(e.partial.trials.size()) + " trials" +
                                            (o.output.empty() ? "" : "; " + o.output + " holds them, marked incomplete"));
@@ -61,6 +64,7 @@ void run_probe_command(const ProbeOptions& o, Io io) {
   }
   render_probe_text(io.out, result);
   if (!o.output.empty()) {
+    InterruptGuard::FinalWrite lock;
     write_report_or_rescue(o.output, report_of(result, false));
     io.err << "probe: wrote " << o.output << '\n';
   }

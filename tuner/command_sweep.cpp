@@ -73,7 +73,8 @@ void run_sweep_command(const SweepOptions& o, Io io) {
   const auto started = clock_type::now();
   // Every output is checked before any work: nothing measured is lost to a
   // path found unwritable at the end.
-  check_outputs({{"-o", o.output}, {"--html", o.renderings.html}, {"--markdown", o.renderings.markdown}});
+  check_outputs({{"-o", o.output}, {"--html", o.renderings.html}, {"--markdown", o.renderings.markdown}},
+                model_and_data_inputs(o.workload));
   ProbeSettings probe_settings = o.probe.to_settings();
   const bool auto_sizes = o.batch_sizes == "auto";
   std::vector<std::int64_t> sizes;
@@ -115,7 +116,10 @@ void run_sweep_command(const SweepOptions& o, Io io) {
     cap = static_cast<std::int64_t>(s.budget_value);
     cap_source = "the samples budget (" + std::to_string(cap) + " per arm)";
   }
-  cap = std::max<std::int64_t>(cap, probe_settings.search.multiple_of);
+  if (cap < probe_settings.search.multiple_of) {
+    throw UsageError("--multiple-of " + std::to_string(probe_settings.search.multiple_of) + " is above " + cap_source +
+                     "; no batch size can be swept");
+  }
   probe_settings.search.max_batch = cap;
 
   const std::atomic<bool>& stop = InterruptGuard::flag();
@@ -304,9 +308,15 @@ void run_sweep_command(const SweepOptions& o, Io io) {
     try {
       noise = measure_noise_scale(workload, ns, workload.optimizer().learning_rate);
     } catch (const std::exception& e) {
-      if (!probes::is_out_of_memory(e)) throw InputError("--model " + workload.spec().model +
-                                                         ": the gradient noise measurement failed: " + describe_model_error(e));
-      noise.message = "batch " + std::to_string(large) + " ran out of memory while measuring it";
+      // Every arm is measured: a failure here costs the noise scale only.
+      noise = NoiseScale{};
+      noise.status = "not_measured";
+      noise.small_batch = ns.small_batch;
+      noise.large_batch = ns.large_batch;
+      noise.message = probes::is_out_of_memory(e)
+                          ? "batch " + std::to_string(large) + " ran out of memory while measuring it"
+                          : "the measurement failed: " + describe_model_error(e);
+      io.err << "sweep: the gradient noise scale was not measured: " << noise.message << '\n';
     }
     result.phase_seconds.noise_scale = seconds_since(noise_start);
     if (stop.load()) {
@@ -324,7 +334,13 @@ void run_sweep_command(const SweepOptions& o, Io io) {
     RecommendSettings rs;
     rs.objective = o.objective;
     if (o.effective_batch > 0) rs.effective_batch = o.effective_batch;
-    recommendation = recommend(result, probe_ptr, workload.info(), noise, rs);
+    try {
+      recommendation = recommend(result, probe_ptr, workload.info(), noise, rs);
+    } catch (const std::exception& e) {
+      // The measurements are still worth writing.
+      io.err << "sweep: error: the recommendation could not be computed (" << e.what()
+             << "); the report holds the measurements without one\n";
+    }
   }
   result.phase_seconds.total = seconds_since(started);
   const nlohmann::ordered_json report = build_report(workload, probe_ptr, &result,
@@ -382,8 +398,9 @@ void setup_sweep(CLI::App& app, Io io) {
       ->capture_default_str()->check(CLI::Range(1, 100))->group(group);
   sub->add_option("--eval-every", o->eval_every, "Validation every N samples (default: a fifth of the budget)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40))->group(group);
-  sub->add_option("--eval-samples", o->eval_samples, "Validation samples per evaluation (default: an eighth of a samples budget, between 500 and 5000)")
-      ->capture_default_str()->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40))->group(group);
+  sub->add_option("--eval-samples", o->eval_samples,
+                  "Validation samples per evaluation (default: an eighth of a samples budget, between 500 and 5000)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40))->group(group);
   sub->add_option_function<double>("--target-loss", [o](const double& v) { o->target_loss = v; o->target_given = true; },
                                    "Target validation loss (default: the median of the arms' best, which at least half reach)")
       ->check(finite_number(true))->group(group);

@@ -63,7 +63,7 @@ std::uint32_t big_endian_u32(const std::uint8_t* p) {
 
 void require_dir(const std::string& dir, const std::string& hint) {
   struct stat st {};
-  if (stat(dir.c_str(), &st) != 0) throw InputError("--data-dir " + dir + ": no such folder; " + hint);
+  if (stat(dir.c_str(), &st) != 0 && errno == ENOENT) throw InputError("--data-dir " + dir + ": no such folder; " + hint);
   require_path(dir, PathKind::folder, "--data-dir");
 }
 

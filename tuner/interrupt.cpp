@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "reports/atomic_file.hpp"
@@ -64,12 +65,21 @@ void watch(double grace_seconds) {
 }  // namespace
 
 InterruptGuard::InterruptGuard(double grace_seconds) {
+  if (g_watching.load()) throw std::logic_error("one InterruptGuard per process at a time");
+  reset();
   struct sigaction sa {};
   sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART;  // a read from an isolated trial's pipe goes on
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, &g_old_int);
-  sigaction(SIGTERM, &sa, &g_old_term);
-  sigaction(SIGHUP, &sa, &g_old_hup);
+  // A signal the process was started to ignore (nohup's SIGHUP, SIGINT for a
+  // background job of a non-interactive shell) stays ignored.
+  auto install = [&](int sig, struct sigaction* old) {
+    sigaction(sig, nullptr, old);
+    if (old->sa_handler != SIG_IGN) sigaction(sig, &sa, nullptr);
+  };
+  install(SIGINT, &g_old_int);
+  install(SIGTERM, &g_old_term);
+  install(SIGHUP, &g_old_hup);
   g_watching.store(true);
   g_final_written = false;
   g_watchdog = std::thread(watch, grace_seconds);

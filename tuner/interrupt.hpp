@@ -32,6 +32,13 @@ class InterruptGuard {
   // racing it (a signal now still ends the command with exit 7 afterwards).
   static void begin_final_write();
   static void end_final_write();
+  // begin_final_write() for a scope.
+  struct FinalWrite {
+    FinalWrite() { begin_final_write(); }
+    ~FinalWrite() { end_final_write(); }
+    FinalWrite(const FinalWrite&) = delete;
+    FinalWrite& operator=(const FinalWrite&) = delete;
+  };
   // For tests: as if a signal had arrived.
   static void raise_for_test();
   static void reset();

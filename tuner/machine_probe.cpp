@@ -7,7 +7,9 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <fstream>
+#include <utility>
 #include <sstream>
 #include <string>
 
@@ -61,11 +63,26 @@ std::optional<std::uint64_t> cgroup_memory_limit() {
   return std::nullopt;
 }
 
+// The cgroup's usage less its inactive page cache, which the kernel reclaims
+// before it would OOM (a container that just read its dataset is not full).
 std::optional<std::uint64_t> cgroup_memory_usage() {
-  for (const char* path : {"/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory/memory.usage_in_bytes"}) {
-    std::ifstream in(path);
+  const std::pair<const char*, const char*> sources[] = {
+      {"/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory.stat"},
+      {"/sys/fs/cgroup/memory/memory.usage_in_bytes", "/sys/fs/cgroup/memory/memory.stat"}};
+  for (const auto& [usage_path, stat_path] : sources) {
+    std::ifstream in(usage_path);
+    std::uint64_t usage = 0;
+    if (!(in >> usage)) continue;
+    std::ifstream stat(stat_path);
+    std::string key;
     std::uint64_t value = 0;
-    if (in >> value) return value;
+    while (stat >> key >> value) {
+      if (key == "inactive_file" || key == "total_inactive_file") {
+        usage -= std::min(usage, value);
+        break;
+      }
+    }
+    return usage;
   }
   return std::nullopt;
 }
@@ -73,7 +90,8 @@ std::optional<std::uint64_t> cgroup_memory_usage() {
 }  // namespace
 
 std::uint64_t usable_memory_bytes(std::string* source) {
-  const std::uint64_t available = meminfo_bytes("MemAvailable");
+  std::uint64_t available = meminfo_bytes("MemAvailable");
+  if (available == 0) available = meminfo_bytes("MemTotal");  // kernels before 3.14
   std::uint64_t usable = available;
   std::string how = "available memory (MemAvailable " + format_bytes(available) + ")";
   if (const auto limit = cgroup_memory_limit()) {

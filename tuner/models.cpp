@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+
 #include <torch/script.h>
 #include <torch/torch.h>
 
@@ -234,7 +236,7 @@ std::unique_ptr<Model> make_gpt(const GptConfig& config) {
 
 ModelFactory torchscript_factory(const std::string& path) {
   struct stat st {};
-  if (stat(path.c_str(), &st) != 0) {
+  if (stat(path.c_str(), &st) != 0 && errno == ENOENT) {
     throw InputError("--model " + path + ": no such file; give a built-in model (mlp, cnn, resnet, gpt) "
                      "or a TorchScript file saved with torch.jit.script(model).save(path)");
   }

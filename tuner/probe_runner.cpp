@@ -211,6 +211,13 @@ ProbeResult run_probe(const Workload& workload, const ProbeSettings& settings, s
     }
     ProbeTrial t = settings.isolate ? run_isolated_trial(workload, settings, search.capacity_bytes, batch)
                                     : run_training_trial(workload, *meter, batch, settings.steps);
+    // An isolated child gets the terminal's Ctrl-C too and dies of it: that
+    // is the interruption, not a crash at this size.
+    if (settings.stop && settings.stop->load() && t.outcome == TrialOutcome::crashed) {
+      ProbeResult partial = probe_so_far(trials, search, *meter, workload);
+      partial.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      throw ProbeInterrupted(std::move(partial));
+    }
     const char* outcome = t.outcome == TrialOutcome::fits ? "fits"
                           : t.outcome == TrialOutcome::out_of_memory ? "out of memory"
                           : t.outcome == TrialOutcome::error ? "error" : "crashed";

@@ -67,16 +67,28 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   arm.batch_size = plan.batch;
   arm.seed = plan.seed;
   arm.learning_rate = plan.lr;
-  if (meter) meter->begin_trial();
   const torch::Device& device = w.device();
-  auto model = w.make_model(plan.seed);
-  {
-    torch::NoGradGuard no_grad;
-    double sum = 0;
-    for (const auto& p : model->parameters()) sum += p.sum().item<double>();
-    arm.initial_weights_sum = sum;
+  // Setting up the arm (a CUDA OOM moving the model, a model that fails to
+  // copy) ends the arm as data, like a failed step, never the sweep's report.
+  std::unique_ptr<Model> model;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  try {
+    if (meter) meter->begin_trial();
+    model = w.make_model(plan.seed);
+    {
+      torch::NoGradGuard no_grad;
+      double sum = 0;
+      for (const auto& p : model->parameters()) sum += p.sum().item<double>();
+      arm.initial_weights_sum = sum;
+    }
+    optimizer = w.make_optimizer(*model, plan.lr);
+  } catch (const std::exception& e) {
+    arm.status = probes::is_out_of_memory(e) ? ArmStatus::out_of_memory : ArmStatus::failed;
+    arm.failed_at_step = 0;
+    arm.message = "setting up the arm (model and optimizer) failed: " + describe_model_error(e);
+    drain_autograd(device);
+    return arm;
   }
-  auto optimizer = w.make_optimizer(*model, plan.lr);
   BatchSampler sampler = w.make_sampler(plan.seed);
   LossScaler scaler;
   // The first steps pay for allocator growth and kernel selection.
@@ -223,8 +235,10 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   // times are taken instead from extra full steps after the last evaluation,
   // which change nothing else the report keeps.
   if (arm.status == ArmStatus::completed && arm.compute_seconds.size() < kMinTimedSteps && !stop.load()) {
-    arm.compute_seconds.clear();
-    arm.data_seconds.clear();
+    // Taken in temporaries: a failure here keeps the arm's own timings and
+    // status (its training finished), with a note.
+    std::vector<double> compute, data;
+    std::string failure;
     for (std::size_t i = 0; i < kMinTimedSteps && !stop.load(); ++i) {
       try {
         const auto t0 = clock_type::now();
@@ -233,14 +247,20 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
         const auto t1 = clock_type::now();
         train_step(*model, *optimizer, w, x, y, &scaler).item<double>();
         const auto t2 = clock_type::now();
-        arm.data_seconds.push_back(std::chrono::duration<double>(t1 - t0).count());
-        arm.compute_seconds.push_back(std::chrono::duration<double>(t2 - t1).count());
-        ++arm.timing_only_steps;
+        data.push_back(std::chrono::duration<double>(t1 - t0).count());
+        compute.push_back(std::chrono::duration<double>(t2 - t1).count());
       } catch (const std::exception& e) {
         drain_autograd(device);
-        if (!probes::is_out_of_memory(e)) fail(e, arm.steps, "a timing step at batch " + std::to_string(plan.batch) + " failed");
+        failure = describe_model_error(e);
         break;
       }
+    }
+    if (compute.size() == kMinTimedSteps) {
+      arm.compute_seconds = std::move(compute);
+      arm.data_seconds = std::move(data);
+      arm.timing_only_steps = static_cast<std::int64_t>(kMinTimedSteps);
+    } else if (!failure.empty()) {
+      arm.message = "extra timing steps failed (" + failure + "); timed on the arm's own steps";
     }
   }
   if (!arm.compute_seconds.empty()) {
@@ -307,9 +327,12 @@ std::vector<std::int64_t> parse_batch_sizes(const std::string& text) {
 
 std::vector<std::int64_t> auto_batch_sizes(std::int64_t safe_max, std::int64_t smallest, std::int64_t multiple_of) {
   std::vector<std::int64_t> sizes;
-  std::int64_t b = std::max<std::int64_t>(smallest, multiple_of);
+  // The first multiple of --multiple-of at or above `smallest`, then doublings
+  // (multiples too), so a multiple such as 12 still gives a spread of sizes.
+  const std::int64_t m = std::max<std::int64_t>(1, multiple_of);
+  std::int64_t b = (std::max(smallest, m) + m - 1) / m * m;
   while (b < safe_max) {
-    if (b % multiple_of == 0) sizes.push_back(b);
+    sizes.push_back(b);
     b *= 2;
   }
   sizes.push_back(safe_max);

@@ -97,7 +97,7 @@ ScanResult scan_throughput(const Workload& w, probes::MemoryMeter& meter, const 
       best = p.samples_per_s;
       best_batch = b;
     }
-    if (b >= s.max_batch) {
+    if (b >= round(s.max_batch)) {
       r.rule = "samples/s still grew at batch " + std::to_string(b) +
                ", the largest size allowed (training set, --max-batch or budget)";
       break;

@@ -102,7 +102,7 @@ Dataset load_data(const WorkloadSpec& spec, LossKind loss, bool user_model) {
   return make_prototype_classification(shape, spec.num_classes > 0 ? spec.num_classes : 10, spec.synthetic, spec.seed);
 }
 
-ModelFactory builtin_factory(const WorkloadSpec& spec, const Dataset& data) {
+ModelFactory builtin_factory(const WorkloadSpec& spec, const Dataset& data, const torch::Device& device) {
   const std::string& m = spec.model;
   const std::string shape = shape_to_string(data.sample_shape);
   if (m == "gpt") {
@@ -139,7 +139,7 @@ ModelFactory builtin_factory(const WorkloadSpec& spec, const Dataset& data) {
     params += width * double(outputs) + double(outputs);
     const double need = params * 4 * 4;
     const double usable = double(usable_memory_bytes());
-    if (need > usable) {
+    if (device.is_cpu() && need > usable) {
       std::string hidden;
       for (auto h : config.hidden) hidden += (hidden.empty() ? "" : "x") + std::to_string(h);
       throw UsageError("--mlp-hidden " + hidden + ": " + std::to_string(static_cast<long long>(params)) +
@@ -341,7 +341,7 @@ Workload Workload::create(const WorkloadSpec& spec) {
     throw UsageError("--input-shape " + shape_to_string(spec.input_shape) + " does not match --data " + spec.data +
                      ", whose inputs are " + shape_to_string(data.sample_shape));
   }
-  ModelFactory factory = user_model ? script : builtin_factory(spec, data);
+  ModelFactory factory = user_model ? script : builtin_factory(spec, data, device);
 
   Workload w(spec, std::move(data), std::move(factory), device, loss, optimizer);
   w.precision_ = parse_precision(spec.precision, device);

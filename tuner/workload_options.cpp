@@ -128,4 +128,12 @@ void add_workload_options(CLI::App& app, WorkloadArgs& a) {
       ->capture_default_str()->group(train);
 }
 
+std::vector<NamedPath> model_and_data_inputs(const WorkloadArgs& args) {
+  std::vector<NamedPath> inputs;
+  const std::string& model = args.spec.model;
+  if (model != "mlp" && model != "cnn" && model != "resnet" && model != "gpt") inputs.push_back({"--model", model});
+  if (!args.spec.data_file.empty()) inputs.push_back({"--data-file", args.spec.data_file});
+  return inputs;
+}
+
 }  // namespace batchtune

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "tuner/output_plan.hpp"
 #include "tuner/workload.hpp"
 
 namespace CLI {
@@ -22,6 +23,10 @@ struct WorkloadArgs {
 };
 
 void add_workload_options(CLI::App& app, WorkloadArgs& args);
+
+// The files the workload reads (a TorchScript --model, --data-file), for
+// check_outputs: no output may replace them.
+std::vector<NamedPath> model_and_data_inputs(const WorkloadArgs& args);
 
 // A finite number above zero, or at least zero: one line when it is not.
 CLI::Validator finite_number(bool zero_allowed);
