@@ -65,9 +65,14 @@ CheckOutcome check_report(const Report& report, const Report* baseline, const Ch
       check(false, "--min-batch " + std::to_string(*settings.min_batch) + ": the report has no probe section");
     } else {
       const auto fit = report.probe->largest_fitting_batch;
-      check(fit >= *settings.min_batch, "largest fitting batch " + std::to_string(fit) +
-                                            (fit >= *settings.min_batch ? " >= " : " < ") + "--min-batch " +
-                                            std::to_string(*settings.min_batch));
+      const bool capped_below = report.probe->capped && fit < *settings.min_batch;
+      check(fit >= *settings.min_batch,
+            "largest fitting batch " + std::to_string(fit) + (fit >= *settings.min_batch ? " >= " : " < ") +
+                "--min-batch " + std::to_string(*settings.min_batch) +
+                (capped_below ? " (not verified: the probe stopped at " + std::to_string(fit) + ", capped by " +
+                                    (report.probe->cap_source.empty() ? "--max-batch" : report.probe->cap_source) +
+                                    "; `batchtune probe` searches to the memory edge)"
+                              : ""));
     }
   }
   if (!baseline) return o;

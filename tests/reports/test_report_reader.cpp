@@ -181,7 +181,7 @@ TEST_CASE("a report nested deeper than any real one is refused before parsing", 
   }
 }
 
-TEST_CASE("--get of the recommended batch size needs a recommendation", "[reports]") {
+TEST_CASE("show --get of the recommended batch size needs a recommendation", "[reports]") {
   Report r;
   r.path = "r.json";
   SECTION("no recommendation section") {

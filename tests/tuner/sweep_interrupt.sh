@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # A real SIGINT mid-sweep: exit code 7 and a valid report marked incomplete.
 set -u
+# Job control: a background job of a non-interactive shell starts with SIGINT
+# ignored, and batchtune keeps an ignored signal ignored (as nohup expects).
+set -m
 bt=$1
 out=$(mktemp /tmp/batchtune-interrupt-XXXXXX.json)
 "$bt" sweep --model mlp --data synthetic --batch-sizes 8,16,32,64 --force --budget seconds=4 -o "$out" 2>/dev/null &
