@@ -25,12 +25,13 @@ ProbeSettings ProbeArgs::to_settings() const {
 void add_probe_options(CLI::App& app, ProbeArgs& o) {
   const char* group = "Probe";
   app.add_option("--memory-limit", o.memory_limit,
-                 "Memory to fit in, e.g. 512MiB, 2GiB, 1.5GB. CPU default: min(32 MiB, available/8); "
+                 "Memory to fit in, e.g. 512MiB, 2GiB, 1.5GB. CPU default: the memory this process may use "
+                 "(MemAvailable, within a cgroup limit); "
                  "CUDA default: free memory, and a limit caps the caching allocator")
       ->group(group);
   app.add_option("--margin", o.margin, "Share of memory held back for fragmentation and variable inputs")
       ->capture_default_str()->check(CLI::Range(0.0, 0.9))->group(group);
-  app.add_option("--max-batch", o.max_batch, "Largest batch to try")
+  app.add_option("--max-batch", o.max_batch, "Largest batch to try (the training set, and in a sweep a samples budget, cap it too)")
       ->capture_default_str()->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40))->group(group);
   app.add_option("--multiple-of", o.multiple_of, "Only batch sizes that are multiples of N")
       ->capture_default_str()->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 30))->group(group);
