@@ -167,6 +167,12 @@ void run_sweep_command(const SweepOptions& o, Io io) {
         ss.max_batch = cap;
         ss.multiple_of = probe_settings.search.multiple_of;
         ss.stop = &stop;
+        ss.on_point = [&](const std::vector<ScanPoint>& points) {
+          SweepResult so_far = incomplete_sweep("interrupted during the throughput scan");
+          so_far.throughput_scan = points;
+          so_far.phase_seconds.throughput_scan = seconds_since(scan_start);
+          checkpoint(nullptr, so_far, "the throughput scan");
+        };
         io.err << "scan: timing a few steps at powers of two from 16 until samples/s stops growing by 5% "
                   "per doubling\n";
         scan = scan_throughput(workload, *scan_meter, ss, io.err);

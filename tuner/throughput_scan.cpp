@@ -78,6 +78,7 @@ ScanResult scan_throughput(const Workload& w, probes::MemoryMeter& meter, const 
     p.samples_per_s = double(b) / std::max(p.median_step_seconds, 1e-12);
     r.points.push_back(p);
     r.largest = b;
+    if (s.on_point) s.on_point(r.points);
     char line[200];
     std::snprintf(line, sizeof line, "scan: batch %lld: %.0f samples/s (median of %d steps), peak %s\n",
                   static_cast<long long>(b), p.samples_per_s, p.timed_steps, format_bytes(p.peak_bytes).c_str());

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -29,6 +30,8 @@ struct ScanSettings {
   double min_timed_seconds = 0.2;     // per point, after one warm-up step
   int max_timed_steps = 200;
   const std::atomic<bool>* stop = nullptr;
+  // After each point, the points so far (for a checkpoint).
+  std::function<void(const std::vector<ScanPoint>&)> on_point;
 };
 
 struct ScanResult {
