@@ -83,7 +83,7 @@ ScanResult scan_throughput(const Workload& w, probes::MemoryMeter& meter, const 
     std::snprintf(line, sizeof line, "scan: batch %lld: %.0f samples/s (median of %d steps), peak %s\n",
                   static_cast<long long>(b), p.samples_per_s, p.timed_steps, format_bytes(p.peak_bytes).c_str());
     progress << line << std::flush;
-    if (best_batch > 0 && p.samples_per_s < (1.0 + s.min_gain) * best) {
+    if (best_batch > 0 && r.points.size() >= s.min_points && p.samples_per_s < (1.0 + s.min_gain) * best) {
       r.knee_found = true;
       char rule[300];
       std::snprintf(rule, sizeof rule,

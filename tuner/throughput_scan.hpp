@@ -26,6 +26,9 @@ struct ScanSettings {
   std::int64_t max_batch = 1 << 20;   // the training set, --max-batch, a samples budget
   std::int64_t multiple_of = 1;
   double min_gain = 0.05;             // a doubling must raise samples/s by this much
+  // The knee is looked for from this many points on: one short measurement
+  // on a busy machine can dip, and a sweep of fewer sizes shows little.
+  std::size_t min_points = 3;
   int min_timed_steps = 3;
   double min_timed_seconds = 0.2;     // per point, after one warm-up step
   int max_timed_steps = 200;
