@@ -133,6 +133,7 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
     if (r.probe) {
       cr.largest_fitting_batch = r.probe->largest_fitting_batch;
       cr.capacity_bytes = r.probe->capacity_bytes;
+      if (r.probe->capped) cr.capped_by = r.probe->cap_source.empty() ? "--max-batch" : r.probe->cap_source;
     }
     cr.recommendation_status = r.recommendation ? r.recommendation->status : "absent";
     if (r.recommendation && r.recommendation->recommends()) {
@@ -253,6 +254,7 @@ nlohmann::ordered_json comparison_to_json(const Comparison& c) {
         {"capacity_bytes", optional(r.capacity_bytes)},
         {"largest_fitting_batch", optional(r.largest_fitting_batch)},
         {"largest_fitting_ratio", optional(r.largest_fitting_ratio)},
+        {"largest_fitting_capped_by", r.capped_by},
         {"recommendation_status", r.recommendation_status},
         {"recommended_batch_size", optional(r.recommended_batch)},
         {"recommended_learning_rate", optional(r.recommended_learning_rate)},
@@ -326,7 +328,8 @@ void render_comparison_text(std::ostream& out, const Comparison& c) {
     const auto& r = c.reports[i];
     out << "  [" << i + 1 << "] " << pad(opt_int(r.largest_fitting_batch), 8)
         << (r.capacity_bytes ? " in " + format_bytes(*r.capacity_bytes) : std::string())
-        << (i ? "  " + ratio_text(r.largest_fitting_ratio) : std::string()) << '\n';
+        << (i ? "  " + ratio_text(r.largest_fitting_ratio) : std::string())
+        << (r.capped_by.empty() ? std::string() : "  (capped by " + r.capped_by + ": at least this)") << '\n';
   }
   out << "recommendation\n";
   for (std::size_t i = 0; i < c.reports.size(); ++i) {
@@ -370,7 +373,8 @@ void render_comparison_markdown(std::ostream& out, const Comparison& c) {
   for (std::size_t i = 0; i < c.reports.size(); ++i) {
     const auto& r = c.reports[i];
     out << "| " << i + 1 << " | " << r.label << " | " << r.device << " | " << r.precision << " | "
-        << opt_int(r.largest_fitting_batch) << (i ? " (" + ratio_text(r.largest_fitting_ratio) + ")" : std::string())
+        << opt_int(r.largest_fitting_batch) << (r.capped_by.empty() ? "" : "+")
+        << (i ? " (" + ratio_text(r.largest_fitting_ratio) + ")" : std::string())
         << " | " << (r.recommended_batch ? std::to_string(*r.recommended_batch) : std::string("none")) << " | "
         << format_seconds(r.recommended_seconds_to_target)
         << (i && r.recommended_time_ratio ? " (" + ratio_text(r.recommended_time_ratio) + ")" : std::string()) << " |\n";

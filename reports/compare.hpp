@@ -54,6 +54,9 @@ struct ComparedReport {
   std::optional<int> torch_threads;
   std::optional<std::int64_t> largest_fitting_batch;
   std::optional<double> largest_fitting_ratio;
+  // The probe stopped at a cap (throughput knee, training set, --max-batch):
+  // largest_fitting_batch is a lower bound of the edge, and ratios say so.
+  std::string capped_by;
   std::optional<std::uint64_t> capacity_bytes;
   std::string recommendation_status;  // recommended | none | absent (no recommendation section)
   std::optional<std::int64_t> recommended_batch;
