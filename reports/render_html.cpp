@@ -609,20 +609,29 @@ bool memory_chart(std::ostream& out, const Report& r) {
   }
   if (!any_data) return false;
   if (rec) x.add(static_cast<double>(*rec));
+  // A capacity far above every measured peak (a CPU's whole free memory)
+  // would flatten the data to the axis: it is then named, not drawn.
+  const double largest_peak = y_bytes.hi;
   const std::uint64_t capacity_bytes = r.probe ? r.probe->capacity_bytes : 0;
-  if (capacity_bytes > 0) y_bytes.add(static_cast<double>(capacity_bytes));
+  const bool capacity_drawn = capacity_bytes > 0 && double(capacity_bytes) <= 4.0 * largest_peak;
+  if (capacity_drawn) y_bytes.add(static_cast<double>(capacity_bytes));
 
   const ByteUnit unit = byte_unit_for(y_bytes.hi);
   Extent y(Scale::linear);
   y.add(y_bytes.lo / unit.bytes);
   y.add(y_bytes.hi / unit.bytes * 1.04);  // room for the capacity label
   const Axis x_axis = log2_axis(x, "batch size (samples, log2 scale)", SvgPlot::kPlotWidth);
-  SvgPlot plot("memory", "Peak memory", r.probe ? "probe trials, sweep arms and the fitted model" : "sweep arms",
+  std::string subtitle = r.probe ? "probe trials, sweep arms and the fitted model" : "sweep arms";
+  if (capacity_bytes > 0 && !capacity_drawn) {
+    subtitle += "; the capacity, " + format_bytes(capacity_bytes) + ", is " +
+                num(double(capacity_bytes) / largest_peak, "%.0f") + "\xC3\x97 the largest peak: off the scale";
+  }
+  SvgPlot plot("memory", "Peak memory", subtitle,
                x_axis, linear_axis(y, std::string("peak memory (") + unit.name + ")", true, 5));
   const auto in_unit = [&](double bytes) { return bytes / unit.bytes; };
 
   if (rec) plot.highlight_batch(*rec);
-  if (capacity_bytes > 0) {
+  if (capacity_drawn) {
     plot.reference_line(in_unit(static_cast<double>(capacity_bytes)), colour::vermillion, "6 4",
                         "capacity " + format_bytes(capacity_bytes));
     plot.legend({LegendEntry::Symbol::dashed_line, colour::vermillion, "capacity"});
@@ -785,7 +794,9 @@ bool time_to_target_chart(std::ostream& out, const Report& r) {
   if (chosen > 0) plot.highlight_batch(chosen);
   if (rec.max_fit_batch > 0 && rec.max_fit_batch != chosen) {
     plot.reference_batch(rec.max_fit_batch, colour::grey,
-                         "largest that fits (" + integer(rec.max_fit_batch) + ")");
+                         (rec.max_fit_label.find("verified") != std::string::npos ? "largest verified ("
+                                                                                   : "largest that fits (") +
+                             integer(rec.max_fit_batch) + ")");
   }
   std::vector<Point> predicted;
   bool any_measured = false;

@@ -186,10 +186,13 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     if (!std::isfinite(loss) || loss > kExplosion * std::max(first_loss, 1.0)) {
       arm.status = ArmStatus::diverged;
       arm.failed_at_step = step;
-      const std::string what = std::isnan(loss) ? "not a number" : std::isinf(loss) ? "infinite"
-                                                                                   : std::to_string(loss);
-      arm.message = "training loss became " + what + " at step " + std::to_string(step) + " (learning rate " +
-                    std::to_string(plan.lr) + ")";
+      char number[64];
+      std::snprintf(number, sizeof number, "%.4g (%.0fx its first, %.4g)", loss, loss / std::max(first_loss, 1e-30),
+                    first_loss);
+      const std::string what = std::isnan(loss) ? "not a number" : std::isinf(loss) ? "infinite" : number;
+      char rate[32];
+      std::snprintf(rate, sizeof rate, "%.4g", plan.lr);
+      arm.message = "training loss became " + what + " at step " + std::to_string(step) + " (learning rate " + rate + ")";
       break;
     }
     if (s.eval_every_samples > 0 && arm.samples >= next_eval) {
