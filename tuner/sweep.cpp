@@ -187,7 +187,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       arm.status = ArmStatus::diverged;
       arm.failed_at_step = step;
       char number[64];
-      std::snprintf(number, sizeof number, "%.4g (%.0fx its first, %.4g)", loss, loss / std::max(first_loss, 1e-30),
+      std::snprintf(number, sizeof number, "%.4g (%.3gx its first, %.4g)", loss, loss / std::max(first_loss, 1e-30),
                     first_loss);
       const std::string what = std::isnan(loss) ? "not a number" : std::isinf(loss) ? "infinite" : number;
       char rate[32];
