@@ -11,16 +11,11 @@
 #include "probes/oom.hpp"
 #include "reports/error.hpp"
 #include "reports/machine_info.hpp"
+#include "reports/statistics.hpp"
 
 namespace batchtune {
 namespace {
 using clock_type = std::chrono::steady_clock;
-
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 }  // namespace
 
 ScanResult scan_throughput(const Workload& w, probes::MemoryMeter& meter, const ScanSettings& s,
@@ -74,7 +69,7 @@ ScanResult scan_throughput(const Workload& w, probes::MemoryMeter& meter, const 
     }
     p.peak_bytes = meter.peak_bytes();
     p.timed_steps = static_cast<int>(step_s.size());
-    p.median_step_seconds = median_of(step_s);
+    p.median_step_seconds = median_of(step_s).value_or(0.0);
     p.samples_per_s = double(b) / std::max(p.median_step_seconds, 1e-12);
     r.points.push_back(p);
     r.largest = b;
