@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "tuner/probe_runner.hpp"
-#include "tuner/workload.hpp"
+#include "tuner/run/probe_runner.hpp"
+#include "tuner/workload/workload.hpp"
 
 using namespace batchtune;
 

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "tuner/cli.hpp"
+#include "tuner/cli/cli.hpp"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -13,8 +13,8 @@
 #include "probes/oom.hpp"
 #include "reports/error.hpp"
 #include "reports/schema_version.hpp"
-#include "tuner/cli.hpp"
-#include "tuner/probe_runner.hpp"
+#include "tuner/cli/cli.hpp"
+#include "tuner/run/probe_runner.hpp"
 
 #include <sys/stat.h>
 

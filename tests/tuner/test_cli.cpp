@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reports/error.hpp"
-#include "tuner/cli.hpp"
+#include "tuner/cli/cli.hpp"
 
 namespace {
 

@@ -10,9 +10,9 @@
 #include <set>
 
 #include "reports/error.hpp"
-#include "tuner/data_readers.hpp"
-#include "tuner/dataset.hpp"
-#include "tuner/synthetic_data.hpp"
+#include "tuner/workload/data_readers.hpp"
+#include "tuner/workload/dataset.hpp"
+#include "tuner/workload/synthetic_data.hpp"
 
 namespace fs = std::filesystem;
 using namespace batchtune;

@@ -1,7 +1,7 @@
 // Slow (one epoch of real data): run with `ctest --preset slow` or scripts/test.
 #include <catch2/catch.hpp>
 
-#include "tuner/workload.hpp"
+#include "tuner/workload/workload.hpp"
 
 using namespace batchtune;
 

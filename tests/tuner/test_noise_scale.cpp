@@ -7,7 +7,7 @@
 
 #include <torch/torch.h>
 
-#include "tuner/noise_scale.hpp"
+#include "tuner/run/noise_scale.hpp"
 
 using namespace batchtune;
 

@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "reports/error.hpp"
-#include "tuner/probe_runner.hpp"
-#include "tuner/workload.hpp"
+#include "tuner/run/probe_runner.hpp"
+#include "tuner/workload/workload.hpp"
 
 using namespace batchtune;
 

@@ -9,9 +9,9 @@
 #include <sstream>
 
 #include "reports/error.hpp"
-#include "tuner/cli.hpp"
-#include "tuner/report_builder.hpp"
-#include "tuner/sweep.hpp"
+#include "tuner/cli/cli.hpp"
+#include "tuner/run/report_builder.hpp"
+#include "tuner/run/sweep.hpp"
 
 using namespace batchtune;
 

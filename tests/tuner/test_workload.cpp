@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "reports/error.hpp"
-#include "tuner/cli.hpp"
-#include "tuner/workload.hpp"
+#include "tuner/cli/cli.hpp"
+#include "tuner/workload/workload.hpp"
 
 using namespace batchtune;
 

@@ -1,0 +1,53 @@
+// `show --format env|json|args`: the recommendation as a training script takes it.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "reports/error.hpp"
+#include "reports/handoff.hpp"
+
+using namespace batchtune;
+
+namespace {
+Report fixture() { return read_report(std::string(BATCHTUNE_FIXTURES_DIR) + "/report_mlp_small.json"); }
+}  // namespace
+
+TEST_CASE("the recommendation is handed off as env, json and args", "[reports][handoff]") {
+  const Report r = fixture();  // recommends 24 = 24 x 1 at 0.00375
+  CHECK(render_handoff(r, HandoffFormat::env) ==
+        "BATCHTUNE_BATCH_SIZE=24\nBATCHTUNE_MICRO_BATCH_SIZE=24\nBATCHTUNE_ACCUMULATION_STEPS=1\n"
+        "BATCHTUNE_LEARNING_RATE=0.00375\n");
+  CHECK(render_handoff(r, HandoffFormat::json) ==
+        "{\"batch_size\":24,\"micro_batch_size\":24,\"accumulation_steps\":1,\"learning_rate\":0.00375}\n");
+  CHECK(render_handoff(r, HandoffFormat::args) ==
+        "--batch-size 24 --micro-batch-size 24 --accumulation-steps 1 --learning-rate 0.00375\n");
+}
+
+TEST_CASE("a planned effective batch hands off its micro-batch and accumulation", "[reports][handoff]") {
+  Report r = fixture();
+  r.recommendation->batch_size = 1024;
+  r.recommendation->micro_batch_size = 256;
+  r.recommendation->accumulation_steps = 4;
+  r.recommendation->learning_rate = 0.16;
+  const auto v = handoff_values(r);
+  REQUIRE(v.size() == 4);
+  CHECK(v[0].value == "1024");
+  CHECK(v[1].value == "256");
+  CHECK(v[2].value == "4");
+  CHECK(v[3].value == "0.16");
+}
+
+TEST_CASE("no recommendation hands off nothing and exits 1", "[reports][handoff]") {
+  Report r = fixture();
+  r.recommendation->status = kNoRecommendation;
+  r.recommendation->batch_size.reset();
+  r.recommendation->reasons = {"no batch size reached the target loss 0.3 in every seed"};
+  try {
+    render_handoff(r, HandoffFormat::env);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::no_recommendation);
+    CHECK(std::string(e.what()).find("reached the target loss") != std::string::npos);
+  }
+  CHECK_THROWS_AS(parse_handoff_format("yaml"), UsageError);
+}

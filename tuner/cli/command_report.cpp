@@ -1,0 +1,97 @@
+// `batchtune report FILE [--markdown F] [--html F]`: re-render a saved report
+// (the console table on stdout; Markdown and a self-contained HTML page with
+// charts to files).
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <memory>
+#include <ostream>
+
+#include "reports/atomic_file.hpp"
+#include "reports/error.hpp"
+#include "reports/recommend.hpp"
+
+#include "reports/render_text.hpp"
+#include "reports/report_outputs.hpp"
+#include "tuner/cli/cli.hpp"
+#include "tuner/cli/output_plan.hpp"
+
+namespace batchtune {
+namespace {
+
+struct ReportOptions {
+  std::string file;
+  RenderTargets targets;
+  std::string objective;
+  std::int64_t effective_batch = 0;
+  std::string output;
+};
+
+// Recompute the recommendation for another objective from the saved sweep
+// (the noise scale measured then is kept); -o saves the result.
+void recommend_again(Report& r, const ReportOptions& o, Io io) {
+  if (!r.sweep) throw InputError(o.file + ": has no sweep section to recommend from");
+  NoiseScale noise;
+  noise.status = "not_measured";
+  noise.message = "not in the saved report";
+  if (r.recommendation) noise = r.recommendation->noise_scale;
+  RecommendSettings settings;
+  settings.objective = o.objective.empty() ? "time-to-target" : o.objective;
+  if (o.effective_batch > 0) settings.effective_batch = o.effective_batch;
+  r.recommendation = recommend(*r.sweep, r.probe ? &*r.probe : nullptr, r.workload, noise, settings);
+  if (o.output.empty()) return;
+  std::ifstream in(o.file, std::ios::binary);
+  nlohmann::ordered_json json = nlohmann::ordered_json::parse(in);  // read_report has checked and parsed it once
+  // The new recommendation is the current schema's: an older report is
+  // written back upgraded (its probe and sweep re-serialised from the
+  // upgraded model; the other sections did not change between versions).
+  if (r.schema_version != kReportSchemaVersion) {
+    json["schema_version"] = kReportSchemaVersion;
+    if (r.probe) json["probe"] = nlohmann::json(*r.probe);
+    json["sweep"] = nlohmann::json(*r.sweep);
+  }
+  json["recommendation"] = nlohmann::json(*r.recommendation);
+  write_file_atomically(o.output, json.dump(2) + "\n");
+  io.err << "wrote " << o.output << '\n';
+}
+
+void run_report(const ReportOptions& o, Io io) {
+  if (!o.output.empty() && o.objective.empty() && o.effective_batch == 0) {
+    throw UsageError("-o writes a recomputed report: give --objective or --effective-batch too");
+  }
+  // Outputs never replace the report being read, nor each other.
+  check_outputs({{"-o", o.output}, {"--html", o.targets.html}, {"--markdown", o.targets.markdown}},
+                {{"FILE", o.file}});
+  Report r = read_report(o.file);
+  if (!o.objective.empty() || o.effective_batch > 0) recommend_again(r, o, io);
+  if (o.targets.console_to_stdout()) render_report_text(io.out, r);
+  io.err << write_renderings(r, o.targets, io.out);
+}
+
+}  // namespace
+
+void add_render_options(CLI::App& sub, RenderTargets& targets) {
+  sub.add_option("--markdown", targets.markdown,
+                 "Also write the report as Markdown (for a CI job summary) to this file; '-' for stdout");
+  sub.add_option("--html", targets.html, "Also write a self-contained HTML page with charts to this file");
+}
+
+void setup_report(CLI::App& app, Io io) {
+  auto o = std::make_shared<ReportOptions>();
+  CLI::App* sub = app.add_subcommand("report", "Re-render a saved report: tables, Markdown, an HTML page with charts");
+  sub->add_option("file", o->file, "The report (JSON) written by sweep")->required();
+  add_render_options(*sub, o->targets);
+  sub->add_option("--objective", o->objective,
+                  "Recompute the recommendation from the saved sweep for this objective: time-to-target, "
+                  "throughput, sample-efficiency or max-fit")
+      ->check(CLI::IsMember(recommendation_objectives()));
+  sub->add_option("--effective-batch", o->effective_batch,
+                  "Recompute the recommendation as a plan for this effective batch (micro-batch x accumulation "
+                  "steps above the safe maximum)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  sub->add_option("-o,--output", o->output,
+                  "With --objective or --effective-batch: write the report with the new recommendation here");
+  sub->callback([o, io] { run_report(*o, io); });
+}
+
+}  // namespace batchtune

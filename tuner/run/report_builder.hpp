@@ -1,0 +1,24 @@
+// Assembles the report file: schema_version first, then tool, context
+// (machine, date, command line), workload, probe, sweep, recommendation.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "reports/probe_report.hpp"
+#include "reports/recommendation.hpp"
+#include "reports/schema_version.hpp"
+#include "reports/sweep_report.hpp"
+#include "tuner/workload/workload.hpp"
+
+namespace batchtune {
+
+// The command line this process was started with (set by run_cli).
+const std::string& invoked_command_line();
+void set_invoked_command_line(const std::string& line);
+
+nlohmann::ordered_json build_report(const Workload& workload, const ProbeResult* probe, const SweepResult* sweep,
+                                    const Recommendation* recommendation = nullptr);
+
+}  // namespace batchtune

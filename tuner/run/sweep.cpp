@@ -1,0 +1,431 @@
+#include "tuner/run/sweep.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ostream>
+
+#include "probes/cuda_adapter.hpp"
+#include "probes/oom.hpp"
+#include "reports/error.hpp"
+#include "reports/text_util.hpp"
+
+namespace batchtune {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+constexpr double kExplosion = 1000.0;
+
+double seconds_since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * double(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const auto hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) probes::cuda_synchronize(device.index());
+}
+
+// Fewer timed steps than this and an arm is timed on extra steps instead.
+constexpr std::size_t kMinTimedSteps = 5;
+
+struct ArmPlan {
+  std::int64_t batch = 0;
+  std::uint64_t seed = 0;
+  double lr = 0;
+  std::int64_t planned_steps = 0;  // 0: until the seconds budget runs out
+  std::int64_t total_samples = 0;  // samples budget: exactly this many
+  double seconds = 0;              // seconds budget
+  std::int64_t warmup_steps = 0;
+};
+
+// Where a sweep stands, for the progress line's whole-sweep ETA.
+struct SweepClock {
+  clock_type::time_point start = clock_type::now();
+  std::size_t arms_total = 0;
+  std::size_t arms_done = 0;
+  double evaluation_seconds = 0;  // every arm's validation passes so far
+};
+
+SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan, probes::MemoryMeter* meter,
+                 const SweepProgress& progress, const std::string& label, const std::atomic<bool>& stop,
+                 SweepClock& clock) {
+  SweepArm arm;
+  arm.batch_size = plan.batch;
+  arm.seed = plan.seed;
+  arm.learning_rate = plan.lr;
+  const torch::Device& device = w.device();
+  // Setting up the arm (a CUDA OOM moving the model, a model that fails to
+  // copy) ends the arm as data, like a failed step, never the sweep's report.
+  std::unique_ptr<Model> model;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  try {
+    if (meter) meter->begin_trial();
+    model = w.make_model(plan.seed);
+    {
+      torch::NoGradGuard no_grad;
+      double sum = 0;
+      for (const auto& p : model->parameters()) sum += p.sum().item<double>();
+      arm.initial_weights_sum = sum;
+    }
+    optimizer = w.make_optimizer(*model, plan.lr);
+  } catch (const std::exception& e) {
+    arm.status = probes::is_out_of_memory(e) ? ArmStatus::out_of_memory : ArmStatus::failed;
+    arm.failed_at_step = 0;
+    arm.message = "setting up the arm (model and optimizer) failed: " + describe_model_error(e);
+    drain_autograd(device);
+    return arm;
+  }
+  BatchSampler sampler = w.make_sampler(plan.seed);
+  LossScaler scaler;
+  // The first steps pay for allocator growth and kernel selection.
+  const std::int64_t excluded = plan.planned_steps == 0 || plan.planned_steps > 4 ? 2 : 0;
+  arm.warmup_steps_excluded = excluded;
+
+  double train_seconds = 0;
+  double first_loss = 0;
+  std::int64_t next_eval = s.eval_every_samples;
+  auto last_progress = clock_type::now();
+  // An evaluation that runs out of memory ends the arm like a training OOM
+  // (as data, with the report written), instead of ending the sweep.
+  // A failure that is not memory ends the arm as `failed` with the model's
+  // own message; run_sweep then stops.
+  auto fail = [&](const std::exception& e, std::int64_t step, const std::string& where) {
+    arm.status = ArmStatus::failed;
+    arm.failed_at_step = step;
+    arm.message = where + ": " + describe_model_error(e);
+  };
+  double eval_seconds = 0;
+  auto evaluate = [&] {
+    const auto t0 = clock_type::now();
+    try {
+      const Evaluation e = w.evaluate(*model, s.eval_samples, std::min(s.eval_batch_size, plan.batch));
+      arm.evaluations.push_back(EvalPoint{arm.steps, arm.samples, train_seconds, e.loss, e.accuracy});
+      eval_seconds += seconds_since(t0);
+      return true;
+    } catch (const std::exception& e) {
+      eval_seconds += seconds_since(t0);
+      model->set_training(true);
+      const std::string where = "validation at batch " + std::to_string(std::min(s.eval_batch_size, plan.batch));
+      if (!probes::is_out_of_memory(e)) {
+        fail(e, arm.steps, where + " failed");
+        return false;
+      }
+      arm.status = ArmStatus::out_of_memory;
+      arm.failed_at_step = arm.steps;
+      arm.message = where + " ran out of memory: " + describe_model_error(e);
+      return false;
+    }
+  };
+
+  for (std::int64_t step = 1;; ++step) {
+    if (plan.planned_steps > 0 && step > plan.planned_steps) break;
+    if (plan.planned_steps == 0 && train_seconds >= plan.seconds) break;
+    if (stop.load()) {
+      arm.status = ArmStatus::interrupted;
+      arm.message = "stopped by a signal";
+      break;
+    }
+    std::int64_t batch = plan.batch;
+    if (plan.total_samples > 0) {
+      // The last batch is partial, but never below the size the model trains at.
+      batch = std::min(batch, std::max(plan.total_samples - arm.samples, std::min(s.min_batch, plan.batch)));
+      if (arm.samples >= plan.total_samples) break;
+    }
+    if (plan.warmup_steps > 0 && step <= plan.warmup_steps) {
+      set_learning_rate(*optimizer, plan.lr * double(step) / double(plan.warmup_steps));
+    } else if (plan.warmup_steps > 0 && step == plan.warmup_steps + 1) {
+      set_learning_rate(*optimizer, plan.lr);
+    }
+    double loss = 0;
+    double data_s = 0, compute_s = 0;
+    try {
+      const auto t0 = clock_type::now();
+      auto [x, y] = w.next_batch(sampler, batch);
+      synchronize(device);
+      const auto t1 = clock_type::now();
+      loss = train_step(*model, *optimizer, w, x, y, &scaler).item<double>();  // synchronises
+      const auto t2 = clock_type::now();
+      data_s = std::chrono::duration<double>(t1 - t0).count();
+      compute_s = std::chrono::duration<double>(t2 - t1).count();
+    } catch (const std::exception& e) {
+      if (!probes::is_out_of_memory(e)) {
+        fail(e, step, "training step " + std::to_string(step) + " at batch " + std::to_string(batch) + " failed");
+        break;
+      }
+      arm.status = ArmStatus::out_of_memory;
+      arm.failed_at_step = step;
+      arm.message = describe_model_error(e) +
+                    " (the probe judged this size safe: the margin was too small or memory varies)";
+      break;
+    }
+    train_seconds += data_s + compute_s;
+    arm.steps = step;
+    arm.samples += batch;
+    arm.train_loss.push_back(LossPoint{step, arm.samples, train_seconds, loss});
+    if (batch == plan.batch && step > excluded) {
+      arm.compute_seconds.push_back(compute_s);
+      arm.data_seconds.push_back(data_s);
+    }
+    if (step == 1) first_loss = loss;
+    // Diverged: not finite, or a thousand times the first loss (an explosion
+    // that would reach infinity a few steps later).
+    if (!std::isfinite(loss) || loss > kExplosion * std::max(first_loss, 1.0)) {
+      arm.status = ArmStatus::diverged;
+      arm.failed_at_step = step;
+      char number[64];
+      std::snprintf(number, sizeof number, "%.4g (%.3gx its first, %.4g)", loss, loss / std::max(first_loss, 1e-30),
+                    first_loss);
+      const std::string what = std::isnan(loss) ? "not a number" : std::isinf(loss) ? "infinite" : number;
+      char rate[32];
+      std::snprintf(rate, sizeof rate, "%.4g", plan.lr);
+      arm.message = "training loss became " + what + " at step " + std::to_string(step) + " (learning rate " + rate + ")";
+      break;
+    }
+    if (s.eval_every_samples > 0 && arm.samples >= next_eval) {
+      if (!evaluate()) break;
+      while (next_eval <= arm.samples) next_eval += s.eval_every_samples;
+    }
+    if (progress.out && progress.live && seconds_since(last_progress) > 0.5) {
+      last_progress = clock_type::now();
+      char line[200];
+      const double rate = double(arm.samples) / std::max(train_seconds, 1e-9);
+      double eta = 0;
+      if (plan.total_samples > 0) eta = double(plan.total_samples - arm.samples) / std::max(rate, 1e-9);
+      else if (plan.planned_steps > 0) eta = double(plan.planned_steps - step) * train_seconds / double(step);
+      else eta = plan.seconds - train_seconds;
+      eta = std::max(0.0, eta);
+      // The whole sweep: this arm's rest, then the arms after it at the mean
+      // wall time (training and evaluation) of the arms so far, or of this
+      // one projected when it is the first.
+      const double elapsed = seconds_since(clock.start);
+      const double this_arm_total = train_seconds + eval_seconds + eta;
+      const double per_arm = clock.arms_done > 0 ? (elapsed - train_seconds - eval_seconds) / double(clock.arms_done)
+                                                 : this_arm_total;
+      const double sweep_eta = eta + double(clock.arms_total - clock.arms_done - 1) * per_arm;
+      std::snprintf(line, sizeof line, "\r%s: step %lld, loss %.4f, %.0f samples/s, arm ETA %.0f s, sweep ETA %.0f s   ",
+                    label.c_str(), static_cast<long long>(step), loss, rate, eta, std::max(0.0, sweep_eta));
+      *progress.out << line << std::flush;
+    }
+  }
+  arm.train_seconds = train_seconds;
+  if (arm.status == ArmStatus::completed || arm.status == ArmStatus::interrupted) {
+    if (arm.steps > 0 && arm.status == ArmStatus::completed &&
+        (arm.evaluations.empty() || arm.evaluations.back().samples != arm.samples)) {
+      evaluate();
+    }
+  }
+  if (arm.status != ArmStatus::completed && arm.status != ArmStatus::interrupted) drain_autograd(device);
+  if (!arm.evaluations.empty() && arm.status == ArmStatus::completed) {
+    arm.final_validation_loss = arm.evaluations.back().loss;
+    arm.final_validation_accuracy = arm.evaluations.back().accuracy;
+  }
+  // An arm the budget gave few steps (the largest sizes under equal samples)
+  // would rest its throughput on one or two of them, the first one cold. Its
+  // times are taken instead from extra full steps after the last evaluation,
+  // which change nothing else the report keeps.
+  if (arm.status == ArmStatus::completed && arm.compute_seconds.size() < kMinTimedSteps && !stop.load()) {
+    // Taken in temporaries: a failure here keeps the arm's own timings and
+    // status (its training finished), with a note.
+    std::vector<double> compute, data;
+    std::string failure;
+    for (std::size_t i = 0; i < kMinTimedSteps && !stop.load(); ++i) {
+      try {
+        const auto t0 = clock_type::now();
+        auto [x, y] = w.next_batch(sampler, plan.batch);
+        synchronize(device);
+        const auto t1 = clock_type::now();
+        train_step(*model, *optimizer, w, x, y, &scaler).item<double>();
+        const auto t2 = clock_type::now();
+        data.push_back(std::chrono::duration<double>(t1 - t0).count());
+        compute.push_back(std::chrono::duration<double>(t2 - t1).count());
+      } catch (const std::exception& e) {
+        drain_autograd(device);
+        failure = describe_model_error(e);
+        break;
+      }
+    }
+    if (compute.size() == kMinTimedSteps) {
+      arm.compute_seconds = std::move(compute);
+      arm.data_seconds = std::move(data);
+      arm.timing_only_steps = static_cast<std::int64_t>(kMinTimedSteps);
+    } else if (!failure.empty()) {
+      arm.message = "extra timing steps failed (" + failure + "); timed on the arm's own steps";
+    }
+  }
+  if (!arm.compute_seconds.empty()) {
+    std::vector<double> total(arm.compute_seconds.size());
+    double data_sum = 0, all_sum = 0;
+    for (std::size_t i = 0; i < total.size(); ++i) {
+      total[i] = arm.compute_seconds[i] + arm.data_seconds[i];
+      data_sum += arm.data_seconds[i];
+      all_sum += total[i];
+    }
+    arm.median_step_seconds = quantile(total, 0.5);
+    arm.p10_step_seconds = quantile(total, 0.1);
+    arm.p90_step_seconds = quantile(total, 0.9);
+    arm.samples_per_s = double(plan.batch) / *arm.median_step_seconds;
+    arm.steps_per_s = 1.0 / *arm.median_step_seconds;
+    arm.data_share = all_sum > 0 ? data_sum / all_sum : 0.0;
+  }
+  if (meter) arm.peak_bytes = meter->peak_bytes();
+  clock.evaluation_seconds += eval_seconds;
+  return arm;
+}
+
+}  // namespace
+
+std::pair<std::string, double> parse_budget(const std::string& text) {
+  const auto eq = text.find('=');
+  const std::string hint = "--budget " + text + ": expected samples=N, steps=N or seconds=T";
+  if (eq == std::string::npos) throw UsageError(hint);
+  const std::string kind = text.substr(0, eq);
+  if (kind != "samples" && kind != "steps" && kind != "seconds") throw UsageError(hint);
+  double value = 0;
+  try {
+    std::size_t used = 0;
+    value = std::stod(text.substr(eq + 1), &used);
+    if (used != text.size() - eq - 1) throw std::invalid_argument("trailing");
+  } catch (const std::exception&) {
+    throw UsageError(hint);
+  }
+  if (!(value > 0) || !std::isfinite(value)) throw UsageError("--budget " + text + ": must be positive");
+  if (kind != "seconds" && value != std::floor(value)) throw UsageError("--budget " + text + ": must be a whole number");
+  return {kind, value};
+}
+
+std::vector<std::int64_t> parse_batch_sizes(const std::string& text) {
+  std::vector<std::int64_t> sizes;
+  std::size_t pos = 0;
+  const std::string hint = "--batch-sizes " + text + ": expected positive whole numbers separated by commas, "
+                           "such as 16,64,256, or auto";
+  while (pos <= text.size()) {
+    const std::size_t end = std::min(text.find(',', pos), text.size());
+    const std::string part = text.substr(pos, end - pos);
+    if (part.empty() || part.size() > 12 ||
+        !std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+        std::stoll(part) == 0) {
+      throw UsageError(hint);
+    }
+    sizes.push_back(std::stoll(part));
+    pos = end + 1;
+  }
+  std::sort(sizes.begin(), sizes.end());
+  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  return sizes;
+}
+
+std::vector<std::int64_t> auto_batch_sizes(std::int64_t safe_max, std::int64_t smallest, std::int64_t multiple_of) {
+  std::vector<std::int64_t> sizes;
+  // The first multiple of --multiple-of at or above `smallest`, then doublings
+  // (multiples too), so a multiple such as 12 still gives a spread of sizes.
+  const std::int64_t m = std::max<std::int64_t>(1, multiple_of);
+  std::int64_t b = (std::max(smallest, m) + m - 1) / m * m;
+  while (b < safe_max) {
+    sizes.push_back(b);
+    b *= 2;
+  }
+  sizes.push_back(safe_max);
+  return sizes;
+}
+
+SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryMeter* meter,
+                      const SweepProgress& progress, const std::atomic<bool>& stop) {
+  SweepResult r;
+  r.budget_kind = s.budget_kind;
+  r.budget_value = s.budget_value;
+  r.lr_scaling = s.lr_scaling;
+  r.base_batch = s.base_batch;
+  r.base_learning_rate = w.optimizer().learning_rate;
+  r.warmup_share = s.warmup_share;
+  r.eval_every_samples = s.eval_every_samples;
+  r.eval_samples = s.eval_samples > 0 ? std::min(s.eval_samples, w.data().validation.size()) : w.data().validation.size();
+  r.target_loss = s.target_loss;
+  if (s.target_loss) r.target_source = "--target-loss";
+  r.seeds = s.seeds;
+  r.precision = s.precision;
+  r.batch_sizes_source = s.batch_sizes_source;
+
+  const std::size_t total_arms = s.batch_sizes.size() * static_cast<std::size_t>(s.seeds);
+  std::size_t index = 0;
+  SweepClock clock;
+  clock.arms_total = total_arms;
+  const SweepArm* failed = nullptr;
+  // Seed by seed (every size for the first seed, then the next): a slow
+  // spell of a shared machine then lands on different sizes for each seed
+  // instead of on every seed of one size.
+  for (int k = 0; k < s.seeds; ++k) {
+    for (std::int64_t batch : s.batch_sizes) {
+      if (stop.load() || failed) break;
+      ArmPlan plan;
+      plan.batch = batch;
+      plan.seed = w.spec().seed + static_cast<std::uint64_t>(k);
+      plan.lr = scaled_learning_rate(s.lr_scaling, w.optimizer().learning_rate, s.base_batch, batch);
+      if (s.budget_kind == "samples") {
+        plan.total_samples = static_cast<std::int64_t>(s.budget_value);
+        plan.planned_steps = (plan.total_samples + batch - 1) / batch;
+      } else if (s.budget_kind == "steps") {
+        plan.planned_steps = static_cast<std::int64_t>(s.budget_value);
+      } else {
+        plan.seconds = s.budget_value;
+      }
+      if (plan.planned_steps > 0 && s.warmup_share > 0) {
+        plan.warmup_steps = static_cast<std::int64_t>(std::ceil(s.warmup_share * double(plan.planned_steps)));
+      }
+      const std::string label = "sweep: arm " + std::to_string(++index) + "/" + std::to_string(total_arms) +
+                                " batch " + std::to_string(batch) + " seed " + std::to_string(plan.seed);
+      SweepArm arm = run_arm(w, s, plan, meter, progress, label, stop, clock);
+      ++clock.arms_done;
+      if (progress.out) {
+        char line[256];
+        std::snprintf(line, sizeof line, "%s%s: %s, %lld steps, %s samples/s, val loss %s\n", progress.live ? "\r" : "",
+                      label.c_str(), nlohmann::json(arm.status).get<std::string>().c_str(),
+                      static_cast<long long>(arm.steps),
+                      arm.samples_per_s ? std::to_string(static_cast<long long>(*arm.samples_per_s)).c_str() : "-",
+                      arm.final_validation_loss ? std::to_string(*arm.final_validation_loss).c_str() : "-");
+        *progress.out << line << std::flush;
+      }
+      r.arms.push_back(std::move(arm));
+      if (r.arms.back().status == ArmStatus::failed) failed = &r.arms.back();
+      r.phase_seconds.training += r.arms.back().train_seconds;
+      r.phase_seconds.evaluation = clock.evaluation_seconds;
+      if (progress.on_arm_done) {
+        SweepResult so_far = r;
+        so_far.incomplete = true;
+        so_far.incomplete_reason = "stopped after " + std::to_string(r.arms.size()) + " of " +
+                                   std::to_string(total_arms) + " arms";
+        summarise_sweep(so_far);
+        progress.on_arm_done(so_far);
+      }
+    }
+    if (failed) break;
+  }
+  if (failed) {
+    r.incomplete = true;
+    r.incomplete_reason = "the arm at batch " + std::to_string(failed->batch_size) + " (seed " +
+                          std::to_string(failed->seed) + ") failed: " + failed->message + "; " +
+                          std::to_string(r.arms.size() - 1) + " of " + std::to_string(total_arms) +
+                          " arms finished before it";
+  } else if (stop.load()) {
+    r.incomplete = true;
+    r.incomplete_reason = "interrupted by a signal after " + std::to_string(r.arms.size()) + " of " +
+                          std::to_string(total_arms) + " arms; the last may be partial (status interrupted)";
+  }
+  summarise_sweep(r);
+  return r;
+}
+
+}  // namespace batchtune

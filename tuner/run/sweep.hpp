@@ -1,0 +1,70 @@
+// The sweep: at each candidate batch size (and seed), train the workload
+// briefly from the same initial weights and data order, and measure what the
+// batch size changes: step time (data apart from compute), throughput, peak
+// memory, the training loss at every step, the validation loss every
+// --eval-every samples, when the target is reached, divergence and OOM.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "probes/memory_meter.hpp"
+#include "reports/recommend.hpp"
+#include "reports/sweep_report.hpp"
+#include "tuner/workload/workload.hpp"
+
+namespace batchtune {
+
+struct SweepSettings {
+  std::vector<std::int64_t> batch_sizes;  // already planned
+  std::string batch_sizes_source;
+  std::string budget_kind = "samples";    // samples | steps | seconds
+  double budget_value = 0;
+  std::string lr_scaling = "none";        // none | linear | sqrt
+  std::int64_t base_batch = 64;
+  double warmup_share = 0.05;             // linear warm-up over this share of an arm's steps
+  int seeds = 1;
+  std::int64_t eval_every_samples = 0;
+  std::int64_t eval_samples = 0;          // validation samples per evaluation (0: all)
+  // Validation runs at the arm's own batch size, at most this: it then needs
+  // less memory than the training step at that size (no gradients, no
+  // optimizer state), so it never exceeds the budget and the arm's peak is
+  // its training peak.
+  std::int64_t eval_batch_size = 512;
+  std::optional<double> target_loss;
+  std::string precision = "fp32";
+  // The smallest batch the model trains at (the probe's min_batch): a
+  // samples budget's last partial batch is never smaller.
+  std::int64_t min_batch = 1;
+};
+
+// "samples=30000", "steps=200", "seconds=5" -> kind and value; UsageError.
+std::pair<std::string, double> parse_budget(const std::string& text);
+
+// "16,64,256" -> sizes; UsageError for an empty or non-numeric list.
+std::vector<std::int64_t> parse_batch_sizes(const std::string& text);
+
+// Powers of two from `smallest` up to the safe maximum, plus the safe maximum.
+std::vector<std::int64_t> auto_batch_sizes(std::int64_t safe_max, std::int64_t smallest, std::int64_t multiple_of);
+
+// Progress callbacks: called between steps; cheap.
+struct SweepProgress {
+  std::ostream* out = nullptr;
+  bool live = false;  // a terminal: one line rewritten in place
+  std::function<void(const SweepResult& so_far)> on_arm_done;  // optional: after each arm
+};
+
+// Runs every arm in order. Stops early (marking the report incomplete) when
+// `stop` becomes true, or when an arm fails with an error that is neither
+// memory nor divergence (status failed, the model's own message): the arms
+// before it are kept. Divergence and OOM end an arm, not the sweep. `meter`
+// (may be null) measures each arm's peak and enforces the probe's capacity.
+SweepResult run_sweep(const Workload& workload, const SweepSettings& settings, probes::MemoryMeter* meter,
+                      const SweepProgress& progress, const std::atomic<bool>& stop);
+
+}  // namespace batchtune

@@ -1,0 +1,387 @@
+#include "tuner/run/tune.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <ostream>
+
+#include "probes/oom.hpp"
+#include "reports/error.hpp"
+#include "reports/text_util.hpp"
+#include "tuner/run/noise_scale.hpp"
+#include "tuner/run/report_builder.hpp"
+#include "tuner/run/sweep.hpp"
+#include "tuner/run/throughput_scan.hpp"
+#include "tuner/workload/machine_probe.hpp"
+
+namespace batchtune {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+// The default validation size per evaluation scales with the budget: six
+// evaluations of 5,000 samples cost more than 12,000 training samples. An
+// eighth of the budget's samples, between 500 and 5,000.
+std::int64_t default_eval_samples(const std::string& kind, double value, std::int64_t smallest_batch) {
+  double samples = 5000;
+  if (kind == "samples") samples = value / 8;
+  if (kind == "steps") samples = value * double(smallest_batch) / 8;
+  return static_cast<std::int64_t>(std::clamp(samples, 500.0, 5000.0));
+}
+
+// One run of tune(): the plan, the hooks and what has been measured so far,
+// with one method per stage.
+class Tuner {
+ public:
+  Tuner(const Workload& workload, TunePlan plan, const TuneHooks& hooks)
+      : workload_(workload), plan_(std::move(plan)), hooks_(hooks), started_(clock_type::now()) {
+    if (hooks_.progress == nullptr) hooks_.progress = &null_;
+    if (hooks_.stop == nullptr) hooks_.stop = &never_;
+    if (!hooks_.stop_cause) hooks_.stop_cause = [] { return std::string("a stop request"); };
+  }
+
+  TuneOutcome run() {
+    settle_settings();
+    checkpoint(nullptr, incomplete_sweep("interrupted before the probe"), "the set-up");
+    if (!measure_memory()) return finish();
+    plan_sizes();
+    run_arms();
+    measure_noise();
+    if (stopped() && !result_.incomplete) {
+      result_.incomplete = true;
+      result_.incomplete_reason = "interrupted by " + hooks_.stop_cause() + " after the sweep";
+    }
+    make_recommendation();
+    result_.phase_seconds.total = seconds_since(started_);
+    return finish();
+  }
+
+ private:
+  bool stopped() const { return hooks_.stop->load(); }
+  const ProbeResult* probe() const { return outcome_.probe ? &*outcome_.probe : nullptr; }
+
+  void checkpoint(const ProbeResult* p, const SweepResult& so_far, const std::string& phase) {
+    if (hooks_.checkpoint) hooks_.checkpoint(build_report(workload_, p, &so_far), phase);
+  }
+
+  SweepResult incomplete_sweep(const std::string& why) const {
+    SweepResult r = result_;
+    r.incomplete = true;
+    r.incomplete_reason = why;
+    r.phase_seconds.total = seconds_since(started_);
+    return r;
+  }
+
+  TuneOutcome finish() {
+    outcome_.sweep = result_;
+    const bool failed = std::any_of(result_.arms.begin(), result_.arms.end(),
+                                    [](const SweepArm& a) { return a.status == ArmStatus::failed; });
+    outcome_.end = failed ? TuneEnd::model_failed : result_.incomplete ? TuneEnd::interrupted : TuneEnd::complete;
+    outcome_.report = build_report(workload_, probe(), &result_,
+                                   outcome_.recommendation ? &*outcome_.recommendation : nullptr);
+    return std::move(outcome_);
+  }
+
+  // Stopped before any arm: the report holds what the scan or probe measured.
+  void stop_before_arms(const std::optional<ProbeResult>& partial, const std::string& phase) {
+    outcome_.probe = partial;
+    result_ = incomplete_sweep("interrupted by " + hooks_.stop_cause() + " during " + phase + "; no arm ran");
+  }
+
+  // Budget, learning-rate rule, caps: everything the workload decides.
+  void settle_settings() {
+    const auto train_size = workload_.data().train.size();
+    const bool auto_sizes = plan_.batch_sizes.empty();
+    SweepSettings& s = settings_;
+    if (plan_.budget_kind.empty()) {
+      s.budget_kind = "samples";
+      s.budget_value = double(std::min<std::int64_t>(train_size, 12000));
+    } else {
+      s.budget_kind = plan_.budget_kind;
+      s.budget_value = plan_.budget_value;
+    }
+    if (!auto_sizes && plan_.batch_sizes.back() > train_size) {
+      throw UsageError("--batch-sizes " + std::to_string(plan_.batch_sizes.back()) +
+                       " is larger than the training set (" + std::to_string(train_size) + " samples of --data " +
+                       workload_.spec().data + ")");
+    }
+    s.lr_scaling = !plan_.lr_scaling.empty()                              ? plan_.lr_scaling
+                   : workload_.optimizer().kind == OptimizerKind::sgd ? "linear"
+                                                                          : "sqrt";
+    s.base_batch = plan_.base_batch;
+    s.warmup_share = s.lr_scaling == "none" ? 0.0 : plan_.warmup;
+    s.seeds = plan_.seeds;
+    s.precision = precision_name(workload_.precision());
+    s.target_loss = plan_.target_loss;
+
+    // Never search above what a sweep could run: the training set,
+    // --max-batch and a samples budget (an arm needs one whole batch).
+    auto& search = plan_.probe.search;
+    cap_ = search.max_batch;
+    cap_source_ = "--max-batch";
+    if (train_size < cap_) {
+      cap_ = train_size;
+      cap_source_ = "the training set (" + std::to_string(train_size) + " samples)";
+    }
+    if (s.budget_kind == "samples" && static_cast<std::int64_t>(s.budget_value) < cap_) {
+      cap_ = static_cast<std::int64_t>(s.budget_value);
+      cap_source_ = "the samples budget (" + std::to_string(cap_) + " per arm)";
+    }
+    if (cap_ < search.multiple_of) {
+      throw UsageError("--multiple-of " + std::to_string(search.multiple_of) + " is above " + cap_source_ +
+                       "; no batch size can be swept");
+    }
+    search.max_batch = cap_;
+  }
+
+  // `auto`: the throughput scan bounds the sizes worth sweeping. Returns
+  // false when stopped.
+  bool scan_throughput_knee() {
+    const auto scan_start = clock_type::now();
+    ScanResult scan;
+    {
+      auto scan_meter = make_meter(workload_, plan_.probe.memory_limit_bytes);
+      ScanSettings ss;
+      ss.first = 16;
+      ss.max_batch = cap_;
+      ss.multiple_of = plan_.probe.search.multiple_of;
+      ss.stop = hooks_.stop;
+      ss.on_point = [&](const std::vector<ScanPoint>& points) {
+        SweepResult so_far = incomplete_sweep("interrupted during the throughput scan");
+        so_far.throughput_scan = points;
+        so_far.phase_seconds.throughput_scan = seconds_since(scan_start);
+        checkpoint(nullptr, so_far, "the throughput scan");
+      };
+      *hooks_.progress << "scan: timing a few steps at powers of two from 16 until samples/s stops growing by 5% "
+                          "per doubling\n";
+      scan = scan_throughput(workload_, *scan_meter, ss, *hooks_.progress);
+    }
+    result_.phase_seconds.throughput_scan = seconds_since(scan_start);
+    result_.throughput_scan = scan.points;
+    result_.throughput_knee = scan.rule;
+    if (scan.interrupted) {
+      stop_before_arms(std::nullopt, "the throughput scan");
+      return false;
+    }
+    if (scan.knee_found) {
+      plan_.probe.search.max_batch = scan.largest;
+      cap_source_ = "the throughput knee";
+    }
+    return true;
+  }
+
+  // The scan (auto sizes) and the probe, or no probe (--force with a list).
+  // Returns false when stopped.
+  bool measure_memory() {
+    const bool auto_sizes = plan_.batch_sizes.empty();
+    if (plan_.force && !auto_sizes) {
+      if (workload_.device().is_cpu()) {
+        std::string source;
+        const std::uint64_t budget = plan_.probe.memory_limit_bytes.value_or(usable_memory_bytes(&source));
+        meter_ = probes::make_cpu_budget_meter(budget, plan_.probe.memory_limit_bytes ? "--memory-limit" : source);
+      } else {
+        meter_ = make_meter(workload_, plan_.probe.memory_limit_bytes);
+      }
+      return true;
+    }
+    if (auto_sizes) {
+      if (!scan_throughput_knee()) return false;
+    } else {
+      plan_.probe.search.max_batch = std::min(cap_, plan_.batch_sizes.back());
+      if (plan_.batch_sizes.back() < cap_) cap_source_ = "--batch-sizes";
+    }
+    const auto probe_start = clock_type::now();
+    plan_.probe.stop = hooks_.stop;
+    plan_.probe.on_trial = [&](const ProbeResult& p) {
+      checkpoint(&p, incomplete_sweep("interrupted during the probe"), "the probe");
+    };
+    try {
+      outcome_.probe = run_probe(workload_, plan_.probe, *hooks_.progress);
+    } catch (const ProbeInterrupted& e) {
+      result_.phase_seconds.probe = seconds_since(probe_start);
+      stop_before_arms(e.partial, "the probe");
+      return false;
+    }
+    result_.phase_seconds.probe = seconds_since(probe_start);
+    if (outcome_.probe->capped) outcome_.probe->cap_source = cap_source_;
+    meter_ = make_meter(workload_, outcome_.probe->capacity_bytes);
+    return true;
+  }
+
+  // The sizes to sweep, checked against the probe; evaluation cadence.
+  void plan_sizes() {
+    SweepSettings& s = settings_;
+    const ProbeResult* p = probe();
+    std::vector<std::int64_t> sizes = plan_.batch_sizes;
+    if (p) s.min_batch = p->min_batch;
+    if (sizes.empty()) {
+      const std::int64_t smallest = std::max<std::int64_t>(16, p->min_batch);
+      sizes = auto_batch_sizes(p->safe_max_batch, smallest, plan_.probe.search.multiple_of);
+      s.batch_sizes_source = "auto: powers of two from " + std::to_string(smallest) + " to " +
+                             std::to_string(p->safe_max_batch) +
+                             (p->capped ? " (the largest size the throughput scan and caps allow, verified by the probe)"
+                                        : " (the probe's safe maximum)");
+    } else {
+      s.batch_sizes_source = "--batch-sizes";
+      if (p && !plan_.force) {
+        for (std::int64_t b : sizes) {
+          if (b > p->safe_max_batch) {
+            throw DoesNotFitError("--batch-sizes: " + std::to_string(b) + " is above the probe's safe maximum " +
+                                  std::to_string(p->safe_max_batch) + " (largest fitting " +
+                                  std::to_string(p->largest_fitting_batch) + " in " +
+                                  format_bytes(p->capacity_bytes) + "); drop it or pass --force to run it anyway");
+          }
+          if (b < p->min_batch) {
+            throw UsageError("--batch-sizes: the model does not train at batch " + std::to_string(b) + " (" +
+                             p->min_batch_reason + ")");
+          }
+        }
+      }
+    }
+    s.batch_sizes = sizes;
+    if (s.budget_kind == "samples" && s.budget_value < double(sizes.back())) {
+      throw UsageError("--budget samples=" + std::to_string(static_cast<long long>(s.budget_value)) +
+                       " is smaller than one batch of " + std::to_string(sizes.back()) +
+                       "; give at least that many samples");
+    }
+    s.eval_samples = plan_.eval_samples > 0 ? plan_.eval_samples
+                                            : default_eval_samples(s.budget_kind, s.budget_value, sizes.front());
+    if (plan_.eval_every > 0) {
+      s.eval_every_samples = plan_.eval_every;
+    } else if (s.budget_kind == "samples") {
+      s.eval_every_samples = std::max<std::int64_t>(1, static_cast<std::int64_t>(s.budget_value) / 5);
+    } else if (s.budget_kind == "steps") {
+      s.eval_every_samples = std::max<std::int64_t>(1, static_cast<std::int64_t>(s.budget_value) * sizes.front() / 5);
+    } else {
+      s.eval_every_samples = 10000;
+    }
+  }
+
+  void run_arms() {
+    SweepProgress progress;
+    progress.out = hooks_.progress;
+    progress.live = hooks_.live_progress;
+    progress.on_arm_done = [&](const SweepResult& so_far) {
+      SweepResult r = so_far;
+      keep_earlier_phases(r);
+      r.phase_seconds.total = seconds_since(started_);
+      r.incomplete_reason = "interrupted during the sweep; " + r.incomplete_reason;
+      checkpoint(probe(), r, "the sweep");
+    };
+    SweepResult swept = run_sweep(workload_, settings_, meter_.get(), progress, *hooks_.stop);
+    keep_earlier_phases(swept);
+    result_ = std::move(swept);
+    meter_.reset();
+    const std::string generic = "interrupted by a signal";
+    if (result_.incomplete_reason.compare(0, generic.size(), generic) == 0) {
+      result_.incomplete_reason = "interrupted by " + hooks_.stop_cause() + " during the sweep" +
+                                  result_.incomplete_reason.substr(generic.size());
+    }
+  }
+
+  // The scan's and the probe's fields, which run_sweep does not know.
+  void keep_earlier_phases(SweepResult& r) const {
+    r.throughput_scan = result_.throughput_scan;
+    r.throughput_knee = result_.throughput_knee;
+    r.phase_seconds.probe = result_.phase_seconds.probe;
+    r.phase_seconds.throughput_scan = result_.phase_seconds.throughput_scan;
+  }
+
+  // The gradient noise scale: the smallest swept size against a larger one
+  // that fits, after a short warm-in.
+  void measure_noise() {
+    const auto& sizes = settings_.batch_sizes;
+    const bool model_failed = std::any_of(result_.arms.begin(), result_.arms.end(),
+                                          [](const SweepArm& a) { return a.status == ArmStatus::failed; });
+    noise_.status = "not_measured";
+    const std::int64_t large = std::min(sizes.back(), std::max<std::int64_t>(sizes.front() * 16, 256));
+    if (result_.incomplete) {
+      noise_.message = model_failed ? "an arm failed" : "the sweep was interrupted";
+      return;
+    }
+    if (plan_.noise_repeats == 0) {
+      noise_.message = "--noise-repeats 0";
+      return;
+    }
+    if (large <= sizes.front()) {
+      noise_.message = "needs a batch size larger than " + std::to_string(sizes.front()) + " that fits";
+      return;
+    }
+    SweepResult before_noise = result_;
+    before_noise.incomplete = true;
+    before_noise.incomplete_reason = "interrupted while measuring the gradient noise scale; every arm finished";
+    before_noise.phase_seconds.total = seconds_since(started_);
+    checkpoint(probe(), before_noise, "the gradient noise measurement");
+    NoiseScaleSettings ns;
+    ns.small_batch = sizes.front();
+    ns.large_batch = large;
+    ns.repeats = plan_.noise_repeats;
+    ns.seed = workload_.spec().seed;
+    ns.stop = hooks_.stop;
+    *hooks_.progress << "sweep: measuring the gradient noise scale (batch " << ns.small_batch << " against "
+                     << ns.large_batch << ", " << ns.repeats << " repeats, after " << ns.warm_in_steps
+                     << " warm-in steps)\n";
+    const auto noise_start = clock_type::now();
+    try {
+      noise_ = measure_noise_scale(workload_, ns, workload_.optimizer().learning_rate);
+    } catch (const std::exception& e) {
+      // Every arm is measured: a failure here costs the noise scale only.
+      noise_ = NoiseScale{};
+      noise_.status = "not_measured";
+      noise_.small_batch = ns.small_batch;
+      noise_.large_batch = ns.large_batch;
+      noise_.message = probes::is_out_of_memory(e)
+                           ? "batch " + std::to_string(large) + " ran out of memory while measuring it"
+                           : "the measurement failed: " + describe_model_error(e);
+      *hooks_.progress << "sweep: the gradient noise scale was not measured: " << noise_.message << '\n';
+    }
+    result_.phase_seconds.noise_scale = seconds_since(noise_start);
+    if (stopped()) {
+      result_.incomplete = true;
+      result_.incomplete_reason = "interrupted by " + hooks_.stop_cause() +
+                                  " while measuring the gradient noise scale; every arm finished";
+    }
+  }
+
+  void make_recommendation() {
+    if (result_.incomplete) return;
+    RecommendSettings rs;
+    rs.objective = plan_.objective;
+    if (plan_.effective_batch > 0) rs.effective_batch = plan_.effective_batch;
+    try {
+      outcome_.recommendation = recommend(result_, probe(), workload_.info(), noise_, rs);
+    } catch (const std::exception& e) {
+      // The measurements are still worth writing.
+      outcome_.recommendation_error = e.what();
+      *hooks_.progress << "sweep: error: the recommendation could not be computed (" << e.what()
+                       << "); the report holds the measurements without one\n";
+    }
+  }
+
+  const Workload& workload_;
+  TunePlan plan_;
+  TuneHooks hooks_;
+  clock_type::time_point started_;
+  std::ostream null_{nullptr};  // progress when the caller wants none: discarded
+  const std::atomic<bool> never_{false};
+  SweepSettings settings_;
+  std::int64_t cap_ = 0;
+  std::string cap_source_;
+  std::unique_ptr<probes::MemoryMeter> meter_;
+  SweepResult result_;
+  NoiseScale noise_;
+  TuneOutcome outcome_;
+};
+
+}  // namespace
+
+TuneOutcome tune(const Workload& workload, TunePlan plan, const TuneHooks& hooks) {
+  return Tuner(workload, std::move(plan), hooks).run();
+}
+
+}  // namespace batchtune

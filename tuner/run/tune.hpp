@@ -1,0 +1,80 @@
+// The whole job as one call: plan -> throughput scan -> probe -> sweep ->
+// noise scale -> recommendation, on any Workload. The command line
+// (`batchtune sweep`) and the public API (include/batchtune/batchtune.hpp)
+// both map their options onto a TunePlan and call tune(); neither holds any
+// of the orchestration. tune() writes no file: the caller writes the report,
+// and gets checkpoints (the whole report as it stands) to write if a signal
+// comes during a long step.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "reports/probe_report.hpp"
+#include "reports/recommendation.hpp"
+#include "reports/sweep_report.hpp"
+#include "tuner/run/probe_runner.hpp"
+#include "tuner/workload/workload.hpp"
+
+namespace batchtune {
+
+// What a sweep is asked to do, every option already parsed and checked.
+struct TunePlan {
+  // Empty: `auto` (throughput scan, then powers of two up to the knee that
+  // the probe verifies). Otherwise these sizes, ascending.
+  std::vector<std::int64_t> batch_sizes;
+  ProbeSettings probe;                  // memory limit, search, --isolate
+  std::string budget_kind;              // "" : one epoch of samples, at most 12000
+  double budget_value = 0;
+  std::string lr_scaling;               // "" : linear for sgd, sqrt otherwise
+  std::int64_t base_batch = 64;
+  double warmup = 0.05;
+  int seeds = 1;
+  std::int64_t eval_every = 0;          // 0: a fifth of the budget
+  std::int64_t eval_samples = 0;        // 0: scaled to the budget
+  std::optional<double> target_loss;
+  bool force = false;                   // listed sizes above the safe maximum; no probe for a list
+  std::string objective = "time-to-target";
+  std::int64_t effective_batch = 0;     // 0: none
+  int noise_repeats = 16;
+};
+
+struct TuneHooks {
+  std::ostream* progress = nullptr;     // progress lines; null: none
+  bool live_progress = false;           // a terminal: one line rewritten in place
+  const std::atomic<bool>* stop = nullptr;  // becomes true: stop, keep what was measured
+  // Names what stopped the work, for the report ("SIGINT"); default "a stop request".
+  std::function<std::string()> stop_cause;
+  // The report as it stands (marked incomplete), after each phase's unit of
+  // work, and what was running.
+  std::function<void(const nlohmann::ordered_json& report, const std::string& phase)> checkpoint;
+};
+
+enum class TuneEnd {
+  complete,      // every arm ran; a recommendation when one could be made
+  interrupted,   // `stop` became true; the report holds what was measured
+  model_failed,  // an arm failed with the model's own (non-memory) error
+};
+
+struct TuneOutcome {
+  TuneEnd end = TuneEnd::complete;
+  std::optional<ProbeResult> probe;
+  SweepResult sweep;
+  std::optional<Recommendation> recommendation;
+  std::string recommendation_error;     // why there is none, when computing it failed
+  nlohmann::ordered_json report;        // the whole report (schema_version first)
+};
+
+// Throws UsageError for a plan the workload cannot run (sizes above the
+// training set or the probe's safe maximum, a budget below one batch),
+// DoesNotFitError when the smallest batch does not fit.
+TuneOutcome tune(const Workload& workload, TunePlan plan, const TuneHooks& hooks);
+
+}  // namespace batchtune
