@@ -9,6 +9,13 @@ tests/fixtures/state_dict.pt    a plain torch.save() of weights: NOT TorchScript
 Run: /usr/bin/python3 scripts/make_fixtures.py  (the files are committed; rerun
 only to change them).
 
+python3 scripts/make_fixtures.py --torch2x    (run under PyTorch 2.x, e.g. Debian 13's
+    python3-torch 2.6 in the scripts/check-debian13 chroot)
+tests/fixtures/torch26_mlp_scripted.pt   an MLP 16 -> 32 -> 4, scripted by PyTorch 2.6:
+                                   the tests train it in Debian 12's LibTorch 1.13
+tests/fixtures/torch26_mlp_exported.pt2  the same module through torch.export: not
+                                   TorchScript, for the ".pt2 is not TorchScript" error
+
 /usr/bin/python3 scripts/make_fixtures.py --resnet18 PATH
     torchvision's ResNet-18 for 3x32x32 inputs and 10 classes, scripted: the
     textbook model a new user brings (45 MB, so the tests export it at build
@@ -33,6 +40,25 @@ class TinyCnn(nn.Module):
         x = torch.relu(self.bn(self.conv(x)))
         x = torch.max_pool2d(x, 2)
         return self.fc(torch.flatten(x, 1))
+
+
+class Mlp16(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(16, 32)
+        self.fc2 = nn.Linear(32, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def export_torch2x():
+    """The fixtures a PyTorch 2.x user brings (needs torch.export)."""
+    torch.manual_seed(0)
+    m = Mlp16()
+    torch.jit.script(m).save(os.path.join(OUT, "torch26_mlp_scripted.pt"))
+    program = torch.export.export(m, (torch.randn(2, 16),))
+    torch.export.save(program, os.path.join(OUT, "torch26_mlp_exported.pt2"))
 
 
 def main():
@@ -62,5 +88,7 @@ if __name__ == "__main__":
 
     if len(sys.argv) == 3 and sys.argv[1] == "--resnet18":
         resnet18(sys.argv[2])
+    elif len(sys.argv) == 2 and sys.argv[1] == "--torch2x":
+        export_torch2x()
     else:
         main()

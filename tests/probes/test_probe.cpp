@@ -13,6 +13,7 @@
 #include "probes/oom.hpp"
 #include "reports/error.hpp"
 #include "reports/schema_version.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tuner/cli/cli.hpp"
 #include "tuner/run/probe_runner.hpp"
 
@@ -245,8 +246,8 @@ TEST_CASE("probe bad input", "[probes]") {
 }
 
 TEST_CASE("probe on the command line: too small a budget, JSON output", "[probes][cli]") {
-  const std::string out_path = "/tmp/batchtune-test-probe.json";
-  std::remove(out_path.c_str());
+  const test::TempDir tmp;
+  const std::string out_path = tmp.file("probe.json");
   auto cli = [](std::vector<std::string> args, std::string& err) {
     std::ostringstream out, e;
     const int code = run_cli(args, Io{out, e});

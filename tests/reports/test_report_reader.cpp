@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "reports/error.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "reports/report_reader.hpp"
 #include "reports/schema_version.hpp"
 
@@ -29,8 +30,14 @@ nlohmann::json sample_report() {
           {"workload", w}, {"probe", p}, {"sweep", s}, {"recommendation", nullptr}, {"future_field", 42}};
 }
 
+// One folder for the whole test executable, removed at exit.
+const test::TempDir& scratch() {
+  static const test::TempDir dir;
+  return dir;
+}
+
 std::string write(const std::string& text) {
-  const std::string path = "/tmp/batchtune-test-report.json";
+  const std::string path = scratch().file("report.json");
   std::ofstream(path, std::ios::binary) << text;
   return path;
 }

@@ -9,25 +9,14 @@
 #include <nlohmann/json.hpp>
 
 #include "reports/error.hpp"
+#include "tests/support/cli_run.hpp"
 #include "tuner/cli/cli.hpp"
 
 namespace {
 
-struct Run {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Run run(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int code = batchtune::run_cli(args, batchtune::Io{out, err});
-  return {code, out.str(), err.str()};
-}
-
-int count_lines(const std::string& s) {
-  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
-}
+using Run = batchtune::test::CliRun;
+Run run(const std::vector<std::string>& args) { return batchtune::test::run_cli(args); }
+using batchtune::test::count_lines;
 
 }  // namespace
 

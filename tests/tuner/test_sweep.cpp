@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "reports/error.hpp"
+#include "tests/support/cli_run.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tuner/cli/cli.hpp"
 #include "tuner/run/report_builder.hpp"
 #include "tuner/run/sweep.hpp"
@@ -39,16 +41,8 @@ SweepSettings settings(std::vector<std::int64_t> sizes, double samples) {
   return s;
 }
 
-struct Run {
-  int code;
-  std::string out, err;
-};
-
-Run cli(std::vector<std::string> args) {
-  std::ostringstream out, err;
-  const int code = run_cli(args, Io{out, err});
-  return {code, out.str(), err.str()};
-}
+using Run = test::CliRun;
+Run cli(const std::vector<std::string>& args) { return test::run_cli(args); }
 
 }  // namespace
 
@@ -145,8 +139,8 @@ TEST_CASE("an interrupted sweep keeps what it measured, marked incomplete", "[tu
 }
 
 TEST_CASE("sweep bad input: one line, documented exit code, nothing written", "[tuner][sweep][cli]") {
-  const std::string out = "/tmp/batchtune-test-sweep.json";
-  std::remove(out.c_str());
+  const test::TempDir tmp;
+  const std::string out = tmp.file("sweep.json");
   const std::vector<std::string> base{"sweep", "--model", "mlp", "--data", "synthetic", "--mlp-hidden", "32",
                                       "--synthetic-train", "1024", "--synthetic-val", "128", "-o", out};
   auto with = [&](std::vector<std::string> extra) {
@@ -182,7 +176,8 @@ TEST_CASE("sweep bad input: one line, documented exit code, nothing written", "[
 }
 
 TEST_CASE("a sweep on the command line writes a report that reads back", "[tuner][sweep][cli]") {
-  const std::string out = "/tmp/batchtune-test-sweep-ok.json";
+  const test::TempDir tmp;
+  const std::string out = tmp.file("sweep-ok.json");
   const Run r = cli({"sweep", "--model", "mlp", "--data", "synthetic", "--mlp-hidden", "32", "--synthetic-train",
                      "1024", "--synthetic-val", "128", "--memory-limit", "4MiB", "--budget", "samples=2048",
                      "-o", out});

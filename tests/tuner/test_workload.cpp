@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "reports/error.hpp"
+#include "tests/support/cli_run.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tuner/cli/cli.hpp"
 #include "tuner/workload/workload.hpp"
 
@@ -55,16 +57,8 @@ std::vector<double> loss_sequence(const Workload& w, int steps) {
   return losses;
 }
 
-struct Run {
-  int code;
-  std::string out, err;
-};
-
-Run cli(std::vector<std::string> args) {
-  std::ostringstream out, err;
-  const int code = run_cli(args, Io{out, err});
-  return {code, out.str(), err.str()};
-}
+using Run = test::CliRun;
+Run cli(const std::vector<std::string>& args) { return test::run_cli(args); }
 
 }  // namespace
 
@@ -138,6 +132,16 @@ TEST_CASE("a TorchScript model exported from Python trains", "[tuner][workload]"
     // The copy trained, the prototype did not: a fresh model starts over.
     CHECK(w.evaluate(*w.make_model(), 2000).loss == Approx(before.loss));
   }
+  SECTION("an MLP scripted by PyTorch 2.6 (Debian 13) trains in this LibTorch") {
+    WorkloadSpec s = synthetic(kFixtures + "/torch26_mlp_scripted.pt");
+    s.input_shape = {16};
+    s.num_classes = 4;
+    s.learning_rate = 0.05;
+    const Workload w = Workload::create(s);
+    CHECK(w.info().parameter_count == 16 * 32 + 32 + 32 * 4 + 4);
+    const auto [start, end] = loss_start_end(w, 16, 200);
+    CHECK(end < 0.8 * start);
+  }
   SECTION("traced MLP on synthetic regression") {
     WorkloadSpec s = synthetic(kFixtures + "/tiny_mlp_traced.pt");
     s.input_shape = {16};
@@ -152,7 +156,8 @@ TEST_CASE("a TorchScript model exported from Python trains", "[tuner][workload]"
 
 TEST_CASE("bad workload input: one line, the documented exit code", "[tuner][workload][cli]") {
   const std::string fixtures = kFixtures;
-  const std::string truncated = "/tmp/batchtune-truncated-model.pt";
+  const test::TempDir tmp;
+  const std::string truncated = tmp.file("truncated-model.pt");
   {
     std::ifstream in(fixtures + "/tiny_cnn.pt", std::ios::binary);
     std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -167,6 +172,9 @@ TEST_CASE("bad workload input: one line, the documented exit code", "[tuner][wor
       {{"--model", "missing.pt"}, ExitCode::bad_input, "missing.pt"},
       {{"--model", truncated}, ExitCode::bad_input, "not a readable TorchScript file"},
       {{"--model", fixtures + "/state_dict.pt"}, ExitCode::bad_input, "not a readable TorchScript file"},
+      {{"--model", fixtures + "/torch26_mlp_exported.pt2", "--data", "synthetic", "--input-shape", "16",
+        "--num-classes", "4"},
+       ExitCode::bad_input, "a torch.export program (.pt2), not TorchScript"},
       {{"--model", fixtures + "/tiny_cnn.pt", "--data", "synthetic", "--input-shape", "3x32x32", "--num-classes", "10"},
        ExitCode::bad_input, "expected input"},
       {{"--model", fixtures + "/tiny_cnn.pt", "--data", "synthetic"}, ExitCode::usage, "--input-shape"},
@@ -189,7 +197,6 @@ TEST_CASE("bad workload input: one line, the documented exit code", "[tuner][wor
     CHECK(r.err.find(c.mentions) != std::string::npos);
     CHECK(r.out.empty());
   }
-  std::remove(truncated.c_str());
 
   SECTION("--device cuda without CUDA is a device error") {
     if (torch::cuda::is_available()) return;

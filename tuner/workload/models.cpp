@@ -260,7 +260,16 @@ ModelFactory torchscript_factory(const std::string& path) {
       return model;
     };
   } catch (const c10::Error& e) {
-    throw InputError("--model " + path + ": not a readable TorchScript file (" + first_line(e.what_without_backtrace()) +
+    const std::string why = first_line(e.what_without_backtrace());
+    const bool pt2 = path.size() > 4 && path.compare(path.size() - 4, 4, ".pt2") == 0;
+    if (pt2 || why.find("exported_program") != std::string::npos) {
+      // torch.export's archive (PyTorch 2.x) holds a graph for AOT compilers,
+      // not a module LibTorch can train.
+      throw InputError("--model " + path + ": a torch.export program (.pt2), not TorchScript; LibTorch cannot "
+                       "train it. Save the same module with torch.jit.script(model).save(\"model.pt\") or "
+                       "torch.jit.trace(model, example).save(\"model.pt\")");
+    }
+    throw InputError("--model " + path + ": not a readable TorchScript file (" + why +
                      "); export it with torch.jit.script(model).save(path) or torch.jit.trace");
   }
 }

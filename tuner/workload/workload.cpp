@@ -27,7 +27,7 @@ bool looks_like_path(const std::string& model) {
   auto ends_with = [&](const std::string& suffix) {
     return model.size() > suffix.size() && model.compare(model.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  return model.find('/') != std::string::npos || ends_with(".pt") || ends_with(".pth") ||
+  return model.find('/') != std::string::npos || ends_with(".pt") || ends_with(".pth") || ends_with(".pt2") ||
          ends_with(".ts") || ends_with(".torchscript");
 }
 
