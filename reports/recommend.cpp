@@ -7,47 +7,12 @@
 #include <set>
 
 #include "reports/error.hpp"
+#include "reports/fit.hpp"
 #include "reports/render_text.hpp"
 #include "reports/statistics.hpp"
 
 namespace batchtune {
 namespace {
-
-struct Line {
-  double intercept = 0;
-  double slope = 0;
-  double r_squared = 0;
-  int points = 0;
-};
-
-// Weighted least squares y = a + b x.
-std::optional<Line> fit_line(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& w) {
-  double sw = 0, sx = 0, sy = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    sw += w[i];
-    sx += w[i] * x[i];
-    sy += w[i] * y[i];
-  }
-  if (sw <= 0) return std::nullopt;
-  const double mx = sx / sw, my = sy / sw;
-  double sxx = 0, sxy = 0, syy = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    sxx += w[i] * (x[i] - mx) * (x[i] - mx);
-    sxy += w[i] * (x[i] - mx) * (y[i] - my);
-    syy += w[i] * (y[i] - my) * (y[i] - my);
-  }
-  if (sxx <= 0) return std::nullopt;
-  Line l;
-  l.slope = sxy / sxx;
-  l.intercept = my - l.slope * mx;
-  double ss_res = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double e = y[i] - (l.intercept + l.slope * x[i]);
-    ss_res += w[i] * e * e;
-  }
-  l.r_squared = syy > 0 ? 1.0 - ss_res / syy : 1.0;
-  return l;
-}
 
 // y = a + b x(batch) over (batch, y) points with positive, finite values,
 // weighted by 1/y^2 (relative errors: small values matter as much as large
@@ -67,12 +32,6 @@ std::optional<Line> fit_relative(const std::vector<std::pair<double, double>>& p
   auto line = fit_line(x, y, w);
   if (line) line->points = int(x.size());
   return line;
-}
-
-double mean(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return v.empty() ? std::numeric_limits<double>::quiet_NaN() : s / double(v.size());
 }
 
 // Below this relative difference two throughputs are never told apart: drift
@@ -103,12 +62,6 @@ struct Measured {
   std::optional<double> final_accuracy;     // mean over the completed arms
   double learning_rate = 0;
 };
-
-double relative_spread(const std::vector<double>& v) {
-  if (v.size() < 2) return 0;
-  const Spread s = spread_of(v);
-  return s.mean > 0 ? s.stddev / s.mean : 0;
-}
 
 std::vector<Measured> measure(const SweepResult& sweep) {
   std::map<std::int64_t, std::vector<const SweepArm*>> by_batch;
@@ -141,19 +94,19 @@ std::vector<Measured> measure(const SweepResult& sweep) {
       }
     }
     if (auto med = median_of(step_medians)) m.step_s = *med;
-    if (!rates.empty()) m.samples_per_s = mean(rates);
-    if (!losses.empty()) m.final_loss = mean(losses);
-    if (!accuracies.empty()) m.final_accuracy = mean(accuracies);
+    m.samples_per_s = mean_of(rates);
+    m.final_loss = mean_of(losses);
+    m.final_accuracy = mean_of(accuracies);
     const double noise = block_rates.size() >= 2
-                             ? 2.0 * relative_spread(block_rates) / std::sqrt(double(block_rates.size()))
-                             : relative_spread(single_rates);
+                             ? 2.0 * relative_spread_of(block_rates) / std::sqrt(double(block_rates.size()))
+                             : relative_spread_of(single_rates);
     m.throughput_noise = std::max(kThroughputNoiseFloor, std::isfinite(noise) ? noise : 0.0);
     if (int(seconds.size()) == m.arms) {
       // spread_of, as summarise_targets: the table and the recommendation print the same number.
       m.steps_to_target = spread_of(steps).mean;
       m.samples_to_target = spread_of(samples).mean;
       m.seconds_to_target = spread_of(seconds).mean;
-      if (seconds.size() > 1 && *m.seconds_to_target > 0) m.seconds_spread = spread_of(seconds).stddev / *m.seconds_to_target;
+      if (seconds.size() > 1 && *m.seconds_to_target > 0) m.seconds_spread = relative_spread_of(seconds);
     }
     out.push_back(m);
   }
@@ -279,15 +232,8 @@ std::optional<StepTimeFit> fit_step_time(const std::vector<std::pair<double, dou
   return f;
 }
 
-double interpolate_step_time(const std::vector<std::pair<double, double>>& pts, double batch) {
-  if (pts.empty()) return std::numeric_limits<double>::quiet_NaN();
-  if (pts.size() == 1) return pts.front().second * batch / pts.front().first;
-  std::size_t i = 1;
-  while (i + 1 < pts.size() && pts[i].first < batch) ++i;
-  const double x0 = std::log(pts[i - 1].first), x1 = std::log(pts[i].first);
-  const double y0 = std::log(pts[i - 1].second), y1 = std::log(pts[i].second);
-  const double slope = x1 > x0 ? (y1 - y0) / (x1 - x0) : 1.0;
-  return std::exp(y0 + slope * (std::log(batch) - x0));
+double interpolate_step_time(const std::vector<std::pair<double, double>>& batch_seconds, double batch) {
+  return interpolate_log_log(batch_seconds, batch);
 }
 
 // Predicted times this close to the fastest count as a tie.

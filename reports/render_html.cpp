@@ -81,10 +81,6 @@ std::string coord(double value) {
   return buf;
 }
 
-std::optional<double> mean_of(const std::optional<Spread>& spread) {
-  return spread ? std::optional<double>(spread->mean) : std::nullopt;
-}
-
 // ---------------------------------------------------------------------------
 // A small SVG plot: two axes (linear, log2 or log10), grid, ticks, titles, a legend
 // beside the plot (never over the data), and helpers for the marks. Every

@@ -165,13 +165,13 @@ void render_report_markdown(std::ostream& out, const Report& r) {
     out << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     const std::int64_t chosen = r.recommendation ? r.recommendation->batch_size.value_or(-1) : -1;
     for (const auto& b : s.summaries) {
-      auto mean = [](const std::optional<Spread>& v) { return v ? std::optional<double>(v->mean) : std::nullopt; };
       const bool mark = b.batch_size == chosen;
       out << "| " << (mark ? "**" : "") << b.batch_size << (mark ? "**" : "") << " | "
           << format_number(b.learning_rate, "%.4g") << " | " << b.completed << "/" << b.arms << " | "
-          << format_number(mean(b.samples_per_s), "%.1f") << " | " << format_number(mean(b.final_validation_loss), "%.4f")
-          << " | " << format_number(mean(b.final_validation_accuracy), "%.4f") << " | "
-          << format_seconds(mean(b.seconds_to_target)) << " | " << format_number(mean(b.samples_to_target), "%.0f")
+          << format_number(mean_of(b.samples_per_s), "%.1f") << " | "
+          << format_number(mean_of(b.final_validation_loss), "%.4f") << " | "
+          << format_number(mean_of(b.final_validation_accuracy), "%.4f") << " | "
+          << format_seconds(mean_of(b.seconds_to_target)) << " | " << format_number(mean_of(b.samples_to_target), "%.0f")
           << " | " << format_bytes(b.peak_bytes) << " |\n";
     }
     out << '\n';
