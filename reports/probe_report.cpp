@@ -5,8 +5,8 @@
 #include <set>
 
 #include "reports/json_util.hpp"
-#include "reports/machine_info.hpp"
 #include "reports/text_util.hpp"
+#include "reports/units.hpp"
 
 namespace batchtune {
 using json_util::read_optional;

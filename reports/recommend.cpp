@@ -8,8 +8,8 @@
 
 #include "reports/error.hpp"
 #include "reports/fit.hpp"
-#include "reports/render_text.hpp"
 #include "reports/statistics.hpp"
+#include "reports/units.hpp"
 
 namespace batchtune {
 namespace {

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "reports/machine_info.hpp"
-#include "reports/render_text.hpp"
 #include "reports/text_util.hpp"
+#include "reports/units.hpp"
 
 namespace batchtune {
 
@@ -571,18 +571,6 @@ bool throughput_chart(std::ostream& out, const Report& r) {
   if (any_whisker) plot.legend({LegendEntry::Symbol::whisker, colour::blue, "min to max over seeds"});
   plot.write(out);
   return true;
-}
-
-// Bytes in the unit the largest value reads best in.
-struct ByteUnit {
-  double bytes = 1;
-  const char* name = "B";
-};
-ByteUnit byte_unit_for(double largest_bytes) {
-  if (largest_bytes >= 2.0 * (1ull << 30)) return {static_cast<double>(1ull << 30), "GiB"};
-  if (largest_bytes >= 2.0 * (1ull << 20)) return {static_cast<double>(1ull << 20), "MiB"};
-  if (largest_bytes >= 2.0 * (1ull << 10)) return {static_cast<double>(1ull << 10), "KiB"};
-  return {};
 }
 
 bool memory_chart(std::ostream& out, const Report& r) {

@@ -1,11 +1,10 @@
 #include "reports/render_text.hpp"
 
-#include <cmath>
-#include <cstdio>
 #include <ostream>
 
 #include "reports/machine_info.hpp"
 #include "reports/text_util.hpp"
+#include "reports/units.hpp"
 
 namespace batchtune {
 namespace {
@@ -45,21 +44,6 @@ std::string cell(std::string s) {
 }
 
 }  // namespace
-
-std::string format_number(std::optional<double> value, const char* format) {
-  if (!value || !std::isfinite(*value)) return "-";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, *value);
-  return buf;
-}
-
-std::string format_seconds(std::optional<double> seconds) {
-  if (!seconds || !std::isfinite(*seconds)) return "-";
-  const double s = *seconds;
-  if (s < 100) return format_number(s, s < 10 ? "%.2f s" : "%.1f s");
-  if (s < 6000) return format_number(s / 60, "%.1f min");
-  return format_number(s / 3600, "%.1f h");
-}
 
 void render_recommendation_text(std::ostream& out, const Recommendation& r) {
   if (!r.recommends()) {

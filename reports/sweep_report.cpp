@@ -8,8 +8,7 @@
 
 #include "reports/fit.hpp"
 #include "reports/json_util.hpp"
-#include "reports/machine_info.hpp"
-#include "reports/render_text.hpp"
+#include "reports/units.hpp"
 
 namespace batchtune {
 
