@@ -5,8 +5,8 @@
 
 #include "reports/compare.hpp"
 #include "reports/error.hpp"
-#include "reports/render_text.hpp"
 #include "reports/statistics.hpp"
+#include "reports/units.hpp"
 
 namespace batchtune {
 

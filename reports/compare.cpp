@@ -9,8 +9,8 @@
 #include "reports/error.hpp"
 #include "reports/json_util.hpp"
 #include "reports/machine_info.hpp"
-#include "reports/render_text.hpp"
 #include "reports/statistics.hpp"
+#include "reports/units.hpp"
 
 namespace batchtune {
 namespace {

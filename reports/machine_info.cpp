@@ -1,7 +1,8 @@
 #include "reports/machine_info.hpp"
 
-#include <cstdio>
 #include <ostream>
+
+#include "reports/units.hpp"
 
 namespace batchtune {
 
@@ -71,23 +72,6 @@ void from_json(const nlohmann::json& j, MachineInfo& m) {
 std::string machine_label(const MachineInfo& m) {
   const std::string device = m.gpus.empty() ? m.cpu_model : m.gpus.front().name;
   return device + " @ " + m.host_name;
-}
-
-std::string format_bytes(std::uint64_t bytes) {
-  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024.0 && unit < 4) {
-    value /= 1024.0;
-    ++unit;
-  }
-  char buf[32];
-  if (unit == 0) {
-    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1f %s", value, units[unit]);
-  }
-  return buf;
 }
 
 void render_machine_text(std::ostream& out, const MachineInfo& m) {

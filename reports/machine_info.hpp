@@ -11,6 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
+// Not needed here: kept for the callers in tuner/ and probes/ that include
+// this header for format_bytes, until they include reports/units.hpp.
+#include "reports/units.hpp"
+
 namespace batchtune {
 
 struct GpuInfo {
@@ -47,9 +51,6 @@ void from_json(const nlohmann::json& j, MachineInfo& m);
 
 // A short human label: the GPU model if any, else the CPU model, with the host.
 std::string machine_label(const MachineInfo& m);
-
-// "1.5 GiB", "512 MiB": sizes as people read them.
-std::string format_bytes(std::uint64_t bytes);
 
 void render_machine_text(std::ostream& out, const MachineInfo& m);
 

@@ -5,8 +5,8 @@
 #include <set>
 
 #include "reports/json_util.hpp"
-#include "reports/machine_info.hpp"
 #include "reports/text_util.hpp"
+#include "reports/units.hpp"
 
 namespace batchtune {
 using json_util::read_optional;
@@ -85,6 +85,9 @@ void from_json(const nlohmann::json& j, ProbeResult& p) {
   j.at("trials").get_to(p.trials);
 }
 
+// The normal equations in raw sums, not fit_line (reports/fit.hpp) with unit
+// weights: that centres the sums first and differs in the last bit about
+// one time in three, which would change the model recorded in new reports.
 std::optional<MemoryModel> fit_memory_model(const std::vector<ProbeTrial>& trials) {
   double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
   std::set<std::int64_t> sizes;

@@ -7,47 +7,12 @@
 #include <set>
 
 #include "reports/error.hpp"
-#include "reports/render_text.hpp"
+#include "reports/fit.hpp"
 #include "reports/statistics.hpp"
+#include "reports/units.hpp"
 
 namespace batchtune {
 namespace {
-
-struct Line {
-  double intercept = 0;
-  double slope = 0;
-  double r_squared = 0;
-  int points = 0;
-};
-
-// Weighted least squares y = a + b x.
-std::optional<Line> fit_line(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& w) {
-  double sw = 0, sx = 0, sy = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    sw += w[i];
-    sx += w[i] * x[i];
-    sy += w[i] * y[i];
-  }
-  if (sw <= 0) return std::nullopt;
-  const double mx = sx / sw, my = sy / sw;
-  double sxx = 0, sxy = 0, syy = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    sxx += w[i] * (x[i] - mx) * (x[i] - mx);
-    sxy += w[i] * (x[i] - mx) * (y[i] - my);
-    syy += w[i] * (y[i] - my) * (y[i] - my);
-  }
-  if (sxx <= 0) return std::nullopt;
-  Line l;
-  l.slope = sxy / sxx;
-  l.intercept = my - l.slope * mx;
-  double ss_res = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double e = y[i] - (l.intercept + l.slope * x[i]);
-    ss_res += w[i] * e * e;
-  }
-  l.r_squared = syy > 0 ? 1.0 - ss_res / syy : 1.0;
-  return l;
-}
 
 // y = a + b x(batch) over (batch, y) points with positive, finite values,
 // weighted by 1/y^2 (relative errors: small values matter as much as large
@@ -67,12 +32,6 @@ std::optional<Line> fit_relative(const std::vector<std::pair<double, double>>& p
   auto line = fit_line(x, y, w);
   if (line) line->points = int(x.size());
   return line;
-}
-
-double mean(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return v.empty() ? std::numeric_limits<double>::quiet_NaN() : s / double(v.size());
 }
 
 // Below this relative difference two throughputs are never told apart: drift
@@ -104,12 +63,7 @@ struct Measured {
   double learning_rate = 0;
 };
 
-double relative_spread(const std::vector<double>& v) {
-  if (v.size() < 2) return 0;
-  const Spread s = spread_of(v);
-  return s.mean > 0 ? s.stddev / s.mean : 0;
-}
-
+// Stage 1: what the sweep measured at each batch size, ascending.
 std::vector<Measured> measure(const SweepResult& sweep) {
   std::map<std::int64_t, std::vector<const SweepArm*>> by_batch;
   for (const auto& a : sweep.arms) by_batch[a.batch_size].push_back(&a);
@@ -141,19 +95,19 @@ std::vector<Measured> measure(const SweepResult& sweep) {
       }
     }
     if (auto med = median_of(step_medians)) m.step_s = *med;
-    if (!rates.empty()) m.samples_per_s = mean(rates);
-    if (!losses.empty()) m.final_loss = mean(losses);
-    if (!accuracies.empty()) m.final_accuracy = mean(accuracies);
+    m.samples_per_s = mean_of(rates);
+    m.final_loss = mean_of(losses);
+    m.final_accuracy = mean_of(accuracies);
     const double noise = block_rates.size() >= 2
-                             ? 2.0 * relative_spread(block_rates) / std::sqrt(double(block_rates.size()))
-                             : relative_spread(single_rates);
+                             ? 2.0 * relative_spread_of(block_rates) / std::sqrt(double(block_rates.size()))
+                             : relative_spread_of(single_rates);
     m.throughput_noise = std::max(kThroughputNoiseFloor, std::isfinite(noise) ? noise : 0.0);
     if (int(seconds.size()) == m.arms) {
       // spread_of, as summarise_targets: the table and the recommendation print the same number.
       m.steps_to_target = spread_of(steps).mean;
       m.samples_to_target = spread_of(samples).mean;
       m.seconds_to_target = spread_of(seconds).mean;
-      if (seconds.size() > 1 && *m.seconds_to_target > 0) m.seconds_spread = spread_of(seconds).stddev / *m.seconds_to_target;
+      if (seconds.size() > 1 && *m.seconds_to_target > 0) m.seconds_spread = relative_spread_of(seconds);
     }
     out.push_back(m);
   }
@@ -279,16 +233,11 @@ std::optional<StepTimeFit> fit_step_time(const std::vector<std::pair<double, dou
   return f;
 }
 
-double interpolate_step_time(const std::vector<std::pair<double, double>>& pts, double batch) {
-  if (pts.empty()) return std::numeric_limits<double>::quiet_NaN();
-  if (pts.size() == 1) return pts.front().second * batch / pts.front().first;
-  std::size_t i = 1;
-  while (i + 1 < pts.size() && pts[i].first < batch) ++i;
-  const double x0 = std::log(pts[i - 1].first), x1 = std::log(pts[i].first);
-  const double y0 = std::log(pts[i - 1].second), y1 = std::log(pts[i].second);
-  const double slope = x1 > x0 ? (y1 - y0) / (x1 - x0) : 1.0;
-  return std::exp(y0 + slope * (std::log(batch) - x0));
+double interpolate_step_time(const std::vector<std::pair<double, double>>& batch_seconds, double batch) {
+  return interpolate_log_log(batch_seconds, batch);
 }
+
+namespace {
 
 // Predicted times this close to the fastest count as a tie.
 constexpr double kFlatBand = 0.05;
@@ -300,235 +249,298 @@ constexpr double kEffectiveBatchReach = 4.0;
 // (1 / num_classes) has not learned.
 constexpr double kChanceSlack = 1.1;
 
-Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, const WorkloadInfo& workload,
-                         const NoiseScale& noise, const RecommendSettings& settings) {
-  const auto& objectives = recommendation_objectives();
-  if (std::find(objectives.begin(), objectives.end(), settings.objective) == objectives.end()) {
-    throw UsageError("--objective " + settings.objective +
-                     ": choose time-to-target, throughput, sample-efficiency or max-fit");
-  }
-  Recommendation r;
-  r.objective = settings.objective;
-  r.target_loss = sweep.target_loss;
-  r.noise_scale = noise;
-  const std::vector<Measured> measured = measure(sweep);
-  if (measured.empty()) throw InputError("the sweep has no arms: nothing to recommend from");
+// The sizes the sweep ran and the sizes the probe allows.
+struct Range {
+  std::int64_t multiple = 1;           // the probe's --multiple-of
+  std::int64_t smallest_swept = 0;
+  std::int64_t largest_swept = 0;
+  std::int64_t smallest_possible = 1;  // smaller sizes cannot train (BatchNorm)
+  std::int64_t max_fit = 0;            // the probe's safe maximum, else the largest swept size
+};
 
-  const std::int64_t multiple = probe ? std::max<std::int64_t>(1, probe->multiple_of) : 1;
-  const std::int64_t largest_swept = measured.back().batch;
-  const std::int64_t smallest_swept = measured.front().batch;
-  const std::int64_t smallest_possible = probe ? std::max<std::int64_t>(1, probe->min_batch) : 1;
-  r.max_fit_batch = probe ? probe->safe_max_batch : largest_swept;
+// S(B) and t(B), and the (batch, value) points they were fitted to.
+struct Fits {
+  std::vector<std::pair<double, double>> steps_points;  // sizes that reached the target in every seed
+  std::vector<std::pair<double, double>> time_points;   // median step times
+  std::optional<StepsFit> steps;
+  std::optional<StepTimeFit> step_time;
+};
+
+// What the stages after measuring read.
+struct Evidence {
+  const SweepResult& sweep;
+  const WorkloadInfo& workload;
+  const RecommendSettings& settings;
+  std::vector<Measured> measured;  // one per swept size, ascending
+  Range range;
+  Fits fits;
+
+  const Measured* measured_at(std::int64_t batch) const {
+    for (const auto& m : measured) if (m.batch == batch) return &m;
+    return nullptr;
+  }
+  bool about_target() const {
+    return settings.objective == "time-to-target" || settings.objective == "sample-efficiency";
+  }
+};
+
+// The objective's pick, before an --effective-batch replaces it, and what the
+// reasons say about it.
+struct Choice {
+  std::int64_t batch = 0;
+  std::vector<std::int64_t> near_best;  // sizes tied with the best (within kFlatBand, or within noise)
+  std::optional<std::int64_t> fastest;  // time-to-target: the shortest prediction, before the tie rule
+  std::string basis;                    // predicted | measured | max-fit
+  const Measured* best_rate = nullptr;  // throughput: the highest
+};
+
+// How the recommended batch runs: micro-batches x accumulation steps.
+struct Plan {
+  std::int64_t batch = 0;
+  std::int64_t micro = 0;
+  std::int64_t accumulation = 1;
+  std::optional<double> accumulated_seconds;  // predicted time to target when accumulating
+};
+
+const BatchPrediction* prediction_at(const std::vector<BatchPrediction>& predictions, std::int64_t batch) {
+  for (const auto& p : predictions) if (p.batch_size == batch) return &p;
+  return nullptr;
+}
+
+Range range_of(const std::vector<Measured>& measured, const ProbeResult* probe) {
+  Range range;
+  range.multiple = probe ? std::max<std::int64_t>(1, probe->multiple_of) : 1;
+  range.largest_swept = measured.back().batch;
+  range.smallest_swept = measured.front().batch;
+  range.smallest_possible = probe ? std::max<std::int64_t>(1, probe->min_batch) : 1;
+  range.max_fit = probe ? probe->safe_max_batch : range.largest_swept;
+  return range;
+}
+
+// How the largest size is named when it is not the probe's safe maximum.
+std::optional<std::string> max_fit_label(const ProbeResult* probe) {
   if (probe && probe->capped && !probe->cap_source.empty() && probe->cap_source != "--max-batch") {
-    r.max_fit_label = "the largest size the probe verified (capped by " + probe->cap_source +
-                      "; memory holds more)";
-  } else if (!probe) {
-    r.max_fit_label = "the largest swept size (no probe)";
+    return "the largest size the probe verified (capped by " + probe->cap_source + "; memory holds more)";
   }
+  if (!probe) return "the largest swept size (no probe)";
+  return std::nullopt;
+}
 
-  // The fits.
-  std::vector<std::pair<double, double>> steps_points, time_points;
+// Stage 2: S(B) through the sizes that reached the target, t(B) through the
+// median step times.
+Fits fit(const std::vector<Measured>& measured) {
+  Fits f;
   for (const auto& m : measured) {
-    if (m.steps_to_target) steps_points.emplace_back(double(m.batch), *m.steps_to_target);
-    if (m.step_s) time_points.emplace_back(double(m.batch), *m.step_s);
+    if (m.steps_to_target) f.steps_points.emplace_back(double(m.batch), *m.steps_to_target);
+    if (m.step_s) f.time_points.emplace_back(double(m.batch), *m.step_s);
   }
-  r.steps_fit = fit_steps_to_target(steps_points);
-  r.step_time_fit = fit_step_time(time_points);
+  f.steps = fit_steps_to_target(f.steps_points);
+  f.step_time = fit_step_time(f.time_points);
+  return f;
+}
 
-  // Predictions over a grid of feasible sizes: the swept ones, powers of two
-  // and their midpoints (x1.5), and the safe maximum.
+// Stage 3: T(B) = S(B) t(B) at one size, with what the sweep measured there.
+BatchPrediction predict_at(const Evidence& e, std::int64_t batch) {
+  BatchPrediction p;
+  p.batch_size = batch;
+  for (const auto& m : e.measured) {
+    if (m.batch == batch) {
+      p.swept = true;
+      p.measured_seconds_to_target = m.seconds_to_target;
+    }
+  }
+  if (!e.fits.time_points.empty()) {
+    p.step_s = interpolate_step_time(e.fits.time_points, double(batch));
+    p.samples_per_s = double(batch) / *p.step_s;
+  }
+  if (e.fits.steps) {
+    p.steps_to_target = e.fits.steps->min_steps * (1.0 + e.fits.steps->critical_batch / double(batch));
+    if (p.step_s) p.seconds_to_target = *p.steps_to_target * *p.step_s;
+  }
+  return p;
+}
+
+// Predictions over a grid of feasible sizes: the swept ones, powers of two
+// and their midpoints (x1.5), and the safe maximum; ascending.
+std::vector<BatchPrediction> predict(const Evidence& e) {
   std::set<std::int64_t> grid;
-  for (const auto& m : measured) grid.insert(m.batch);
-  for (double b = 1; b <= double(r.max_fit_batch); b *= 2) {
+  for (const auto& m : e.measured) grid.insert(m.batch);
+  for (double b = 1; b <= double(e.range.max_fit); b *= 2) {
     for (double f : {1.0, 1.5}) {
-      const std::int64_t c = round_to_multiple(b * f, multiple);
-      if (c >= smallest_swept && c <= r.max_fit_batch) grid.insert(c);
+      const std::int64_t c = round_to_multiple(b * f, e.range.multiple);
+      if (c >= e.range.smallest_swept && c <= e.range.max_fit) grid.insert(c);
     }
   }
-  grid.insert(r.max_fit_batch);
-  auto predict = [&](std::int64_t batch) {
-    BatchPrediction p;
-    p.batch_size = batch;
-    for (const auto& m : measured) {
-      if (m.batch == batch) {
-        p.swept = true;
-        p.measured_seconds_to_target = m.seconds_to_target;
-      }
-    }
-    if (!time_points.empty()) {
-      p.step_s = interpolate_step_time(time_points, double(batch));
-      p.samples_per_s = double(batch) / *p.step_s;
-    }
-    if (r.steps_fit) {
-      p.steps_to_target = r.steps_fit->min_steps * (1.0 + r.steps_fit->critical_batch / double(batch));
-      if (p.step_s) p.seconds_to_target = *p.steps_to_target * *p.step_s;
-    }
-    return p;
-  };
-  for (std::int64_t b : grid) r.predictions.push_back(predict(b));
-  auto prediction_at = [&r](std::int64_t b) -> const BatchPrediction* {
-    for (const auto& p : r.predictions) if (p.batch_size == b) return &p;
-    return nullptr;
-  };
-  auto measured_at = [&measured](std::int64_t b) -> const Measured* {
-    for (const auto& m : measured) if (m.batch == b) return &m;
-    return nullptr;
-  };
-  const Measured* m_largest = measured_at(r.max_fit_batch);
-  if (const BatchPrediction* p = prediction_at(r.max_fit_batch)) r.max_fit_seconds_to_target = p->seconds_to_target;
-  if (!r.max_fit_seconds_to_target && m_largest) r.max_fit_seconds_to_target = m_largest->seconds_to_target;
+  grid.insert(e.range.max_fit);
+  std::vector<BatchPrediction> predictions;
+  for (std::int64_t b : grid) predictions.push_back(predict_at(e, b));
+  return predictions;
+}
 
-  // No answer without evidence: the objective's choice needs completed arms
-  // and, for the objectives about the target, a size that reached it in
-  // every seed.
+// No answer without evidence: the objective's choice needs completed arms
+// and, for the objectives about the target, a size that reached it in every
+// seed. Empty when there is the evidence; else why not, and what to change.
+std::vector<std::string> missing_evidence(const Evidence& e) {
   int completed = 0;
   bool any_at_target = false, any_rate = false;
-  for (const auto& m : measured) {
+  for (const auto& m : e.measured) {
     completed += m.completed;
     any_at_target = any_at_target || m.seconds_to_target.has_value();
     any_rate = any_rate || (m.completed > 0 && m.samples_per_s);
   }
-  std::vector<std::string> none_reasons;
+  std::vector<std::string> reasons;
   if (completed == 0) {
-    none_reasons = no_completed_arm_reasons(sweep);
-  } else if ((settings.objective == "time-to-target" || settings.objective == "sample-efficiency") && !any_at_target) {
-    none_reasons = no_target_reasons(sweep, measured, settings.objective);
-  } else if (settings.objective == "throughput" && !any_rate) {
-    none_reasons.push_back("No completed arm has a timed step (samples/s), so no batch size has a throughput; give "
-                           "a --budget of more steps per arm.");
+    reasons = no_completed_arm_reasons(e.sweep);
+  } else if (e.about_target() && !any_at_target) {
+    reasons = no_target_reasons(e.sweep, e.measured, e.settings.objective);
+  } else if (e.settings.objective == "throughput" && !any_rate) {
+    reasons.push_back("No completed arm has a timed step (samples/s), so no batch size has a throughput; give "
+                      "a --budget of more steps per arm.");
   }
-  if (!none_reasons.empty()) {
-    r.status = kNoRecommendation;
-    r.confidence = "none";
-    r.reasons = none_reasons;
-    if (sweep.incomplete) r.reasons.push_back("The sweep is incomplete: " + sweep.incomplete_reason + ".");
-    return r;
-  }
+  return reasons;
+}
 
-  // The choice.
-  std::int64_t chosen = smallest_swept;
-  std::vector<std::int64_t> near_best;  // sizes tied with the best (within kFlatBand, or within noise)
-  std::optional<std::int64_t> fastest;  // time-to-target: the shortest prediction, before the tie rule
-  std::string basis;
-  const Measured* best_rate = nullptr;
-  if (settings.objective == "time-to-target") {
-    if (r.steps_fit && !time_points.empty()) {
+// Stage 4: the objective's choice.
+Choice choose(const Evidence& e, const std::vector<BatchPrediction>& predictions) {
+  Choice c;
+  c.batch = e.range.smallest_swept;
+  const std::string& objective = e.settings.objective;
+  if (objective == "time-to-target") {
+    if (e.fits.steps && !e.fits.time_points.empty()) {
       // T(B) is flat near its minimum (between B_sat and B_crit), and the
       // predictions carry more noise than a few percent: among the sizes
       // within kFlatBand of the fastest, take the largest (fewer optimizer
       // steps for the same time).
       double best = std::numeric_limits<double>::infinity();
-      for (const auto& p : r.predictions) {
+      for (const auto& p : predictions) {
         if (p.seconds_to_target) best = std::min(best, *p.seconds_to_target);
       }
-      for (const auto& p : r.predictions) {
-        if (p.seconds_to_target && *p.seconds_to_target == best) fastest = p.batch_size;
+      for (const auto& p : predictions) {
+        if (p.seconds_to_target && *p.seconds_to_target == best) c.fastest = p.batch_size;
         if (p.seconds_to_target && *p.seconds_to_target <= best * (1.0 + kFlatBand)) {
-          near_best.push_back(p.batch_size);
-          chosen = p.batch_size;  // predictions are sorted by batch size
+          c.near_best.push_back(p.batch_size);
+          c.batch = p.batch_size;  // predictions are sorted by batch size
         }
       }
-      basis = "predicted";
+      c.basis = "predicted";
     } else {
       double best = std::numeric_limits<double>::infinity();
-      for (const auto& m : measured) {
+      for (const auto& m : e.measured) {
         if (m.seconds_to_target && *m.seconds_to_target < best) {
           best = *m.seconds_to_target;
-          chosen = m.batch;
+          c.batch = m.batch;
         }
       }
-      basis = "measured";
+      c.basis = "measured";
     }
-  } else if (settings.objective == "throughput") {
+  } else if (objective == "throughput") {
     // Throughputs within measured noise of the highest are a tie: no pick on
     // a 0.15% difference. Among the tied sizes the smallest is taken: the
     // same samples/s with less memory and more optimizer steps per sample.
-    for (const auto& m : measured) {
-      if (m.completed > 0 && m.samples_per_s && (!best_rate || *m.samples_per_s > *best_rate->samples_per_s)) best_rate = &m;
+    for (const auto& m : e.measured) {
+      if (m.completed > 0 && m.samples_per_s && (!c.best_rate || *m.samples_per_s > *c.best_rate->samples_per_s)) {
+        c.best_rate = &m;
+      }
     }
-    for (const auto& m : measured) {
+    for (const auto& m : e.measured) {
       if (m.completed == 0 || !m.samples_per_s) continue;
-      const double shortfall = 1.0 - *m.samples_per_s / *best_rate->samples_per_s;
-      if (shortfall <= std::max(m.throughput_noise, best_rate->throughput_noise)) near_best.push_back(m.batch);
+      const double shortfall = 1.0 - *m.samples_per_s / *c.best_rate->samples_per_s;
+      if (shortfall <= std::max(m.throughput_noise, c.best_rate->throughput_noise)) c.near_best.push_back(m.batch);
     }
-    chosen = near_best.front();
-    basis = "measured";
-  } else if (settings.objective == "sample-efficiency") {
+    c.batch = c.near_best.front();
+    c.basis = "measured";
+  } else if (objective == "sample-efficiency") {
     double best = std::numeric_limits<double>::infinity();
-    for (const auto& m : measured) {
+    for (const auto& m : e.measured) {
       if (m.samples_to_target && *m.samples_to_target < best) {
         best = *m.samples_to_target;
-        chosen = m.batch;
+        c.batch = m.batch;
       }
     }
-    basis = "measured";
+    c.basis = "measured";
   } else {
-    chosen = r.max_fit_batch;
-    basis = "max-fit";
+    c.batch = e.range.max_fit;
+    c.basis = "max-fit";
   }
+  return c;
+}
 
-  // An effective batch the user asks for (--effective-batch: a paper's global
-  // batch, the batch of a multi-device run) replaces the objective's choice.
-  // Above the safe maximum it runs as micro-batches of the size with the best
-  // predicted throughput, accumulated; no objective picks such a batch itself
-  // (see the reason about the unconstrained optimum below).
-  const std::int64_t objective_choice = chosen;
-  std::int64_t batch = chosen, micro = chosen, accumulation = 1;
-  std::optional<double> accumulated_seconds;
-  if (settings.effective_batch) {
-    const std::int64_t wanted = *settings.effective_batch;
-    if (wanted <= r.max_fit_batch) {
-      batch = micro = wanted;
-      if (!prediction_at(wanted)) {
-        r.predictions.push_back(predict(wanted));
-        std::sort(r.predictions.begin(), r.predictions.end(),
-                  [](const BatchPrediction& a, const BatchPrediction& b) { return a.batch_size < b.batch_size; });
-      }
-    } else {
-      micro = r.max_fit_batch;
-      double best = -1;
-      for (const auto& p : r.predictions) {
-        if (p.samples_per_s && *p.samples_per_s > best) {
-          best = *p.samples_per_s;
-          micro = p.batch_size;
-        }
-      }
-      accumulation = (wanted + micro - 1) / micro;
-      micro = (wanted + accumulation - 1) / accumulation;
-      batch = micro * accumulation;
-      if (r.steps_fit && !time_points.empty()) {
-        accumulated_seconds = r.steps_fit->min_steps * (1.0 + r.steps_fit->critical_batch / double(batch)) *
-                              double(accumulation) * interpolate_step_time(time_points, double(micro));
-      }
+// An effective batch the user asks for (--effective-batch: a paper's global
+// batch, the batch of a multi-device run) replaces the objective's choice.
+// Above the safe maximum it runs as micro-batches of the size with the best
+// predicted throughput, accumulated; no objective picks such a batch itself
+// (see the reason about the unconstrained optimum). A size within the safe
+// maximum that the grid lacks gets its prediction added.
+Plan plan(const Evidence& e, const Choice& choice, std::vector<BatchPrediction>& predictions) {
+  Plan p;
+  p.batch = p.micro = choice.batch;
+  if (!e.settings.effective_batch) return p;
+  const std::int64_t wanted = *e.settings.effective_batch;
+  if (wanted <= e.range.max_fit) {
+    p.batch = p.micro = wanted;
+    if (!prediction_at(predictions, wanted)) {
+      predictions.push_back(predict_at(e, wanted));
+      std::sort(predictions.begin(), predictions.end(),
+                [](const BatchPrediction& a, const BatchPrediction& b) { return a.batch_size < b.batch_size; });
+    }
+    return p;
+  }
+  p.micro = e.range.max_fit;
+  double best = -1;
+  for (const auto& prediction : predictions) {
+    if (prediction.samples_per_s && *prediction.samples_per_s > best) {
+      best = *prediction.samples_per_s;
+      p.micro = prediction.batch_size;
     }
   }
-  r.batch_size = batch;
-  r.micro_batch_size = micro;
-  r.accumulation_steps = accumulation;
+  p.accumulation = (wanted + p.micro - 1) / p.micro;
+  p.micro = (wanted + p.accumulation - 1) / p.accumulation;
+  p.batch = p.micro * p.accumulation;
+  if (e.fits.steps && !e.fits.time_points.empty()) {
+    p.accumulated_seconds = e.fits.steps->min_steps * (1.0 + e.fits.steps->critical_batch / double(p.batch)) *
+                            double(p.accumulation) * interpolate_step_time(e.fits.time_points, double(p.micro));
+  }
+  return p;
+}
 
-  // Learning rate: the rule the sweep used and validated.
+// The learning rate: the rule the sweep used and validated.
+void set_learning_rate(Recommendation& r, const Evidence& e, std::int64_t batch) {
+  const SweepResult& sweep = e.sweep;
   r.learning_rate = scaled_learning_rate(sweep.lr_scaling, sweep.base_learning_rate, sweep.base_batch, batch);
-  const Measured* at_choice = measured_at(batch);
   const std::string base = "batch " + std::to_string(sweep.base_batch) + " at " + fmt(sweep.base_learning_rate, "%g");
   if (sweep.lr_scaling == "linear") {
-    r.learning_rate_rule = "linear scaling from " + base + " (" + workload.optimizer + "), the rule the sweep ran";
+    r.learning_rate_rule = "linear scaling from " + base + " (" + e.workload.optimizer + "), the rule the sweep ran";
   } else if (sweep.lr_scaling == "sqrt") {
-    r.learning_rate_rule = "square-root scaling from " + base + " (" + workload.optimizer + "), the rule the sweep ran";
+    r.learning_rate_rule =
+        "square-root scaling from " + base + " (" + e.workload.optimizer + "), the rule the sweep ran";
   } else {
     r.learning_rate_rule = "the base learning rate, unscaled (--lr-scaling none), as the sweep ran";
   }
-  r.learning_rate_rule += at_choice ? "; this size was swept at this rate" : "; this size was not swept: interpolated";
+  r.learning_rate_rule +=
+      e.measured_at(batch) ? "; this size was swept at this rate" : "; this size was not swept: interpolated";
+}
 
-  if (const BatchPrediction* p_choice = prediction_at(batch)) r.predicted_seconds_to_target = p_choice->seconds_to_target;
-  if (accumulation > 1) r.predicted_seconds_to_target = accumulated_seconds;
+// Time to target at the recommended size, and how much longer the largest takes.
+void set_times(Recommendation& r, const Evidence& e, const Plan& p) {
+  const Measured* at_choice = e.measured_at(p.batch);
+  if (const BatchPrediction* p_choice = prediction_at(r.predictions, p.batch)) {
+    r.predicted_seconds_to_target = p_choice->seconds_to_target;
+  }
+  if (p.accumulation > 1) r.predicted_seconds_to_target = p.accumulated_seconds;
   if (at_choice) r.measured_seconds_to_target = at_choice->seconds_to_target;
   const auto t_choice = r.predicted_seconds_to_target ? r.predicted_seconds_to_target : r.measured_seconds_to_target;
   if (t_choice && r.max_fit_seconds_to_target && *t_choice > 0) {
     r.max_fit_slowdown = *r.max_fit_seconds_to_target / *t_choice;
   }
+}
 
-  // Confidence: seed spread, fit quality, and how far the answer stands from
-  // the evidence. Each weakness is a note and a strike.
+// Stage 5: confidence from the seed spread, the fit quality, and how far the
+// answer stands from the evidence. Each weakness is a note and a strike.
+void rate_confidence(Recommendation& r, const Evidence& e, const Choice& choice) {
+  const SweepResult& sweep = e.sweep;
+  const RecommendSettings& settings = e.settings;
+  const Range& range = e.range;
+  const Measured* at_choice = e.measured_at(*r.batch_size);
   int strikes = 0;
   auto weak = [&](const std::string& note, int weight = 1) {
     r.confidence_notes.push_back(note);
@@ -542,9 +554,10 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
                                  std::to_string(sweep.seeds) + " seeds at the recommended size");
     if (spread > 0.15) ++strikes;
   }
-  if (settings.objective == "time-to-target" || settings.objective == "sample-efficiency") {
+  if (e.about_target()) {
     if (!r.steps_fit) {
-      weak(std::to_string(steps_points.size()) + " size(s) reached the target in every seed: too few for the S(B) fit",
+      weak(std::to_string(e.fits.steps_points.size()) +
+               " size(s) reached the target in every seed: too few for the S(B) fit",
            2);
     } else if (r.steps_fit->points < 3) {
       // Two points fix both parameters: the line passes through them, R^2 is
@@ -563,23 +576,25 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   // (For time to target the low edge is judged on the fastest prediction,
   // before the tie rule moved the pick up.)
   if (settings.objective != "max-fit" && !settings.effective_batch) {
-    if (fastest.value_or(objective_choice) <= smallest_swept && smallest_swept > smallest_possible) {
-      weak(std::string(fastest ? "the fastest predicted size" : "the best size") + " is the smallest swept, " +
-           std::to_string(smallest_swept) +
+    if (choice.fastest.value_or(choice.batch) <= range.smallest_swept &&
+        range.smallest_swept > range.smallest_possible) {
+      weak(std::string(choice.fastest ? "the fastest predicted size" : "the best size") + " is the smallest swept, " +
+           std::to_string(range.smallest_swept) +
            ": a smaller one may be better; try smaller sizes (--batch-sizes from " +
-           std::to_string(std::max(smallest_possible, smallest_swept / 4)) + ")");
-    } else if (objective_choice >= largest_swept && largest_swept < r.max_fit_batch) {
-      weak("the best size is " + std::string(objective_choice > largest_swept ? "beyond " : "") +
-           "the largest swept, " + std::to_string(largest_swept) + ": a larger one may be better; try larger sizes "
-           "(up to the safe maximum " + std::to_string(r.max_fit_batch) + ")");
+           std::to_string(std::max(range.smallest_possible, range.smallest_swept / 4)) + ")");
+    } else if (choice.batch >= range.largest_swept && range.largest_swept < r.max_fit_batch) {
+      weak("the best size is " + std::string(choice.batch > range.largest_swept ? "beyond " : "") +
+           "the largest swept, " + std::to_string(range.largest_swept) +
+           ": a larger one may be better; try larger sizes (up to the safe maximum " +
+           std::to_string(r.max_fit_batch) + ")");
     }
   }
   if (settings.effective_batch) {
     const double wanted = double(*settings.effective_batch);
-    if (wanted > kEffectiveBatchReach * double(largest_swept) ||
-        wanted * kEffectiveBatchReach < double(smallest_swept)) {
+    if (wanted > kEffectiveBatchReach * double(range.largest_swept) ||
+        wanted * kEffectiveBatchReach < double(range.smallest_swept)) {
       weak("--effective-batch " + std::to_string(*settings.effective_batch) + " is far outside the swept sizes (" +
-           std::to_string(smallest_swept) + " to " + std::to_string(largest_swept) +
+           std::to_string(range.smallest_swept) + " to " + std::to_string(range.largest_swept) +
            "): its steps to target are extrapolated from S(B)");
     }
   }
@@ -596,6 +611,7 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
            fmt(lr_lo, "%.4g") + " to " + fmt(lr_hi, "%.4g") + "): untested; try it on a short run first");
     }
   }
+  const WorkloadInfo& workload = e.workload;
   if (workload.task == "classification" && workload.num_classes >= 2) {
     const double chance = 1.0 / double(workload.num_classes);
     // At the recommended size; for a size not swept, the best of the sweep.
@@ -603,100 +619,109 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
     if (at_choice) {
       if (at_choice->final_accuracy) accuracy = *at_choice->final_accuracy;
     } else {
-      for (const auto& m : measured) if (m.final_accuracy) accuracy = std::max(accuracy, *m.final_accuracy);
+      for (const auto& m : e.measured) if (m.final_accuracy) accuracy = std::max(accuracy, *m.final_accuracy);
     }
     if (accuracy >= 0 && accuracy <= kChanceSlack * chance) {
       weak("validation accuracy " + fmt(accuracy, "%.3f") + (at_choice ? " at the recommended size" : " at best") +
-           " is at chance (1/" + std::to_string(workload.num_classes) + " = " + fmt(chance, "%.3f") +
-           "): the model has not learned yet, and a target loss it reaches says little; give a larger --budget or "
-           "check --lr", 2);
+               " is at chance (1/" + std::to_string(workload.num_classes) + " = " + fmt(chance, "%.3f") +
+               "): the model has not learned yet, and a target loss it reaches says little; give a larger --budget or "
+               "check --lr",
+           2);
     }
   }
   if (sweep.incomplete) weak("the sweep is incomplete", 2);
   r.confidence = strikes == 0 ? "high" : strikes == 1 ? "medium" : "low";
+}
 
-  // Reasons a person can check against the numbers.
+// Stage 6: reasons a person can check against the numbers.
+std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, const Choice& choice, const Plan& planned,
+                                 const NoiseScale& noise) {
+  const SweepResult& sweep = e.sweep;
+  const RecommendSettings& settings = e.settings;
+  std::vector<std::string> out;
   const std::string target = sweep.target_loss ? fmt(*sweep.target_loss, "%.4g") : "-";
   if (settings.effective_batch) {
-    const BatchPrediction* p_best = prediction_at(objective_choice);
-    std::string s = "An effective batch of " + std::to_string(*settings.effective_batch) + " was asked for (--effective-batch)";
-    if (accumulation > 1) {
-      s += "; above the safe maximum " + std::to_string(r.max_fit_batch) + ", it runs as " + std::to_string(micro) +
-           " x " + std::to_string(accumulation) +
+    const BatchPrediction* p_best = prediction_at(r.predictions, choice.batch);
+    std::string s =
+        "An effective batch of " + std::to_string(*settings.effective_batch) + " was asked for (--effective-batch)";
+    if (planned.accumulation > 1) {
+      s += "; above the safe maximum " + std::to_string(r.max_fit_batch) + ", it runs as " +
+           std::to_string(planned.micro) + " x " + std::to_string(planned.accumulation) +
            " accumulated micro-batches (the micro-batch near the best predicted throughput)";
     }
     s += ": predicted " + format_seconds(r.predicted_seconds_to_target) + " to the target loss " + target;
-    if (objective_choice != batch && p_best && p_best->seconds_to_target) {
-      s += ", against " + format_seconds(p_best->seconds_to_target) + " at batch " + std::to_string(objective_choice) +
+    if (choice.batch != planned.batch && p_best && p_best->seconds_to_target) {
+      s += ", against " + format_seconds(p_best->seconds_to_target) + " at batch " + std::to_string(choice.batch) +
            ", the " + settings.objective + " choice";
     }
-    r.reasons.push_back(s + ".");
+    out.push_back(s + ".");
   }
-  const std::string chosen_text = std::to_string(objective_choice);
+  const std::string chosen_text = std::to_string(choice.batch);
+  const Measured* m_choice = e.measured_at(choice.batch);
+  const std::vector<std::int64_t>& near_best = choice.near_best;
   if (settings.objective == "time-to-target") {
-    const Measured* m_choice = measured_at(objective_choice);
-    const BatchPrediction* p_objective = prediction_at(objective_choice);
-    if (basis == "predicted") {
-      r.reasons.push_back("Batch " + chosen_text +
-                          (near_best.size() > 1 ? " is predicted to reach the target validation loss "
-                                                : " has the shortest predicted time to the target validation loss ") +
-                          target + ": " + format_seconds(p_objective ? p_objective->seconds_to_target : std::nullopt) +
-                          (m_choice && m_choice->seconds_to_target
-                               ? " (" + format_seconds(m_choice->seconds_to_target) + " measured)"
-                               : std::string()) +
-                          ", of " + std::to_string(r.predictions.size()) + " sizes from " + std::to_string(smallest_swept) +
-                          " to " + std::to_string(r.max_fit_batch) +
-                          (near_best.size() > 1
-                               ? "; sizes " + std::to_string(near_best.front()) + " to " + chosen_text +
-                                     " are all within " + fmt(kFlatBand * 100, "%.0f") +
-                                     "% of the fastest, and the largest of them takes the fewest steps"
-                               : std::string()) +
-                          ".");
+    const BatchPrediction* p_objective = prediction_at(r.predictions, choice.batch);
+    if (choice.basis == "predicted") {
+      out.push_back("Batch " + chosen_text +
+                    (near_best.size() > 1 ? " is predicted to reach the target validation loss "
+                                          : " has the shortest predicted time to the target validation loss ") +
+                    target + ": " + format_seconds(p_objective ? p_objective->seconds_to_target : std::nullopt) +
+                    (m_choice && m_choice->seconds_to_target
+                         ? " (" + format_seconds(m_choice->seconds_to_target) + " measured)"
+                         : std::string()) +
+                    ", of " + std::to_string(r.predictions.size()) + " sizes from " +
+                    std::to_string(e.range.smallest_swept) + " to " + std::to_string(r.max_fit_batch) +
+                    (near_best.size() > 1
+                         ? "; sizes " + std::to_string(near_best.front()) + " to " + chosen_text +
+                               " are all within " + fmt(kFlatBand * 100, "%.0f") +
+                               "% of the fastest, and the largest of them takes the fewest steps"
+                         : std::string()) +
+                    ".");
     } else {
-      r.reasons.push_back("Batch " + chosen_text + " reached the target validation loss " + target +
-                          " soonest in the sweep (" +
-                          format_seconds(m_choice ? m_choice->seconds_to_target : std::nullopt) +
-                          "); too few sizes reached it in every seed to fit S(B).");
+      out.push_back("Batch " + chosen_text + " reached the target validation loss " + target +
+                    " soonest in the sweep (" +
+                    format_seconds(m_choice ? m_choice->seconds_to_target : std::nullopt) +
+                    "); too few sizes reached it in every seed to fit S(B).");
     }
   } else if (settings.objective == "throughput") {
-    const Measured* m_choice = measured_at(objective_choice);
     if (near_best.size() > 1) {
       double tie_noise = 0;
-      for (auto b : near_best) tie_noise = std::max(tie_noise, measured_at(b)->throughput_noise);
-      r.reasons.push_back("Batch sizes " + sizes_text(near_best) + " are within measured noise (" +
-                          fmt(tie_noise * 100, "%.1f") + "%) of the highest throughput, " +
-                          fmt(*best_rate->samples_per_s, "%.0f") + " samples/s at batch " +
-                          std::to_string(best_rate->batch) + "; the smallest of them, " + chosen_text + " (" +
-                          format_number(m_choice->samples_per_s, "%.0f") +
-                          " samples/s), is taken: the same throughput with less memory and more optimizer steps per "
-                          "sample.");
+      for (auto b : near_best) tie_noise = std::max(tie_noise, e.measured_at(b)->throughput_noise);
+      out.push_back("Batch sizes " + sizes_text(near_best) + " are within measured noise (" +
+                    fmt(tie_noise * 100, "%.1f") + "%) of the highest throughput, " +
+                    fmt(*choice.best_rate->samples_per_s, "%.0f") + " samples/s at batch " +
+                    std::to_string(choice.best_rate->batch) + "; the smallest of them, " + chosen_text + " (" +
+                    format_number(m_choice->samples_per_s, "%.0f") +
+                    " samples/s), is taken: the same throughput with less memory and more optimizer steps per "
+                    "sample.");
     } else {
-      r.reasons.push_back("Batch " + chosen_text + " had the highest measured throughput, " +
-                          format_number(m_choice->samples_per_s, "%.0f") + " samples/s, beyond the measured noise (" +
-                          fmt(m_choice->throughput_noise * 100, "%.1f") + "%) of every other size.");
+      out.push_back("Batch " + chosen_text + " had the highest measured throughput, " +
+                    format_number(m_choice->samples_per_s, "%.0f") + " samples/s, beyond the measured noise (" +
+                    fmt(m_choice->throughput_noise * 100, "%.1f") + "%) of every other size.");
     }
   } else if (settings.objective == "sample-efficiency") {
-    const Measured* m_choice = measured_at(objective_choice);
-    r.reasons.push_back("Batch " + chosen_text + " reached the target loss " + target + " with the fewest samples" +
-                        (m_choice && m_choice->samples_to_target ? " (" + fmt(*m_choice->samples_to_target, "%.0f") + ")"
-                                                                 : "") +
-                        ".");
+    out.push_back("Batch " + chosen_text + " reached the target loss " + target + " with the fewest samples" +
+                  (m_choice && m_choice->samples_to_target ? " (" + fmt(*m_choice->samples_to_target, "%.0f") + ")"
+                                                           : "") +
+                  ".");
   } else {
-    r.reasons.push_back("Batch " + chosen_text + " is the probe's safe maximum, the largest batch that fits with the margin.");
+    out.push_back("Batch " + chosen_text +
+                  " is the probe's safe maximum, the largest batch that fits with the margin.");
   }
   if (r.steps_fit) {
     std::string s = "Steps to target follow S(B) = " + fmt(r.steps_fit->min_steps, "%.0f") + " x (1 + " +
                     fmt(r.steps_fit->critical_batch, "%.0f") + "/B), so past B_crit ~ " +
                     fmt(r.steps_fit->critical_batch, "%.0f") + " a larger batch saves few steps";
-    const Measured& lo = measured.front();
-    const Measured& hi = measured.back();
+    const Measured& lo = e.measured.front();
+    const Measured& hi = e.measured.back();
     if (lo.samples_per_s && hi.samples_per_s) {
       s += ", while throughput goes from " + fmt(*lo.samples_per_s, "%.0f") + " samples/s at batch " +
            std::to_string(lo.batch) + " to " + fmt(*hi.samples_per_s, "%.0f") + " at " + std::to_string(hi.batch);
     }
-    r.reasons.push_back(s + ".");
+    out.push_back(s + ".");
   }
-  if (r.max_fit_batch != batch) {
+  if (r.max_fit_batch != planned.batch) {
+    const Measured* m_largest = e.measured_at(r.max_fit_batch);
     std::string s = "Batch " + std::to_string(r.max_fit_batch) + ", " + r.max_fit_label + ", ";
     if (r.max_fit_slowdown) {
       s += "would take " + fmt(*r.max_fit_slowdown, "%.2f") + "x as long (" +
@@ -705,7 +730,7 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
       s += "has no time to target";
     }
     if (m_largest && !m_largest->seconds_to_target) s += "; in the sweep it did not reach the target within the budget";
-    r.reasons.push_back(s + ".");
+    out.push_back(s + ".");
   }
   // Where the unconstrained optimum lies above what fits: say so, and why
   // accumulation does not help on one device. T_acc(B) = S(B) (B/m) t(m) and
@@ -714,21 +739,73 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   if (settings.objective == "time-to-target" && r.steps_fit && r.step_time_fit && r.step_time_fit->saturation_batch) {
     const double unconstrained = std::sqrt(r.steps_fit->critical_batch * *r.step_time_fit->saturation_batch);
     if (unconstrained > 1.1 * double(r.max_fit_batch)) {
-      r.reasons.push_back("Without the memory limit the optimum would be near sqrt(B_crit x B_sat) ~ " +
-                          fmt(unconstrained, "%.0f") + ", above the safe maximum " + std::to_string(r.max_fit_batch) +
-                          "; gradient accumulation would reach that effective batch but not sooner (each step costs as "
-                          "many micro-batches), so on one device the safe maximum's side is the choice.");
+      out.push_back("Without the memory limit the optimum would be near sqrt(B_crit x B_sat) ~ " +
+                    fmt(unconstrained, "%.0f") + ", above the safe maximum " + std::to_string(r.max_fit_batch) +
+                    "; gradient accumulation would reach that effective batch but not sooner (each step costs as "
+                    "many micro-batches), so on one device the safe maximum's side is the choice.");
     }
   }
   if (noise.simple_noise_scale) {
-    r.reasons.push_back("The gradient noise scale B_simple ~ " + fmt(*noise.simple_noise_scale, "%.0f") + " (" +
-                        format_number(noise.low, "%.0f") + " to " + format_number(noise.high, "%.0f") + ", after " +
-                        std::to_string(noise.warm_in_steps) +
-                        " warm-in steps) is a prior for B_crit, good to about an order of magnitude.");
+    out.push_back("The gradient noise scale B_simple ~ " + fmt(*noise.simple_noise_scale, "%.0f") + " (" +
+                  format_number(noise.low, "%.0f") + " to " + format_number(noise.high, "%.0f") + ", after " +
+                  std::to_string(noise.warm_in_steps) +
+                  " warm-in steps) is a prior for B_crit, good to about an order of magnitude.");
   } else if (noise.status == "noise_dominates") {
-    r.reasons.push_back("The gradient noise dominated the measured gradient (|G|^2 estimate not positive): B_simple is "
-                        "very large at these weights, and small batches lose little.");
+    out.push_back("The gradient noise dominated the measured gradient (|G|^2 estimate not positive): B_simple is "
+                  "very large at these weights, and small batches lose little.");
   }
+  return out;
+}
+
+}  // namespace
+
+// measure -> fit -> predict -> (enough evidence?) -> choose (and plan an
+// --effective-batch) -> learning rate and times -> confidence -> reasons.
+Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, const WorkloadInfo& workload,
+                         const NoiseScale& noise, const RecommendSettings& settings) {
+  const auto& objectives = recommendation_objectives();
+  if (std::find(objectives.begin(), objectives.end(), settings.objective) == objectives.end()) {
+    throw UsageError("--objective " + settings.objective +
+                     ": choose time-to-target, throughput, sample-efficiency or max-fit");
+  }
+  Recommendation r;
+  r.objective = settings.objective;
+  r.target_loss = sweep.target_loss;
+  r.noise_scale = noise;
+  Evidence e{sweep, workload, settings, measure(sweep), {}, {}};
+  if (e.measured.empty()) throw InputError("the sweep has no arms: nothing to recommend from");
+  e.range = range_of(e.measured, probe);
+  r.max_fit_batch = e.range.max_fit;
+  if (auto label = max_fit_label(probe)) r.max_fit_label = *label;
+
+  e.fits = fit(e.measured);
+  r.steps_fit = e.fits.steps;
+  r.step_time_fit = e.fits.step_time;
+
+  r.predictions = predict(e);
+  if (const BatchPrediction* p = prediction_at(r.predictions, r.max_fit_batch)) {
+    r.max_fit_seconds_to_target = p->seconds_to_target;
+  }
+  const Measured* m_largest = e.measured_at(r.max_fit_batch);
+  if (!r.max_fit_seconds_to_target && m_largest) r.max_fit_seconds_to_target = m_largest->seconds_to_target;
+
+  if (std::vector<std::string> why_not = missing_evidence(e); !why_not.empty()) {
+    r.status = kNoRecommendation;
+    r.confidence = "none";
+    r.reasons = std::move(why_not);
+    if (sweep.incomplete) r.reasons.push_back("The sweep is incomplete: " + sweep.incomplete_reason + ".");
+    return r;
+  }
+
+  const Choice choice = choose(e, r.predictions);
+  const Plan p = plan(e, choice, r.predictions);
+  r.batch_size = p.batch;
+  r.micro_batch_size = p.micro;
+  r.accumulation_steps = p.accumulation;
+  set_learning_rate(r, e, p.batch);
+  set_times(r, e, p);
+  rate_confidence(r, e, choice);
+  r.reasons = reasons(r, e, choice, p, noise);
   return r;
 }
 

@@ -6,8 +6,6 @@
 #pragma once
 
 #include <iosfwd>
-#include <string>
-#include <string_view>
 
 #include "reports/report_reader.hpp"
 
@@ -19,8 +17,5 @@ namespace batchtune {
 // data the report lacks is left out with a line saying so, so every
 // <svg class="chart"> on the page has data drawn in it.
 void render_report_html(std::ostream& out, const Report& report);
-
-// Text safe inside HTML elements and quoted attributes: & < > " ' escaped.
-std::string html_escape(std::string_view text);
 
 }  // namespace batchtune

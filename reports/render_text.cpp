@@ -1,11 +1,10 @@
 #include "reports/render_text.hpp"
 
-#include <cmath>
-#include <cstdio>
 #include <ostream>
 
 #include "reports/machine_info.hpp"
 #include "reports/text_util.hpp"
+#include "reports/units.hpp"
 
 namespace batchtune {
 namespace {
@@ -45,21 +44,6 @@ std::string cell(std::string s) {
 }
 
 }  // namespace
-
-std::string format_number(std::optional<double> value, const char* format) {
-  if (!value || !std::isfinite(*value)) return "-";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, *value);
-  return buf;
-}
-
-std::string format_seconds(std::optional<double> seconds) {
-  if (!seconds || !std::isfinite(*seconds)) return "-";
-  const double s = *seconds;
-  if (s < 100) return format_number(s, s < 10 ? "%.2f s" : "%.1f s");
-  if (s < 6000) return format_number(s / 60, "%.1f min");
-  return format_number(s / 3600, "%.1f h");
-}
 
 void render_recommendation_text(std::ostream& out, const Recommendation& r) {
   if (!r.recommends()) {
@@ -165,13 +149,13 @@ void render_report_markdown(std::ostream& out, const Report& r) {
     out << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     const std::int64_t chosen = r.recommendation ? r.recommendation->batch_size.value_or(-1) : -1;
     for (const auto& b : s.summaries) {
-      auto mean = [](const std::optional<Spread>& v) { return v ? std::optional<double>(v->mean) : std::nullopt; };
       const bool mark = b.batch_size == chosen;
       out << "| " << (mark ? "**" : "") << b.batch_size << (mark ? "**" : "") << " | "
           << format_number(b.learning_rate, "%.4g") << " | " << b.completed << "/" << b.arms << " | "
-          << format_number(mean(b.samples_per_s), "%.1f") << " | " << format_number(mean(b.final_validation_loss), "%.4f")
-          << " | " << format_number(mean(b.final_validation_accuracy), "%.4f") << " | "
-          << format_seconds(mean(b.seconds_to_target)) << " | " << format_number(mean(b.samples_to_target), "%.0f")
+          << format_number(mean_of(b.samples_per_s), "%.1f") << " | "
+          << format_number(mean_of(b.final_validation_loss), "%.4f") << " | "
+          << format_number(mean_of(b.final_validation_accuracy), "%.4f") << " | "
+          << format_seconds(mean_of(b.seconds_to_target)) << " | " << format_number(mean_of(b.samples_to_target), "%.0f")
           << " | " << format_bytes(b.peak_bytes) << " |\n";
     }
     out << '\n';

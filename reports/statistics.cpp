@@ -4,7 +4,47 @@
 #include <cmath>
 #include <utility>
 
+#include "reports/fit.hpp"
+
 namespace batchtune {
+namespace {
+
+std::vector<double> finite_only(std::vector<double> values) {
+  values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); }), values.end());
+  return values;
+}
+
+}  // namespace
+
+Spread spread_of(const std::vector<double>& values) {
+  Spread s;
+  s.n = static_cast<int>(values.size());
+  if (values.empty()) return s;
+  s.min = *std::min_element(values.begin(), values.end());
+  s.max = *std::max_element(values.begin(), values.end());
+  s.mean = *mean_of(values);
+  double ss = 0;
+  for (double v : values) ss += (v - s.mean) * (v - s.mean);
+  s.stddev = values.size() > 1 ? std::sqrt(ss / double(values.size() - 1)) : 0.0;
+  return s;
+}
+
+std::optional<double> mean_of(const std::vector<double>& values) {
+  if (values.empty()) return std::nullopt;
+  double sum = 0;
+  for (double v : values) sum += v;
+  return sum / double(values.size());
+}
+
+std::optional<double> mean_of(const std::optional<Spread>& spread) {
+  return spread ? std::optional<double>(spread->mean) : std::nullopt;
+}
+
+double relative_spread_of(const std::vector<double>& values) {
+  if (values.size() < 2) return 0;
+  const Spread s = spread_of(values);
+  return s.mean > 0 ? s.stddev / s.mean : 0;
+}
 
 std::optional<MannWhitney> mann_whitney_u(const std::vector<double>& a, const std::vector<double>& b) {
   std::vector<std::pair<double, int>> all;  // value, which sample
@@ -43,11 +83,28 @@ std::optional<MannWhitney> mann_whitney_u(const std::vector<double>& a, const st
 }
 
 std::optional<double> median_of(std::vector<double> values) {
-  values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); }), values.end());
+  values = finite_only(std::move(values));
   if (values.empty()) return std::nullopt;
   std::sort(values.begin(), values.end());
   const std::size_t n = values.size();
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
+}
+
+std::optional<double> upper_median_of(std::vector<double> values) {
+  values = finite_only(std::move(values));
+  if (values.empty()) return std::nullopt;
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+std::optional<double> quantile_of(std::vector<double> values, double q) {
+  values = finite_only(std::move(values));
+  if (values.empty()) return std::nullopt;
+  std::sort(values.begin(), values.end());
+  const double position = std::clamp(q, 0.0, 1.0) * double(values.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(position));
+  const auto hi = std::min(lo + 1, values.size() - 1);
+  return lerp(values[lo], values[hi], position - double(lo));
 }
 
 std::vector<double> block_medians(const std::vector<double>& steps_in_order, int steps_per_block) {

@@ -1,13 +1,37 @@
-// Small, dependency-free statistics for comparing raw measurements: the
-// Mann-Whitney U test (as google/benchmark's compare.py uses on repetitions),
-// order statistics, and the block medians that turn one arm's correlated
-// step times into repetitions the test can use.
+// Small, dependency-free statistics, in one place (as google/benchmark's
+// statistics.h): mean, spread and order statistics of raw measurements, the
+// Mann-Whitney U test (as its compare.py uses on repetitions), and the block
+// medians that turn one arm's correlated step times into repetitions the
+// test can use. Line fits and interpolation are in reports/fit.hpp.
 #pragma once
 
 #include <optional>
 #include <vector>
 
 namespace batchtune {
+
+// Mean and spread of a few values (an arm per seed, one batch size): what the
+// report's summaries carry.
+struct Spread {
+  double mean = 0;
+  double min = 0;
+  double max = 0;
+  double stddev = 0;  // the sample standard deviation (n - 1); 0 for one value
+  int n = 0;
+};
+
+// All values count: a non-finite one makes the mean non-finite, for the
+// caller to see. Every field 0 when there are none.
+Spread spread_of(const std::vector<double>& values);
+
+// The arithmetic mean, as spread_of has it; none when there are no values.
+std::optional<double> mean_of(const std::vector<double>& values);
+// The mean of a spread that may be missing.
+std::optional<double> mean_of(const std::optional<Spread>& spread);
+
+// Standard deviation over mean: 0 with fewer than two values or a mean that
+// is not positive (no spread to speak of).
+double relative_spread_of(const std::vector<double>& values);
 
 struct MannWhitney {
   double u = 0;         // U of the first sample
@@ -22,8 +46,21 @@ struct MannWhitney {
 // for the normal approximation to mean anything.
 std::optional<MannWhitney> mann_whitney_u(const std::vector<double>& a, const std::vector<double>& b);
 
-// The median of the finite values; none when there are none.
+// The median of the finite values, the middle two averaged when their
+// number is even; none when there are none.
 std::optional<double> median_of(std::vector<double> values);
+
+// The upper median of the finite values: the middle one, the larger of the
+// middle two when their number is even, so at least half the values are at
+// or below it. None when there are none.
+std::optional<double> upper_median_of(std::vector<double> values);
+
+// The q-quantile (0 <= q <= 1) of the finite values, interpolated linearly
+// between the order statistics around position q (n - 1): Hyndman and Fan's
+// type 7, numpy's default. None when there are none. (Not median_of at
+// q = 0.5: that averages the middle two, this interpolates; the two can
+// differ in the last bit.)
+std::optional<double> quantile_of(std::vector<double> values, double q);
 
 // Repetitions for the U test from one arm's step times, in the order run.
 // Consecutive steps are correlated (a slow spell of the machine, the

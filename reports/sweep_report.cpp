@@ -6,9 +6,9 @@
 #include <map>
 #include <ostream>
 
+#include "reports/fit.hpp"
 #include "reports/json_util.hpp"
-#include "reports/machine_info.hpp"
-#include "reports/render_text.hpp"
+#include "reports/units.hpp"
 
 namespace batchtune {
 
@@ -16,21 +16,6 @@ using json_util::number;
 using json_util::optional;
 using json_util::read_number;
 using json_util::read_optional;
-
-Spread spread_of(const std::vector<double>& values) {
-  Spread s;
-  s.n = static_cast<int>(values.size());
-  if (values.empty()) return s;
-  s.min = *std::min_element(values.begin(), values.end());
-  s.max = *std::max_element(values.begin(), values.end());
-  double sum = 0;
-  for (double v : values) sum += v;
-  s.mean = sum / double(values.size());
-  double ss = 0;
-  for (double v : values) ss += (v - s.mean) * (v - s.mean);
-  s.stddev = values.size() > 1 ? std::sqrt(ss / double(values.size() - 1)) : 0.0;
-  return s;
-}
 
 std::vector<double> step_total_seconds(const SweepArm& arm) {
   std::vector<double> total;
@@ -54,8 +39,8 @@ std::optional<TimeToTarget> time_to_target(const SweepArm& arm, double target_lo
       // this one: nothing to interpolate from.
       if (!have_previous || prev_loss <= e.loss) return here;
       const double f = (prev_loss - target_loss) / (prev_loss - e.loss);
-      return TimeToTarget{prev.steps + f * (here.steps - prev.steps), prev.samples + f * (here.samples - prev.samples),
-                          prev.seconds + f * (here.seconds - prev.seconds)};
+      return TimeToTarget{lerp(prev.steps, here.steps, f), lerp(prev.samples, here.samples, f),
+                          lerp(prev.seconds, here.seconds, f)};
     }
     have_previous = true;
     prev_loss = e.loss;
@@ -84,11 +69,8 @@ void summarise_sweep(SweepResult& sweep) {
       for (const auto& e : a.evaluations) best = std::min(best, e.loss);
       if (std::isfinite(best)) bests.push_back(best);
     }
-    if (!bests.empty()) {
-      std::sort(bests.begin(), bests.end());
-      // The upper median, so that at least half the arms reach it.
-      sweep.target_loss = bests[bests.size() / 2];
-    }
+    // The upper median, so that at least half the arms reach it.
+    if (auto upper_median = upper_median_of(bests)) sweep.target_loss = *upper_median;
     sweep.target_source = "the median of the completed arms' best validation losses: at least half reach it";
   }
   summarise_targets(sweep);

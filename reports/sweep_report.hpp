@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "reports/statistics.hpp"
+
 namespace batchtune {
 
 // failed: an error that is neither memory nor divergence (the model's own
@@ -92,15 +94,6 @@ struct SweepArm {
   std::optional<EvaluationAtTarget> first_evaluation_at_target;
 };
 
-// Mean and spread across seeds, for one batch size.
-struct Spread {
-  double mean = 0;
-  double min = 0;
-  double max = 0;
-  double stddev = 0;
-  int n = 0;
-};
-
 struct BatchSummary {
   std::int64_t batch_size = 0;
   double learning_rate = 0;
@@ -160,8 +153,6 @@ struct SweepResult {
   std::vector<SweepArm> arms;
   std::vector<BatchSummary> summaries;
 };
-
-Spread spread_of(const std::vector<double>& values);
 
 // Data plus compute time of each timed step: what samples/s, the step-time
 // statistics and the throughput tests are made of.

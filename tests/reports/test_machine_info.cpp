@@ -2,7 +2,6 @@
 
 #include "reports/machine_info.hpp"
 
-using batchtune::format_bytes;
 using batchtune::GpuInfo;
 using batchtune::MachineInfo;
 
@@ -62,12 +61,4 @@ TEST_CASE("machine label prefers the GPU model", "[reports]") {
   CHECK(batchtune::machine_label(m) == "NVIDIA H200 @ node-7");
   m.gpus.clear();
   CHECK(batchtune::machine_label(m) == "AMD EPYC 9454 @ node-7");
-}
-
-TEST_CASE("sizes print in binary units", "[reports]") {
-  CHECK(format_bytes(0) == "0 B");
-  CHECK(format_bytes(1023) == "1023 B");
-  CHECK(format_bytes(1536) == "1.5 KiB");
-  CHECK(format_bytes(512ULL << 20) == "512.0 MiB");
-  CHECK(format_bytes(24ULL << 30) == "24.0 GiB");
 }

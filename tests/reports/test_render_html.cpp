@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "reports/render_html.hpp"
+#include "reports/svg_plot.hpp"
 
 using namespace batchtune;
 

@@ -1,0 +1,30 @@
+// The HTML report's charts, each an SVG plot (reports/svg_plot.hpp) of one
+// part of a report: throughput, peak memory, validation loss against samples
+// and against time, and time to the target. Each writes one <svg> and returns
+// true, or writes nothing and returns false when the report has no data for
+// it (the page then says so in words). The recommended batch size is the
+// orange band in every chart that has a batch axis.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <vector>
+
+#include "reports/report_reader.hpp"
+
+namespace batchtune::html {
+
+bool throughput_chart(std::ostream& out, const Report& report);
+bool memory_chart(std::ostream& out, const Report& report);
+enum class LossAxis { samples, seconds };
+bool loss_chart(std::ostream& out, const Report& report, LossAxis along);
+bool time_to_target_chart(std::ostream& out, const Report& report);
+
+// Shared with the page's tables: the batch size the report recommends, if
+// any; the sweep's per-batch summaries sorted by batch size, rebuilt from the
+// arms when a report carries arms without summaries.
+std::optional<std::int64_t> recommended_batch(const Report& report);
+std::vector<BatchSummary> summaries_of(const SweepResult& sweep);
+
+}  // namespace batchtune::html
