@@ -1,5 +1,7 @@
 #include "tuner/run/noise_scale.hpp"
 
+#include "reports/statistics.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -56,13 +58,8 @@ NoiseScale estimate_noise_scale(const std::function<double(std::int64_t)>& squar
     n.small_norms_sq.push_back(squared_norm(small_batch));
     n.large_norms_sq.push_back(squared_norm(large_batch));
   }
-  auto mean = [](const std::vector<double>& v) {
-    double s = 0;
-    for (double x : v) s += x;
-    return s / double(v.size());
-  };
   const double b = double(small_batch), big = double(large_batch);
-  const Estimate e = unbiased(mean(n.small_norms_sq), mean(n.large_norms_sq), b, big);
+  const Estimate e = unbiased(*mean_of(n.small_norms_sq), *mean_of(n.large_norms_sq), b, big);
   n.gradient_norm_sq = e.gradient_norm_sq;
   n.trace_covariance = e.trace_covariance;
   if (!std::isfinite(e.gradient_norm_sq) || !std::isfinite(e.trace_covariance)) {

@@ -17,6 +17,7 @@
 
 #include "probes/oom.hpp"
 #include "reports/error.hpp"
+#include "reports/units.hpp"
 #include "reports/text_util.hpp"
 #include "reports/machine_info.hpp"
 #include "tuner/workload/machine_probe.hpp"
@@ -103,33 +104,9 @@ ProbeTrial run_isolated_trial(const Workload& workload, const ProbeSettings& s, 
 }  // namespace
 
 std::uint64_t parse_size(const std::string& text, const std::string& option) {
-  const std::string hint = option + " " + text + ": not a size; use bytes or a unit, such as 512MiB, 2GiB or 1.5GB";
-  std::size_t pos = 0;
-  while (pos < text.size() && (std::isdigit(static_cast<unsigned char>(text[pos])) || text[pos] == '.')) ++pos;
-  if (pos == 0) throw UsageError(hint);
-  double value = 0;
-  try {
-    value = std::stod(text.substr(0, pos));
-  } catch (const std::exception&) {
-    throw UsageError(hint);
-  }
-  std::string unit = text.substr(pos);
-  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
-  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  double scale = 0;
-  if (unit.empty() || unit == "b") scale = 1;
-  else if (unit == "kib" || unit == "ki") scale = 1024.0;
-  else if (unit == "mib" || unit == "mi") scale = 1024.0 * 1024;
-  else if (unit == "gib" || unit == "gi") scale = 1024.0 * 1024 * 1024;
-  else if (unit == "tib" || unit == "ti") scale = 1024.0 * 1024 * 1024 * 1024;
-  else if (unit == "kb" || unit == "k") scale = 1e3;
-  else if (unit == "mb" || unit == "m") scale = 1e6;
-  else if (unit == "gb" || unit == "g") scale = 1e9;
-  else if (unit == "tb" || unit == "t") scale = 1e12;
-  else throw UsageError(hint);
-  const double bytes = value * scale;
-  if (!(bytes >= 1) || bytes > 1e18) throw UsageError(option + " " + text + ": must be between 1 byte and 1 EB");
-  return static_cast<std::uint64_t>(std::llround(bytes));
+  const ParsedBytes parsed = parse_bytes(text);
+  if (!parsed.bytes) throw UsageError(option + " " + text + ": " + parsed.error);
+  return *parsed.bytes;
 }
 
 ProbeTrial run_training_trial(const Workload& workload, probes::MemoryMeter& meter, std::int64_t batch_size,

@@ -11,6 +11,7 @@
 #include "probes/cuda_adapter.hpp"
 #include "probes/oom.hpp"
 #include "reports/error.hpp"
+#include "reports/statistics.hpp"
 #include "reports/text_util.hpp"
 
 namespace batchtune {
@@ -21,14 +22,6 @@ constexpr double kExplosion = 1000.0;
 
 double seconds_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
-}
-
-double quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const double pos = q * double(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const auto hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
@@ -274,9 +267,9 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       data_sum += arm.data_seconds[i];
       all_sum += total[i];
     }
-    arm.median_step_seconds = quantile(total, 0.5);
-    arm.p10_step_seconds = quantile(total, 0.1);
-    arm.p90_step_seconds = quantile(total, 0.9);
+    arm.median_step_seconds = quantile_of(total, 0.5);
+    arm.p10_step_seconds = quantile_of(total, 0.1);
+    arm.p90_step_seconds = quantile_of(total, 0.9);
     arm.samples_per_s = double(plan.batch) / *arm.median_step_seconds;
     arm.steps_per_s = 1.0 / *arm.median_step_seconds;
     arm.data_share = all_sum > 0 ? data_sum / all_sum : 0.0;
