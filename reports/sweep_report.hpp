@@ -1,7 +1,7 @@
 // The sweep section of a report: one arm per (batch size, seed), with raw
 // samples (per-step times, the loss at every step, every evaluation) beside
 // the summaries, and a summary per batch size across seeds. Plain data;
-// tuner/sweep.cpp fills it in.
+// tuner/run/sweep.cpp fills it in.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // What was trained: the workload section of a report. Plain data, filled in by
-// tuner/workload.cpp.
+// tuner/workload/workload.cpp.
 #pragma once
 
 #include <cstdint>
