@@ -250,11 +250,15 @@ TEST_CASE("time to target is the interpolated crossing everywhere: arms, table, 
   // The same number, not merely close: one helper computes both.
   CHECK(*r.measured_seconds_to_target == s256->seconds_to_target->mean);
   CHECK(s256->steps_to_target->mean == Approx(exact_steps(256)));
+  std::size_t matched = 0;  // every swept size is on the prediction grid, with its measured time
   for (const auto& p : r.predictions) {
     for (const auto& s : sweep.summaries) {
-      if (s.batch_size == p.batch_size) CHECK(p.measured_seconds_to_target == s.seconds_to_target->mean);
+      if (s.batch_size != p.batch_size) continue;
+      ++matched;
+      CHECK(p.measured_seconds_to_target == s.seconds_to_target->mean);
     }
   }
+  CHECK(matched == sweep.summaries.size());
   // And the console prints it the same in the table and the recommendation.
   const std::string text = render_text(r, sweep);
   const std::string seconds = format_number(*r.measured_seconds_to_target, "%.2f");
