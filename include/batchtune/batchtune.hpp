@@ -61,21 +61,9 @@ namespace batchtune {
 
 // ---- The model --------------------------------------------------------------
 
-// Adapts a module holder (the type TORCH_MODULE(Net) declares, or a
-// std::shared_ptr<NetImpl>) whose forward takes one tensor.
-template <class Holder>
-class ModuleModel final : public Model {
- public:
-  explicit ModuleModel(Holder module) : module_(std::move(module)) {}
-  torch::Tensor forward(const torch::Tensor& input) override { return module_->forward(input); }
-  std::vector<torch::Tensor> parameters() override { return module_->parameters(); }
-  void set_training(bool on) override { module_->train(on); }
-  void to(const torch::Device& device) override { module_->to(device); }
-  Holder& module() { return module_; }
-
- private:
-  Holder module_;
-};
+// ModuleModel<Holder> (tuner/workload/models.hpp) adapts a module holder (the
+// type TORCH_MODULE(Net) declares, or a std::shared_ptr<NetImpl>) whose
+// forward takes one tensor.
 
 // A model factory from a callable that returns a fresh module each call.
 // batchtune seeds LibTorch's generator before each call, so a module that

@@ -25,20 +25,6 @@ namespace {
 
 namespace nn = torch::nn;
 
-// Wraps a built-in torch::nn module holder.
-template <typename Holder>
-class BuiltinModel final : public Model {
- public:
-  explicit BuiltinModel(Holder module) : module_(std::move(module)) {}
-  torch::Tensor forward(const torch::Tensor& input) override { return module_->forward(input); }
-  std::vector<torch::Tensor> parameters() override { return module_->parameters(); }
-  void set_training(bool on) override { module_->train(on); }
-  void to(const torch::Device& device) override { module_->to(device); }
-
- private:
-  Holder module_;
-};
-
 struct MlpImpl : nn::Module {
   MlpImpl(std::int64_t in_features, std::int64_t out_features, const MlpConfig& config) {
     std::int64_t width = in_features;
@@ -219,19 +205,19 @@ class ScriptModel final : public Model {
 }  // namespace
 
 std::unique_ptr<Model> make_mlp(std::int64_t in_features, std::int64_t out_features, const MlpConfig& config) {
-  return std::make_unique<BuiltinModel<Mlp>>(Mlp(in_features, out_features, config));
+  return std::make_unique<ModuleModel<Mlp>>(Mlp(in_features, out_features, config));
 }
 
 std::unique_ptr<Model> make_cnn(std::int64_t num_classes) {
-  return std::make_unique<BuiltinModel<Cnn>>(Cnn(num_classes));
+  return std::make_unique<ModuleModel<Cnn>>(Cnn(num_classes));
 }
 
 std::unique_ptr<Model> make_resnet(std::int64_t in_channels, std::int64_t num_classes, const ResnetConfig& config) {
-  return std::make_unique<BuiltinModel<Resnet>>(Resnet(in_channels, num_classes, config));
+  return std::make_unique<ModuleModel<Resnet>>(Resnet(in_channels, num_classes, config));
 }
 
 std::unique_ptr<Model> make_gpt(const GptConfig& config) {
-  return std::make_unique<BuiltinModel<Gpt>>(Gpt(config));
+  return std::make_unique<ModuleModel<Gpt>>(Gpt(config));
 }
 
 ModelFactory torchscript_factory(const std::string& path) {

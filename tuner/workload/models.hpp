@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace batchtune {
@@ -22,6 +23,23 @@ class Model {
   virtual void set_training(bool on) = 0;
   virtual void to(const torch::Device& device) = 0;
   std::int64_t parameter_count();
+};
+
+// Any module holder (the type TORCH_MODULE(Net) declares, or a
+// std::shared_ptr<NetImpl>) whose forward takes one tensor: the built-in
+// models, and a program's own through the public API.
+template <class Holder>
+class ModuleModel final : public Model {
+ public:
+  explicit ModuleModel(Holder module) : module_(std::move(module)) {}
+  torch::Tensor forward(const torch::Tensor& input) override { return module_->forward(input); }
+  std::vector<torch::Tensor> parameters() override { return module_->parameters(); }
+  void set_training(bool on) override { module_->train(on); }
+  void to(const torch::Device& device) override { module_->to(device); }
+  Holder& module() { return module_; }
+
+ private:
+  Holder module_;
 };
 
 struct MlpConfig {
