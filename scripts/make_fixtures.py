@@ -5,9 +5,12 @@ tests/fixtures/tiny_cnn.pt      a small CNN for 1x28x28 inputs, 10 classes, scri
 tests/fixtures/tiny_mlp_traced.pt  an MLP for 16 features -> 4 outputs, traced
 tests/fixtures/state_dict.pt    a plain torch.save() of weights: NOT TorchScript,
                                 for the "not a TorchScript file" error test
+tests/fixtures/tiny_token_lm.pt a next-token model taking int64 token ids [B, T]
+                                (vocabulary 32) to logits [B, T, 32], scripted:
+                                for --data npy with integer token arrays
 
 Run: /usr/bin/python3 scripts/make_fixtures.py  (the files are committed; rerun
-only to change them).
+only to change them; --token-lm writes tiny_token_lm.pt alone).
 
 python3 scripts/make_fixtures.py --torch2x    (run under PyTorch 2.x, e.g. Debian 13's
     python3-torch 2.6 in the scripts/check-debian13 chroot)
@@ -61,6 +64,23 @@ def export_torch2x():
     torch.export.save(program, os.path.join(OUT, "torch26_mlp_exported.pt2"))
 
 
+class TinyTokenLm(nn.Module):
+    """Embedding and a linear read-out: the smallest model that eats int64 token ids."""
+
+    def __init__(self, vocab: int = 32, width: int = 16):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, width)
+        self.out = nn.Linear(width, vocab)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.tanh(self.embed(tokens)))
+
+
+def token_lm():
+    torch.manual_seed(0)
+    torch.jit.script(TinyTokenLm()).save(os.path.join(OUT, "tiny_token_lm.pt"))
+
+
 def main():
     torch.manual_seed(0)
     os.makedirs(OUT, exist_ok=True)
@@ -71,6 +91,7 @@ def main():
     torch.jit.trace(mlp, torch.randn(2, 16)).save(os.path.join(OUT, "tiny_mlp_traced.pt"))
 
     torch.save(cnn.state_dict(), os.path.join(OUT, "state_dict.pt"))
+    token_lm()
     print("wrote fixtures to", os.path.normpath(OUT), "with torch", torch.__version__)
 
 
@@ -90,5 +111,7 @@ if __name__ == "__main__":
         resnet18(sys.argv[2])
     elif len(sys.argv) == 2 and sys.argv[1] == "--torch2x":
         export_torch2x()
+    elif sys.argv[1:] == ["--token-lm"]:
+        token_lm()  # only this one: the others stay byte for byte as committed
     else:
         main()

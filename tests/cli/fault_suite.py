@@ -1012,6 +1012,207 @@ def cases():
     add(Case("positive/check-fixture", ["check", "{F}/good.json"], 0))
     add(Case("positive/report-html", ["report", "{F}/good.json", "--html", "{D}/out.html"], 0, writes=["out.html"],
              sentinel=False, check=check_html_written))
+
+    # npy: --data npy on files numpy itself writes (np.save, np.savez, np.savez_compressed), in each case's own
+    # folder; skipped where numpy is missing (Debian's python3-numpy, which python3-torch brings).
+    def with_numpy(write):
+        def setup(ctx, d):
+            try:
+                import numpy as np
+            except ImportError:
+                return "numpy is not installed (python3-numpy)"
+            write(np, np.random.default_rng(0), d)
+        return setup
+
+    def npz_at(d, name="data.npz"):
+        return os.path.join(d, name)
+
+    def labelled(np, rng, n=600, features=16, classes=4):
+        x = rng.standard_normal((n, features)).astype(np.float32)
+        return x, (np.arange(n) % classes).astype(np.int64)
+
+    def token_rows(np, rng, n=300, t=16, vocab=32):
+        ids = (np.arange(n * (t + 1)).reshape(n, t + 1) * 7 + rng.integers(0, 3, (n, t + 1))) % vocab
+        return ids[:, :-1].astype(np.int32), ids[:, 1:].astype(np.int32)
+
+    def no_numpy(ctx):
+        try:
+            import numpy  # noqa: F401
+        except ImportError:
+            return "numpy is not installed (python3-numpy)"
+        return None
+
+    def check_workload(says=None, **want):
+        """The report's workload has these values, and its fields in `says` contain these words."""
+        def check(ctx, d, res):
+            f = report_problems(os.path.join(d, "r.json"))
+            if f:
+                return f
+            w = load_json(os.path.join(d, "r.json"))["workload"]
+            f = ["workload.%s is %r (want %r)" % (k, w.get(k), v) for k, v in want.items() if w.get(k) != v]
+            return f + ["workload.%s is %r (want it to say %r)" % (k, w.get(k), v) for k, v in (says or {}).items()
+                        if v not in str(w.get(k))]
+        return check
+
+    npy_sweep = {"--batch-sizes": "8,16", "--budget": "samples=256", "--noise-repeats": "0", "--memory-limit": "64MiB"}
+    mlp = ["--model", "mlp", "--mlp-hidden", "32", "--threads", "1", "--data", "npy"]
+    on_npz = mlp + ["--data-file", "{D}/data.npz"]
+    token_lm = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "tiny_token_lm.pt")
+
+    def savez_labels(np, rng, d):
+        x, y = labelled(np, rng)
+        np.savez(npz_at(d), x=x, y=y)
+
+    add(Case("positive/npy-savez-classification", sw(npy_sweep, on_npz), 0, before_work=False, writes=["r.json"],
+             setup=with_numpy(savez_labels),
+             check=check_workload(data="npy", task="classification", num_classes=4, train_samples=540,
+                                  validation_samples=60, says={"validation_split": "random 10%"})))
+
+    def savez_compressed_regression(np, rng, d):
+        x = rng.standard_normal((500, 8))  # float64: read as float32
+        y = (x[:, :3] * 0.5).astype(np.float32)
+        np.savez_compressed(npz_at(d), inputs=x, targets=y, inputs_val=x[:50], targets_val=y[:50])
+
+    add(Case("positive/npy-savez-compressed-regression-with-val", sw(npy_sweep, on_npz), 0, before_work=False,
+             writes=["r.json"], setup=with_numpy(savez_compressed_regression),
+             check=check_workload(task="regression", loss="mse", train_samples=500, validation_samples=50,
+                                  says={"validation_split": "inputs_val and targets_val"})))
+
+    def savez_tokens(np, rng, d):
+        x, y = token_rows(np, rng)
+        np.savez_compressed(npz_at(d), x=x, y=y.astype(np.uint16))
+
+    add(Case("positive/npy-int-tokens-torchscript-lm",
+             sw(npy_sweep, ["--model", token_lm, "--threads", "1", "--data", "npy", "--data-file", "{D}/data.npz"]), 0,
+             before_work=False, writes=["r.json"], setup=with_numpy(savez_tokens),
+             check=check_workload(task="language_model", input_shape=[16], num_classes=32)))
+    add(Case("positive/npy-int-tokens-gpt",
+             sw(npy_sweep, gpt + ["--data", "npy", "--data-file", "{D}/data.npz"]), 0,
+             before_work=False, writes=["r.json"], setup=with_numpy(savez_tokens),
+             check=check_workload(task="language_model", model="gpt")))
+
+    def savez_zip64(np, rng, d):
+        import zipfile
+        x, y = labelled(np, rng, n=200)
+        limit = zipfile.ZIP64_LIMIT
+        zipfile.ZIP64_LIMIT = 16  # every record zip64, as numpy writes archives past 4 GiB
+        try:
+            np.savez(npz_at(d), x=x, y=y)
+        finally:
+            zipfile.ZIP64_LIMIT = limit
+        with zipfile.ZipFile(npz_at(d)) as z:
+            assert z.infolist()[0].extra, "the archive has no zip64 records"
+
+    add(Case("positive/npy-zip64-records", sw(npy_sweep, on_npz), 0, before_work=False, writes=["r.json"],
+             setup=with_numpy(savez_zip64), check=check_workload(train_samples=180)))
+
+    # The same numbers as a C-order .npz and as a Fortran-order, big-endian .npy pair (np.asfortranarray,
+    # astype('>f4')): the training losses must be the same to the last bit.
+    def scenario_npy_layouts(ctx, d):
+        import numpy as np
+        rng = np.random.default_rng(1)
+        x, y = labelled(np, rng, n=300, features=12)
+        x = x.reshape(300, 3, 4)
+        np.savez(npz_at(d), x=x, y=y)
+        np.save(os.path.join(d, "xf.npy"), np.asfortranarray(x.astype(">f4")))
+        np.save(os.path.join(d, "y.npy"), y.astype(np.int16))
+        assert np.load(os.path.join(d, "xf.npy")).flags.f_contiguous
+        losses, f = [], []
+        for name, data in [("c", ["--data-file", d + "/data.npz"]),
+                           ("fortran", ["--data-file", d + "/xf.npy", "--target-file", d + "/y.npy"])]:
+            res = run_bt(ctx, sweep(dict(npy_sweep, **{"-o": d + "/%s.json" % name}), mlp + data), d)
+            f += ["%s: %s" % (name, x) for x in annotate(want_code(res, (0,)) + stderr_problems(res.stderr, False) +
+                                                         report_problems(os.path.join(d, name + ".json")), res)]
+            if not f:
+                losses.append([p["loss"] for p in load_json(os.path.join(d, name + ".json"))["sweep"]["arms"][0]
+                               ["train_loss"]])
+        if not f and losses[0] != losses[1]:
+            f.append("the Fortran-order big-endian copy trains differently: %r vs %r" % (losses[0][:3], losses[1][:3]))
+        return f
+
+    add(Case("positive/npy-fortran-big-endian-pair-equals-npz", run=scenario_npy_layouts, timeout=150, skip=no_numpy))
+
+    # Files numpy writes that cannot be trained on: exit 3 before any work, naming the file.
+    def pair(xs, ys):
+        def write(np, rng, d):
+            np.save(os.path.join(d, "x.npy"), xs(np, rng), allow_pickle=True)
+            np.save(os.path.join(d, "y.npy"), ys(np, rng), allow_pickle=True)
+        return with_numpy(write)
+
+    on_pair = mlp + ["--data-file", "{D}/x.npy", "--target-file", "{D}/y.npy"]
+    floats = lambda np, rng: rng.standard_normal((100, 4)).astype(np.float32)  # noqa: E731
+    labels = lambda np, rng: np.arange(100) % 3  # noqa: E731
+    for label, xs, ys, names in [
+        ("pickled-objects", lambda np, rng: np.array([{"a": 1}] * 100, dtype=object), labels,
+         ["x.npy", "Python objects"]),
+        ("string-labels", floats, lambda np, rng: np.array(["cat", "dog"] * 50), ["y.npy", "<U3"]),
+        ("complex-inputs", lambda np, rng: np.ones((100, 4), dtype=np.complex128), labels, ["x.npy", "complex128"]),
+        ("length-mismatch", floats, lambda np, rng: np.arange(99) % 3, ["y.npy", "99 targets"]),
+        ("nan-inputs", lambda np, rng: np.where(np.arange(400).reshape(100, 4) == 42, np.nan, 1.0), labels,
+         ["x.npy", "NaN"]),
+        ("zero-samples", lambda np, rng: np.zeros((0, 4), dtype=np.float32), lambda np, rng: np.zeros(0, np.int64),
+         ["x.npy", "zero samples"]),
+        ("integer-targets-2d", floats, lambda np, rng: np.ones((100, 2), dtype=np.int64), ["y.npy", "astype"]),
+    ]:
+        add(Case("files/npy-" + label, sw(npy_sweep, on_pair), 3, names, setup=pair(xs, ys)))
+
+    def truncated_npy(np, rng, d):
+        np.save(os.path.join(d, "x.npy"), rng.standard_normal((100, 4)))
+        np.save(os.path.join(d, "y.npy"), np.arange(100) % 3)
+        with open(os.path.join(d, "x.npy"), "r+b") as fh:
+            fh.truncate(os.path.getsize(os.path.join(d, "x.npy")) - 100)
+
+    add(Case("files/npy-truncated", sw(npy_sweep, on_pair), 3, ["x.npy", "truncated"], setup=with_numpy(truncated_npy)))
+
+    def truncated_npz(np, rng, d):
+        savez_labels(np, rng, d)
+        with open(npz_at(d), "r+b") as fh:
+            fh.truncate(os.path.getsize(npz_at(d)) // 2)
+
+    add(Case("files/npz-truncated", sw(npy_sweep, on_npz), 3, ["data.npz", "truncated"],
+             setup=with_numpy(truncated_npz)))
+
+    def npz_other_names(np, rng, d):
+        x, y = labelled(np, rng)
+        np.savez(npz_at(d), features=x, labels=y)
+
+    add(Case("files/npz-missing-array", sw(npy_sweep, on_npz), 3, ["data.npz", "features, labels", "--npy-inputs"],
+             setup=with_numpy(npz_other_names)))
+    add(Case("positive/npz-named-arrays", sw(npy_sweep, on_npz + ["--npy-inputs", "features", "--npy-targets",
+                                                                  "labels"]), 0,
+             before_work=False, writes=["r.json"], setup=with_numpy(npz_other_names), check=check_workload(data="npy")))
+
+    def npz_bzip2(np, rng, d):
+        import io
+        import zipfile
+        x, y = labelled(np, rng, n=50)
+        with zipfile.ZipFile(npz_at(d), "w", compression=zipfile.ZIP_BZIP2) as z:
+            for name, a in (("x", x), ("y", y)):
+                buf = io.BytesIO()
+                np.save(buf, a)
+                z.writestr(name + ".npy", buf.getvalue())
+
+    add(Case("files/npz-bzip2", sw(npy_sweep, on_npz), 3, ["data.npz", "bzip2"], setup=with_numpy(npz_bzip2)))
+
+    def not_numpy(np, rng, d):
+        with open(npz_at(d), "w") as fh:
+            fh.write("x,y\n1,2\n")
+
+    add(Case("files/npy-csv-file", sw(npy_sweep, on_npz), 3, ["data.npz", "neither a .npy nor an .npz"],
+             setup=with_numpy(not_numpy)))
+
+    def short_tokens(np, rng, d):
+        x, y = token_rows(np, rng, t=48)
+        np.savez(npz_at(d), x=x, y=y)
+
+    add(Case("options/npy-gpt-context-shorter-than-rows",
+             sw(npy_sweep, gpt + ["--data", "npy", "--data-file", "{D}/data.npz"]), 2,
+             ["--gpt-context 48"], setup=with_numpy(short_tokens)))
+    add(Case("options/npy-without-data-file", sw(npy_sweep, mlp), 2, ["--data-file"]))
+    add(Case("options/npy-single-npy-without-target-file", sw(npy_sweep, mlp + ["--data-file", "{D}/x.npy"]), 2,
+             ["--target-file"], setup=pair(floats, labels)))
+    add(Case("options/target-file-without-data-npy", sw(npy_sweep, WORKLOAD + ["--target-file", "{D}/y.npy"]), 2,
+             ["--target-file", "--data npy"]))
     return C
 
 

@@ -45,14 +45,23 @@ void add_workload_options(CLI::App& app, WorkloadArgs& a) {
       ->capture_default_str()->group(group);
   app.add_option("--data", s.data,
                  "fashion-mnist (Debian's dataset-fashion-mnist), mnist-idx (IDX files in --data-dir), "
-                 "cifar10 (binary batches in --data-dir), tokens (uint16 file, --data-file), or synthetic "
-                 "(learnable data shaped for the model)")
+                 "cifar10 (binary batches in --data-dir), tokens (uint16 file, --data-file), npy (NumPy arrays: "
+                 "an .npz, or a .npy with --target-file), or synthetic (learnable data shaped for the model)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"fashion-mnist", "mnist-idx", "cifar10", "tokens", "synthetic"}))
+      ->check(CLI::IsMember({"fashion-mnist", "mnist-idx", "cifar10", "tokens", "npy", "synthetic"}))
       ->group(group);
   app.add_option("--data-dir", s.data_dir, "Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist)")
       ->group(group);
-  app.add_option("--data-file", s.data_file, "Token file for --data tokens")->group(group);
+  app.add_option("--data-file", s.data_file,
+                 "Token file for --data tokens; for --data npy an .npz (np.savez: arrays x and y, optional x_val "
+                 "and y_val) or a .npy of inputs")
+      ->group(group);
+  app.add_option("--target-file", s.target_file, "--data npy: the .npy of targets when --data-file is a .npy of inputs")
+      ->group(group);
+  app.add_option("--npy-inputs", s.npy_inputs, "--data npy: the inputs' array name in the .npz (default: x, else inputs)")
+      ->group(group);
+  app.add_option("--npy-targets", s.npy_targets, "--data npy: the targets' array name in the .npz (default: y, else targets)")
+      ->group(group);
   app.add_option("--input-shape", a.input_shape, "One input without the batch dimension, e.g. 3x224x224 (TorchScript models)")
       ->group(group);
   app.add_option("--num-classes", s.num_classes, "Classes the model predicts (TorchScript models, synthetic data)")
@@ -106,6 +115,7 @@ std::vector<NamedPath> model_and_data_inputs(const WorkloadArgs& args) {
   const std::string& model = args.spec.model;
   if (model != "mlp" && model != "cnn" && model != "resnet" && model != "gpt") inputs.push_back({"--model", model});
   if (!args.spec.data_file.empty()) inputs.push_back({"--data-file", args.spec.data_file});
+  if (!args.spec.target_file.empty()) inputs.push_back({"--target-file", args.spec.target_file});
   return inputs;
 }
 

@@ -6,13 +6,18 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
+#include <random>
 #include <vector>
 
 #include "reports/error.hpp"
+#include "tuner/workload/machine_probe.hpp"
+#include "tuner/workload/npy.hpp"
 
 namespace batchtune {
 namespace {
@@ -251,6 +256,288 @@ Dataset load_token_file(const std::string& path, std::int64_t context, double va
   d.train = split(0, n_train);
   d.validation = split(n_train, windows);
   d.validation_note = "the file's last windows, after the training windows";
+  return d;
+}
+
+namespace {
+
+std::string numpy_shape(const std::vector<std::int64_t>& shape) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+// The array as a new tensor of `type` (float32 or int64) in its own shape.
+// LibTorch 1.13 has no uint16/32/64 tensors: those are widened here.
+torch::Tensor npy_to_tensor(const NpyArray& a, torch::ScalarType type) {
+  auto* p = const_cast<std::uint8_t*>(a.data.data());
+  auto wrap = [&](torch::ScalarType stored) { return torch::from_blob(p, a.shape, stored).to(type, false, true); };
+  auto widen = [&](auto word) {
+    using Word = decltype(word);
+    auto out = torch::empty(a.shape, torch::kInt64);
+    auto* o = out.data_ptr<std::int64_t>();
+    const auto n = static_cast<std::size_t>(a.numel());
+    for (std::size_t i = 0; i < n; ++i) {
+      Word v;
+      std::memcpy(&v, p + i * sizeof(Word), sizeof(Word));
+      if (static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(INT64_MAX)) {
+        throw InputError(a.where + ": holds the uint64 value " + std::to_string(static_cast<std::uint64_t>(v)) +
+                         ", above int64's range; save it as int64 or float64");
+      }
+      o[i] = static_cast<std::int64_t>(v);
+    }
+    return out.to(type);
+  };
+  switch (a.type) {
+    case NpyType::boolean: return wrap(torch::kBool);
+    case NpyType::int8: return wrap(torch::kInt8);
+    case NpyType::int16: return wrap(torch::kInt16);
+    case NpyType::int32: return wrap(torch::kInt32);
+    case NpyType::int64: return wrap(torch::kInt64);
+    case NpyType::uint8: return wrap(torch::kUInt8);
+    case NpyType::uint16: return widen(std::uint16_t{});
+    case NpyType::uint32: return widen(std::uint32_t{});
+    case NpyType::uint64: return widen(std::uint64_t{});
+    case NpyType::float16: return wrap(torch::kFloat16);
+    case NpyType::float32: return wrap(torch::kFloat32);
+    case NpyType::float64: return wrap(torch::kFloat64);
+  }
+  throw RuntimeFailure(a.where + ": unhandled NumPy type");
+}
+
+// Training on NaN gives a loss of NaN at every batch size: no recommendation
+// could come of it, so such data is refused before any work.
+void require_finite(const torch::Tensor& t, const std::string& where) {
+  const torch::Tensor bad = ~torch::isfinite(t);
+  const auto count = bad.sum().item<std::int64_t>();
+  if (count == 0) return;
+  const auto first = bad.reshape({t.size(0), -1}).any(1).nonzero().min().item<std::int64_t>();
+  throw InputError(where + ": " + std::to_string(count) + " of " + std::to_string(t.numel()) +
+                   " values are NaN or infinite (as float32), the first in sample " + std::to_string(first) +
+                   "; replace them (np.nan_to_num) or drop those samples");
+}
+
+void require_samples(const NpyArray& a) {
+  if (a.shape.empty()) {
+    throw InputError(a.where + ": holds a single number (shape ()), not an array of samples; save the whole "
+                     "array, samples along the first axis");
+  }
+  if (a.shape[0] == 0) throw InputError(a.where + ": holds zero samples (shape " + numpy_shape(a.shape) + ")");
+  for (std::size_t d = 1; d < a.shape.size(); ++d) {
+    if (a.shape[d] == 0) {
+      throw InputError(a.where + ": each sample is empty (shape " + numpy_shape(a.shape) + "); save the full arrays");
+    }
+  }
+}
+
+void require_same_count(const NpyArray& inputs, const NpyArray& targets) {
+  if (inputs.shape[0] != targets.shape[0]) {
+    throw InputError(targets.where + ": " + std::to_string(targets.shape[0]) + " targets (shape " +
+                     numpy_shape(targets.shape) + ") for " + std::to_string(inputs.shape[0]) + " inputs in " +
+                     inputs.where + " (shape " + numpy_shape(inputs.shape) +
+                     "); the first axes must match, one target per sample");
+  }
+}
+
+// Labels and token ids are counted from 0.
+std::int64_t highest_id(const torch::Tensor& ids, const std::string& where, const char* what) {
+  const auto lowest = ids.min().item<std::int64_t>();
+  if (lowest < 0) {
+    throw InputError(where + ": holds the negative " + what + " " + std::to_string(lowest) + "; " + what +
+                     "s count from 0");
+  }
+  return ids.max().item<std::int64_t>();
+}
+
+}  // namespace
+
+Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t seed) {
+  if (files.data_file.empty()) {
+    throw UsageError("--data npy needs --data-file: an .npz saved with np.savez(\"data.npz\", x=inputs, y=targets), "
+                     "or a .npy of inputs with --target-file for the .npy of targets");
+  }
+  require_path(files.data_file, PathKind::file, "--data-file");
+  NpyArray x, y;
+  std::optional<NpyArray> x_val, y_val;
+  std::string source = files.data_file;
+  std::string names;  // for the validation note
+  if (npy_file_kind(files.data_file) == NpyFileKind::npz) {
+    if (!files.target_file.empty()) {
+      throw UsageError("--target-file " + files.target_file + " is for a .npy of inputs; --data-file " +
+                       files.data_file + " is an .npz, which holds the targets itself (choose them with "
+                       "--npy-targets NAME)");
+    }
+    const NpzArchive npz(files.data_file);
+    auto held = [&] {
+      std::string list;
+      for (const auto& n : npz.names()) list += (list.empty() ? "" : ", ") + n;
+      return list;
+    };
+    auto pick = [&](const std::string& given, const std::string& option, const std::string& first,
+                    const std::string& second) {
+      if (!given.empty()) {
+        if (npz.has(given)) return given;
+        throw InputError(option + " " + given + ": " + files.data_file + " has no array of that name (it holds: " +
+                         held() + ")");
+      }
+      if (npz.has(first)) return first;
+      if (npz.has(second)) return second;
+      throw InputError(files.data_file + ": has no array named " + first + " or " + second + " (it holds: " + held() +
+                       "); save it as np.savez(\"" + files.data_file + "\", x=inputs, y=targets) or pass " + option +
+                       " NAME");
+    };
+    const std::string inputs_name = pick(files.inputs_name, "--npy-inputs", "x", "inputs");
+    const std::string targets_name = pick(files.targets_name, "--npy-targets", "y", "targets");
+    if (inputs_name == targets_name) {
+      throw UsageError("--npy-inputs and --npy-targets both name the array '" + inputs_name + "'; give two arrays");
+    }
+    x = npz.read(inputs_name);
+    y = npz.read(targets_name);
+    const std::string xv = inputs_name + "_val", yv = targets_name + "_val";
+    if (npz.has(xv) != npz.has(yv)) {
+      throw InputError(files.data_file + ": has the validation array " + (npz.has(xv) ? xv : yv) + " but not " +
+                       (npz.has(xv) ? yv : xv) + "; save both (or neither: 10% of the samples are then held out)");
+    }
+    if (npz.has(xv)) {
+      x_val = npz.read(xv);
+      y_val = npz.read(yv);
+      names = xv + " and " + yv;
+    }
+  } else {
+    if (!files.inputs_name.empty() || !files.targets_name.empty()) {
+      throw UsageError(std::string(!files.inputs_name.empty() ? "--npy-inputs" : "--npy-targets") +
+                       " names an array inside an .npz; --data-file " + files.data_file +
+                       " is a single .npy (its targets go in --target-file)");
+    }
+    if (files.target_file.empty()) {
+      throw UsageError("--data-file " + files.data_file + " is a .npy of inputs; pass the .npy of targets with "
+                       "--target-file (or save both in one file: np.savez(\"data.npz\", x=inputs, y=targets))");
+    }
+    require_path(files.target_file, PathKind::file, "--target-file");
+    if (npy_file_kind(files.target_file) != NpyFileKind::npy) {
+      throw UsageError("--target-file " + files.target_file + " is an .npz; give a .npy of targets, or pass the .npz "
+                       "alone as --data-file");
+    }
+    x = read_npy(files.data_file);
+    y = read_npy(files.target_file);
+    source = files.data_file + ", " + files.target_file;
+  }
+  for (const NpyArray* a : {&x, &y}) require_samples(*a);
+  require_same_count(x, y);
+  if (x_val) {
+    require_samples(*x_val);
+    require_samples(*y_val);
+    require_same_count(*x_val, *y_val);
+    for (auto [val, train] : {std::pair{&*x_val, &x}, std::pair{&*y_val, &y}}) {
+      const std::vector<std::int64_t> a(val->shape.begin() + 1, val->shape.end());
+      const std::vector<std::int64_t> b(train->shape.begin() + 1, train->shape.end());
+      if (a != b || npy_is_floating(val->type) != npy_is_floating(train->type)) {
+        throw InputError(val->where + ": " + npy_type_name(val->type) + " samples of shape " + numpy_shape(a) +
+                         ", but the training array holds " + npy_type_name(train->type) + " samples of shape " +
+                         numpy_shape(b) + "; validation samples must be like the training ones");
+      }
+    }
+  }
+
+  // What the arrays are decides the task.
+  const bool integer_inputs = !npy_is_floating(x.type);
+  const bool integer_targets = !npy_is_floating(y.type);
+  TaskKind task = TaskKind::regression;
+  if (integer_targets && !regression) {
+    if (y.shape.size() == 1 || (y.shape.size() == 2 && y.shape[1] == 1)) {
+      task = TaskKind::classification;
+    } else if (y.shape.size() == 2 && integer_inputs && x.shape == y.shape) {
+      task = TaskKind::language_model;
+    } else {
+      throw InputError(y.where + ": " + npy_type_name(y.type) + " targets of shape " + numpy_shape(y.shape) +
+                       " beside " + npy_type_name(x.type) + " inputs of shape " + numpy_shape(x.shape) +
+                       "; integer targets are class labels of shape (N,), or next-token ids of shape (N, T) beside "
+                       "integer inputs of the same shape; for regression save them as floats (y.astype(np.float32)) "
+                       "or pass --loss mse");
+    }
+  }
+  const torch::ScalarType input_type = task == TaskKind::language_model ? torch::kInt64 : torch::kFloat32;
+  const torch::ScalarType target_type = task == TaskKind::regression ? torch::kFloat32 : torch::kInt64;
+  {
+    // The tensors are new copies: room for them is checked before they are made.
+    auto bytes = [](const NpyArray* a, torch::ScalarType t) {
+      return a ? static_cast<std::uint64_t>(a->numel()) * (t == torch::kInt64 ? 8u : 4u) : 0u;
+    };
+    const std::uint64_t needed = bytes(&x, input_type) + bytes(&y, target_type) +
+                                 bytes(x_val ? &*x_val : nullptr, input_type) +
+                                 bytes(y_val ? &*y_val : nullptr, target_type);
+    const std::uint64_t usable = usable_memory_bytes();
+    if (needed > usable) {
+      throw InputError(source + ": the arrays need " + format_bytes(needed) + " as " +
+                       (input_type == torch::kInt64 ? "int64" : "float32") + " tensors, more than the " +
+                       format_bytes(usable) + " this process may use; use fewer samples");
+    }
+  }
+  auto inputs_of = [&](const NpyArray& a) {
+    torch::Tensor t = npy_to_tensor(a, input_type);
+    if (t.dim() == 1) t = t.unsqueeze(1);  // one feature per sample
+    if (input_type == torch::kFloat32) require_finite(t, a.where);
+    return t;
+  };
+  auto targets_of = [&](const NpyArray& a) {
+    torch::Tensor t = npy_to_tensor(a, target_type);
+    if (task == TaskKind::classification) return t.reshape({-1});
+    if (task == TaskKind::regression) {
+      if (t.dim() == 1) t = t.unsqueeze(1);  // one value per sample: a model's [B, 1] output
+      require_finite(t, a.where);
+    }
+    return t;
+  };
+  Split train{inputs_of(x), targets_of(y)};
+  Split validation;
+  std::string note;
+  if (x_val) {
+    validation = {inputs_of(*x_val), targets_of(*y_val)};
+    note = "the file's own validation arrays (" + names + ")";
+  } else {
+    const std::int64_t n = train.size();
+    if (n < 2) {
+      throw InputError(x.where + ": holds 1 sample; batchtune needs at least 2, one to train on and one to validate");
+    }
+    const std::int64_t n_val = std::max<std::int64_t>(1, n / 10);
+    // A permutation from the seed with our own Fisher-Yates (as BatchSampler):
+    // the same split on every standard library.
+    std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int64_t>(i);
+    std::mt19937_64 rng(seed);
+    for (std::size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[static_cast<std::size_t>(rng() % (i + 1))]);
+    std::sort(order.begin(), order.begin() + n_val);
+    std::sort(order.begin() + n_val, order.end());
+    const auto all = torch::from_blob(order.data(), {n}, torch::kInt64);
+    const torch::Tensor val_idx = all.slice(0, 0, n_val), train_idx = all.slice(0, n_val, n);
+    validation = {train.inputs.index_select(0, val_idx), train.targets.index_select(0, val_idx)};
+    train = {train.inputs.index_select(0, train_idx), train.targets.index_select(0, train_idx)};
+    note = "a random 10% of the samples (" + std::to_string(n_val) + " of " + std::to_string(n) + ", drawn from seed " +
+           std::to_string(seed) + "), held out: never trained on";
+  }
+
+  Dataset d;
+  d.name = "npy";
+  d.source = source;
+  d.task = task;
+  d.sample_shape = train.inputs.sizes().slice(1).vec();
+  if (task == TaskKind::regression) d.target_shape = train.targets.sizes().slice(1).vec();
+  if (task == TaskKind::classification) {
+    d.num_classes = std::max(highest_id(train.targets, y.where, "label"),
+                             highest_id(validation.targets, y_val ? y_val->where : y.where, "label")) + 1;
+  }
+  if (task == TaskKind::language_model) {
+    std::int64_t highest = 0;
+    for (const auto& [t, where] : {std::pair{train.inputs, x.where}, std::pair{train.targets, y.where},
+                                   std::pair{validation.inputs, x_val ? x_val->where : x.where},
+                                   std::pair{validation.targets, y_val ? y_val->where : y.where}}) {
+      highest = std::max(highest, highest_id(t, where, "token id"));
+    }
+    d.num_classes = highest + 1;
+  }
+  d.train = std::move(train);
+  d.validation = std::move(validation);
+  d.validation_note = note;
   return d;
 }
 

@@ -1,6 +1,6 @@
 // Readers for the datasets a user brings: IDX image/label files (MNIST,
-// Fashion-MNIST and the like, gzipped or not), the CIFAR-10 binary format, and
-// flat uint16 token files. Each failure names the file and what is wrong with
+// Fashion-MNIST and the like, gzipped or not), the CIFAR-10 binary format,
+// flat uint16 token files, and NumPy arrays (.npz, or a .npy pair). Each failure names the file and what is wrong with
 // it, as an InputError (exit code 3).
 #pragma once
 
@@ -34,5 +34,26 @@ Dataset load_cifar10(const std::string& dir);
 // A flat file of little-endian uint16 tokens, cut into windows of context + 1
 // tokens; the last validation_fraction of the windows is the validation split.
 Dataset load_token_file(const std::string& path, std::int64_t context, double validation_fraction);
+
+// What --data npy reads: an .npz holding the inputs and targets (and, when it
+// has them, <inputs>_val and <targets>_val), or a .npy of inputs and a .npy of
+// targets.
+struct NpyFiles {
+  std::string data_file;     // --data-file: the .npz, or the .npy of inputs
+  std::string target_file;   // --target-file: the .npy of targets (only beside a .npy)
+  std::string inputs_name;   // --npy-inputs: "" means x, else inputs
+  std::string targets_name;  // --npy-targets: "" means y, else targets
+};
+
+// The task follows from the arrays: integer targets [N] (or [N, 1]) are class
+// labels; floating targets are regression targets ([N] becomes [N, 1]); integer
+// [N, T] targets beside integer [N, T] inputs are next-token language-model
+// data (int64 token ids). Other inputs become float32 as saved (no scaling).
+// `regression` (--loss mse) makes integer targets regression targets too.
+// Without validation arrays, a random 10% of the samples drawn from `seed` is
+// held out and never trained on. NaN or infinite inputs and targets are
+// refused. Throws InputError naming the file and array, or UsageError for a
+// combination of options that cannot work.
+Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t seed);
 
 }  // namespace batchtune

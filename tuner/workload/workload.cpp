@@ -17,7 +17,7 @@ namespace batchtune {
 namespace {
 
 const std::vector<std::string> kBuiltinModels{"mlp", "cnn", "resnet", "gpt"};
-const std::vector<std::string> kDataNames{"fashion-mnist", "mnist-idx", "cifar10", "tokens", "synthetic"};
+const std::vector<std::string> kDataNames{"fashion-mnist", "mnist-idx", "cifar10", "tokens", "npy", "synthetic"};
 
 bool is_builtin(const std::string& model) {
   return std::find(kBuiltinModels.begin(), kBuiltinModels.end(), model) != kBuiltinModels.end();
@@ -49,7 +49,19 @@ const char* task_name(TaskKind t) {
 Dataset load_data(const WorkloadSpec& spec, LossKind loss, bool user_model) {
   const std::string& data = spec.data;
   if (std::find(kDataNames.begin(), kDataNames.end(), data) == kDataNames.end()) {
-    throw UsageError("--data " + data + ": unknown dataset; choose fashion-mnist, mnist-idx, cifar10, tokens or synthetic");
+    throw UsageError("--data " + data + ": unknown dataset; choose fashion-mnist, mnist-idx, cifar10, tokens, npy or synthetic");
+  }
+  if (data != "npy") {
+    // Options that only --data npy reads would otherwise be ignored without a word.
+    for (const auto& [option, value] : {std::pair{"--target-file", spec.target_file},
+                                        std::pair{"--npy-inputs", spec.npy_inputs},
+                                        std::pair{"--npy-targets", spec.npy_targets}}) {
+      if (!value.empty()) throw UsageError(std::string(option) + " is for --data npy, not --data " + data);
+    }
+  }
+  if (data == "npy") {
+    return load_npy_dataset({spec.data_file, spec.target_file, spec.npy_inputs, spec.npy_targets},
+                            loss == LossKind::mse, spec.seed);
   }
   if (data == "fashion-mnist") return load_idx_dataset(spec.data_dir.empty() ? kFashionMnistDir : spec.data_dir, data);
   if (data == "mnist-idx") {
@@ -109,7 +121,9 @@ ModelFactory builtin_factory(const WorkloadSpec& spec, const Dataset& data, cons
   const std::string shape = shape_to_string(data.sample_shape);
   if (m == "gpt") {
     if (data.task != TaskKind::language_model) {
-      throw UsageError("--model gpt needs token data (--data tokens or synthetic); --data " + spec.data + " holds images");
+      throw UsageError("--model gpt needs token data (--data tokens, npy with integer inputs and targets of one "
+                       "shape, or synthetic); --data " + spec.data + " holds " +
+                       (data.task == TaskKind::regression ? "regression targets" : "class labels"));
     }
     GptConfig config = spec.gpt;
     if (data.num_classes > config.vocab) {
@@ -117,6 +131,11 @@ ModelFactory builtin_factory(const WorkloadSpec& spec, const Dataset& data, cons
                        std::to_string(data.num_classes - 1) + ", outside --gpt-vocab " + std::to_string(config.vocab) +
                        " (ids 0 to " + std::to_string(config.vocab - 1) + "); pass --gpt-vocab " +
                        std::to_string(data.num_classes) + " or more");
+    }
+    if (data.sample_shape.size() == 1 && data.sample_shape[0] > config.context) {
+      throw UsageError("--gpt-context " + std::to_string(config.context) + " is shorter than the " +
+                       std::to_string(data.sample_shape[0]) + "-token rows of --data " + spec.data + " (" + data.source +
+                       "); pass --gpt-context " + std::to_string(data.sample_shape[0]));
     }
     if (config.width % config.heads != 0) {
       throw UsageError("--gpt-width " + std::to_string(config.width) + " is not divisible by --gpt-heads " +
@@ -268,6 +287,9 @@ std::vector<std::string> workload_to_args(const WorkloadSpec& s) {
                              "--device", s.device, "--seed", num(s.seed), "--precision", s.precision};
   if (!s.data_dir.empty()) a.insert(a.end(), {"--data-dir", s.data_dir});
   if (!s.data_file.empty()) a.insert(a.end(), {"--data-file", s.data_file});
+  if (!s.target_file.empty()) a.insert(a.end(), {"--target-file", s.target_file});
+  if (!s.npy_inputs.empty()) a.insert(a.end(), {"--npy-inputs", s.npy_inputs});
+  if (!s.npy_targets.empty()) a.insert(a.end(), {"--npy-targets", s.npy_targets});
   if (!s.input_shape.empty()) a.insert(a.end(), {"--input-shape", shape_to_string(s.input_shape)});
   if (!s.target_shape.empty()) a.insert(a.end(), {"--target-shape", shape_to_string(s.target_shape)});
   if (s.num_classes > 0) a.insert(a.end(), {"--num-classes", num(s.num_classes)});
@@ -362,6 +384,18 @@ Workload Workload::create(const WorkloadSpec& spec) {
   ModelFactory script = user_model ? torchscript_factory(spec.model) : ModelFactory{};
 
   Dataset data = load_data(spec, loss, user_model);
+  if (spec.data == "npy" && data.task == TaskKind::regression) {
+    // NumPy arrays say what they are: floating targets are regression targets.
+    if (spec.loss == "cross_entropy") {
+      throw UsageError("--loss cross_entropy needs class labels; --data npy (" + data.source + ") has floating "
+                       "targets, which are regression targets: save labels as integers (y.astype(np.int64))");
+    }
+    loss = LossKind::mse;
+    if (!spec.target_shape.empty() && spec.target_shape != data.target_shape) {
+      throw UsageError("--target-shape " + shape_to_string(spec.target_shape) + " does not match --data npy, whose "
+                       "targets are " + shape_to_string(data.target_shape));
+    }
+  }
   if (loss == LossKind::mse && data.task != TaskKind::regression) {
     throw UsageError("--loss mse needs regression targets; --data " + spec.data + " has class labels");
   }

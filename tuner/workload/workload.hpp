@@ -49,9 +49,11 @@ struct WorkloadSpec {
   std::int64_t num_classes = 0;            // 0: from the data (or 10 for synthetic)
   std::vector<std::int64_t> target_shape;  // regression targets (with --loss mse)
   std::string loss;                        // "" : cross_entropy, or mse with a target shape
-  std::string data = "fashion-mnist";      // fashion-mnist | mnist-idx | cifar10 | tokens | synthetic
+  std::string data = "fashion-mnist";      // fashion-mnist | mnist-idx | cifar10 | tokens | npy | synthetic
   std::string data_dir;                    // "" : the dataset's default folder
-  std::string data_file;                   // tokens
+  std::string data_file;                   // tokens; npy: the .npz, or the .npy of inputs
+  std::string target_file;                 // npy: the .npy of targets beside a .npy of inputs
+  std::string npy_inputs, npy_targets;     // npy: array names in the .npz ("" : x or inputs, y or targets)
   SyntheticSizes synthetic;
   std::string optimizer = "sgd";
   std::optional<double> learning_rate, momentum, weight_decay;
