@@ -1,6 +1,6 @@
 // The public C++ API as a training program uses it: its own module, tensors,
 // loss and optimizer, through <batchtune/batchtune.hpp> only.
-#include <catch2/catch.hpp>
+#include "tests/support/catch.hpp"
 
 #include <batchtune/batchtune.hpp>
 

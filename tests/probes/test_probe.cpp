@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "tests/support/catch.hpp"
 
 #include <c10/core/CPUAllocator.h>
 #include <nlohmann/json.hpp>

@@ -2,7 +2,7 @@
 // BATCHTUNE_UPDATE_GOLDEN=1 to (re)write the files, then review the diff.
 #pragma once
 
-#include <catch2/catch.hpp>
+#include "tests/support/catch.hpp"
 
 #include <cstdlib>
 #include <fstream>

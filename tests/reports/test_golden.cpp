@@ -1,6 +1,6 @@
 // The console and Markdown renderings of a real (saved) sweep report, against
 // golden files: any change to what people read shows up as a reviewed diff.
-#include <catch2/catch.hpp>
+#include "tests/support/catch.hpp"
 
 #include <sstream>
 

@@ -1,5 +1,5 @@
 // `show --format env|json|args`: the recommendation as a training script takes it.
-#include <catch2/catch.hpp>
+#include "tests/support/catch.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,6 +1,6 @@
 // The recommendation's models against exact synthetic data: S(B) and t(B)
 // recovered, T(B) minimised where the formulas put it, each objective's pick.
-#include <catch2/catch.hpp>
+#include "tests/support/catch.hpp"
 
 #include <cmath>
 #include <sstream>

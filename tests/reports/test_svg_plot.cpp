@@ -1,6 +1,6 @@
 // The SVG plotting kit under the HTML report's charts (reports/svg_plot.hpp):
 // tick steps and labels, log axes, the mapping of data to pixels, escaping.
-#include <catch2/catch.hpp>
+#include "tests/support/catch.hpp"
 
 #include <cmath>
 #include <sstream>

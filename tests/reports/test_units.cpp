@@ -1,5 +1,5 @@
 // Sizes and durations as people read and write them (reports/units.hpp).
-#include <catch2/catch.hpp>
+#include "tests/support/catch.hpp"
 
 #include <cmath>
 

@@ -1,5 +1,5 @@
 // Slow (one epoch of real data): run with `ctest --preset slow` or scripts/test.
-#include <catch2/catch.hpp>
+#include "tests/support/catch.hpp"
 
 #include "tuner/workload/workload.hpp"
 

@@ -3,7 +3,7 @@
 // 0.5 (x.w - y)^2 at weights w. With d = w - w*, the mean gradient is G = d and
 // the per-example covariance is |d|^2 I + d d^T + s^2 I, so
 //   |G|^2 = |d|^2,  tr(Sigma) = (d + 1) |d|^2 + d s^2.
-#include <catch2/catch.hpp>
+#include "tests/support/catch.hpp"
 
 #include <torch/torch.h>
 

@@ -1,7 +1,7 @@
 // NumPy files written byte by byte here (headers, stored and deflated zip
 // members, zip64 records), read back by tuner/workload/npy and turned into
 // datasets and workloads by --data npy.
-#include <catch2/catch.hpp>
+#include "tests/support/catch.hpp"
 
 #include <torch/torch.h>
 #include <zlib.h>

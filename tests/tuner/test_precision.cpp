@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "tests/support/catch.hpp"
 
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
