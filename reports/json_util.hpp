@@ -21,20 +21,6 @@ inline double read_number(const nlohmann::json& j) {
   return j.is_null() ? std::numeric_limits<double>::quiet_NaN() : j.get<double>();
 }
 
-template <typename T>
-nlohmann::json optional(const std::optional<T>& v) {
-  if (!v) return nullptr;
-  if constexpr (std::is_floating_point_v<T>) return number(*v);
-  return nlohmann::json(*v);
-}
-
-template <typename T>
-std::optional<T> read_optional(const nlohmann::json& j, const char* key) {
-  const auto& v = j.at(key);
-  if (v.is_null()) return std::nullopt;
-  return v.get<T>();
-}
-
 // The word NLOHMANN_JSON_SERIALIZE_ENUM writes for `e`.
 template <typename E>
 std::string enum_word(E e) {
