@@ -36,18 +36,18 @@ int main(int argc, char** argv) {
     spec.synthetic = {2048, 256};
     const Workload w = Workload::create(spec);
     double model_trials = 0, model_seconds = 0;
-    for (const char* strategy : {"model", "binsearch", "power"}) {
+    for (const ProbeStrategy strategy : {ProbeStrategy::model, ProbeStrategy::binsearch, ProbeStrategy::power}) {
       ProbeSettings s;
       s.memory_limit_bytes = c.budget;
       s.search.strategy = strategy;
       std::ostringstream progress;
       const ProbeResult r = run_probe(w, s, progress);
-      if (std::strcmp(strategy, "model") == 0) {
+      if (strategy == ProbeStrategy::model) {
         model_trials = double(r.trials.size());
         model_seconds = r.total_seconds;
       }
       std::printf("%-8s %-14s %5lluMiB  %-10s %7zu %9.2f %10lld %12.2f %12.2f\n", c.model.c_str(), c.data.c_str(),
-                  static_cast<unsigned long long>(c.budget >> 20), strategy, r.trials.size(), r.total_seconds,
+                  static_cast<unsigned long long>(c.budget >> 20), to_string(strategy).c_str(), r.trials.size(), r.total_seconds,
                   static_cast<long long>(r.largest_fitting_batch), double(r.trials.size()) / model_trials,
                   r.total_seconds / model_seconds);
       std::fflush(stdout);

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   t.device = "cpu";
 
   batchtune::TuneOptions options;
-  options.budget_kind = "samples";  // every arm sees the same 6,000 samples
+  options.budget_kind = batchtune::BudgetKind::samples;  // every arm sees the same 6,000 samples
   options.budget_value = 6000;
   options.noise_repeats = 8;
   batchtune::TuneHooks hooks;
@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::cout << "batch size " << *rec->batch_size << " at learning rate " << rec->learning_rate.value_or(0) << " ("
-              << rec->objective << ")\n";
+              << to_string(rec->objective) << ")\n";
     for (const auto& reason : rec->reasons) std::cout << "  - " << reason << '\n';
     std::cout << "report: " << report_path << '\n';
   } catch (const batchtune::Error& e) {

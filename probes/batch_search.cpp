@@ -172,14 +172,12 @@ ProbeResult search_largest_batch(const TrialRunner& run_trial, const SearchOptio
   const auto start = std::chrono::steady_clock::now();
   Search s(run_trial, o);
   const std::int64_t m = o.multiple_of;
-  if (o.strategy == "model") {
+  if (o.strategy == ProbeStrategy::model) {
     s.model_search();
-  } else if (o.strategy == "binsearch" || o.strategy == "power") {
+  } else {
     const std::int64_t first = m == 1 ? 2 : m;
     if (s.find_start(first)) s.double_up(s.start() * 2);
-    if (o.strategy == "binsearch" || s.lo == 0) s.bisect();
-  } else {
-    throw std::invalid_argument("unknown strategy " + o.strategy);
+    if (o.strategy == ProbeStrategy::binsearch || s.lo == 0) s.bisect();
   }
 
   ProbeResult& r = s.result;

@@ -19,7 +19,7 @@
 namespace batchtune::probes {
 
 struct SearchOptions {
-  std::string strategy = "model";
+  ProbeStrategy strategy = ProbeStrategy::model;
   std::int64_t max_batch = 1 << 20;
   std::int64_t multiple_of = 1;
   double margin = 0.10;

@@ -53,11 +53,11 @@ CheckOutcome check_report(const Report& report, const Report* baseline, const Ch
       if (!report.sweep->incomplete) check(false, "the report has a sweep but no recommendation section");
     } else if (!report.recommendation->recommends()) {
       const auto& reasons = report.recommendation->reasons;
-      check(false, "no recommended batch size (" + report.recommendation->objective + "): " +
+      check(false, "no recommended batch size (" + to_string(report.recommendation->objective) + "): " +
                        (reasons.empty() ? std::string("the report gives no reason") : reasons.front()));
     } else {
       o.passed.push_back("recommended batch size " + std::to_string(*report.recommendation->batch_size) +
-                         " (confidence " + report.recommendation->confidence + ")");
+                         " (confidence " + to_string(report.recommendation->confidence) + ")");
     }
   }
   if (settings.min_batch) {

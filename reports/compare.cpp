@@ -15,7 +15,6 @@
 namespace batchtune {
 namespace {
 
-using json_util::optional;
 
 std::string shape(const std::vector<std::int64_t>& s) {
   std::string out;
@@ -135,7 +134,7 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
       cr.capacity_bytes = r.probe->capacity_bytes;
       if (r.probe->capped) cr.capped_by = r.probe->cap_source.empty() ? "--max-batch" : r.probe->cap_source;
     }
-    cr.recommendation_status = r.recommendation ? r.recommendation->status : "absent";
+    if (r.recommendation) cr.recommendation_status = r.recommendation->status;
     if (r.recommendation && r.recommendation->recommends()) {
       cr.recommended_batch = r.recommendation->batch_size;
       cr.recommended_learning_rate = r.recommendation->learning_rate;
@@ -163,8 +162,8 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
                         ": pass the same --target-loss to both sweeps to compare times to target");
     }
     if (a && b && (a->budget_kind != b->budget_kind || a->budget_value != b->budget_value)) {
-      c.notes.push_back(labels[i] + " ran a different budget per arm (" + b->budget_kind + " " +
-                        format_number(b->budget_value, "%g") + " vs " + a->budget_kind + " " +
+      c.notes.push_back(labels[i] + " ran a different budget per arm (" + to_string(b->budget_kind) + " " +
+                        format_number(b->budget_value, "%g") + " vs " + to_string(a->budget_kind) + " " +
                         format_number(a->budget_value, "%g") + ")");
     }
   }
@@ -183,7 +182,7 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
       ComparedCell cell;
       const BatchSummary* s = reports[i].sweep ? summary_at(*reports[i].sweep, batch) : nullptr;
       if (!s) {
-        cell.verdict = "not run";
+        cell.verdict = CompareVerdict::not_run;
         row.cells.push_back(cell);
         continue;
       }
@@ -194,23 +193,23 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
       cell.repetitions = int(reps.size());
       if (s->seconds_to_target) cell.seconds_to_target = s->seconds_to_target->mean;
       if (i == 0) {
-        cell.verdict = "baseline";
+        cell.verdict = CompareVerdict::baseline;
       } else if (!base) {
-        cell.verdict = "not in baseline";
+        cell.verdict = CompareVerdict::not_in_baseline;
       } else {
         cell.throughput_ratio = ratio(cell.samples_per_s, base->samples_per_s ? std::optional<double>(base->samples_per_s->mean) : std::nullopt);
         cell.time_to_target_ratio = ratio(cell.seconds_to_target, base->seconds_to_target ? std::optional<double>(base->seconds_to_target->mean) : std::nullopt);
         const auto test = mann_whitney_u(reps, base_reps);
         if (!test) {
-          cell.verdict = "too few repetitions";
+          cell.verdict = CompareVerdict::too_few_repetitions;
         } else {
           cell.p_value = test->p_value;
           cell.unreliable = std::min(test->n1, test->n2) < kReliableRepetitions;
           const auto base_median = median_of(base_times);
           if (test->p_value >= settings.alpha || !cell.median_step_s || !base_median) {
-            cell.verdict = "within noise";
+            cell.verdict = CompareVerdict::within_noise;
           } else {
-            cell.verdict = *cell.median_step_s < *base_median ? "faster" : "slower";
+            cell.verdict = *cell.median_step_s < *base_median ? CompareVerdict::faster : CompareVerdict::slower;
           }
         }
       }
@@ -221,7 +220,9 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
   std::string thin;
   for (const auto& row : c.batches) {
     bool few = false;
-    for (const auto& cell : row.cells) few = few || cell.unreliable || cell.verdict == "too few repetitions";
+    for (const auto& cell : row.cells) {
+      few = few || cell.unreliable || cell.verdict == CompareVerdict::too_few_repetitions;
+    }
     if (few) thin += (thin.empty() ? "" : ", ") + std::to_string(row.batch_size);
   }
   if (!thin.empty()) {
@@ -250,17 +251,18 @@ nlohmann::ordered_json comparison_to_json(const Comparison& c) {
         {"machine", r.machine},
         {"device", r.device},
         {"precision", r.precision},
-        {"torch_threads", optional(r.torch_threads)},
-        {"capacity_bytes", optional(r.capacity_bytes)},
-        {"largest_fitting_batch", optional(r.largest_fitting_batch)},
-        {"largest_fitting_ratio", optional(r.largest_fitting_ratio)},
+        {"torch_threads", r.torch_threads},
+        {"capacity_bytes", r.capacity_bytes},
+        {"largest_fitting_batch", r.largest_fitting_batch},
+        {"largest_fitting_ratio", r.largest_fitting_ratio},
         {"largest_fitting_capped_by", r.capped_by},
-        {"recommendation_status", r.recommendation_status},
-        {"recommended_batch_size", optional(r.recommended_batch)},
-        {"recommended_learning_rate", optional(r.recommended_learning_rate)},
-        {"recommended_seconds_to_target", optional(r.recommended_seconds_to_target)},
-        {"recommended_time_ratio", optional(r.recommended_time_ratio)},
-        {"target_loss", optional(r.target_loss)}});
+        {"recommendation_status", r.recommendation_status ? nlohmann::ordered_json(*r.recommendation_status)
+                                                          : nlohmann::ordered_json("absent")},
+        {"recommended_batch_size", r.recommended_batch},
+        {"recommended_learning_rate", r.recommended_learning_rate},
+        {"recommended_seconds_to_target", r.recommended_seconds_to_target},
+        {"recommended_time_ratio", r.recommended_time_ratio},
+        {"target_loss", r.target_loss}});
   }
   j["batch_sizes"] = nlohmann::ordered_json::array();
   for (const auto& b : c.batches) {
@@ -271,15 +273,15 @@ nlohmann::ordered_json comparison_to_json(const Comparison& c) {
       const auto& cell = b.cells[i];
       row["reports"].push_back(nlohmann::ordered_json{
           {"label", c.reports[i].label},
-          {"samples_per_s", optional(cell.samples_per_s)},
-          {"median_step_s", optional(cell.median_step_s)},
+          {"samples_per_s", cell.samples_per_s},
+          {"median_step_s", cell.median_step_s},
           {"repetitions", cell.repetitions},
-          {"throughput_ratio", optional(cell.throughput_ratio)},
-          {"p_value", optional(cell.p_value)},
+          {"throughput_ratio", cell.throughput_ratio},
+          {"p_value", cell.p_value},
           {"unreliable", cell.unreliable},
           {"verdict", cell.verdict},
-          {"seconds_to_target", optional(cell.seconds_to_target)},
-          {"time_to_target_ratio", optional(cell.time_to_target_ratio)}});
+          {"seconds_to_target", cell.seconds_to_target},
+          {"time_to_target_ratio", cell.time_to_target_ratio}});
     }
     j["batch_sizes"].push_back(row);
   }
@@ -293,11 +295,12 @@ std::string opt_int(const std::optional<std::int64_t>& v) { return v ? std::to_s
 std::string ratio_text(const std::optional<double>& r) { return r ? format_number(r, "%.2fx") : "-"; }
 
 std::string cell_text(const ComparedCell& cell) {
-  if (cell.verdict == "not run") return "not run";
+  if (cell.verdict == CompareVerdict::not_run) return "not run";
   std::string s = format_number(cell.samples_per_s, "%.1f");
   const std::string reps = std::to_string(cell.repetitions) + " reps" + (cell.unreliable ? ", unreliable" : "");
-  if (cell.throughput_ratio) s += " (" + ratio_text(cell.throughput_ratio) + ", " + cell.verdict + ", " + reps + ")";
-  else if (cell.verdict != "baseline") s += " (" + cell.verdict + ", " + reps + ")";
+  const std::string verdict = to_string(cell.verdict);
+  if (cell.throughput_ratio) s += " (" + ratio_text(cell.throughput_ratio) + ", " + verdict + ", " + reps + ")";
+  else if (cell.verdict != CompareVerdict::baseline) s += " (" + verdict + ", " + reps + ")";
   else s += " (" + reps + ")";
   return s;
 }
@@ -306,7 +309,8 @@ std::string recommendation_text(const ComparedReport& r) {
   if (r.recommended_batch) {
     return "batch " + std::to_string(*r.recommended_batch) + ", lr " + format_number(r.recommended_learning_rate, "%.4g");
   }
-  return r.recommendation_status == "none" ? "none (no batch size had the evidence)" : "none in the report";
+  return r.recommendation_status == RecommendationStatus::none ? "none (no batch size had the evidence)"
+                                                               : "none in the report";
 }
 
 }  // namespace

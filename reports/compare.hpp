@@ -16,9 +16,22 @@
 
 #include <nlohmann/json.hpp>
 
+#include "reports/json_util.hpp"
 #include "reports/report_reader.hpp"
 
 namespace batchtune {
+
+// How one report's step times at a batch size compare with the first
+// report's, by the U test.
+enum class CompareVerdict { baseline, faster, slower, within_noise, too_few_repetitions, not_run, not_in_baseline };
+NLOHMANN_JSON_SERIALIZE_ENUM(CompareVerdict, {{CompareVerdict::baseline, "baseline"},
+                                              {CompareVerdict::faster, "faster"},
+                                              {CompareVerdict::slower, "slower"},
+                                              {CompareVerdict::within_noise, "within noise"},
+                                              {CompareVerdict::too_few_repetitions, "too few repetitions"},
+                                              {CompareVerdict::not_run, "not run"},
+                                              {CompareVerdict::not_in_baseline, "not in baseline"}})
+inline std::string to_string(CompareVerdict v) { return json_util::enum_word(v); }
 
 struct CompareSettings {
   std::vector<std::string> labels;  // --label, one per report; empty: from each report's context
@@ -34,8 +47,7 @@ struct ComparedCell {
   std::optional<double> throughput_ratio;     // samples/s against the first report's
   std::optional<double> p_value;              // U test of the repetitions against the first report's
   bool unreliable = false;                    // tested on fewer than kReliableRepetitions on a side
-  // baseline | faster | slower | within noise | too few repetitions | not run | not in baseline
-  std::string verdict;
+  CompareVerdict verdict = CompareVerdict::not_run;
   std::optional<double> seconds_to_target;    // mean interpolated crossing, when every seed reached the target
   std::optional<double> time_to_target_ratio; // against the first report's
 };
@@ -58,7 +70,7 @@ struct ComparedReport {
   // largest_fitting_batch is a lower bound of the edge, and ratios say so.
   std::string capped_by;
   std::optional<std::uint64_t> capacity_bytes;
-  std::string recommendation_status;  // recommended | none | absent (no recommendation section)
+  std::optional<RecommendationStatus> recommendation_status;  // none: no recommendation section ("absent")
   std::optional<std::int64_t> recommended_batch;
   std::optional<double> recommended_learning_rate;
   std::optional<double> recommended_seconds_to_target;  // predicted, else measured

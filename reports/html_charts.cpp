@@ -274,7 +274,7 @@ bool loss_chart(std::ostream& out, const Report& r, LossAxis along) {
       const std::string colour = is_rec ? std::string(colour::orange) : colour_of(a.batch_size);
       const std::string name =
           "batch " + std::to_string(a.batch_size) + ", seed " + std::to_string(a.seed) +
-          (a.status == ArmStatus::completed ? "" : " (" + nlohmann::json(a.status).get<std::string>() + ")");
+          (a.status == ArmStatus::completed ? "" : " (" + to_string(a.status) + ")");
       plot.polyline(line, colour, is_rec ? 3.5 : 1.6, a.status == ArmStatus::completed ? nullptr : "3 3", name);
       for (const auto& p : line) {
         plot.dot(p, colour, is_rec ? 3.8 : 2.6, true, name + ": loss " + format_number(p.second, "%.4f"));

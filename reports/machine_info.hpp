@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "reports/json_util.hpp"
+
 // Not needed here: kept for the callers in tuner/ and probes/ that include
 // this header for format_bytes, until they include reports/units.hpp.
 #include "reports/units.hpp"
@@ -44,10 +46,11 @@ struct MachineInfo {
   std::string compiler;
 };
 
-void to_json(nlohmann::json& j, const GpuInfo& g);
-void from_json(const nlohmann::json& j, GpuInfo& g);
-void to_json(nlohmann::json& j, const MachineInfo& m);
-void from_json(const nlohmann::json& j, MachineInfo& m);
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GpuInfo, index, name, total_memory_bytes, compute_capability)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineInfo, host_name, os, kernel, cpu_model, logical_cores, usable_cores,
+                                   torch_threads, torch_interop_threads, ram_total_bytes, ram_available_bytes,
+                                   cgroup_memory_limit_bytes, libtorch_version, cuda_built, cuda_available, gpus,
+                                   build_type, compiler)
 
 // A short human label: the GPU model if any, else the CPU model, with the host.
 std::string machine_label(const MachineInfo& m);

@@ -9,35 +9,7 @@
 #include "reports/units.hpp"
 
 namespace batchtune {
-using json_util::read_optional;
-namespace {
-template <typename T>
-nlohmann::json optional_json(const std::optional<T>& v) {
-  return json_util::optional(v);
-}
-}  // namespace
 
-void to_json(nlohmann::json& j, const ProbeTrial& t) {
-  j = {{"batch_size", t.batch_size}, {"outcome", t.outcome}, {"peak_bytes", t.peak_bytes},
-       {"seconds", t.seconds}, {"message", t.message}};
-}
-void from_json(const nlohmann::json& j, ProbeTrial& t) {
-  j.at("batch_size").get_to(t.batch_size);
-  j.at("outcome").get_to(t.outcome);
-  j.at("peak_bytes").get_to(t.peak_bytes);
-  j.at("seconds").get_to(t.seconds);
-  j.at("message").get_to(t.message);
-}
-void to_json(nlohmann::json& j, const MemoryModel& m) {
-  j = {{"fixed_bytes", m.fixed_bytes}, {"per_sample_bytes", m.per_sample_bytes},
-       {"r_squared", m.r_squared}, {"points", m.points}};
-}
-void from_json(const nlohmann::json& j, MemoryModel& m) {
-  j.at("fixed_bytes").get_to(m.fixed_bytes);
-  j.at("per_sample_bytes").get_to(m.per_sample_bytes);
-  j.at("r_squared").get_to(m.r_squared);
-  j.at("points").get_to(m.points);
-}
 void to_json(nlohmann::json& j, const ProbeResult& p) {
   j = {{"strategy", p.strategy},
        {"meter", p.meter},
@@ -48,11 +20,11 @@ void to_json(nlohmann::json& j, const ProbeResult& p) {
        {"max_batch", p.max_batch},
        {"margin", p.margin},
        {"largest_fitting_batch", p.largest_fitting_batch},
-       {"first_failing_batch", optional_json(p.first_failing_batch)},
+       {"first_failing_batch", p.first_failing_batch},
        {"safe_max_batch", p.safe_max_batch},
        {"capped", p.capped},
-       {"memory_model", optional_json(p.memory_model)},
-       {"predicted_edge", optional_json(p.predicted_edge)},
+       {"memory_model", p.memory_model},
+       {"predicted_edge", p.predicted_edge},
        {"trial_count", p.trials.size()},
        {"total_seconds", p.total_seconds},
        {"isolated", p.isolated},
@@ -71,11 +43,11 @@ void from_json(const nlohmann::json& j, ProbeResult& p) {
   j.at("max_batch").get_to(p.max_batch);
   j.at("margin").get_to(p.margin);
   j.at("largest_fitting_batch").get_to(p.largest_fitting_batch);
-  p.first_failing_batch = read_optional<std::int64_t>(j, "first_failing_batch");
+  j.at("first_failing_batch").get_to(p.first_failing_batch);
   j.at("safe_max_batch").get_to(p.safe_max_batch);
   j.at("capped").get_to(p.capped);
-  p.memory_model = read_optional<MemoryModel>(j, "memory_model");
-  p.predicted_edge = read_optional<std::int64_t>(j, "predicted_edge");
+  j.at("memory_model").get_to(p.memory_model);
+  j.at("predicted_edge").get_to(p.predicted_edge);
   j.at("total_seconds").get_to(p.total_seconds);
   j.at("isolated").get_to(p.isolated);
   // Added with schema 2; schema 1 reports lack them.
@@ -117,7 +89,7 @@ std::optional<MemoryModel> fit_memory_model(const std::vector<ProbeTrial>& trial
 
 void render_probe_text(std::ostream& out, const ProbeResult& p) {
   char line[256];
-  out << "probe (" << p.strategy << ", " << p.meter << " on " << p.device << ")\n";
+  out << "probe (" << to_string(p.strategy) << ", " << p.meter << " on " << p.device << ")\n";
   out << "  capacity              " << format_bytes(p.capacity_bytes) << " (" << p.capacity_source << ")\n";
   out << "     batch  outcome          peak        seconds\n";
   for (const auto& t : p.trials) {

@@ -6,11 +6,24 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "reports/json_util.hpp"
+
 namespace batchtune {
+
+// How the largest batch is searched for (probes/batch_search.hpp says how each works).
+enum class ProbeStrategy { model, binsearch, power };
+NLOHMANN_JSON_SERIALIZE_ENUM(ProbeStrategy, {{ProbeStrategy::model, "model"},
+                                             {ProbeStrategy::binsearch, "binsearch"},
+                                             {ProbeStrategy::power, "power"}})
+inline std::string to_string(ProbeStrategy s) { return json_util::enum_word(s); }
+inline std::optional<ProbeStrategy> parse_probe_strategy(std::string_view text) {
+  return json_util::parse_enum<ProbeStrategy>(text);
+}
 
 enum class TrialOutcome { fits, out_of_memory, error, crashed };
 NLOHMANN_JSON_SERIALIZE_ENUM(TrialOutcome, {{TrialOutcome::fits, "fits"},
@@ -25,6 +38,7 @@ struct ProbeTrial {
   double seconds = 0;
   std::string message;           // the error, for anything but fits
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProbeTrial, batch_size, outcome, peak_bytes, seconds, message)
 
 // peak(B) = fixed_bytes + per_sample_bytes * B, least squares over fitting trials.
 struct MemoryModel {
@@ -33,9 +47,10 @@ struct MemoryModel {
   double r_squared = 0;
   int points = 0;
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MemoryModel, fixed_bytes, per_sample_bytes, r_squared, points)
 
 struct ProbeResult {
-  std::string strategy;            // model | binsearch | power
+  ProbeStrategy strategy = ProbeStrategy::model;
   std::string meter;               // cpu-budget | cuda-caching-allocator
   std::string device;
   std::uint64_t capacity_bytes = 0;
@@ -61,10 +76,6 @@ struct ProbeResult {
   std::string min_batch_reason;    // why min_batch > 1, the failing size's error
 };
 
-void to_json(nlohmann::json& j, const ProbeTrial& t);
-void from_json(const nlohmann::json& j, ProbeTrial& t);
-void to_json(nlohmann::json& j, const MemoryModel& m);
-void from_json(const nlohmann::json& j, MemoryModel& m);
 void to_json(nlohmann::json& j, const ProbeResult& p);
 void from_json(const nlohmann::json& j, ProbeResult& p);
 

@@ -129,7 +129,6 @@ std::string sizes_text(const std::vector<std::int64_t>& sizes) {
   return s;
 }
 
-std::string status_name(ArmStatus s) { return nlohmann::json(s).get<std::string>(); }
 
 // Why no arm completed, and what to change: one sentence each.
 std::vector<std::string> no_completed_arm_reasons(const SweepResult& sweep) {
@@ -137,7 +136,7 @@ std::vector<std::string> no_completed_arm_reasons(const SweepResult& sweep) {
   const SweepArm* first_diverged = nullptr;
   const SweepArm* first_other = nullptr;
   for (const auto& a : sweep.arms) {
-    ++count[status_name(a.status)];
+    ++count[to_string(a.status)];
     if (a.status == ArmStatus::diverged && !first_diverged) first_diverged = &a;
     if (a.status != ArmStatus::diverged && !first_other) first_other = &a;
   }
@@ -149,12 +148,12 @@ std::vector<std::string> no_completed_arm_reasons(const SweepResult& sweep) {
   if (example) {
     s += "; for example batch " + std::to_string(example->batch_size) + " seed " + std::to_string(example->seed) +
          " at learning rate " + fmt(example->learning_rate, "%.4g") + ": " +
-         (example->message.empty() ? status_name(example->status) : example->message);
+         (example->message.empty() ? to_string(example->status) : example->message);
   }
   reasons.push_back(s + ".");
   if (first_diverged) {
     reasons.push_back("Lower the learning rate (--lr; the sweep ran " + fmt(sweep.base_learning_rate, "%.4g") +
-                      " at batch " + std::to_string(sweep.base_batch) + ", scaled " + sweep.lr_scaling +
+                      " at batch " + std::to_string(sweep.base_batch) + ", scaled " + to_string(sweep.lr_scaling) +
                       " to each size), or scale it less with the batch (--lr-scaling sqrt or none), and sweep again.");
   }
   if (count.count("out_of_memory")) {
@@ -170,11 +169,11 @@ std::vector<std::string> no_completed_arm_reasons(const SweepResult& sweep) {
 
 // Why no size reached the target in every seed, and what to change.
 std::vector<std::string> no_target_reasons(const SweepResult& sweep, const std::vector<Measured>& measured,
-                                           const std::string& objective) {
+                                           Objective objective) {
   std::vector<std::string> reasons;
   if (!sweep.target_loss) {
     reasons.push_back("There is no target loss (no completed arm was evaluated), so no batch size has a time to "
-                      "target for " + objective + ".");
+                      "target for " + to_string(objective) + ".");
     reasons.push_back("Give --target-loss, or a --budget long enough for evaluations (--eval-every).");
     return reasons;
   }
@@ -203,10 +202,13 @@ std::vector<std::string> no_target_reasons(const SweepResult& sweep, const std::
 
 }  // namespace
 
-double scaled_learning_rate(const std::string& rule, double base_lr, std::int64_t base_batch, std::int64_t batch) {
+double scaled_learning_rate(LrScaling rule, double base_lr, std::int64_t base_batch, std::int64_t batch) {
   const double ratio = double(batch) / double(base_batch);
-  if (rule == "linear") return base_lr * ratio;
-  if (rule == "sqrt") return base_lr * std::sqrt(ratio);
+  switch (rule) {
+    case LrScaling::linear: return base_lr * ratio;
+    case LrScaling::sqrt: return base_lr * std::sqrt(ratio);
+    case LrScaling::none: break;
+  }
   return base_lr;
 }
 
@@ -280,7 +282,7 @@ struct Evidence {
     return nullptr;
   }
   bool about_target() const {
-    return settings.objective == "time-to-target" || settings.objective == "sample-efficiency";
+    return settings.objective == Objective::time_to_target || settings.objective == Objective::sample_efficiency;
   }
 };
 
@@ -393,7 +395,7 @@ std::vector<std::string> missing_evidence(const Evidence& e) {
     reasons = no_completed_arm_reasons(e.sweep);
   } else if (e.about_target() && !any_at_target) {
     reasons = no_target_reasons(e.sweep, e.measured, e.settings.objective);
-  } else if (e.settings.objective == "throughput" && !any_rate) {
+  } else if (e.settings.objective == Objective::throughput && !any_rate) {
     reasons.push_back("No completed arm has a timed step (samples/s), so no batch size has a throughput; give "
                       "a --budget of more steps per arm.");
   }
@@ -404,8 +406,8 @@ std::vector<std::string> missing_evidence(const Evidence& e) {
 Choice choose(const Evidence& e, const std::vector<BatchPrediction>& predictions) {
   Choice c;
   c.batch = e.range.smallest_swept;
-  const std::string& objective = e.settings.objective;
-  if (objective == "time-to-target") {
+  const Objective objective = e.settings.objective;
+  if (objective == Objective::time_to_target) {
     if (e.fits.steps && !e.fits.time_points.empty()) {
       // T(B) is flat near its minimum (between B_sat and B_crit), and the
       // predictions carry more noise than a few percent: among the sizes
@@ -433,7 +435,7 @@ Choice choose(const Evidence& e, const std::vector<BatchPrediction>& predictions
       }
       c.basis = "measured";
     }
-  } else if (objective == "throughput") {
+  } else if (objective == Objective::throughput) {
     // Throughputs within measured noise of the highest are a tie: no pick on
     // a 0.15% difference. Among the tied sizes the smallest is taken: the
     // same samples/s with less memory and more optimizer steps per sample.
@@ -449,7 +451,7 @@ Choice choose(const Evidence& e, const std::vector<BatchPrediction>& predictions
     }
     c.batch = c.near_best.front();
     c.basis = "measured";
-  } else if (objective == "sample-efficiency") {
+  } else if (objective == Objective::sample_efficiency) {
     double best = std::numeric_limits<double>::infinity();
     for (const auto& m : e.measured) {
       if (m.samples_to_target && *m.samples_to_target < best) {
@@ -508,9 +510,9 @@ void set_learning_rate(Recommendation& r, const Evidence& e, std::int64_t batch)
   const SweepResult& sweep = e.sweep;
   r.learning_rate = scaled_learning_rate(sweep.lr_scaling, sweep.base_learning_rate, sweep.base_batch, batch);
   const std::string base = "batch " + std::to_string(sweep.base_batch) + " at " + fmt(sweep.base_learning_rate, "%g");
-  if (sweep.lr_scaling == "linear") {
+  if (sweep.lr_scaling == LrScaling::linear) {
     r.learning_rate_rule = "linear scaling from " + base + " (" + e.workload.optimizer + "), the rule the sweep ran";
-  } else if (sweep.lr_scaling == "sqrt") {
+  } else if (sweep.lr_scaling == LrScaling::sqrt) {
     r.learning_rate_rule =
         "square-root scaling from " + base + " (" + e.workload.optimizer + "), the rule the sweep ran";
   } else {
@@ -575,7 +577,7 @@ void rate_confidence(Recommendation& r, const Evidence& e, const Choice& choice)
   // The best size at the edge of what was swept: the optimum may lie beyond.
   // (For time to target the low edge is judged on the fastest prediction,
   // before the tie rule moved the pick up.)
-  if (settings.objective != "max-fit" && !settings.effective_batch) {
+  if (settings.objective != Objective::max_fit && !settings.effective_batch) {
     if (choice.fastest.value_or(choice.batch) <= range.smallest_swept &&
         range.smallest_swept > range.smallest_possible) {
       weak(std::string(choice.fastest ? "the fastest predicted size" : "the best size") + " is the smallest swept, " +
@@ -630,7 +632,7 @@ void rate_confidence(Recommendation& r, const Evidence& e, const Choice& choice)
     }
   }
   if (sweep.incomplete) weak("the sweep is incomplete", 2);
-  r.confidence = strikes == 0 ? "high" : strikes == 1 ? "medium" : "low";
+  r.confidence = strikes == 0 ? Confidence::high : strikes == 1 ? Confidence::medium : Confidence::low;
 }
 
 // Stage 6: reasons a person can check against the numbers.
@@ -652,14 +654,14 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
     s += ": predicted " + format_seconds(r.predicted_seconds_to_target) + " to the target loss " + target;
     if (choice.batch != planned.batch && p_best && p_best->seconds_to_target) {
       s += ", against " + format_seconds(p_best->seconds_to_target) + " at batch " + std::to_string(choice.batch) +
-           ", the " + settings.objective + " choice";
+           ", the " + to_string(settings.objective) + " choice";
     }
     out.push_back(s + ".");
   }
   const std::string chosen_text = std::to_string(choice.batch);
   const Measured* m_choice = e.measured_at(choice.batch);
   const std::vector<std::int64_t>& near_best = choice.near_best;
-  if (settings.objective == "time-to-target") {
+  if (settings.objective == Objective::time_to_target) {
     const BatchPrediction* p_objective = prediction_at(r.predictions, choice.batch);
     if (choice.basis == "predicted") {
       out.push_back("Batch " + chosen_text +
@@ -683,7 +685,7 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
                     format_seconds(m_choice ? m_choice->seconds_to_target : std::nullopt) +
                     "); too few sizes reached it in every seed to fit S(B).");
     }
-  } else if (settings.objective == "throughput") {
+  } else if (settings.objective == Objective::throughput) {
     if (near_best.size() > 1) {
       double tie_noise = 0;
       for (auto b : near_best) tie_noise = std::max(tie_noise, e.measured_at(b)->throughput_noise);
@@ -699,7 +701,7 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
                     format_number(m_choice->samples_per_s, "%.0f") + " samples/s, beyond the measured noise (" +
                     fmt(m_choice->throughput_noise * 100, "%.1f") + "%) of every other size.");
     }
-  } else if (settings.objective == "sample-efficiency") {
+  } else if (settings.objective == Objective::sample_efficiency) {
     out.push_back("Batch " + chosen_text + " reached the target loss " + target + " with the fewest samples" +
                   (m_choice && m_choice->samples_to_target ? " (" + fmt(*m_choice->samples_to_target, "%.0f") + ")"
                                                            : "") +
@@ -736,7 +738,8 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
   // accumulation does not help on one device. T_acc(B) = S(B) (B/m) t(m) and
   // S(B) B = S_min (B + B_crit) grows with B, so an effective batch B > m run
   // as B/m micro-batches of m always takes longer than m itself.
-  if (settings.objective == "time-to-target" && r.steps_fit && r.step_time_fit && r.step_time_fit->saturation_batch) {
+  if (settings.objective == Objective::time_to_target && r.steps_fit && r.step_time_fit &&
+      r.step_time_fit->saturation_batch) {
     const double unconstrained = std::sqrt(r.steps_fit->critical_batch * *r.step_time_fit->saturation_batch);
     if (unconstrained > 1.1 * double(r.max_fit_batch)) {
       out.push_back("Without the memory limit the optimum would be near sqrt(B_crit x B_sat) ~ " +
@@ -750,7 +753,7 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
                   format_number(noise.low, "%.0f") + " to " + format_number(noise.high, "%.0f") + ", after " +
                   std::to_string(noise.warm_in_steps) +
                   " warm-in steps) is a prior for B_crit, good to about an order of magnitude.");
-  } else if (noise.status == "noise_dominates") {
+  } else if (noise.status == NoiseScaleStatus::noise_dominates) {
     out.push_back("The gradient noise dominated the measured gradient (|G|^2 estimate not positive): B_simple is "
                   "very large at these weights, and small batches lose little.");
   }
@@ -763,11 +766,6 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
 // --effective-batch) -> learning rate and times -> confidence -> reasons.
 Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, const WorkloadInfo& workload,
                          const NoiseScale& noise, const RecommendSettings& settings) {
-  const auto& objectives = recommendation_objectives();
-  if (std::find(objectives.begin(), objectives.end(), settings.objective) == objectives.end()) {
-    throw UsageError("--objective " + settings.objective +
-                     ": choose time-to-target, throughput, sample-efficiency or max-fit");
-  }
   Recommendation r;
   r.objective = settings.objective;
   r.target_loss = sweep.target_loss;
@@ -790,8 +788,8 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   if (!r.max_fit_seconds_to_target && m_largest) r.max_fit_seconds_to_target = m_largest->seconds_to_target;
 
   if (std::vector<std::string> why_not = missing_evidence(e); !why_not.empty()) {
-    r.status = kNoRecommendation;
-    r.confidence = "none";
+    r.status = RecommendationStatus::none;
+    r.confidence = Confidence::none;
     r.reasons = std::move(why_not);
     if (sweep.incomplete) r.reasons.push_back("The sweep is incomplete: " + sweep.incomplete_reason + ".");
     return r;

@@ -19,13 +19,14 @@
 
 namespace batchtune {
 
+// The objectives' words, for --objective.
 inline const std::vector<std::string>& recommendation_objectives() {
-  static const std::vector<std::string> names{"time-to-target", "throughput", "sample-efficiency", "max-fit"};
+  static const std::vector<std::string> names = json_util::enum_words<Objective>();
   return names;
 }
 
 // The learning rate at batch B under a scaling rule relative to (base_batch, base_lr).
-double scaled_learning_rate(const std::string& rule, double base_lr, std::int64_t base_batch, std::int64_t batch);
+double scaled_learning_rate(LrScaling rule, double base_lr, std::int64_t base_batch, std::int64_t batch);
 
 // Least squares of steps against 1/B over (batch, steps) points. None with
 // fewer than two distinct sizes, or when the intercept is not positive (steps
@@ -40,7 +41,7 @@ std::optional<StepTimeFit> fit_step_time(const std::vector<std::pair<double, dou
 double interpolate_step_time(const std::vector<std::pair<double, double>>& batch_seconds, double batch);
 
 struct RecommendSettings {
-  std::string objective = "time-to-target";
+  Objective objective = Objective::time_to_target;
   // An effective batch to plan for instead of the objective's choice; above
   // the safe maximum it becomes micro-batch x accumulation steps.
   std::optional<std::int64_t> effective_batch;

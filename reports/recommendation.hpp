@@ -7,11 +7,34 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "reports/json_util.hpp"
+
 namespace batchtune {
+
+// What the recommendation optimises: wall-clock to the target loss,
+// samples/s, fewest samples to the target, or the largest safe batch.
+enum class Objective { time_to_target, throughput, sample_efficiency, max_fit };
+NLOHMANN_JSON_SERIALIZE_ENUM(Objective, {{Objective::time_to_target, "time-to-target"},
+                                         {Objective::throughput, "throughput"},
+                                         {Objective::sample_efficiency, "sample-efficiency"},
+                                         {Objective::max_fit, "max-fit"}})
+inline std::string to_string(Objective o) { return json_util::enum_word(o); }
+inline std::optional<Objective> parse_objective(std::string_view text) {
+  return json_util::parse_enum<Objective>(text);
+}
+
+// none: there is no recommendation to be confident in.
+enum class Confidence { high, medium, low, none };
+NLOHMANN_JSON_SERIALIZE_ENUM(Confidence, {{Confidence::high, "high"},
+                                          {Confidence::medium, "medium"},
+                                          {Confidence::low, "low"},
+                                          {Confidence::none, "none"}})
+inline std::string to_string(Confidence c) { return json_util::enum_word(c); }
 
 // Steps to the target against batch size: S(B) = S_min (1 + B_crit / B),
 // fitted as a line in 1/B (McCandlish et al. 2018).
@@ -33,8 +56,14 @@ struct StepTimeFit {
 
 // Simple noise scale B_simple = tr(Sigma) / |G|^2 from squared gradient norms
 // at two batch sizes at the same weights.
+enum class NoiseScaleStatus { measured, noise_dominates, not_measured };
+NLOHMANN_JSON_SERIALIZE_ENUM(NoiseScaleStatus, {{NoiseScaleStatus::measured, "measured"},
+                                                {NoiseScaleStatus::noise_dominates, "noise_dominates"},
+                                                {NoiseScaleStatus::not_measured, "not_measured"}})
+inline std::string to_string(NoiseScaleStatus s) { return json_util::enum_word(s); }
+
 struct NoiseScale {
-  std::string status;                   // measured | noise_dominates | not_measured
+  NoiseScaleStatus status = NoiseScaleStatus::not_measured;
   std::string message;                  // why, when not measured
   std::int64_t small_batch = 0;
   std::int64_t large_batch = 0;
@@ -48,6 +77,9 @@ struct NoiseScale {
   std::vector<double> small_norms_sq;       // raw |G_b|^2 per repeat
   std::vector<double> large_norms_sq;       // raw |G_B|^2 per repeat
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NoiseScale, status, message, small_batch, large_batch, repeats, warm_in_steps,
+                                   gradient_norm_sq, trace_covariance, simple_noise_scale, low, high, small_norms_sq,
+                                   large_norms_sq)
 
 // What the models predict for one batch size.
 struct BatchPrediction {
@@ -59,18 +91,21 @@ struct BatchPrediction {
   std::optional<double> samples_per_s;          // B / t(B)
   std::optional<double> measured_seconds_to_target;
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BatchPrediction, batch_size, swept, steps_to_target, step_s, seconds_to_target,
+                                   samples_per_s, measured_seconds_to_target)
 
 // No answer without evidence: when no batch size has what the objective
 // needs (no arm completed, or none reached the target in every seed), status
 // is "none", the batch size, micro-batch, accumulation steps and learning
 // rate are null, confidence is "none", and the reasons say why and what to
 // change. Everything measured (fits, predictions, noise scale) is still there.
-inline constexpr const char* kRecommended = "recommended";
-inline constexpr const char* kNoRecommendation = "none";
+enum class RecommendationStatus { recommended, none };
+NLOHMANN_JSON_SERIALIZE_ENUM(RecommendationStatus, {{RecommendationStatus::recommended, "recommended"},
+                                                    {RecommendationStatus::none, "none"}})
 
 struct Recommendation {
-  std::string objective;                 // time-to-target | throughput | sample-efficiency | max-fit
-  std::string status = kRecommended;     // recommended | none
+  Objective objective = Objective::time_to_target;
+  RecommendationStatus status = RecommendationStatus::recommended;
   std::optional<std::int64_t> batch_size;          // the effective batch: micro_batch_size x accumulation_steps
   std::optional<std::int64_t> micro_batch_size;    // what goes through the model at once
   std::optional<std::int64_t> accumulation_steps;  // 1: no accumulation
@@ -89,23 +124,19 @@ struct Recommendation {
   std::optional<StepsFit> steps_fit;
   std::optional<StepTimeFit> step_time_fit;
   NoiseScale noise_scale;
-  std::string confidence;                // high | medium | low; none without a recommendation
+  Confidence confidence = Confidence::none;  // none without a recommendation
   std::vector<std::string> confidence_notes;
   std::vector<std::string> reasons;      // sentences a person can check against the numbers
   std::vector<BatchPrediction> predictions;
 
   // A batch size was recommended (status "recommended" with a batch size).
-  bool recommends() const { return status == kRecommended && batch_size.has_value(); }
+  bool recommends() const { return status == RecommendationStatus::recommended && batch_size.has_value(); }
 };
 
 void to_json(nlohmann::json& j, const StepsFit& f);
 void from_json(const nlohmann::json& j, StepsFit& f);
 void to_json(nlohmann::json& j, const StepTimeFit& f);
 void from_json(const nlohmann::json& j, StepTimeFit& f);
-void to_json(nlohmann::json& j, const NoiseScale& n);
-void from_json(const nlohmann::json& j, NoiseScale& n);
-void to_json(nlohmann::json& j, const BatchPrediction& p);
-void from_json(const nlohmann::json& j, BatchPrediction& p);
 void to_json(nlohmann::json& j, const Recommendation& r);
 void from_json(const nlohmann::json& j, Recommendation& r);
 

@@ -129,7 +129,7 @@ void write_recommendation(std::ostream& out, const Report& r) {
     // No answer without evidence: say so plainly, and why.
     out << "<section class=\"recommendation none\" id=\"recommendation\">\n<h2>Recommendation</h2>\n"
         << "<p class=\"headline\"><strong>No recommendation</strong></p>\n"
-        << "<p>No batch size has the evidence for one (objective " << esc(rec.objective) << ").</p>\n";
+        << "<p>No batch size has the evidence for one (objective " << esc(to_string(rec.objective)) << ").</p>\n";
     if (!rec.reasons.empty()) {
       out << "<h3>Why</h3>\n<ul class=\"reasons\">\n";
       for (const auto& reason : rec.reasons) out << "<li>" << esc(reason) << "</li>\n";
@@ -147,7 +147,7 @@ void write_recommendation(std::ostream& out, const Report& r) {
   out << "</p>\n<dl class=\"facts\">\n";
   out << "<dt>learning rate</dt><dd><strong>" << esc(num(rec.learning_rate, "%.4g")) << "</strong>"
       << (rec.learning_rate_rule.empty() ? "" : " (" + esc(rec.learning_rate_rule) + ")") << "</dd>\n";
-  fact(out, "objective", rec.objective);
+  fact(out, "objective", to_string(rec.objective));
   std::vector<std::string> times;
   const auto finite = [](const std::optional<double>& v) { return v && std::isfinite(*v); };
   if (finite(rec.predicted_seconds_to_target))
@@ -168,10 +168,9 @@ void write_recommendation(std::ostream& out, const Report& r) {
     largest += ": no time-to-target prediction for it";
   }
   fact(out, rec.max_fit_label.c_str(), largest);
-  const std::string level =
-      rec.confidence == "high" || rec.confidence == "medium" || rec.confidence == "low" ? rec.confidence : "other";
-  out << "<dt>confidence</dt><dd><span class=\"badge " << level << "\">"
-      << esc(rec.confidence.empty() ? "unknown" : rec.confidence) << "</span>";
+  const std::string level = rec.confidence == Confidence::none ? "other" : to_string(rec.confidence);
+  out << "<dt>confidence</dt><dd><span class=\"badge " << level << "\">" << esc(to_string(rec.confidence))
+      << "</span>";
   if (!rec.confidence_notes.empty()) {
     out << "<ul>";
     for (const auto& note : rec.confidence_notes) out << "<li>" << esc(note) << "</li>";
@@ -196,9 +195,9 @@ void write_recommendation(std::ostream& out, const Report& r) {
          "B_simple " + num(rec.noise_scale.simple_noise_scale, "%.0f") + " (" + num(rec.noise_scale.low, "%.0f") +
              " to " + num(rec.noise_scale.high, "%.0f") + ", batches " + integer(rec.noise_scale.small_batch) +
              " and " + integer(rec.noise_scale.large_batch) + ")");
-  } else if (!rec.noise_scale.status.empty()) {
+  } else {
     fact(out, "noise scale",
-         rec.noise_scale.status + (rec.noise_scale.message.empty() ? "" : ": " + rec.noise_scale.message));
+         to_string(rec.noise_scale.status) + (rec.noise_scale.message.empty() ? "" : ": " + rec.noise_scale.message));
   }
   out << "</dl>\n";
   if (!rec.reasons.empty()) {
@@ -248,9 +247,10 @@ void write_sweep_tables(std::ostream& out, const Report& r) {
   }
   const SweepResult& s = *r.sweep;
   const auto rec = recommended_batch(r);
-  out << "<h3>Sweep: per batch size</h3>\n<p>" << esc(s.budget_kind) << " budget " << esc(num(s.budget_value, "%.6g"))
+  out << "<h3>Sweep: per batch size</h3>\n<p>" << esc(to_string(s.budget_kind)) << " budget "
+      << esc(num(s.budget_value, "%.6g"))
       << " per arm, " << s.seeds << " seed" << (s.seeds == 1 ? "" : "s") << ", " << esc(s.precision)
-      << ", learning rate scaling " << esc(s.lr_scaling) << " from batch " << s.base_batch << " at "
+      << ", learning rate scaling " << esc(to_string(s.lr_scaling)) << " from batch " << s.base_batch << " at "
       << esc(num(s.base_learning_rate, "%.4g")) << "; validation every " << s.eval_every_samples << " samples on "
       << s.eval_samples << ". Target validation loss " << esc(num(s.target_loss, "%.4f"))
       << (s.target_source.empty() ? "" : " (" + esc(s.target_source) + ")") << ".";
@@ -324,7 +324,7 @@ void write_probe_tables(std::ostream& out, const Report& r) {
   fact(out, "capacity",
        format_bytes(p.capacity_bytes) + (p.capacity_source.empty() ? "" : " (" + p.capacity_source + ")"));
   fact(out, "search",
-       p.strategy + " on " + p.device + ", meter " + p.meter + ", " + std::to_string(p.trials.size()) + " trials in " +
+       to_string(p.strategy) + " on " + p.device + ", meter " + p.meter + ", " + std::to_string(p.trials.size()) + " trials in " +
            format_seconds(p.total_seconds) + (p.isolated ? ", each in its own process" : ""));
   if (p.memory_model) {
     const MemoryModel& m = *p.memory_model;

@@ -47,12 +47,12 @@ std::string cell(std::string s) {
 
 void render_recommendation_text(std::ostream& out, const Recommendation& r) {
   if (!r.recommends()) {
-    out << "recommendation (" << r.objective << "): none, no batch size has the evidence for one\n";
+    out << "recommendation (" << to_string(r.objective) << "): none, no batch size has the evidence for one\n";
     if (r.target_loss) out << "  target loss           " << format_number(r.target_loss, "%.4f") << '\n';
     for (const auto& reason : r.reasons) out << "  - " << reason << '\n';
     return;
   }
-  out << "recommendation (" << r.objective << "): batch size " << batch_and_accumulation(r) << ", learning rate "
+  out << "recommendation (" << to_string(r.objective) << "): batch size " << batch_and_accumulation(r) << ", learning rate "
       << format_number(r.learning_rate, "%.4g") << '\n';
   out << "  learning rate rule    " << r.learning_rate_rule << '\n';
   if (r.target_loss) out << "  target loss           " << format_number(r.target_loss, "%.4f") << '\n';
@@ -68,9 +68,9 @@ void render_recommendation_text(std::ostream& out, const Recommendation& r) {
     out << "B_simple " << format_number(r.noise_scale.simple_noise_scale, "%.0f") << " ("
         << format_number(r.noise_scale.low, "%.0f") << " to " << format_number(r.noise_scale.high, "%.0f") << ")\n";
   } else {
-    out << r.noise_scale.status << (r.noise_scale.message.empty() ? "" : ": " + r.noise_scale.message) << '\n';
+    out << to_string(r.noise_scale.status) << (r.noise_scale.message.empty() ? "" : ": " + r.noise_scale.message) << '\n';
   }
-  out << "  confidence            " << r.confidence;
+  out << "  confidence            " << to_string(r.confidence);
   for (std::size_t i = 0; i < r.confidence_notes.size(); ++i) out << (i ? "; " : ": ") << r.confidence_notes[i];
   out << '\n';
   for (const auto& reason : r.reasons) out << "  - " << reason << '\n';
@@ -94,14 +94,14 @@ void render_report_markdown(std::ostream& out, const Report& r) {
   if (!r.recommendation) {
     out << "No recommendation in this report.\n\n";
   } else if (!r.recommendation->recommends()) {
-    out << "**No recommendation** (objective: " << r.recommendation->objective
+    out << "**No recommendation** (objective: " << to_string(r.recommendation->objective)
         << "): no batch size has the evidence for one.\n\n";
     for (const auto& reason : r.recommendation->reasons) out << "- " << reason << '\n';
     out << '\n';
   } else {
     const Recommendation& rec = *r.recommendation;
     out << "**Batch size " << batch_and_accumulation(rec) << ", learning rate " << format_number(rec.learning_rate, "%.4g")
-        << "** (objective: " << rec.objective << ", confidence: " << rec.confidence << ")\n\n";
+        << "** (objective: " << to_string(rec.objective) << ", confidence: " << to_string(rec.confidence) << ")\n\n";
     out << "| | |\n|---|---|\n";
     out << "| learning rate rule | " << cell(rec.learning_rate_rule) << " |\n";
     out << "| target validation loss | " << format_number(rec.target_loss, "%.4f") << " |\n";
@@ -117,7 +117,7 @@ void render_report_markdown(std::ostream& out, const Report& r) {
         << (rec.noise_scale.simple_noise_scale
                 ? format_number(rec.noise_scale.simple_noise_scale, "%.0f") + " (" +
                       format_number(rec.noise_scale.low, "%.0f") + " to " + format_number(rec.noise_scale.high, "%.0f") + ")"
-                : cell(rec.noise_scale.status))
+                : cell(to_string(rec.noise_scale.status)))
         << " |\n\n";
     for (const auto& reason : rec.reasons) out << "- " << reason << '\n';
     for (const auto& note : rec.confidence_notes) out << "- Confidence: " << note << '\n';
@@ -128,7 +128,7 @@ void render_report_markdown(std::ostream& out, const Report& r) {
     out << "### Memory probe\n\n";
     out << "Largest fitting batch **" << p.largest_fitting_batch << "**" << (p.capped ? " (capped by " + (p.cap_source.empty() ? std::string("--max-batch") : p.cap_source) + ")" : "")
         << ", safe maximum " << p.safe_max_batch << ", in " << format_bytes(p.capacity_bytes) << " ("
-        << cell(p.capacity_source) << "); " << p.trials.size() << " trials (" << p.strategy << ").";
+        << cell(p.capacity_source) << "); " << p.trials.size() << " trials (" << to_string(p.strategy) << ").";
     if (p.min_batch > 1) {
       out << " Smallest batch " << p.min_batch << ": smaller ones cannot train"
           << (p.min_batch_reason.empty() ? "" : " (" + cell(first_line(p.min_batch_reason)) + ")") << ".";
@@ -138,8 +138,8 @@ void render_report_markdown(std::ostream& out, const Report& r) {
   if (r.sweep) {
     const SweepResult& s = *r.sweep;
     out << "### Sweep\n\n";
-    out << s.budget_kind << " budget " << format_number(s.budget_value, "%.0f") << " per arm, " << s.seeds << " seed"
-        << (s.seeds > 1 ? "s" : "") << ", lr scaling " << s.lr_scaling << " from batch " << s.base_batch
+    out << to_string(s.budget_kind) << " budget " << format_number(s.budget_value, "%.0f") << " per arm, " << s.seeds << " seed"
+        << (s.seeds > 1 ? "s" : "") << ", lr scaling " << to_string(s.lr_scaling) << " from batch " << s.base_batch
         << "; target validation loss " << format_number(s.target_loss, "%.4f")
         << (s.target_loss ? " (times to it interpolated between evaluations)." : ".");
     if (s.incomplete) out << " **Incomplete:** " << cell(s.incomplete_reason) << ".";

@@ -4,8 +4,10 @@
 #include <cctype>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "reports/error.hpp"
+#include "reports/json_util.hpp"
 
 namespace batchtune {
 namespace {
@@ -52,6 +54,53 @@ T read_section(const nlohmann::json& j, const std::string& path, const char* sec
   }
 }
 
+// Every field of a report that holds an enum's word ("*": each item of a
+// list), with the words it may hold. NLOHMANN_JSON_SERIALIZE_ENUM reads any
+// other value as the enum's first, silently; these are checked first instead,
+// and refused naming the field.
+struct EnumField {
+  const char* path;
+  std::vector<std::string> (*words)();
+};
+const EnumField kEnumFields[] = {
+    {"probe.strategy", json_util::enum_words<ProbeStrategy>},
+    {"probe.trials.*.outcome", json_util::enum_words<TrialOutcome>},
+    {"sweep.budget_kind", json_util::enum_words<BudgetKind>},
+    {"sweep.lr_scaling", json_util::enum_words<LrScaling>},
+    {"sweep.arms.*.status", json_util::enum_words<ArmStatus>},
+    {"recommendation.objective", json_util::enum_words<Objective>},
+    {"recommendation.status", json_util::enum_words<RecommendationStatus>},
+    {"recommendation.confidence", json_util::enum_words<Confidence>},
+    {"recommendation.noise_scale.status", json_util::enum_words<NoiseScaleStatus>},
+};
+
+// Checks the values at `rest` (a dotted path) below `node`, named from
+// `walked`. A missing key or a section of another type is left to the typed
+// reader, which names it.
+void check_enum_words(const nlohmann::json& node, const std::string& rest, const std::string& walked,
+                      const EnumField& field, const std::string& source) {
+  if (rest.empty()) {
+    const auto words = field.words();
+    if (node.is_string() && std::find(words.begin(), words.end(), node.get<std::string>()) != words.end()) return;
+    std::string list;
+    for (const auto& w : words) list += (list.empty() ? "" : ", ") + w;
+    throw InputError(source + ": " + walked + " is " + node.dump() + ", not one of " + list +
+                     "; was the file edited or written by another tool?");
+  }
+  const std::size_t dot = rest.find('.');
+  const std::string key = rest.substr(0, dot);
+  const std::string below = dot == std::string::npos ? "" : rest.substr(dot + 1);
+  const std::string here = walked.empty() ? "" : walked + ".";
+  if (key == "*") {
+    if (!node.is_array()) return;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      check_enum_words(node[i], below, here + std::to_string(i), field, source);
+    }
+  } else if (node.is_object() && node.contains(key)) {
+    check_enum_words(node.at(key), below, here + key, field, source);
+  }
+}
+
 // Schema 1 -> 2, on the JSON: `step_seconds` became `compute_seconds`, and
 // the recommendation gained `status` (every schema 1 recommendation has a
 // batch size). `target` changed meaning; the typed model recomputes it.
@@ -64,7 +113,7 @@ void upgrade_from_schema_1(nlohmann::json& j) {
     }
   }
   if (j.contains("recommendation") && j["recommendation"].is_object() && !j["recommendation"].contains("status")) {
-    j["recommendation"]["status"] = kRecommended;
+    j["recommendation"]["status"] = RecommendationStatus::recommended;
   }
 }
 
@@ -142,6 +191,7 @@ Report report_from_json(const nlohmann::json& json, const std::string& path) {
     upgrade_from_schema_1(upgraded);
   }
   const nlohmann::json& doc = r.schema_version == 1 ? upgraded : r.json;
+  for (const auto& field : kEnumFields) check_enum_words(doc, field.path, "", field, path);
   try {
     const auto& tool = doc.at("tool");
     r.tool_version = tool.value("version", "");

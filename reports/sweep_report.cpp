@@ -13,9 +13,7 @@
 namespace batchtune {
 
 using json_util::number;
-using json_util::optional;
 using json_util::read_number;
-using json_util::read_optional;
 
 std::vector<double> step_total_seconds(const SweepArm& arm) {
   std::vector<double> total;
@@ -131,14 +129,14 @@ void from_json(const nlohmann::json& j, LossPoint& p) {
 }
 void to_json(nlohmann::json& j, const EvalPoint& p) {
   j = {{"step", p.step}, {"samples", p.samples}, {"seconds", number(p.seconds)},
-       {"loss", number(p.loss)}, {"accuracy", optional(p.accuracy)}};
+       {"loss", number(p.loss)}, {"accuracy", p.accuracy}};
 }
 void from_json(const nlohmann::json& j, EvalPoint& p) {
   j.at("step").get_to(p.step);
   j.at("samples").get_to(p.samples);
   p.seconds = read_number(j.at("seconds"));
   p.loss = read_number(j.at("loss"));
-  p.accuracy = read_optional<double>(j, "accuracy");
+  j.at("accuracy").get_to(p.accuracy);
 }
 void to_json(nlohmann::json& j, const TimeToTarget& t) {
   j = {{"steps", number(t.steps)}, {"samples", number(t.samples)}, {"seconds", number(t.seconds)}};
@@ -162,24 +160,24 @@ void to_json(nlohmann::json& j, const SweepArm& a) {
        {"learning_rate", number(a.learning_rate)},
        {"status", a.status},
        {"message", a.message},
-       {"failed_at_step", optional(a.failed_at_step)},
+       {"failed_at_step", a.failed_at_step},
        {"steps", a.steps},
        {"samples", a.samples},
        {"train_seconds", number(a.train_seconds)},
        {"warmup_steps_excluded", a.warmup_steps_excluded},
        {"timing_only_steps", a.timing_only_steps},
-       {"median_step_seconds", optional(a.median_step_seconds)},
-       {"p10_step_seconds", optional(a.p10_step_seconds)},
-       {"p90_step_seconds", optional(a.p90_step_seconds)},
-       {"samples_per_s", optional(a.samples_per_s)},
-       {"steps_per_s", optional(a.steps_per_s)},
-       {"data_share", optional(a.data_share)},
+       {"median_step_seconds", a.median_step_seconds},
+       {"p10_step_seconds", a.p10_step_seconds},
+       {"p90_step_seconds", a.p90_step_seconds},
+       {"samples_per_s", a.samples_per_s},
+       {"steps_per_s", a.steps_per_s},
+       {"data_share", a.data_share},
        {"peak_bytes", a.peak_bytes},
        {"initial_weights_sum", number(a.initial_weights_sum)},
-       {"final_validation_loss", optional(a.final_validation_loss)},
-       {"final_validation_accuracy", optional(a.final_validation_accuracy)},
-       {"target", optional(a.target)},
-       {"first_evaluation_at_target", optional(a.first_evaluation_at_target)},
+       {"final_validation_loss", a.final_validation_loss},
+       {"final_validation_accuracy", a.final_validation_accuracy},
+       {"target", a.target},
+       {"first_evaluation_at_target", a.first_evaluation_at_target},
        {"evaluations", a.evaluations},
        {"compute_seconds", a.compute_seconds},
        {"data_seconds", a.data_seconds},
@@ -191,27 +189,27 @@ void from_json(const nlohmann::json& j, SweepArm& a) {
   a.learning_rate = read_number(j.at("learning_rate"));
   j.at("status").get_to(a.status);
   j.at("message").get_to(a.message);
-  a.failed_at_step = read_optional<std::int64_t>(j, "failed_at_step");
+  j.at("failed_at_step").get_to(a.failed_at_step);
   j.at("steps").get_to(a.steps);
   j.at("samples").get_to(a.samples);
   a.train_seconds = read_number(j.at("train_seconds"));
   j.at("warmup_steps_excluded").get_to(a.warmup_steps_excluded);
   // Added after schema 1 was first written: older reports lack it.
   a.timing_only_steps = j.value("timing_only_steps", std::int64_t{0});
-  a.median_step_seconds = read_optional<double>(j, "median_step_seconds");
-  a.p10_step_seconds = read_optional<double>(j, "p10_step_seconds");
-  a.p90_step_seconds = read_optional<double>(j, "p90_step_seconds");
-  a.samples_per_s = read_optional<double>(j, "samples_per_s");
-  a.steps_per_s = read_optional<double>(j, "steps_per_s");
-  a.data_share = read_optional<double>(j, "data_share");
+  j.at("median_step_seconds").get_to(a.median_step_seconds);
+  j.at("p10_step_seconds").get_to(a.p10_step_seconds);
+  j.at("p90_step_seconds").get_to(a.p90_step_seconds);
+  j.at("samples_per_s").get_to(a.samples_per_s);
+  j.at("steps_per_s").get_to(a.steps_per_s);
+  j.at("data_share").get_to(a.data_share);
   j.at("peak_bytes").get_to(a.peak_bytes);
   a.initial_weights_sum = read_number(j.at("initial_weights_sum"));
-  a.final_validation_loss = read_optional<double>(j, "final_validation_loss");
-  a.final_validation_accuracy = read_optional<double>(j, "final_validation_accuracy");
-  a.target = read_optional<TimeToTarget>(j, "target");
+  j.at("final_validation_loss").get_to(a.final_validation_loss);
+  j.at("final_validation_accuracy").get_to(a.final_validation_accuracy);
+  j.at("target").get_to(a.target);
   // Added in schema 2 (report_reader recomputes it for older reports).
   if (j.contains("first_evaluation_at_target")) {
-    a.first_evaluation_at_target = read_optional<EvaluationAtTarget>(j, "first_evaluation_at_target");
+    j.at("first_evaluation_at_target").get_to(a.first_evaluation_at_target);
   }
   j.at("evaluations").get_to(a.evaluations);
   j.at("compute_seconds").get_to(a.compute_seconds);  // schema 1's step_seconds: report_reader renames it
@@ -258,12 +256,12 @@ void to_json(nlohmann::json& j, const BatchSummary& s) {
        {"learning_rate", number(s.learning_rate)},
        {"arms", s.arms},
        {"completed", s.completed},
-       {"samples_per_s", optional(s.samples_per_s)},
-       {"final_validation_loss", optional(s.final_validation_loss)},
-       {"final_validation_accuracy", optional(s.final_validation_accuracy)},
-       {"seconds_to_target", optional(s.seconds_to_target)},
-       {"samples_to_target", optional(s.samples_to_target)},
-       {"steps_to_target", optional(s.steps_to_target)},
+       {"samples_per_s", s.samples_per_s},
+       {"final_validation_loss", s.final_validation_loss},
+       {"final_validation_accuracy", s.final_validation_accuracy},
+       {"seconds_to_target", s.seconds_to_target},
+       {"samples_to_target", s.samples_to_target},
+       {"steps_to_target", s.steps_to_target},
        {"peak_bytes", s.peak_bytes}};
 }
 void from_json(const nlohmann::json& j, BatchSummary& s) {
@@ -271,12 +269,12 @@ void from_json(const nlohmann::json& j, BatchSummary& s) {
   s.learning_rate = read_number(j.at("learning_rate"));
   j.at("arms").get_to(s.arms);
   j.at("completed").get_to(s.completed);
-  s.samples_per_s = read_optional<Spread>(j, "samples_per_s");
-  s.final_validation_loss = read_optional<Spread>(j, "final_validation_loss");
-  s.final_validation_accuracy = read_optional<Spread>(j, "final_validation_accuracy");
-  s.seconds_to_target = read_optional<Spread>(j, "seconds_to_target");
-  s.samples_to_target = read_optional<Spread>(j, "samples_to_target");
-  s.steps_to_target = read_optional<Spread>(j, "steps_to_target");
+  j.at("samples_per_s").get_to(s.samples_per_s);
+  j.at("final_validation_loss").get_to(s.final_validation_loss);
+  j.at("final_validation_accuracy").get_to(s.final_validation_accuracy);
+  j.at("seconds_to_target").get_to(s.seconds_to_target);
+  j.at("samples_to_target").get_to(s.samples_to_target);
+  j.at("steps_to_target").get_to(s.steps_to_target);
   j.at("peak_bytes").get_to(s.peak_bytes);
 }
 void to_json(nlohmann::json& j, const SweepResult& s) {
@@ -288,7 +286,7 @@ void to_json(nlohmann::json& j, const SweepResult& s) {
        {"warmup_share", number(s.warmup_share)},
        {"eval_every_samples", s.eval_every_samples},
        {"eval_samples", s.eval_samples},
-       {"target_loss", optional(s.target_loss)},
+       {"target_loss", s.target_loss},
        {"target_source", s.target_source},
        {"seeds", s.seeds},
        {"precision", s.precision},
@@ -310,7 +308,7 @@ void from_json(const nlohmann::json& j, SweepResult& s) {
   s.warmup_share = read_number(j.at("warmup_share"));
   j.at("eval_every_samples").get_to(s.eval_every_samples);
   j.at("eval_samples").get_to(s.eval_samples);
-  s.target_loss = read_optional<double>(j, "target_loss");
+  j.at("target_loss").get_to(s.target_loss);
   j.at("target_source").get_to(s.target_source);
   j.at("seeds").get_to(s.seeds);
   j.at("precision").get_to(s.precision);
@@ -327,7 +325,8 @@ void from_json(const nlohmann::json& j, SweepResult& s) {
 
 void render_sweep_text(std::ostream& out, const SweepResult& s) {
   char line[256];
-  out << "sweep (" << s.budget_kind << " budget " << s.budget_value << " per arm, lr scaling " << s.lr_scaling
+  out << "sweep (" << to_string(s.budget_kind) << " budget " << s.budget_value << " per arm, lr scaling "
+      << to_string(s.lr_scaling)
       << " from batch " << s.base_batch << " at " << s.base_learning_rate << ", " << s.seeds << " seed"
       << (s.seeds > 1 ? "s" : "") << ", " << s.precision << ")\n";
   if (!s.throughput_scan.empty()) {
@@ -362,7 +361,7 @@ void render_sweep_text(std::ostream& out, const SweepResult& s) {
   }
   for (const auto& a : s.arms) {
     if (a.status == ArmStatus::completed) continue;
-    out << "  batch " << a.batch_size << " seed " << a.seed << ": " << nlohmann::json(a.status).get<std::string>()
+    out << "  batch " << a.batch_size << " seed " << a.seed << ": " << to_string(a.status)
         << (a.failed_at_step ? " at step " + std::to_string(*a.failed_at_step) : "")
         << (a.message.empty() ? "" : " (" + a.message + ")") << '\n';
   }

@@ -8,13 +8,36 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "reports/json_util.hpp"
 #include "reports/statistics.hpp"
 
 namespace batchtune {
+
+// What each arm's budget counts.
+enum class BudgetKind { samples, steps, seconds };
+NLOHMANN_JSON_SERIALIZE_ENUM(BudgetKind, {{BudgetKind::samples, "samples"},
+                                          {BudgetKind::steps, "steps"},
+                                          {BudgetKind::seconds, "seconds"}})
+inline std::string to_string(BudgetKind k) { return json_util::enum_word(k); }
+inline std::optional<BudgetKind> parse_budget_kind(std::string_view text) {
+  return json_util::parse_enum<BudgetKind>(text);
+}
+
+// The learning rate per batch size relative to the base batch's: unscaled,
+// in proportion to the batch, or to its square root.
+enum class LrScaling { none, linear, sqrt };
+NLOHMANN_JSON_SERIALIZE_ENUM(LrScaling, {{LrScaling::none, "none"},
+                                         {LrScaling::linear, "linear"},
+                                         {LrScaling::sqrt, "sqrt"}})
+inline std::string to_string(LrScaling s) { return json_util::enum_word(s); }
+inline std::optional<LrScaling> parse_lr_scaling(std::string_view text) {
+  return json_util::parse_enum<LrScaling>(text);
+}
 
 // failed: an error that is neither memory nor divergence (the model's own
 // exception); it ends the sweep, which keeps the arms before it.
@@ -24,6 +47,7 @@ NLOHMANN_JSON_SERIALIZE_ENUM(ArmStatus, {{ArmStatus::completed, "completed"},
                                          {ArmStatus::out_of_memory, "out_of_memory"},
                                          {ArmStatus::interrupted, "interrupted"},
                                          {ArmStatus::failed, "failed"}})
+inline std::string to_string(ArmStatus s) { return json_util::enum_word(s); }
 
 struct LossPoint {
   std::int64_t step = 0;
@@ -131,9 +155,9 @@ struct PhaseSeconds {
 };
 
 struct SweepResult {
-  std::string budget_kind;       // samples | steps | seconds
+  BudgetKind budget_kind = BudgetKind::samples;
   double budget_value = 0;
-  std::string lr_scaling;        // none | linear | sqrt
+  LrScaling lr_scaling = LrScaling::none;
   std::int64_t base_batch = 0;
   double base_learning_rate = 0;
   double warmup_share = 0;       // share of each arm's steps with linear warm-up

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "reports/json_util.hpp"
+
 namespace batchtune {
 
 struct WorkloadInfo {
@@ -33,7 +35,8 @@ struct WorkloadInfo {
   std::uint64_t seed = 0;
 };
 
-void to_json(nlohmann::json& j, const WorkloadInfo& w);
-void from_json(const nlohmann::json& j, WorkloadInfo& w);
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkloadInfo, model, parameter_count, data, data_source, train_samples,
+                                   validation_samples, validation_split, input_shape, task, num_classes, loss_floor,
+                                   loss, optimizer, learning_rate, momentum, weight_decay, precision, device, seed)
 
 }  // namespace batchtune

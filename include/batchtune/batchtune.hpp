@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -133,7 +134,7 @@ struct Optimizer {
   std::string name;                 // the report's workload.optimizer
   double learning_rate = 0.01;      // at options.base_batch
   OptimizerFactory make;
-  std::string lr_scaling;           // the rule's default: linear for sgd, sqrt otherwise
+  std::optional<LrScaling> lr_scaling;  // the rule's default: linear for sgd, sqrt otherwise
 };
 
 Optimizer sgd(double learning_rate, double momentum = 0.9, double weight_decay = 0);

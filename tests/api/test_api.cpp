@@ -45,7 +45,7 @@ batchtune::Tunable blob_tunable() {
 batchtune::TuneOptions small_options() {
   batchtune::TuneOptions o;
   o.batch_sizes = {16, 64};
-  o.budget_kind = "samples";
+  o.budget_kind = batchtune::BudgetKind::samples;
   o.budget_value = 1024;
   o.eval_samples = 128;
   o.noise_repeats = 4;
@@ -91,7 +91,7 @@ TEST_CASE("the API tunes a program's own module on its own tensors", "[api]") {
   // The factory gives the same initial weights to every arm.
   CHECK(arms[0].initial_weights_sum == arms[1].initial_weights_sum);
   REQUIRE(r.report.recommendation);
-  CHECK(r.report.recommendation->objective == "time-to-target");
+  CHECK(r.report.recommendation->objective == batchtune::Objective::time_to_target);
 }
 
 TEST_CASE("the API takes a program's own loss and optimizer", "[api]") {

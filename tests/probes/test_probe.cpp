@@ -78,9 +78,9 @@ TEST_CASE("model search finds the exact edge of a linear device in few trials", 
     CHECK(m.largest_fitting_batch <= r.largest_fitting_batch);
   }
   SECTION("the peers' strategies: binsearch is exact, power stops at a power of two") {
-    o.strategy = "binsearch";
+    o.strategy = ProbeStrategy::binsearch;
     CHECK(probes::search_largest_batch(run, o).largest_fitting_batch == r.largest_fitting_batch);
-    o.strategy = "power";
+    o.strategy = ProbeStrategy::power;
     const auto p = probes::search_largest_batch(run, o).largest_fitting_batch;
     CHECK((p & (p - 1)) == 0);
     CHECK(p <= r.largest_fitting_batch);
@@ -197,7 +197,7 @@ TEST_CASE("a model that fails at batch 1 starts at the smallest size that trains
   };
   probes::SearchOptions o;
   o.capacity_bytes = 1000 + 100 * 300;
-  for (const std::string strategy : {"model", "binsearch"}) {
+  for (const ProbeStrategy strategy : {ProbeStrategy::model, ProbeStrategy::binsearch}) {
     o.strategy = strategy;
     const ProbeResult r = probes::search_largest_batch(bn, o);
     CHECK(r.min_batch == 4);
@@ -212,7 +212,7 @@ TEST_CASE("a model that fails at batch 1 starts at the smallest size that trains
     t.message = "always";
     return t;
   };
-  o.strategy = "model";
+  o.strategy = ProbeStrategy::model;
   CHECK_THROWS_AS(probes::search_largest_batch(late, o), probes::TrialError);
 }
 

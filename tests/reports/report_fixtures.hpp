@@ -29,7 +29,7 @@ inline Report synthetic_report(const std::string& path, double seconds_per_sampl
   p.capacity_bytes = 32u << 20;
   r.probe = p;
   SweepResult s;
-  s.budget_kind = "samples";
+  s.budget_kind = BudgetKind::samples;
   s.budget_value = 4096;
   s.target_loss = 0.5;
   std::mt19937 rng(seed);
@@ -50,7 +50,7 @@ inline Report synthetic_report(const std::string& path, double seconds_per_sampl
   summarise_sweep(s);
   r.sweep = s;
   NoiseScale not_measured;
-  not_measured.status = "not_measured";
+  not_measured.status = NoiseScaleStatus::not_measured;
   r.recommendation = recommend(s, &p, r.workload, not_measured, {});
   return r;
 }

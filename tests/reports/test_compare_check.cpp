@@ -20,13 +20,13 @@ TEST_CASE("compare matches batch sizes, gives ratios and says what is noise", "[
   REQUIRE(c.batches.size() == 3);
   for (const auto& row : c.batches) {
     REQUIRE(row.cells.size() == 3);
-    CHECK(row.cells[0].verdict == "baseline");
+    CHECK(row.cells[0].verdict == CompareVerdict::baseline);
     CHECK(row.cells[0].repetitions == 25);
-    CHECK(row.cells[1].verdict == "faster");
+    CHECK(row.cells[1].verdict == CompareVerdict::faster);
     CHECK(*row.cells[1].throughput_ratio == Approx(2.0).epsilon(0.03));
     CHECK(*row.cells[1].p_value < 0.001);
     CHECK_FALSE(row.cells[1].unreliable);
-    CHECK(row.cells[2].verdict == "within noise");
+    CHECK(row.cells[2].verdict == CompareVerdict::within_noise);
     CHECK(*row.cells[2].throughput_ratio == Approx(1.0).epsilon(0.03));
   }
   CHECK(c.warnings.empty());
@@ -60,7 +60,7 @@ TEST_CASE("compare tests block medians, not correlated single steps, and warns w
     REQUIRE(row.cells[1].p_value.has_value());
     CHECK(*row.cells[1].p_value > 0.005);
     CHECK(*row.cells[1].p_value < 0.05);
-    CHECK(row.cells[1].verdict == "faster");
+    CHECK(row.cells[1].verdict == CompareVerdict::faster);
     CHECK(row.cells[1].unreliable);
   }
   REQUIRE(c.warnings.size() == 1);
@@ -73,7 +73,7 @@ TEST_CASE("compare tests block medians, not correlated single steps, and warns w
   SECTION("too few steps for a test at all") {
     const Report tiny = synthetic_report("t.json", 0.5e-4, 4000, 2, 2);
     const Comparison few = compare_reports({base, tiny}, {});
-    CHECK(few.batches[0].cells[1].verdict == "too few repetitions");
+    CHECK(few.batches[0].cells[1].verdict == CompareVerdict::too_few_repetitions);
     CHECK(few.batches[0].cells[1].repetitions == 1);
   }
 }
@@ -96,7 +96,7 @@ TEST_CASE("the step times compared are data plus compute, as samples/s", "[repor
     for (std::size_t i = 0; i < arm.data_seconds.size(); ++i) arm.data_seconds[i] = arm.compute_seconds[i];
   }
   const Comparison c = compare_reports({base, waiting}, {});
-  CHECK(c.batches[0].cells[1].verdict == "slower");
+  CHECK(c.batches[0].cells[1].verdict == CompareVerdict::slower);
 }
 
 TEST_CASE("compare refuses different workloads unless forced, and says why", "[reports][compare]") {
@@ -158,7 +158,7 @@ TEST_CASE("check holds a report to its conditions, one line per failure", "[repo
     none.sweep->target_loss = 0.1;  // below every evaluation: no size reaches it
     summarise_targets(*none.sweep);
     NoiseScale not_measured;
-    not_measured.status = "not_measured";
+    not_measured.status = NoiseScaleStatus::not_measured;
     none.recommendation = recommend(*none.sweep, &*none.probe, none.workload, not_measured, {});
     REQUIRE_FALSE(none.recommendation->recommends());
     const CheckOutcome o = check_report(none, nullptr, settings);

@@ -39,7 +39,7 @@ TEST_CASE("a planned effective batch hands off its micro-batch and accumulation"
 
 TEST_CASE("no recommendation hands off nothing and exits 1", "[reports][handoff]") {
   Report r = fixture();
-  r.recommendation->status = kNoRecommendation;
+  r.recommendation->status = RecommendationStatus::none;
   r.recommendation->batch_size.reset();
   r.recommendation->reasons = {"no batch size reached the target loss 0.3 in every seed"};
   try {

@@ -25,9 +25,9 @@ double exact_step_s(double b) { return kFixedS + kPerSampleS * b; }
 // step near the crossing) with step times t(B).
 SweepResult exact_sweep(const std::vector<std::int64_t>& sizes, double budget_samples) {
   SweepResult s;
-  s.budget_kind = "samples";
+  s.budget_kind = BudgetKind::samples;
   s.budget_value = budget_samples;
-  s.lr_scaling = "linear";
+  s.lr_scaling = LrScaling::linear;
   s.base_batch = 64;
   s.base_learning_rate = 0.1;
   s.seeds = 2;
@@ -37,7 +37,7 @@ SweepResult exact_sweep(const std::vector<std::int64_t>& sizes, double budget_sa
       SweepArm a;
       a.batch_size = b;
       a.seed = seed;
-      a.learning_rate = scaled_learning_rate("linear", 0.1, 64, b);
+      a.learning_rate = scaled_learning_rate(LrScaling::linear, 0.1, 64, b);
       const double t = exact_step_s(double(b));
       const auto steps = static_cast<std::int64_t>(budget_samples / double(b));
       a.steps = steps;
@@ -67,7 +67,7 @@ Recommendation recommend_at_1024(const SweepResult& sweep, const RecommendSettin
   WorkloadInfo w;
   w.optimizer = "sgd";
   NoiseScale noise;
-  noise.status = "not_measured";
+  noise.status = NoiseScaleStatus::not_measured;
   return recommend(sweep, &probe, w, noise, settings);
 }
 
@@ -126,20 +126,23 @@ TEST_CASE("time to target is minimised near sqrt(B_crit x B_sat)", "[reports][re
   CHECK(*r.max_fit_slowdown == Approx(expected_slowdown).epsilon(0.03));
   CHECK(r.accumulation_steps == 1);
   CHECK(r.reasons.size() >= 2);
-  CHECK(r.confidence == "high");
+  CHECK(r.confidence == Confidence::high);
 }
 
 TEST_CASE("each objective picks what it names", "[reports][recommend]") {
   const SweepResult sweep = exact_sweep({16, 64, 256, 1024}, 600000);
   RecommendSettings s;
-  s.objective = "throughput";
+  s.objective = Objective::throughput;
   CHECK(recommend_at_1024(sweep, s).batch_size == 1024);  // B / (t0 + cB) grows with B
-  s.objective = "sample-efficiency";
+  s.objective = Objective::sample_efficiency;
   CHECK(recommend_at_1024(sweep, s).batch_size == 16);    // E(B) = S_min (B + Bc) grows with B
-  s.objective = "max-fit";
+  s.objective = Objective::max_fit;
   CHECK(recommend_at_1024(sweep, s).batch_size == 1024);
-  s.objective = "fastest";
-  CHECK_THROWS_WITH(recommend_at_1024(sweep, s), Catch::Contains("--objective fastest"));
+  // --objective's words are the enum's; any other is no objective.
+  CHECK(recommendation_objectives() ==
+        std::vector<std::string>{"time-to-target", "throughput", "sample-efficiency", "max-fit"});
+  CHECK_FALSE(parse_objective("fastest").has_value());
+  CHECK(parse_objective("max-fit") == Objective::max_fit);
 }
 
 TEST_CASE("a sweep where few sizes reach the target still recommends, with low confidence", "[reports][recommend]") {
@@ -149,7 +152,7 @@ TEST_CASE("a sweep where few sizes reach the target still recommends, with low c
   const Recommendation r = recommend_at_1024(sweep);
   CHECK_FALSE(r.steps_fit.has_value());
   CHECK(r.batch_size == 16);
-  CHECK(r.confidence == "low");
+  CHECK(r.confidence == Confidence::low);
   CHECK_THAT(r.reasons.front(), Catch::Contains("soonest in the sweep"));
 }
 
@@ -200,7 +203,7 @@ bool any_contains(const std::vector<std::string>& lines, const std::string& part
 // jitter, every arm reaching the target.
 SweepResult timed_sweep(const std::vector<std::pair<std::int64_t, double>>& batch_rates) {
   SweepResult s;
-  s.lr_scaling = "none";
+  s.lr_scaling = LrScaling::none;
   s.base_batch = 64;
   s.base_learning_rate = 0.1;
   s.seeds = 3;
@@ -275,12 +278,12 @@ TEST_CASE("no size reaching the target means no recommendation, said plainly", "
   sweep.target_source = "--target-loss";
   summarise_targets(sweep);
   const Recommendation r = recommend_at_1024(sweep);
-  CHECK(r.status == "none");
+  CHECK(r.status == RecommendationStatus::none);
   CHECK_FALSE(r.recommends());
   CHECK_FALSE(r.batch_size.has_value());
   CHECK_FALSE(r.learning_rate.has_value());
   CHECK_FALSE(r.measured_seconds_to_target.has_value());
-  CHECK(r.confidence == "none");
+  CHECK(r.confidence == Confidence::none);
   REQUIRE(r.reasons.size() >= 2);
   CHECK_THAT(r.reasons[0], Catch::Contains("No batch size reached the target validation loss 0 in every seed") &&
                                Catch::Contains("0 of 6 arms"));
@@ -305,11 +308,11 @@ TEST_CASE("no size reaching the target means no recommendation, said plainly", "
 
   SECTION("objectives that need no target still answer") {
     RecommendSettings s;
-    s.objective = "throughput";
+    s.objective = Objective::throughput;
     CHECK(recommend_at_1024(sweep, s).recommends());
-    s.objective = "max-fit";
+    s.objective = Objective::max_fit;
     CHECK(recommend_at_1024(sweep, s).batch_size == 1024);
-    s.objective = "sample-efficiency";
+    s.objective = Objective::sample_efficiency;
     CHECK_FALSE(recommend_at_1024(sweep, s).recommends());
   }
 }
@@ -327,7 +330,7 @@ TEST_CASE("every arm diverging means no recommendation for any objective", "[rep
   summarise_sweep(sweep);
   for (const auto& objective : recommendation_objectives()) {
     RecommendSettings s;
-    s.objective = objective;
+    s.objective = parse_objective(objective).value();
     const Recommendation r = recommend_at_1024(sweep, s);
     INFO(objective);
     CHECK_FALSE(r.recommends());
@@ -345,13 +348,13 @@ TEST_CASE("weak evidence lowers the confidence and says why", "[reports][recomme
     CHECK(r.steps_fit->points == 2);
     CHECK(any_contains(r.confidence_notes, "fitted through only 2 sizes"));
     CHECK_FALSE(any_contains(r.confidence_notes, "R^2"));
-    CHECK(r.confidence != "high");
+    CHECK(r.confidence != Confidence::high);
   }
   SECTION("the best size at the top of the swept range: try larger") {
     // T(B) is lowest near 245; the sweep stopped at 64, below the safe maximum 1024.
     const Recommendation r = recommend_at_1024(exact_sweep({16, 32, 64}, 600000));
     CHECK(any_contains(r.confidence_notes, "try larger sizes (up to the safe maximum 1024)"));
-    CHECK(r.confidence != "high");
+    CHECK(r.confidence != Confidence::high);
   }
   SECTION("the best size at the bottom of the swept range: try smaller") {
     const Recommendation r = recommend_at_1024(exact_sweep({256, 512, 1024}, 600000));
@@ -361,7 +364,7 @@ TEST_CASE("weak evidence lowers the confidence and says why", "[reports][recomme
   SECTION("an interior optimum is not flagged") {
     const Recommendation r = recommend_at_1024(exact_sweep({16, 64, 256, 1024}, 600000));
     CHECK_FALSE(any_contains(r.confidence_notes, "try"));
-    CHECK(r.confidence == "high");
+    CHECK(r.confidence == Confidence::high);
   }
   SECTION("an effective batch and learning rate far outside the sweep") {
     RecommendSettings s;
@@ -369,7 +372,7 @@ TEST_CASE("weak evidence lowers the confidence and says why", "[reports][recomme
     const Recommendation r = recommend_at_1024(exact_sweep({16, 64, 256, 1024}, 600000), s);
     CHECK(any_contains(r.confidence_notes, "--effective-batch 16384 is far outside the swept sizes (16 to 1024)"));
     CHECK(any_contains(r.confidence_notes, "the learning rate 25.6 is far outside the rates"));
-    CHECK(r.confidence == "low");
+    CHECK(r.confidence == Confidence::low);
   }
   SECTION("validation accuracy at chance") {
     SweepResult sweep = exact_sweep({16, 64, 256, 1024}, 600000);
@@ -380,21 +383,21 @@ TEST_CASE("weak evidence lowers the confidence and says why", "[reports][recomme
     w.task = "classification";
     w.num_classes = 10;
     NoiseScale noise;
-    noise.status = "not_measured";
+    noise.status = NoiseScaleStatus::not_measured;
     for (auto& a : sweep.arms) a.final_validation_accuracy = 0.105;
     const Recommendation chance = recommend(sweep, &probe, w, noise, {});
     CHECK(any_contains(chance.confidence_notes, "validation accuracy 0.105 at the recommended size is at chance (1/10"));
-    CHECK(chance.confidence == "low");
+    CHECK(chance.confidence == Confidence::low);
     for (auto& a : sweep.arms) a.final_validation_accuracy = 0.8;
     const Recommendation learned = recommend(sweep, &probe, w, noise, {});
     CHECK_FALSE(any_contains(learned.confidence_notes, "chance"));
-    CHECK(learned.confidence == "high");
+    CHECK(learned.confidence == Confidence::high);
   }
 }
 
 TEST_CASE("throughput differences within measured noise are a tie, not a pick", "[reports][recommend]") {
   RecommendSettings s;
-  s.objective = "throughput";
+  s.objective = Objective::throughput;
   SECTION("0.15% apart: the smaller size, and the reason says why") {
     const Recommendation r = recommend_at_1024(timed_sweep({{256, 10000}, {1024, 10015}}), s);
     CHECK(r.batch_size == 256);

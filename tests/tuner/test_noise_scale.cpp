@@ -51,7 +51,7 @@ TEST_CASE("the noise scale estimate lands within 15% of the analytic value on av
     Regression problem(100 + run);
     const NoiseScale n = estimate_noise_scale([&](std::int64_t b) { return problem.squared_norm(b); }, 8, 128, 32,
                                               std::uint64_t(run));
-    REQUIRE(n.status == "measured");
+    REQUIRE(n.status == NoiseScaleStatus::measured);
     REQUIRE(n.simple_noise_scale.has_value());
     REQUIRE(n.low.has_value());
     CHECK(*n.low <= *n.simple_noise_scale);
@@ -77,8 +77,8 @@ TEST_CASE("noise that swamps the mean gradient is a status, not an error", "[tun
     }
     const NoiseScale n = estimate_noise_scale([&](std::int64_t b) { return problem.squared_norm(b); }, 8, 64, 8,
                                               std::uint64_t(run));
-    CHECK((n.status == "measured" || n.status == "noise_dominates"));
-    if (n.status == "noise_dominates") {
+    CHECK((n.status == NoiseScaleStatus::measured || n.status == NoiseScaleStatus::noise_dominates));
+    if (n.status == NoiseScaleStatus::noise_dominates) {
       ++dominated;
       CHECK_FALSE(n.simple_noise_scale.has_value());
       CHECK_FALSE(n.message.empty());
@@ -89,5 +89,5 @@ TEST_CASE("noise that swamps the mean gradient is a status, not an error", "[tun
 
 TEST_CASE("the estimator refuses a degenerate setup", "[tuner][noise]") {
   const NoiseScale n = estimate_noise_scale([](std::int64_t) { return 1.0; }, 64, 64, 8, 0);
-  CHECK(n.status == "not_measured");
+  CHECK(n.status == NoiseScaleStatus::not_measured);
 }

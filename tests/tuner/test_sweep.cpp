@@ -33,9 +33,9 @@ Workload tiny_workload(double lr = 0.01) {
 SweepSettings settings(std::vector<std::int64_t> sizes, double samples) {
   SweepSettings s;
   s.batch_sizes = std::move(sizes);
-  s.budget_kind = "samples";
+  s.budget_kind = BudgetKind::samples;
   s.budget_value = samples;
-  s.lr_scaling = "none";
+  s.lr_scaling = LrScaling::none;
   s.eval_every_samples = static_cast<std::int64_t>(samples / 4);
   s.eval_samples = 256;
   return s;
@@ -190,7 +190,7 @@ TEST_CASE("a sweep on the command line writes a report that reads back", "[tuner
   const auto probe = nlohmann::json(j.at("probe")).get<ProbeResult>();
   CHECK(sweep.arms.back().batch_size == probe.safe_max_batch);
   CHECK(sweep.arms.front().batch_size == 16);
-  CHECK(sweep.lr_scaling == "linear");  // sgd's default
+  CHECK(sweep.lr_scaling == LrScaling::linear);  // sgd's default
   CHECK(nlohmann::json(sweep) == nlohmann::json(j.at("sweep")));  // the model round-trips
   CHECK(r.out.find("target validation loss") != std::string::npos);
 

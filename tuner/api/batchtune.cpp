@@ -125,11 +125,11 @@ Dataset make_dataset(const TrainingData& d, std::uint64_t seed) {
   return data;
 }
 
-Optimizer builtin(std::string name, double lr, std::string rule, OptimizerFactory make) {
+Optimizer builtin(std::string name, double lr, LrScaling rule, OptimizerFactory make) {
   Optimizer o;
   o.name = std::move(name);
   o.learning_rate = lr;
-  o.lr_scaling = std::move(rule);
+  o.lr_scaling = rule;
   o.make = std::move(make);
   return o;
 }
@@ -145,20 +145,20 @@ TrainingData tensor_data(torch::Tensor inputs, torch::Tensor targets, std::strin
 }
 
 Optimizer sgd(double learning_rate, double momentum, double weight_decay) {
-  return builtin("sgd", learning_rate, "linear", [momentum, weight_decay](std::vector<torch::Tensor> p, double lr) {
+  return builtin("sgd", learning_rate, LrScaling::linear, [momentum, weight_decay](std::vector<torch::Tensor> p, double lr) {
     return std::make_unique<torch::optim::SGD>(
         std::move(p), torch::optim::SGDOptions(lr).momentum(momentum).weight_decay(weight_decay));
   });
 }
 
 Optimizer adam(double learning_rate, double weight_decay) {
-  return builtin("adam", learning_rate, "sqrt", [weight_decay](std::vector<torch::Tensor> p, double lr) {
+  return builtin("adam", learning_rate, LrScaling::sqrt, [weight_decay](std::vector<torch::Tensor> p, double lr) {
     return std::make_unique<torch::optim::Adam>(std::move(p), torch::optim::AdamOptions(lr).weight_decay(weight_decay));
   });
 }
 
 Optimizer adamw(double learning_rate, double weight_decay) {
-  return builtin("adamw", learning_rate, "sqrt", [weight_decay](std::vector<torch::Tensor> p, double lr) {
+  return builtin("adamw", learning_rate, LrScaling::sqrt, [weight_decay](std::vector<torch::Tensor> p, double lr) {
     return std::make_unique<torch::optim::AdamW>(std::move(p),
                                                  torch::optim::AdamWOptions(lr).weight_decay(weight_decay));
   });
@@ -181,7 +181,7 @@ TuneResult tune(const Tunable& t, const TuneOptions& options, const TuneHooks& h
   parts.seed = t.seed;
   const Workload workload = Workload::from_parts(std::move(parts));
   TunePlan plan = options;
-  if (plan.lr_scaling.empty()) plan.lr_scaling = t.optimizer.lr_scaling.empty() ? "sqrt" : t.optimizer.lr_scaling;
+  if (!plan.lr_scaling) plan.lr_scaling = t.optimizer.lr_scaling.value_or(LrScaling::sqrt);
   TuneOutcome outcome = tune(workload, std::move(plan), hooks);
   TuneResult r;
   r.end = outcome.end;

@@ -32,11 +32,11 @@ struct ReportOptions {
 void recommend_again(Report& r, const ReportOptions& o, Io io) {
   if (!r.sweep) throw InputError(o.file + ": has no sweep section to recommend from");
   NoiseScale noise;
-  noise.status = "not_measured";
+  noise.status = NoiseScaleStatus::not_measured;
   noise.message = "not in the saved report";
   if (r.recommendation) noise = r.recommendation->noise_scale;
   RecommendSettings settings;
-  settings.objective = o.objective.empty() ? "time-to-target" : o.objective;
+  if (!o.objective.empty()) settings.objective = parse_objective(o.objective).value();  // IsMember checked it
   if (o.effective_batch > 0) settings.effective_batch = o.effective_batch;
   r.recommendation = recommend(*r.sweep, r.probe ? &*r.probe : nullptr, r.workload, noise, settings);
   if (o.output.empty()) return;

@@ -9,6 +9,8 @@
 #include <ostream>
 
 #include "reports/error.hpp"
+#include "reports/json_util.hpp"
+#include "reports/recommendation.hpp"
 #include "reports/render_text.hpp"
 #include "reports/report_outputs.hpp"
 #include "tuner/cli/cli.hpp"
@@ -50,13 +52,13 @@ TunePlan plan_of(const SweepOptions& o) {
   plan.probe = o.probe.to_settings();
   if (o.batch_sizes != "auto") plan.batch_sizes = parse_batch_sizes(o.batch_sizes);
   if (!o.budget.empty()) std::tie(plan.budget_kind, plan.budget_value) = parse_budget(o.budget);
-  if (!plan.batch_sizes.empty() && plan.budget_kind == "samples" && plan.budget_value > 0 &&
+  if (!plan.batch_sizes.empty() && plan.budget_kind == BudgetKind::samples && plan.budget_value > 0 &&
       plan.budget_value < double(plan.batch_sizes.back())) {
     throw UsageError("--budget " + o.budget + " is smaller than one batch of " +
                      std::to_string(plan.batch_sizes.back()) +
                      " (--batch-sizes); give at least that many samples or drop the size");
   }
-  plan.lr_scaling = o.lr_scaling;
+  if (!o.lr_scaling.empty()) plan.lr_scaling = parse_lr_scaling(o.lr_scaling).value();  // IsMember checked it
   plan.base_batch = o.base_batch;
   plan.warmup = o.warmup;
   plan.seeds = o.seeds;
@@ -64,7 +66,7 @@ TunePlan plan_of(const SweepOptions& o) {
   plan.eval_samples = o.eval_samples;
   if (o.target_given) plan.target_loss = o.target_loss;
   plan.force = o.force;
-  plan.objective = o.objective;
+  plan.objective = parse_objective(o.objective).value();  // IsMember checked it
   plan.effective_batch = o.effective_batch;
   plan.noise_repeats = o.noise_repeats;
   return plan;
@@ -135,7 +137,7 @@ void setup_sweep(CLI::App& app, Io io) {
   sub->add_option("--lr-scaling", o->lr_scaling,
                   "Learning rate per batch size relative to --base-batch: none, linear (default for sgd), "
                   "sqrt (default for adam, adamw)")
-      ->check(CLI::IsMember({"none", "linear", "sqrt"}))->group(group);
+      ->check(CLI::IsMember(json_util::enum_words<LrScaling>()))->group(group);
   sub->add_option("--base-batch", o->base_batch, "The batch size at which --lr applies")
       ->capture_default_str()->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 30))->group(group);
   sub->add_option("--warmup", o->warmup, "Share of each arm's steps with a linear learning-rate warm-up (when scaling)")

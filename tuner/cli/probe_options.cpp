@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 
 #include "reports/error.hpp"
+#include "reports/json_util.hpp"
+#include "reports/probe_report.hpp"
 
 namespace batchtune {
 
@@ -13,7 +15,7 @@ ProbeSettings ProbeArgs::to_settings() const {
     throw UsageError("--multiple-of " + std::to_string(multiple_of) + " is above --max-batch " +
                      std::to_string(max_batch));
   }
-  s.search.strategy = strategy;
+  s.search.strategy = parse_probe_strategy(strategy).value();  // --strategy's IsMember checked the word
   s.search.margin = margin;
   s.search.max_batch = max_batch;
   s.search.multiple_of = multiple_of;
@@ -38,7 +40,7 @@ void add_probe_options(CLI::App& app, ProbeArgs& o) {
   app.add_option("--strategy", o.strategy,
                  "model (memory at small sizes, the edge predicted from bytes per sample, verified, then bisected), or the peers' "
                  "binsearch and power (PyTorch Lightning)")
-      ->capture_default_str()->check(CLI::IsMember({"model", "binsearch", "power"}))->group(group);
+      ->capture_default_str()->check(CLI::IsMember(json_util::enum_words<ProbeStrategy>()))->group(group);
   app.add_flag("--isolate", o.isolate, "Run each trial in a fresh batchtune process; a crash is that trial's outcome")
       ->group(group);
   app.add_option("--trial-steps", o.steps, "Training steps per trial (at least 2: optimizer state must exist)")

@@ -50,7 +50,7 @@ NoiseScale estimate_noise_scale(const std::function<double(std::int64_t)>& squar
   n.large_batch = large_batch;
   n.repeats = repeats;
   if (small_batch < 1 || large_batch <= small_batch || repeats < 2) {
-    n.status = "not_measured";
+    n.status = NoiseScaleStatus::not_measured;
     n.message = "needs two batch sizes b < B and at least two repeats";
     return n;
   }
@@ -63,15 +63,15 @@ NoiseScale estimate_noise_scale(const std::function<double(std::int64_t)>& squar
   n.gradient_norm_sq = e.gradient_norm_sq;
   n.trace_covariance = e.trace_covariance;
   if (!std::isfinite(e.gradient_norm_sq) || !std::isfinite(e.trace_covariance)) {
-    n.status = "not_measured";
+    n.status = NoiseScaleStatus::not_measured;
     n.message = "a gradient norm was not finite";
     return n;
   }
   if (e.gradient_norm_sq <= 0) {
-    n.status = "noise_dominates";
+    n.status = NoiseScaleStatus::noise_dominates;
     n.message = "the |G|^2 estimate is not positive: gradient noise swamps the mean gradient at these weights";
   } else {
-    n.status = "measured";
+    n.status = NoiseScaleStatus::measured;
     n.simple_noise_scale = std::max(0.0, e.trace_covariance) / e.gradient_norm_sq;
   }
   // Bootstrap over repeats (pairs resampled together); a resample whose
@@ -138,7 +138,7 @@ NoiseScale measure_noise_scale(const Workload& w, const NoiseScaleSettings& s, d
   return n;
   } catch (const Stopped&) {
     NoiseScale n;
-    n.status = "not_measured";
+    n.status = NoiseScaleStatus::not_measured;
     n.message = "interrupted by a signal";
     n.small_batch = s.small_batch;
     n.large_batch = s.large_batch;

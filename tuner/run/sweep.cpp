@@ -281,12 +281,12 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
 
 }  // namespace
 
-std::pair<std::string, double> parse_budget(const std::string& text) {
+std::pair<BudgetKind, double> parse_budget(const std::string& text) {
   const auto eq = text.find('=');
   const std::string hint = "--budget " + text + ": expected samples=N, steps=N or seconds=T";
   if (eq == std::string::npos) throw UsageError(hint);
-  const std::string kind = text.substr(0, eq);
-  if (kind != "samples" && kind != "steps" && kind != "seconds") throw UsageError(hint);
+  const std::optional<BudgetKind> kind = parse_budget_kind(text.substr(0, eq));
+  if (!kind) throw UsageError(hint);
   double value = 0;
   try {
     std::size_t used = 0;
@@ -296,8 +296,10 @@ std::pair<std::string, double> parse_budget(const std::string& text) {
     throw UsageError(hint);
   }
   if (!(value > 0) || !std::isfinite(value)) throw UsageError("--budget " + text + ": must be positive");
-  if (kind != "seconds" && value != std::floor(value)) throw UsageError("--budget " + text + ": must be a whole number");
-  return {kind, value};
+  if (*kind != BudgetKind::seconds && value != std::floor(value)) {
+    throw UsageError("--budget " + text + ": must be a whole number");
+  }
+  return {*kind, value};
 }
 
 std::vector<std::int64_t> parse_batch_sizes(const std::string& text) {
@@ -367,10 +369,10 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
       plan.batch = batch;
       plan.seed = w.spec().seed + static_cast<std::uint64_t>(k);
       plan.lr = scaled_learning_rate(s.lr_scaling, w.optimizer().learning_rate, s.base_batch, batch);
-      if (s.budget_kind == "samples") {
+      if (s.budget_kind == BudgetKind::samples) {
         plan.total_samples = static_cast<std::int64_t>(s.budget_value);
         plan.planned_steps = (plan.total_samples + batch - 1) / batch;
-      } else if (s.budget_kind == "steps") {
+      } else if (s.budget_kind == BudgetKind::steps) {
         plan.planned_steps = static_cast<std::int64_t>(s.budget_value);
       } else {
         plan.seconds = s.budget_value;

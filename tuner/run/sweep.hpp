@@ -23,9 +23,9 @@ namespace batchtune {
 struct SweepSettings {
   std::vector<std::int64_t> batch_sizes;  // already planned
   std::string batch_sizes_source;
-  std::string budget_kind = "samples";    // samples | steps | seconds
+  BudgetKind budget_kind = BudgetKind::samples;
   double budget_value = 0;
-  std::string lr_scaling = "none";        // none | linear | sqrt
+  LrScaling lr_scaling = LrScaling::none;
   std::int64_t base_batch = 64;
   double warmup_share = 0.05;             // linear warm-up over this share of an arm's steps
   int seeds = 1;
@@ -44,7 +44,7 @@ struct SweepSettings {
 };
 
 // "samples=30000", "steps=200", "seconds=5" -> kind and value; UsageError.
-std::pair<std::string, double> parse_budget(const std::string& text);
+std::pair<BudgetKind, double> parse_budget(const std::string& text);
 
 // "16,64,256" -> sizes; UsageError for an empty or non-numeric list.
 std::vector<std::int64_t> parse_batch_sizes(const std::string& text);

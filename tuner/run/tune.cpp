@@ -27,10 +27,10 @@ double seconds_since(clock_type::time_point t) {
 // The default validation size per evaluation scales with the budget: six
 // evaluations of 5,000 samples cost more than 12,000 training samples. An
 // eighth of the budget's samples, between 500 and 5,000.
-std::int64_t default_eval_samples(const std::string& kind, double value, std::int64_t smallest_batch) {
+std::int64_t default_eval_samples(BudgetKind kind, double value, std::int64_t smallest_batch) {
   double samples = 5000;
-  if (kind == "samples") samples = value / 8;
-  if (kind == "steps") samples = value * double(smallest_batch) / 8;
+  if (kind == BudgetKind::samples) samples = value / 8;
+  if (kind == BudgetKind::steps) samples = value * double(smallest_batch) / 8;
   return static_cast<std::int64_t>(std::clamp(samples, 500.0, 5000.0));
 }
 
@@ -98,11 +98,11 @@ class Tuner {
     const auto train_size = workload_.data().train.size();
     const bool auto_sizes = plan_.batch_sizes.empty();
     SweepSettings& s = settings_;
-    if (plan_.budget_kind.empty()) {
-      s.budget_kind = "samples";
+    if (!plan_.budget_kind) {
+      s.budget_kind = BudgetKind::samples;
       s.budget_value = double(std::min<std::int64_t>(train_size, 12000));
     } else {
-      s.budget_kind = plan_.budget_kind;
+      s.budget_kind = *plan_.budget_kind;
       s.budget_value = plan_.budget_value;
     }
     if (!auto_sizes && plan_.batch_sizes.back() > train_size) {
@@ -110,11 +110,11 @@ class Tuner {
                        " is larger than the training set (" + std::to_string(train_size) + " samples of --data " +
                        workload_.spec().data + ")");
     }
-    s.lr_scaling = !plan_.lr_scaling.empty()                              ? plan_.lr_scaling
-                   : workload_.optimizer().kind == OptimizerKind::sgd ? "linear"
-                                                                          : "sqrt";
+    s.lr_scaling = plan_.lr_scaling                                      ? *plan_.lr_scaling
+                   : workload_.optimizer().kind == OptimizerKind::sgd ? LrScaling::linear
+                                                                      : LrScaling::sqrt;
     s.base_batch = plan_.base_batch;
-    s.warmup_share = s.lr_scaling == "none" ? 0.0 : plan_.warmup;
+    s.warmup_share = s.lr_scaling == LrScaling::none ? 0.0 : plan_.warmup;
     s.seeds = plan_.seeds;
     s.precision = precision_name(workload_.precision());
     s.target_loss = plan_.target_loss;
@@ -128,7 +128,7 @@ class Tuner {
       cap_ = train_size;
       cap_source_ = "the training set (" + std::to_string(train_size) + " samples)";
     }
-    if (s.budget_kind == "samples" && static_cast<std::int64_t>(s.budget_value) < cap_) {
+    if (s.budget_kind == BudgetKind::samples && static_cast<std::int64_t>(s.budget_value) < cap_) {
       cap_ = static_cast<std::int64_t>(s.budget_value);
       cap_source_ = "the samples budget (" + std::to_string(cap_) + " per arm)";
     }
@@ -244,7 +244,7 @@ class Tuner {
       }
     }
     s.batch_sizes = sizes;
-    if (s.budget_kind == "samples" && s.budget_value < double(sizes.back())) {
+    if (s.budget_kind == BudgetKind::samples && s.budget_value < double(sizes.back())) {
       throw UsageError("--budget samples=" + std::to_string(static_cast<long long>(s.budget_value)) +
                        " is smaller than one batch of " + std::to_string(sizes.back()) +
                        "; give at least that many samples");
@@ -253,9 +253,9 @@ class Tuner {
                                             : default_eval_samples(s.budget_kind, s.budget_value, sizes.front());
     if (plan_.eval_every > 0) {
       s.eval_every_samples = plan_.eval_every;
-    } else if (s.budget_kind == "samples") {
+    } else if (s.budget_kind == BudgetKind::samples) {
       s.eval_every_samples = std::max<std::int64_t>(1, static_cast<std::int64_t>(s.budget_value) / 5);
-    } else if (s.budget_kind == "steps") {
+    } else if (s.budget_kind == BudgetKind::steps) {
       s.eval_every_samples = std::max<std::int64_t>(1, static_cast<std::int64_t>(s.budget_value) * sizes.front() / 5);
     } else {
       s.eval_every_samples = 10000;
@@ -298,7 +298,7 @@ class Tuner {
     const auto& sizes = settings_.batch_sizes;
     const bool model_failed = std::any_of(result_.arms.begin(), result_.arms.end(),
                                           [](const SweepArm& a) { return a.status == ArmStatus::failed; });
-    noise_.status = "not_measured";
+    noise_.status = NoiseScaleStatus::not_measured;
     const std::int64_t large = std::min(sizes.back(), std::max<std::int64_t>(sizes.front() * 16, 256));
     if (result_.incomplete) {
       noise_.message = model_failed ? "an arm failed" : "the sweep was interrupted";
@@ -332,7 +332,7 @@ class Tuner {
     } catch (const std::exception& e) {
       // Every arm is measured: a failure here costs the noise scale only.
       noise_ = NoiseScale{};
-      noise_.status = "not_measured";
+      noise_.status = NoiseScaleStatus::not_measured;
       noise_.small_batch = ns.small_batch;
       noise_.large_batch = ns.large_batch;
       noise_.message = probes::is_out_of_memory(e)

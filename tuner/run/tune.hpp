@@ -31,9 +31,9 @@ struct TunePlan {
   // the probe verifies). Otherwise these sizes, ascending.
   std::vector<std::int64_t> batch_sizes;
   ProbeSettings probe;                  // memory limit, search, --isolate
-  std::string budget_kind;              // "" : one epoch of samples, at most 12000
+  std::optional<BudgetKind> budget_kind;  // none: one epoch of samples, at most 12000
   double budget_value = 0;
-  std::string lr_scaling;               // "" : linear for sgd, sqrt otherwise
+  std::optional<LrScaling> lr_scaling;    // none: linear for sgd, sqrt otherwise
   std::int64_t base_batch = 64;
   double warmup = 0.05;
   int seeds = 1;
@@ -41,7 +41,7 @@ struct TunePlan {
   std::int64_t eval_samples = 0;        // 0: scaled to the budget
   std::optional<double> target_loss;
   bool force = false;                   // listed sizes above the safe maximum; no probe for a list
-  std::string objective = "time-to-target";
+  Objective objective = Objective::time_to_target;
   std::int64_t effective_batch = 0;     // 0: none
   int noise_repeats = 16;
 };
