@@ -365,7 +365,7 @@ TEST_CASE(".npz archives: stored, deflated and zip64 members", "[npy]") {
   }
 }
 
-TEST_CASE("--data npy: the arrays decide the task", "[npy]") {
+TEST_CASE("NumPy data: the arrays decide the task", "[npy]") {
   TempDir dir;
   const NpyFiles npz{dir.file("d.npz"), "", "", ""};
 
@@ -475,7 +475,7 @@ TEST_CASE("--data npy: the arrays decide the task", "[npy]") {
   }
 }
 
-TEST_CASE("--data npy refuses what it cannot train on, naming the file and the fix", "[npy]") {
+TEST_CASE("NumPy data: what it cannot train on is refused, naming the file and the fix", "[npy]") {
   TempDir dir;
   const std::string path = dir.file("d.npz");
   const NpyFiles npz{path, "", "", ""};
@@ -536,7 +536,7 @@ TEST_CASE("--data npy refuses what it cannot train on, naming the file and the f
   }
 }
 
-TEST_CASE("--data npy builds workloads: built-in models and an int64-token TorchScript model", "[npy]") {
+TEST_CASE("NumPy data builds workloads: built-in models and an int64-token TorchScript model", "[npy]") {
   TempDir dir;
   WorkloadSpec spec;
   spec.data = "npy";
