@@ -1,4 +1,5 @@
 #include "tests/support/catch.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <torch/torch.h>
 #include <zlib.h>
@@ -19,15 +20,7 @@ using namespace batchtune;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/batchtune-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using test::TempDir;  // tests/support/temp_dir.hpp: mkdtemp under $TMPDIR
 
 void write_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
@@ -77,7 +70,7 @@ TEST_CASE("IDX files: gzipped or plain, and broken ones named", "[tuner][data]")
   write_mnist_like(dir, 12, 5);
 
   SECTION("plain files load with their shapes") {
-    const Dataset d = load_idx_dataset(dir.path.string(), "mnist-idx");
+    const Dataset d = load_idx_dataset(dir.path().string(), "mnist-idx");
     CHECK(d.train.size() == 12);
     CHECK(d.validation.size() == 5);
     CHECK(d.sample_shape == std::vector<std::int64_t>{1, 4, 4});
@@ -99,23 +92,23 @@ TEST_CASE("IDX files: gzipped or plain, and broken ones named", "[tuner][data]")
     auto bytes = idx_bytes({12, 4, 4}, 251);
     bytes.resize(bytes.size() - 7);
     write_bytes(dir.file("train-images-idx3-ubyte"), bytes);
-    CHECK_THROWS_WITH(load_idx_dataset(dir.path.string(), "mnist-idx"), Catch::Contains("truncated"));
+    CHECK_THROWS_WITH(load_idx_dataset(dir.path().string(), "mnist-idx"), Catch::Contains("truncated"));
   }
   SECTION("labels that do not match the images are refused") {
     write_bytes(dir.file("train-labels-idx1-ubyte"), idx_bytes({11}, 3));
-    CHECK_THROWS_WITH(load_idx_dataset(dir.path.string(), "mnist-idx"), Catch::Contains("do not belong together"));
+    CHECK_THROWS_WITH(load_idx_dataset(dir.path().string(), "mnist-idx"), Catch::Contains("do not belong together"));
   }
   SECTION("images and labels swapped are refused") {
     fs::copy_file(dir.file("t10k-labels-idx1-ubyte"), dir.file("t10k-images-idx3-ubyte"), fs::copy_options::overwrite_existing);
-    CHECK_THROWS_WITH(load_idx_dataset(dir.path.string(), "mnist-idx"), Catch::Contains("swapped"));
+    CHECK_THROWS_WITH(load_idx_dataset(dir.path().string(), "mnist-idx"), Catch::Contains("swapped"));
   }
   SECTION("not an IDX file at all") {
     write_bytes(dir.file("train-images-idx3-ubyte"), {'h', 'e', 'l', 'l', 'o'});
-    CHECK_THROWS_AS(load_idx_dataset(dir.path.string(), "mnist-idx"), InputError);
+    CHECK_THROWS_AS(load_idx_dataset(dir.path().string(), "mnist-idx"), InputError);
   }
   SECTION("a missing file and a missing folder are named") {
     fs::remove(dir.file("t10k-labels-idx1-ubyte"));
-    CHECK_THROWS_WITH(load_idx_dataset(dir.path.string(), "mnist-idx"), Catch::Contains("t10k-labels-idx1-ubyte"));
+    CHECK_THROWS_WITH(load_idx_dataset(dir.path().string(), "mnist-idx"), Catch::Contains("t10k-labels-idx1-ubyte"));
     CHECK_THROWS_WITH(load_idx_dataset("/nonexistent/x", "mnist-idx"), Catch::Contains("/nonexistent/x"));
   }
 }
@@ -132,7 +125,7 @@ TEST_CASE("CIFAR-10 binary batches", "[tuner][data]") {
   };
   for (int i = 1; i <= 5; ++i) write_bytes(dir.file("data_batch_" + std::to_string(i) + ".bin"), records(3));
   write_bytes(dir.file("test_batch.bin"), records(4));
-  const Dataset d = load_cifar10(dir.path.string());
+  const Dataset d = load_cifar10(dir.path().string());
   CHECK(d.train.inputs.sizes() == torch::IntArrayRef({15, 3, 32, 32}));
   CHECK(d.validation.size() == 4);
   CHECK(d.train.targets[2].item<std::int64_t>() == 2);
@@ -140,7 +133,7 @@ TEST_CASE("CIFAR-10 binary batches", "[tuner][data]") {
   auto cut = records(4);
   cut.pop_back();
   write_bytes(dir.file("test_batch.bin"), cut);
-  CHECK_THROWS_WITH(load_cifar10(dir.path.string()), Catch::Contains("truncated"));
+  CHECK_THROWS_WITH(load_cifar10(dir.path().string()), Catch::Contains("truncated"));
 }
 
 TEST_CASE("token files become windows with a held-out tail", "[tuner][data]") {

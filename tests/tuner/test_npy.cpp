@@ -2,6 +2,7 @@
 // members, zip64 records), read back by tuner/workload/npy and turned into
 // datasets and workloads by --data npy.
 #include "tests/support/catch.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <torch/torch.h>
 #include <zlib.h>
@@ -26,15 +27,7 @@ using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/batchtune-npy-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using test::TempDir;  // tests/support/temp_dir.hpp: mkdtemp under $TMPDIR
 
 void write_file(const std::string& path, const Bytes& bytes) {
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
