@@ -4,8 +4,9 @@
 // one it found with BATCHTUNE_CATCH2_MAJOR.
 //
 // The tests are written against Catch2 2's names; on 3 this header brings
-// them back: `Approx` (now Catch::Approx) and the substring matcher
-// `Catch::Contains` (now Catch::Matchers::ContainsSubstring).
+// them back: `Approx` (now Catch::Approx), the substring matcher
+// `Catch::Contains` (now Catch::Matchers::ContainsSubstring) and
+// Catch::StartsWith, EndsWith and Equals (now in Catch::Matchers).
 #pragma once
 
 #if !defined(BATCHTUNE_CATCH2_MAJOR)
@@ -25,6 +26,10 @@ inline Matchers::StringContainsMatcher Contains(const std::string& text,
                                                 CaseSensitive sensitivity = CaseSensitive::Yes) {
   return Matchers::ContainsSubstring(text, sensitivity);
 }
+// Catch2 2 had these string matchers in namespace Catch as well.
+using Matchers::EndsWith;
+using Matchers::Equals;
+using Matchers::StartsWith;
 }  // namespace Catch
 
 #else
