@@ -7,6 +7,7 @@
 
 #include "reports/error.hpp"
 #include "tuner/run/probe_runner.hpp"
+#include "tuner/workload/autocast_state.hpp"
 #include "tuner/workload/workload.hpp"
 
 using namespace batchtune;
@@ -38,7 +39,7 @@ TEST_CASE("bf16 autocast trains, saves memory, and leaves autocast off", "[tuner
     if (step >= 110) last += loss / 10;
   }
   CHECK(last < 0.8 * first);
-  CHECK_FALSE(at::autocast::is_cpu_enabled());  // the scope restored it
+  CHECK_FALSE(autocast_enabled(/*cuda=*/false));  // the scope restored it
 
   SECTION("the same budget fits a larger batch than fp32") {
     ProbeSettings s;

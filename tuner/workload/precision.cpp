@@ -1,4 +1,5 @@
 #include "tuner/workload/precision.hpp"
+#include "tuner/workload/autocast_state.hpp"
 
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
@@ -13,7 +14,6 @@
 #endif
 
 namespace batchtune {
-namespace {
 
 bool autocast_enabled(bool cuda) {
 #if BATCHTUNE_AUTOCAST_BY_DEVICE
@@ -22,6 +22,8 @@ bool autocast_enabled(bool cuda) {
   return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
 #endif
 }
+
+namespace {
 
 void set_autocast(bool cuda, bool enabled, c10::ScalarType dtype) {
 #if BATCHTUNE_AUTOCAST_BY_DEVICE
