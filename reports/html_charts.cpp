@@ -354,4 +354,67 @@ bool time_to_target_chart(std::ostream& out, const Report& r) {
   return true;
 }
 
+bool critical_batch_chart(std::ostream& out, const Report& r) {
+  if (!r.whole_run) return false;
+  const WholeRun& w = *r.whole_run;
+  Extent x(Scale::log10), y(Scale::log2);
+  bool any = false;
+  for (const auto& p : w.branch_points) {
+    if (!p.critical_batch || *p.critical_batch <= 0 || p.loss <= 0) continue;
+    x.add(p.loss);
+    y.add(*p.critical_batch);
+    if (p.critical_low && *p.critical_low > 0) y.add(*p.critical_low);
+    if (p.critical_high) y.add(*p.critical_high);
+    any = true;
+  }
+  if (!any) return false;
+  if (w.target_loss && *w.target_loss > 0) x.add(*w.target_loss);
+  if (w.critical_batch_at_target && *w.critical_batch_at_target > 0) y.add(*w.critical_batch_at_target);
+  for (const auto& n : w.trunk_noise) {
+    if (n.simple_noise_scale && *n.simple_noise_scale > 0 && n.loss > 0 && n.loss >= x.lo && n.loss <= x.hi) {
+      y.add(*n.simple_noise_scale);
+    }
+  }
+  Plot plot("critical-batch", "Critical batch against the loss",
+            "measured at the branch points, carried to the run's target", log10_axis(x, "loss (log scale)"),
+            log2_axis(y, "batch size (samples, log2 scale)", Plot::kPlotHeight));
+  std::vector<Point> noise;
+  for (const auto& n : w.trunk_noise) {
+    if (n.simple_noise_scale && *n.simple_noise_scale > 0 && n.loss > 0) noise.emplace_back(n.loss, *n.simple_noise_scale);
+  }
+  for (const auto& p : noise) {
+    plot.dot(p, colour::grey, 3, false, "B_simple " + format_number(p.second, "%.0f") + " at loss " + format_number(p.first, "%.4g"));
+  }
+  if (!noise.empty()) plot.legend({LegendEntry::Symbol::dot, colour::grey, "simple noise scale (trunk)"});
+  if (w.critical_fit) {
+    std::vector<Point> line;
+    for (int i = 0; i <= 40; ++i) {
+      const double l = x.lo * std::pow(x.hi / x.lo, double(i) / 40.0);
+      line.emplace_back(l, w.critical_fit->coefficient * std::pow(l, w.critical_fit->exponent));
+    }
+    plot.polyline(line, colour::blue, 2, "6 4", "B_crit = " + format_number(w.critical_fit->coefficient, "%.4g") +
+                                                   " L^" + format_number(w.critical_fit->exponent, "%.3g"));
+    plot.legend({LegendEntry::Symbol::dashed_line, colour::blue, "power-law fit in the loss"});
+  }
+  for (const auto& p : w.branch_points) {
+    if (!p.critical_batch || *p.critical_batch <= 0 || p.loss <= 0) continue;
+    if (p.critical_low && p.critical_high && *p.critical_low > 0) {
+      plot.whisker(p.loss, *p.critical_low, *p.critical_high, colour::vermillion, "leave-one-size-out band");
+    }
+    plot.dot({p.loss, *p.critical_batch}, colour::vermillion, 5, !p.lower_bound,
+             "branch point at " + std::to_string(p.trunk_samples) + " samples: B_crit " +
+                 (p.lower_bound ? ">= " : "") + format_number(*p.critical_batch, "%.0f") + " at loss " +
+                 format_number(p.loss, "%.4g"));
+  }
+  plot.legend({LegendEntry::Symbol::dot, colour::vermillion, "B_crit from branched arms"});
+  if (w.target_loss && w.critical_batch_at_target && *w.target_loss > 0) {
+    plot.dot({*w.target_loss, *w.critical_batch_at_target}, colour::orange, 6, true,
+             "at the run's target loss " + format_number(*w.target_loss, "%.4g") + ": B_crit " +
+                 format_number(*w.critical_batch_at_target, "%.0f"));
+    plot.legend({LegendEntry::Symbol::dot, colour::orange, "carried to the target"});
+  }
+  plot.write(out);
+  return true;
+}
+
 }  // namespace batchtune::html

@@ -20,6 +20,9 @@ bool memory_chart(std::ostream& out, const Report& report);
 enum class LossAxis { samples, seconds };
 bool loss_chart(std::ostream& out, const Report& report, LossAxis along);
 bool time_to_target_chart(std::ostream& out, const Report& report);
+// The whole-run tune's B_crit at each branch point against the loss, its fit,
+// the value at the run's target and the trunk's simple noise scale.
+bool critical_batch_chart(std::ostream& out, const Report& report);
 
 // Shared with the page's tables: the batch size the report recommends, if
 // any; the sweep's per-batch summaries sorted by batch size, rebuilt from the

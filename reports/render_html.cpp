@@ -228,6 +228,9 @@ void write_charts(std::ostream& out, const Report& r) {
   if (r.recommendation) {
     figure(html::time_to_target_chart, r, "No time-to-target chart: the recommendation has no predictions.");
   }
+  if (r.whole_run) {
+    figure(html::critical_batch_chart, r, "No critical-batch chart: no branch point measured a critical batch.");
+  }
   out << "</section>\n";
 }
 

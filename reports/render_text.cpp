@@ -5,6 +5,7 @@
 #include "reports/machine_info.hpp"
 #include "reports/text_util.hpp"
 #include "reports/units.hpp"
+#include "reports/whole_run.hpp"
 
 namespace batchtune {
 namespace {
@@ -84,7 +85,12 @@ void render_report_text(std::ostream& out, const Report& r) {
     out << "recommendation: none in this report\n";
   }
   if (r.probe) render_probe_text(out, *r.probe);
-  if (r.sweep) render_sweep_text(out, *r.sweep);
+  if (r.whole_run) {
+    render_whole_run_text(out, *r.whole_run);
+    if (r.sweep && r.sweep->incomplete) out << "incomplete: " << r.sweep->incomplete_reason << '\n';
+  } else if (r.sweep) {
+    render_sweep_text(out, *r.sweep);
+  }
 }
 
 void render_report_markdown(std::ostream& out, const Report& r) {
@@ -135,7 +141,47 @@ void render_report_markdown(std::ostream& out, const Report& r) {
     }
     out << "\n\n";
   }
-  if (r.sweep) {
+  if (r.whole_run) {
+    const WholeRun& w = *r.whole_run;
+    out << "### Whole run\n\n";
+    out << "Planned run: " << cell(w.run.source) << " (" << w.run.train_samples << " samples); target loss "
+        << format_number(w.target_loss, "%.4g") << " (" << cell(w.target_source) << "). Trunk at batch " << w.base_batch
+        << " for " << w.trunk_samples << " samples; the tune trained " << w.tune_samples << " samples ("
+        << format_number(w.run.train_samples > 0 ? 100.0 * double(w.tune_samples) / double(w.run.train_samples) : 0.0, "%.0f")
+        << "% of the run) in " << format_seconds(w.tune_seconds) << ".";
+    if (r.sweep && r.sweep->incomplete) out << " **Incomplete:** " << cell(r.sweep->incomplete_reason) << ".";
+    out << "\n\n| branch point (samples) | loss | B_crit | band | sizes | B_simple |\n|---:|---:|---:|---:|---:|---:|\n";
+    for (const auto& p : w.branch_points) {
+      out << "| " << p.trunk_samples << " | " << format_number(p.loss, "%.4f") << " | " << (p.lower_bound ? ">= " : "")
+          << format_number(p.critical_batch, "%.0f") << " | " << format_number(p.critical_low, "%.0f") << " to "
+          << format_number(p.critical_high, "%.0f") << " | " << p.sizes_fitted << " | "
+          << format_number(p.simple_noise_scale, "%.0f") << " |\n";
+    }
+    out << "\nB_crit at the target: " << format_number(w.critical_batch_at_target, "%.0f") << " (from init: "
+        << format_number(w.early_critical_batch, "%.0f") << ").\n\n";
+    if (!w.predictions.empty()) {
+      out << "| batch | lr | predicted steps | step time | predicted run time | interval |\n|---:|---:|---:|---:|---:|---:|\n";
+      for (const auto& p : w.predictions) {
+        const bool mark = w.best_batch && *w.best_batch == p.batch_size;
+        out << "| " << (mark ? "**" : "") << p.batch_size << (mark ? "**" : "") << " | "
+            << format_number(p.learning_rate, "%.4g") << " | " << format_number(p.steps, "%.0f") << " | "
+            << format_number(1000.0 * p.step_s, "%.3g") << " ms | " << format_seconds(p.seconds) << " | "
+            << format_seconds(p.seconds_low) << " to " << format_seconds(p.seconds_high) << " |\n";
+      }
+      out << '\n';
+    }
+    if (w.schedule) {
+      out << "Batch-size schedule:";
+      for (const auto& st : w.schedule->stages) {
+        out << (st.from_loss ? " then " + std::to_string(st.batch_size) + " from loss " + format_number(st.from_loss, "%.3f")
+                             : " start at " + std::to_string(st.batch_size));
+      }
+      out << ", predicted " << format_number(100.0 * w.schedule->saving_share, "%.0f") << "% faster.\n\n";
+    }
+    for (const auto& n : w.notes) out << "- " << cell(n) << '\n';
+    if (!w.notes.empty()) out << '\n';
+  }
+  if (r.sweep && !r.whole_run) {
     const SweepResult& s = *r.sweep;
     out << "### Sweep\n\n";
     out << to_string(s.budget_kind) << " budget " << format_number(s.budget_value, "%.0f") << " per arm, " << s.seeds << " seed"

@@ -217,6 +217,9 @@ Report report_from_json(const nlohmann::json& json, const std::string& path) {
   if (!doc.at("recommendation").is_null()) {
     r.recommendation = read_section<Recommendation>(doc, path, "recommendation");
   }
+  if (doc.contains("whole_run") && !doc.at("whole_run").is_null()) {
+    r.whole_run = read_section<WholeRun>(doc, path, "whole_run");
+  }
   return r;
 }
 

@@ -16,6 +16,7 @@
 #include "reports/recommendation.hpp"
 #include "reports/schema_version.hpp"
 #include "reports/sweep_report.hpp"
+#include "reports/whole_run.hpp"
 #include "reports/workload_info.hpp"
 
 namespace batchtune {
@@ -37,6 +38,7 @@ struct Report {
   std::optional<ProbeResult> probe;
   std::optional<SweepResult> sweep;
   std::optional<Recommendation> recommendation;
+  std::optional<WholeRun> whole_run;   // a whole-run tune's measurements and predictions
 };
 
 // The typed model of a report already parsed (read_report without the file);

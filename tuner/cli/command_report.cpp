@@ -3,12 +3,14 @@
 // charts to files).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <ostream>
 
 #include "reports/atomic_file.hpp"
 #include "reports/error.hpp"
+#include "reports/predict_run.hpp"
 #include "reports/recommend.hpp"
 
 #include "reports/render_text.hpp"
@@ -25,7 +27,50 @@ struct ReportOptions {
   std::string objective;
   std::int64_t effective_batch = 0;
   std::string output;
+  std::string step_times;
 };
+
+// `--step-times OTHER.json`: the convergence measured here, the step times
+// measured there. Convergence is the workload's and step time the machine's,
+// so the whole run is predicted for the other machine without training on it.
+void predict_with_step_times(Report& r, const ReportOptions& o) {
+  if (!r.whole_run) {
+    throw InputError(o.file + ": has no whole_run section to predict from; make one with `batchtune sweep --epochs E` "
+                              "(or --train-samples N)");
+  }
+  const Report other = read_report(o.step_times);
+  if (other.workload.model != r.workload.model || other.workload.input_shape != r.workload.input_shape) {
+    throw InputError("--step-times " + o.step_times + ": its workload (" + other.workload.model + " on " +
+                     other.workload.data + ") is not " + o.file + "'s (" + r.workload.model + " on " +
+                     r.workload.data + "); step times carry over only for the same model and input shape");
+  }
+  std::vector<std::pair<std::int64_t, double>> steps;
+  if (other.whole_run && !other.whole_run->step_seconds.empty()) {
+    steps = other.whole_run->step_seconds;
+  } else if (other.sweep) {
+    for (const auto& p : other.sweep->throughput_scan) {
+      if (p.median_step_seconds > 0) steps.emplace_back(p.batch_size, p.median_step_seconds);
+    }
+  }
+  if (steps.empty()) {
+    throw InputError("--step-times " + o.step_times + ": has no step times (a throughput scan or a whole-run tune); "
+                     "make one on that machine with `batchtune sweep --throughput-only`");
+  }
+  std::sort(steps.begin(), steps.end());
+  std::int64_t largest = steps.back().first;
+  if (other.probe && other.probe->safe_max_batch > 0) largest = std::min(largest, other.probe->safe_max_batch);
+  std::vector<std::int64_t> sizes;
+  for (const auto& [b, t] : steps) {
+    if (b <= largest) sizes.push_back(b);
+  }
+  WholeRun w = *r.whole_run;
+  w.step_seconds = steps;
+  w.step_times_source = "--step-times " + o.step_times +
+                        (other.machine ? " (" + other.machine->host_name + ", " + other.machine->cpu_model + ")" : "");
+  analyse_whole_run(w, sizes);
+  r.whole_run = w;
+  r.recommendation = recommend_whole_run(w, largest);
+}
 
 // Recompute the recommendation for another objective from the saved sweep
 // (the noise scale measured then is kept); -o saves the result.
@@ -56,14 +101,31 @@ void recommend_again(Report& r, const ReportOptions& o, Io io) {
 }
 
 void run_report(const ReportOptions& o, Io io) {
-  if (!o.output.empty() && o.objective.empty() && o.effective_batch == 0) {
-    throw UsageError("-o writes a recomputed report: give --objective or --effective-batch too");
+  if (!o.output.empty() && o.objective.empty() && o.effective_batch == 0 && o.step_times.empty()) {
+    throw UsageError("-o writes a recomputed report: give --objective, --effective-batch or --step-times too");
   }
-  // Outputs never replace the report being read, nor each other.
-  check_outputs({{"-o", o.output}, {"--html", o.targets.html}, {"--markdown", o.targets.markdown}},
-                {{"FILE", o.file}});
+  // Outputs never replace the reports being read, nor each other.
+  std::vector<NamedPath> inputs{{"FILE", o.file}};
+  if (!o.step_times.empty()) inputs.push_back({"--step-times", o.step_times});
+  check_outputs({{"-o", o.output}, {"--html", o.targets.html}, {"--markdown", o.targets.markdown}}, inputs);
   Report r = read_report(o.file);
-  if (!o.objective.empty() || o.effective_batch > 0) recommend_again(r, o, io);
+  if (!o.step_times.empty()) {
+    if (!o.objective.empty() || o.effective_batch > 0) {
+      throw UsageError("--step-times predicts the planned run for another machine; it does not combine with "
+                       "--objective or --effective-batch");
+    }
+    predict_with_step_times(r, o);
+    if (!o.output.empty()) {
+      std::ifstream in(o.file, std::ios::binary);
+      nlohmann::ordered_json json = nlohmann::ordered_json::parse(in);
+      json["whole_run"] = nlohmann::json(*r.whole_run);
+      json["recommendation"] = nlohmann::json(*r.recommendation);
+      write_file_atomically(o.output, json.dump(2) + "\n");
+      io.err << "wrote " << o.output << '\n';
+    }
+  } else if (!o.objective.empty() || o.effective_batch > 0) {
+    recommend_again(r, o, io);
+  }
   if (o.targets.console_to_stdout()) render_report_text(io.out, r);
   io.err << write_renderings(r, o.targets, io.out);
 }
@@ -89,8 +151,12 @@ void setup_report(CLI::App& app, Io io) {
                   "Recompute the recommendation as a plan for this effective batch (micro-batch x accumulation "
                   "steps above the safe maximum)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  sub->add_option("--step-times", o->step_times,
+                  "Another machine's report (sweep --throughput-only there): predict FILE's planned run (a sweep "
+                  "--epochs report) with that machine's step times, and recommend for it without training there");
   sub->add_option("-o,--output", o->output,
-                  "With --objective or --effective-batch: write the report with the new recommendation here");
+                  "With --objective, --effective-batch or --step-times: write the report with the new "
+                  "recommendation here");
   sub->callback([o, io] { run_report(*o, io); });
 }
 

@@ -12,6 +12,7 @@
 #include "reports/json_util.hpp"
 #include "reports/recommendation.hpp"
 #include "reports/render_text.hpp"
+#include "reports/units.hpp"
 #include "reports/report_outputs.hpp"
 #include "tuner/cli/cli.hpp"
 #include "tuner/cli/interrupt.hpp"
@@ -41,6 +42,15 @@ struct SweepOptions {
   std::string objective = "time-to-target";
   std::int64_t effective_batch = 0;
   int noise_repeats = 16;
+  // The whole-run tune: on when --epochs or --train-samples is given.
+  double epochs = 0;
+  std::int64_t train_samples = 0;
+  double target_accuracy = -1;
+  double trunk_share = 0.2;
+  int branch_points = 3;
+  double tune_share = 0.5;
+  int lr_grid = 0;
+  bool throughput_only = false;
   std::string output = "batchtune-report.json";
   RenderTargets renderings;
 };
@@ -69,6 +79,46 @@ TunePlan plan_of(const SweepOptions& o) {
   plan.objective = parse_objective(o.objective).value();  // IsMember checked it
   plan.effective_batch = o.effective_batch;
   plan.noise_repeats = o.noise_repeats;
+  const bool whole = o.epochs > 0 || o.train_samples > 0;
+  if (o.throughput_only) {
+    if (whole || o.batch_sizes != "auto" || !o.budget.empty()) {
+      throw UsageError("--throughput-only times steps at every power of two the probe allows, and trains nothing; "
+                       "drop --epochs, --train-samples, --batch-sizes and --budget");
+    }
+    plan.throughput_only = true;
+  }
+  if (o.epochs > 0 && o.train_samples > 0) {
+    throw UsageError("--epochs and --train-samples both state the planned run; give one of them");
+  }
+  if (!whole && (o.target_accuracy >= 0 || o.lr_grid > 0)) {
+    throw UsageError(std::string(o.lr_grid > 0 ? "--lr-grid" : "--target-accuracy") +
+                     " belongs to the whole-run tune; state the run with --epochs E or --train-samples N");
+  }
+  if (whole) {
+    if (!o.budget.empty()) {
+      throw UsageError("--budget sets the early sweep's per-arm budget; the whole-run tune (--epochs/--train-samples) "
+                       "sizes its own arms (see --tune-share): drop --budget");
+    }
+    if (o.seeds > 1) {
+      throw UsageError("--seeds: the whole-run tune trains one trunk; drop --seeds (or run without --epochs)");
+    }
+    if (o.target_given && o.target_accuracy >= 0) {
+      throw UsageError("--target-loss and --target-accuracy both state the run's target; give one of them");
+    }
+    if (o.trunk_share >= o.tune_share) {
+      throw UsageError("--trunk-share " + format_number(o.trunk_share, "%g") + " leaves nothing of --tune-share " +
+                       format_number(o.tune_share, "%g") + " for the arms; make the trunk the smaller");
+    }
+    WholeRunPlan w;
+    if (o.epochs > 0) w.epochs = o.epochs;
+    if (o.train_samples > 0) w.train_samples = o.train_samples;
+    if (o.target_accuracy >= 0) w.target_accuracy = o.target_accuracy;
+    w.trunk_share = o.trunk_share;
+    w.branch_points = o.branch_points;
+    w.budget_share = o.tune_share;
+    w.lr_grid = o.lr_grid;
+    plan.whole_run = w;
+  }
   return plan;
 }
 
@@ -150,7 +200,7 @@ void setup_sweep(CLI::App& app, Io io) {
                   "Validation samples per evaluation (default: an eighth of a samples budget, between 500 and 5000)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40))->group(group);
   sub->add_option_function<double>("--target-loss", [o](const double& v) { o->target_loss = v; o->target_given = true; },
-                                   "Target validation loss (default: the median of the arms' best, which at least half reach)")
+                                   "Target validation loss (default: the median of the arms' best, which at least half reach; with --epochs or --train-samples: the loss the base batch reaches at the run's end)")
       ->check(finite_number(true))->group(group);
   sub->add_option("--objective", o->objective,
                   "What the recommendation optimises: time-to-target (wall-clock to the target loss), throughput, "
@@ -163,6 +213,33 @@ void setup_sweep(CLI::App& app, Io io) {
   sub->add_option("--noise-repeats", o->noise_repeats,
                   "Gradient norm pairs for the noise scale estimate after the sweep; 0 skips it")
       ->capture_default_str()->check(CLI::Range(0, 10000))->group(group);
+  const char* whole = "Whole run (branched arms along the planned run)";
+  sub->add_option("--epochs", o->epochs,
+                  "The run you plan, in epochs of the training split: tune for it (a trunk at --base-batch along "
+                  "the run, short arms branched from it at every size, the whole run's time predicted at each)")
+      ->check(CLI::PositiveNumber)->group(whole);
+  sub->add_option("--train-samples", o->train_samples, "The run you plan, in training samples (instead of --epochs)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 50))->group(whole);
+  sub->add_option("--target-accuracy", o->target_accuracy,
+                  "The run's final target as a validation accuracy (default: the loss the base batch reaches at "
+                  "the run's end; --target-loss sets a loss)")
+      ->check(CLI::Range(0.0, 1.0))->group(whole);
+  sub->add_option("--trunk-share", o->trunk_share, "Share of the planned run the trunk trains")
+      ->capture_default_str()->check(CLI::Range(0.02, 0.9))->group(whole);
+  sub->add_option("--branch-points", o->branch_points, "Points on the trunk the arms branch from")
+      ->capture_default_str()->check(CLI::Range(1, 8))->group(whole);
+  sub->add_option("--tune-share", o->tune_share,
+                  "The whole tune's samples (trunk and arms) as a share of the planned run's")
+      ->capture_default_str()->check(CLI::Range(0.05, 1.0))->group(whole);
+  sub->add_option("--lr-grid", o->lr_grid,
+                  "At the last branch point also try 2^-K .. 2^K times each size's rule rate and report the best "
+                  "(predictions stay at the rule's rate, which the arms measure)")
+      ->capture_default_str()->check(CLI::Range(0, 3))->group(whole);
+  sub->add_flag("--throughput-only", o->throughput_only,
+                "Probe and time a few steps at every power of two up to the largest that fits, with no training "
+                "runs: this machine's step times, for `report CONV.json --step-times THIS.json` on a whole-run "
+                "report made elsewhere")
+      ->group(whole);
   sub->add_flag("--force", o->force, "Run listed sizes above the probe's safe maximum (and skip the probe for a list)")
       ->group(group);
   sub->add_option("-o,--output", o->output, "The report (JSON), written atomically")->capture_default_str();

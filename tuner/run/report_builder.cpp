@@ -26,7 +26,7 @@ const std::string& invoked_command_line() { return command_line_storage(); }
 void set_invoked_command_line(const std::string& line) { command_line_storage() = line; }
 
 nlohmann::ordered_json build_report(const Workload& workload, const ProbeResult* probe, const SweepResult* sweep,
-                                    const Recommendation* recommendation) {
+                                    const Recommendation* recommendation, const WholeRun* whole_run) {
   const BuildInfo& b = build_info();
   nlohmann::ordered_json report;
   report["schema_version"] = kReportSchemaVersion;
@@ -38,6 +38,8 @@ nlohmann::ordered_json build_report(const Workload& workload, const ProbeResult*
   report["probe"] = probe ? nlohmann::json(*probe) : nlohmann::json(nullptr);
   report["sweep"] = sweep ? nlohmann::json(*sweep) : nlohmann::json(nullptr);
   report["recommendation"] = recommendation ? nlohmann::json(*recommendation) : nlohmann::json(nullptr);
+  // Only a whole-run tune (sweep --epochs/--train-samples) has this section.
+  if (whole_run) report["whole_run"] = nlohmann::json(*whole_run);
   return report;
 }
 

@@ -10,6 +10,7 @@
 #include "reports/recommendation.hpp"
 #include "reports/schema_version.hpp"
 #include "reports/sweep_report.hpp"
+#include "reports/whole_run.hpp"
 #include "tuner/workload/workload.hpp"
 
 namespace batchtune {
@@ -19,6 +20,7 @@ const std::string& invoked_command_line();
 void set_invoked_command_line(const std::string& line);
 
 nlohmann::ordered_json build_report(const Workload& workload, const ProbeResult* probe, const SweepResult* sweep,
-                                    const Recommendation* recommendation = nullptr);
+                                    const Recommendation* recommendation = nullptr,
+                                    const WholeRun* whole_run = nullptr);
 
 }  // namespace batchtune

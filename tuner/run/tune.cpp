@@ -9,10 +9,13 @@
 #include "probes/oom.hpp"
 #include "reports/error.hpp"
 #include "reports/text_util.hpp"
+#include "reports/predict_run.hpp"
+#include "tuner/plan/branched.hpp"
 #include "tuner/run/noise_scale.hpp"
 #include "tuner/run/report_builder.hpp"
 #include "tuner/run/sweep.hpp"
 #include "tuner/run/throughput_scan.hpp"
+#include "tuner/run/workload_trainer.hpp"
 #include "tuner/workload/machine_probe.hpp"
 
 namespace batchtune {
@@ -34,6 +37,11 @@ std::int64_t default_eval_samples(BudgetKind kind, double value, std::int64_t sm
   return static_cast<std::int64_t>(std::clamp(samples, 500.0, 5000.0));
 }
 
+// The whole-run tune evaluates the trunk and every arm on one fixed subset:
+// enough that differences between arms stand above its noise, few enough
+// that some 50 evaluations cost a small share of the tune.
+constexpr std::int64_t kWholeRunEvalSamples = 2000;
+
 // One run of tune(): the plan, the hooks and what has been measured so far,
 // with one method per stage.
 class Tuner {
@@ -49,7 +57,16 @@ class Tuner {
     settle_settings();
     checkpoint(nullptr, incomplete_sweep("interrupted before the probe"), "the set-up");
     if (!measure_memory()) return finish();
+    if (plan_.throughput_only) {
+      result_.phase_seconds.total = seconds_since(started_);
+      return finish();
+    }
     plan_sizes();
+    if (plan_.whole_run) {
+      run_whole();
+      result_.phase_seconds.total = seconds_since(started_);
+      return finish();
+    }
     run_arms();
     measure_noise();
     if (stopped() && !result_.incomplete) {
@@ -79,11 +96,12 @@ class Tuner {
 
   TuneOutcome finish() {
     outcome_.sweep = result_;
-    const bool failed = std::any_of(result_.arms.begin(), result_.arms.end(),
-                                    [](const SweepArm& a) { return a.status == ArmStatus::failed; });
+    const bool failed = trunk_failed_ || std::any_of(result_.arms.begin(), result_.arms.end(),
+                                                     [](const SweepArm& a) { return a.status == ArmStatus::failed; });
     outcome_.end = failed ? TuneEnd::model_failed : result_.incomplete ? TuneEnd::interrupted : TuneEnd::complete;
     outcome_.report = build_report(workload_, probe(), &result_,
-                                   outcome_.recommendation ? &*outcome_.recommendation : nullptr);
+                                   outcome_.recommendation ? &*outcome_.recommendation : nullptr,
+                                   outcome_.whole_run ? &*outcome_.whole_run : nullptr);
     return std::move(outcome_);
   }
 
@@ -128,9 +146,26 @@ class Tuner {
       cap_ = train_size;
       cap_source_ = "the training set (" + std::to_string(train_size) + " samples)";
     }
-    if (s.budget_kind == BudgetKind::samples && static_cast<std::int64_t>(s.budget_value) < cap_) {
+    if (!plan_.whole_run && s.budget_kind == BudgetKind::samples && static_cast<std::int64_t>(s.budget_value) < cap_) {
       cap_ = static_cast<std::int64_t>(s.budget_value);
       cap_source_ = "the samples budget (" + std::to_string(cap_) + " per arm)";
+    }
+    if (plan_.whole_run) {
+      // The whole-run tune measures B_crit, which lies past the throughput
+      // knee on most machines: its sizes go up to where the planned run
+      // still takes 32 steps, whatever the scan finds.
+      const WholeRunPlan& wp = *plan_.whole_run;
+      const double run = wp.train_samples ? double(*wp.train_samples) : wp.epochs.value_or(kDefaultEpochs) * double(train_size);
+      if (run < 8.0 * double(plan_.base_batch)) {
+        throw UsageError("the planned run (" + std::to_string(static_cast<long long>(run)) +
+                         " samples) is shorter than 8 steps at --base-batch " + std::to_string(plan_.base_batch) +
+                         "; plan a longer run (--epochs, --train-samples) or a smaller --base-batch");
+      }
+      const auto by_run = static_cast<std::int64_t>(run / 32.0);
+      if (by_run < cap_) {
+        cap_ = std::max<std::int64_t>(by_run, plan_.base_batch);
+        cap_source_ = "the planned run (at least 32 steps at every size)";
+      }
     }
     if (cap_ < search.multiple_of) {
       throw UsageError("--multiple-of " + std::to_string(search.multiple_of) + " is above " + cap_source_ +
@@ -150,6 +185,7 @@ class Tuner {
       ss.first = 16;
       ss.max_batch = cap_;
       ss.multiple_of = plan_.probe.search.multiple_of;
+      if (plan_.throughput_only) ss.min_gain = -1.0;  // every power of two, up to memory or the cap
       ss.stop = hooks_.stop;
       ss.on_point = [&](const std::vector<ScanPoint>& points) {
         SweepResult so_far = incomplete_sweep("interrupted during the throughput scan");
@@ -168,7 +204,7 @@ class Tuner {
       stop_before_arms(std::nullopt, "the throughput scan");
       return false;
     }
-    if (scan.knee_found) {
+    if (scan.knee_found && !plan_.whole_run) {
       plan_.probe.search.max_batch = scan.largest;
       cap_source_ = "the throughput knee";
     }
@@ -189,7 +225,7 @@ class Tuner {
       }
       return true;
     }
-    if (auto_sizes) {
+    if (auto_sizes || plan_.throughput_only) {
       if (!scan_throughput_knee()) return false;
     } else {
       plan_.probe.search.max_batch = std::min(cap_, plan_.batch_sizes.back());
@@ -244,13 +280,14 @@ class Tuner {
       }
     }
     s.batch_sizes = sizes;
-    if (s.budget_kind == BudgetKind::samples && s.budget_value < double(sizes.back())) {
+    if (!plan_.whole_run && s.budget_kind == BudgetKind::samples && s.budget_value < double(sizes.back())) {
       throw UsageError("--budget samples=" + std::to_string(static_cast<long long>(s.budget_value)) +
                        " is smaller than one batch of " + std::to_string(sizes.back()) +
                        "; give at least that many samples");
     }
     s.eval_samples = plan_.eval_samples > 0 ? plan_.eval_samples
-                                            : default_eval_samples(s.budget_kind, s.budget_value, sizes.front());
+                     : plan_.whole_run     ? kWholeRunEvalSamples
+                                           : default_eval_samples(s.budget_kind, s.budget_value, sizes.front());
     if (plan_.eval_every > 0) {
       s.eval_every_samples = plan_.eval_every;
     } else if (s.budget_kind == BudgetKind::samples) {
@@ -348,6 +385,92 @@ class Tuner {
     }
   }
 
+  // The whole-run tune: a trunk at the base batch along the planned run,
+  // arms branched from it at every planned size, the run predicted at each.
+  void run_whole() {
+    const WholeRunPlan& wp = *plan_.whole_run;
+    const ProbeResult* p = probe();
+    const std::int64_t train_size = workload_.data().train.size();
+    plan::BranchedSettings b;
+    if (wp.train_samples) {
+      b.run.train_samples = *wp.train_samples;
+      b.run.source = "--train-samples " + std::to_string(*wp.train_samples);
+    } else {
+      const double epochs = wp.epochs.value_or(kDefaultEpochs);
+      b.run.epochs = epochs;
+      b.run.train_samples = static_cast<std::int64_t>(std::llround(epochs * double(train_size)));
+      b.run.source = wp.epochs ? "--epochs " + format_number(epochs, "%g")
+                               : "default: " + format_number(epochs, "%g") + " epochs";
+    }
+    b.run.target_loss = plan_.target_loss;
+    b.run.target_accuracy = wp.target_accuracy;
+    b.base_batch = settings_.base_batch;
+    b.base_learning_rate = workload_.optimizer().learning_rate;
+    b.lr_scaling = settings_.lr_scaling;
+    b.branch_sizes = settings_.batch_sizes;
+    b.candidate_sizes = settings_.batch_sizes;
+    if (p && (b.base_batch > p->safe_max_batch || b.base_batch < p->min_batch)) {
+      throw UsageError("--base-batch " + std::to_string(b.base_batch) +
+                       " is where the whole-run tune trains its trunk, and it is outside what the probe allows (" +
+                       std::to_string(p->min_batch) + " to " + std::to_string(p->safe_max_batch) +
+                       "); give a --base-batch in that range");
+    }
+    if (wp.step_seconds.empty()) {
+      for (const auto& pt : result_.throughput_scan) {
+        if (pt.median_step_seconds > 0) b.extra_step_seconds.emplace_back(pt.batch_size, pt.median_step_seconds);
+      }
+      b.extra_step_seconds_source = "the throughput scan's for sizes no arm ran";
+    } else {
+      b.extra_step_seconds = wp.step_seconds;
+      b.extra_step_seconds_source = wp.step_seconds_source;
+    }
+    b.trunk_share = wp.trunk_share;
+    b.branch_points = wp.branch_points;
+    b.budget_share = wp.budget_share;
+    b.lr_grid = wp.lr_grid;
+    b.seed = workload_.spec().seed;
+    b.eval_samples = settings_.eval_samples;
+    b.progress = hooks_.progress;
+    b.stop = hooks_.stop;
+    b.on_progress = [&](const WholeRun& so_far, const std::string& phase) {
+      SweepResult r = incomplete_sweep("interrupted during the whole-run tune (" + phase + ")");
+      if (hooks_.checkpoint) {
+        hooks_.checkpoint(build_report(workload_, probe(), &r, nullptr, &so_far), "the whole-run tune");
+      }
+    };
+    const auto start = clock_type::now();
+    WorkloadTrainer trainer(workload_, settings_.eval_samples, meter_.get());
+    plan::BranchedResult r = plan::run_branched(trainer, b);
+    meter_.reset();
+    result_.phase_seconds.training = seconds_since(start);
+    const SweepSettings& ss = settings_;
+    result_.budget_kind = ss.budget_kind;
+    result_.budget_value = double(b.run.train_samples);
+    result_.lr_scaling = ss.lr_scaling;
+    result_.base_batch = ss.base_batch;
+    result_.base_learning_rate = workload_.optimizer().learning_rate;
+    result_.eval_samples = std::min(ss.eval_samples, workload_.data().validation.size());
+    result_.target_loss = plan_.target_loss;
+    if (plan_.target_loss) result_.target_source = "--target-loss";
+    result_.seeds = 1;
+    result_.precision = ss.precision;
+    result_.batch_sizes_source = ss.batch_sizes_source;
+    r.whole_run.tune_seconds = seconds_since(start);
+    outcome_.whole_run = std::move(r.whole_run);
+    if (r.end == plan::BranchedEnd::interrupted) {
+      result_.incomplete = true;
+      result_.incomplete_reason = "interrupted by " + hooks_.stop_cause() + ": " + r.message;
+      return;
+    }
+    if (r.end == plan::BranchedEnd::trunk_failed) {
+      result_.incomplete = true;
+      result_.incomplete_reason = r.message + "; lower --lr or --base-batch";
+      trunk_failed_ = true;
+      return;
+    }
+    outcome_.recommendation = recommend_whole_run(*outcome_.whole_run, p ? p->safe_max_batch : settings_.batch_sizes.back());
+  }
+
   void make_recommendation() {
     if (result_.incomplete) return;
     RecommendSettings rs;
@@ -376,6 +499,7 @@ class Tuner {
   SweepResult result_;
   NoiseScale noise_;
   TuneOutcome outcome_;
+  bool trunk_failed_ = false;
 };
 
 }  // namespace

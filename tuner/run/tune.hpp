@@ -20,12 +20,31 @@
 #include "reports/probe_report.hpp"
 #include "reports/recommendation.hpp"
 #include "reports/sweep_report.hpp"
+#include "reports/whole_run.hpp"
 #include "tuner/run/probe_runner.hpp"
 #include "tuner/workload/workload.hpp"
 
 namespace batchtune {
 
 // What a sweep is asked to do, every option already parsed and checked.
+// The whole-run tune (sweep --epochs/--train-samples): a trunk along the
+// planned run, arms branched from it, the run predicted at every size.
+// The planned run when neither --epochs nor --train-samples is given.
+constexpr double kDefaultEpochs = 3.0;
+
+struct WholeRunPlan {
+  std::optional<double> epochs;          // the run, in epochs of the training split ...
+  std::optional<std::int64_t> train_samples;  // ... or in samples (one of the two)
+  std::optional<double> target_accuracy;
+  double trunk_share = 0.2;              // of the run, trained at the base batch
+  int branch_points = 3;
+  double budget_share = 0.5;             // the tune's samples against the run's
+  int lr_grid = 0;
+  // Step times from another machine's report, instead of this one's.
+  std::vector<std::pair<std::int64_t, double>> step_seconds;
+  std::string step_seconds_source;
+};
+
 struct TunePlan {
   // Empty: `auto` (throughput scan, then powers of two up to the knee that
   // the probe verifies). Otherwise these sizes, ascending.
@@ -44,6 +63,10 @@ struct TunePlan {
   Objective objective = Objective::time_to_target;
   std::int64_t effective_batch = 0;     // 0: none
   int noise_repeats = 16;
+  std::optional<WholeRunPlan> whole_run;  // none: the early-target sweep
+  // Probe and time steps at every power of two up to the probe's cap (no
+  // knee rule, no training): step times for `report --step-times`.
+  bool throughput_only = false;
 };
 
 struct TuneHooks {
@@ -68,6 +91,7 @@ struct TuneOutcome {
   std::optional<ProbeResult> probe;
   SweepResult sweep;
   std::optional<Recommendation> recommendation;
+  std::optional<WholeRun> whole_run;    // a whole-run tune's measurements and predictions
   std::string recommendation_error;     // why there is none, when computing it failed
   nlohmann::ordered_json report;        // the whole report (schema_version first)
 };

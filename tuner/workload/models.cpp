@@ -194,6 +194,11 @@ class ScriptModel final : public Model {
     for (const auto& p : module_.parameters()) params.push_back(p);
     return params;
   }
+  std::vector<torch::Tensor> buffers() override {
+    std::vector<torch::Tensor> out;
+    for (const auto& b : module_.buffers()) out.push_back(b);
+    return out;
+  }
   void set_training(bool on) override { module_.train(on); }
   void to(const torch::Device& device) override { module_.to(device); }
 

@@ -20,6 +20,9 @@ class Model {
   virtual ~Model() = default;
   virtual torch::Tensor forward(const torch::Tensor& input) = 0;
   virtual std::vector<torch::Tensor> parameters() = 0;
+  // State that is not a parameter (batch norm's running statistics), for
+  // the whole-run tune's snapshots. A model without any keeps the default.
+  virtual std::vector<torch::Tensor> buffers() { return {}; }
   virtual void set_training(bool on) = 0;
   virtual void to(const torch::Device& device) = 0;
   std::int64_t parameter_count();
@@ -34,6 +37,7 @@ class ModuleModel final : public Model {
   explicit ModuleModel(Holder module) : module_(std::move(module)) {}
   torch::Tensor forward(const torch::Tensor& input) override { return module_->forward(input); }
   std::vector<torch::Tensor> parameters() override { return module_->parameters(); }
+  std::vector<torch::Tensor> buffers() override { return module_->buffers(); }
   void set_training(bool on) override { module_->train(on); }
   void to(const torch::Device& device) override { module_->to(device); }
   Holder& module() { return module_; }

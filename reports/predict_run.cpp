@@ -1,0 +1,701 @@
+#include "reports/predict_run.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+
+#include "reports/fit.hpp"
+#include "reports/recommend.hpp"
+#include "reports/statistics.hpp"
+#include "reports/units.hpp"
+
+namespace batchtune {
+namespace {
+
+// Phases the run is cut into, equal in base-batch samples.
+constexpr int kPhases = 64;
+// A ratio this close to 1 is perfect scaling within the measurement.
+constexpr double kPerfectScaling = 0.05;
+// A schedule is proposed only when it saves at least this share.
+constexpr double kScheduleSaving = 0.05;
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+// The trunk's loss at `samples`: the smoothed curve inside it, the fitted
+// curve past its end.
+double loss_at(const std::vector<std::pair<double, double>>& curve, const std::optional<LossCurveFit>& fit,
+               double samples) {
+  if (!curve.empty() && samples <= curve.back().first) {
+    if (samples <= curve.front().first) return curve.front().second;
+    for (std::size_t i = 1; i < curve.size(); ++i) {
+      if (curve[i].first >= samples) {
+        const double t = (samples - curve[i - 1].first) / std::max(curve[i].first - curve[i - 1].first, 1e-12);
+        return lerp(curve[i - 1].second, curve[i].second, t);
+      }
+    }
+  }
+  if (fit) return fit->floor + fit->scale * std::pow(std::max(samples, 1.0), -fit->decay);
+  return curve.empty() ? std::numeric_limits<double>::quiet_NaN() : curve.back().second;
+}
+
+// B_crit at loss L: the power law, or the one measured value without a fit.
+struct CriticalModel {
+  std::optional<CriticalBatchFit> fit;
+  double constant = 0;  // with one measured point
+  double at(double loss, double log_shift = 0) const {
+    const double b = fit ? fit->coefficient * std::pow(std::max(loss, 1e-12), fit->exponent) : constant;
+    return b * std::exp(log_shift);
+  }
+};
+
+// Base-batch samples from `from` along the trunk to `loss`: the smoothed
+// trunk, and its fitted curve past its end.
+std::optional<double> trunk_equivalent(const std::vector<std::pair<double, double>>& curve,
+                                       const std::optional<LossCurveFit>& fit, double from, double loss) {
+  if (const auto at = trunk_samples_to_loss(curve, from, loss)) return *at - from;
+  if (!fit || loss <= fit->floor || fit->scale <= 0 || fit->decay <= 0) return std::nullopt;
+  const double at = std::pow(fit->scale / (loss - fit->floor), 1.0 / fit->decay);
+  if (!curve.empty() && at < curve.back().first) return std::nullopt;  // the fit disagrees with the trunk
+  return at - from;
+}
+
+// Each size's ratio comes from its arm at the scaling rule's own rate where
+// that arm completed: under the linear rule its rate over the batch is the
+// trunk's, so the arm carries on at the trunk's noise level and its progress
+// is the batch size's alone. A rate off the rule changes that level, and in
+// a short arm the loss then jumps by an amount that says nothing about the
+// batch size (the short-horizon bias of Wu et al. 2018): the grid's arms say
+// which rate is best (best_of_grid), and stand in for the rule's only where
+// it failed.
+void fill_arm_ratios(WholeRun& w, const std::vector<std::pair<double, double>>& curve) {
+  for (auto& p : w.branch_points) {
+    std::map<std::int64_t, BranchArm*> best, ratio_arm;
+    for (auto& a : p.arms) {
+      a.base_equivalent_samples.reset();
+      a.samples_ratio.reset();
+      a.best_of_grid = false;
+      if (a.status != ArmStatus::completed || !a.end_loss || !std::isfinite(*a.end_loss)) continue;
+      auto& b = best[a.batch_size];
+      if (!b || *a.end_loss < *b->end_loss) b = &a;
+      if (std::abs(a.lr_factor - 1.0) < 1e-9) ratio_arm[a.batch_size] = &a;
+    }
+    for (auto& [batch, a] : best) {
+      a->best_of_grid = true;
+      if (!ratio_arm.count(batch)) ratio_arm[batch] = a;
+    }
+    for (auto& [batch, a] : ratio_arm) {
+      const auto base = trunk_equivalent(curve, w.loss_curve, double(p.trunk_samples), *a->end_loss);
+      if (!base || *base <= 0) continue;
+      a->base_equivalent_samples = *base;
+      a->samples_ratio = double(a->samples) / *base;
+    }
+    // Against the base batch's own arm where one ran (at the rule's rate it
+    // repeats the trunk, and the ratio is 1): what is left is the size's.
+    const auto base_arm = ratio_arm.find(w.base_batch);
+    if (base_arm != ratio_arm.end() && base_arm->second->samples_ratio && *base_arm->second->samples_ratio > 0) {
+      const double norm = *base_arm->second->samples_ratio;
+      for (auto& [batch, a] : ratio_arm) {
+        if (a->samples_ratio) a->samples_ratio = *a->samples_ratio / norm;
+      }
+    }
+  }
+}
+
+void fit_local(BranchPoint& p, double base_batch) {
+  std::vector<std::pair<double, double>> points;
+  double largest = 0;
+  for (const auto& a : p.arms) {
+    if (!a.samples_ratio || a.batch_size == static_cast<std::int64_t>(base_batch)) continue;
+    points.emplace_back(double(a.batch_size), *a.samples_ratio);
+    largest = std::max(largest, double(a.batch_size));
+  }
+  p.sizes_fitted = static_cast<int>(points.size());
+  p.critical_batch.reset();
+  p.critical_low.reset();
+  p.critical_high.reset();
+  p.lower_bound = false;
+  if (points.empty()) return;
+  const bool all_perfect = std::all_of(points.begin(), points.end(), [](const auto& q) {
+    return std::abs(q.second - 1.0) < kPerfectScaling || (q.first > 0 && q.second < 1.0);
+  });
+  const auto bc = fit_critical_from_ratios(points, base_batch);
+  if (all_perfect || !bc || *bc <= 0) {
+    // No sign of the knee within the sizes run: B_crit is above them.
+    p.lower_bound = true;
+    p.critical_batch = largest;
+    return;
+  }
+  p.critical_batch = std::min(*bc, 1e9);
+  double lo = *p.critical_batch, hi = *p.critical_batch;
+  if (points.size() >= 3) {
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      auto rest = points;
+      rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(i));
+      const auto b = fit_critical_from_ratios(rest, base_batch);
+      if (!b || *b <= 0) continue;
+      lo = std::min(lo, *b);
+      hi = std::max(hi, *b);
+    }
+  }
+  p.critical_low = lo;
+  p.critical_high = hi;
+}
+
+std::optional<std::int64_t> first_unstable_size(const WholeRun& w) {
+  std::map<std::int64_t, std::pair<std::int64_t, bool>> latest;  // size -> (point's samples, progressed)
+  for (const auto& p : w.branch_points) {
+    std::map<std::int64_t, bool> progressed;
+    for (const auto& a : p.arms) {
+      // A short arm can end a little above its start on a noisy curve; one
+      // that ends half as high again, or fails, does not train there.
+      const bool ok = a.status == ArmStatus::completed && a.end_loss && std::isfinite(*a.end_loss) &&
+                      *a.end_loss < 1.5 * p.loss;
+      progressed[a.batch_size] = progressed[a.batch_size] || ok;
+    }
+    for (const auto& [b, ok] : progressed) {
+      auto it = latest.find(b);
+      if (it == latest.end() || p.trunk_samples >= it->second.first) latest[b] = {p.trunk_samples, ok};
+    }
+  }
+  for (const auto& [b, v] : latest) {
+    if (!v.second) return b;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<std::pair<double, double>> smoothed_trunk_curve(const std::vector<TrunkPoint>& trunk) {
+  std::vector<std::pair<double, double>> curve;
+  for (std::size_t i = 0; i < trunk.size(); ++i) {
+    double v = trunk[i].loss;
+    if (i > 0 && i + 1 < trunk.size()) {
+      double a = trunk[i - 1].loss, b = trunk[i].loss, c = trunk[i + 1].loss;
+      v = std::max(std::min(a, b), std::min(std::max(a, b), c));
+    }
+    if (!std::isfinite(v)) continue;
+    if (!curve.empty()) v = std::min(v, curve.back().second);
+    curve.emplace_back(double(trunk[i].samples), v);
+  }
+  return curve;
+}
+
+std::optional<double> trunk_samples_to_loss(const std::vector<std::pair<double, double>>& curve, double from_samples,
+                                            double loss) {
+  for (std::size_t i = 0; i < curve.size(); ++i) {
+    if (curve[i].first < from_samples) continue;
+    if (curve[i].second <= loss) {
+      if (i == 0 || curve[i - 1].first < from_samples) return curve[i].first;
+      const double l0 = curve[i - 1].second, l1 = curve[i].second;
+      const double t = l0 > l1 ? (l0 - loss) / (l0 - l1) : 1.0;
+      return lerp(curve[i - 1].first, curve[i].first, std::clamp(t, 0.0, 1.0));
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<double> fit_critical_from_ratios(const std::vector<std::pair<double, double>>& batch_ratio,
+                                               double base_batch) {
+  // Residual r (Bc + b0) - (Bc + B) = Bc (r - 1) + (r b0 - B): linear in Bc.
+  double num = 0, den = 0;
+  for (const auto& [b, r] : batch_ratio) {
+    num += (r - 1.0) * (b - r * base_batch);
+    den += (r - 1.0) * (r - 1.0);
+  }
+  if (den <= 1e-12) return std::nullopt;
+  return num / den;
+}
+
+std::optional<LossCurveFit> fit_loss_curve(const std::vector<std::pair<double, double>>& samples_loss) {
+  std::vector<std::pair<double, double>> pts;
+  for (const auto& p : samples_loss) {
+    if (p.first > 0 && std::isfinite(p.second)) pts.push_back(p);
+  }
+  if (pts.size() < 3) return std::nullopt;
+  std::optional<LossCurveFit> best;
+  double best_sse = std::numeric_limits<double>::infinity();
+  const std::vector<double> w(pts.size(), 1.0);
+  for (int k = 0; k < 80; ++k) {
+    const double decay = 0.05 * std::pow(60.0, double(k) / 79.0);  // 0.05 .. 3
+    std::vector<double> x, y;
+    for (const auto& [s, l] : pts) {
+      x.push_back(std::pow(s, -decay));
+      y.push_back(l);
+    }
+    const auto line = fit_line(x, y, w);
+    if (!line || line->slope <= 0 || line->intercept < 0) continue;
+    double sse = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double e = y[i] - (line->intercept + line->slope * x[i]);
+      sse += e * e;
+    }
+    if (sse < best_sse) {
+      best_sse = sse;
+      LossCurveFit f;
+      f.floor = line->intercept;
+      f.scale = line->slope;
+      f.decay = decay;
+      f.points = static_cast<int>(pts.size());
+      f.rms_error = std::sqrt(sse / double(pts.size()));
+      best = f;
+    }
+  }
+  return best;
+}
+
+void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
+  w.notes.clear();
+  w.predictions.clear();
+  w.best_batch.reset();
+  w.early_best_batch.reset();
+  w.schedule.reset();
+  w.critical_fit.reset();
+  w.critical_batch_at_target.reset();
+  w.early_critical_batch.reset();
+  w.noise_to_critical_ratio.reset();
+  w.target_loss.reset();
+  w.base_samples_to_target.reset();
+  const double b0 = double(w.base_batch);
+  const auto curve = smoothed_trunk_curve(w.trunk);
+
+  // 1. The trunk's curve past its end.
+  {
+    std::vector<std::pair<double, double>> later;
+    const double from = curve.empty() ? 0.0 : curve.back().first / 3.0;
+    for (const auto& [s, l] : curve) {
+      if (s >= from && s > 0) later.emplace_back(s, l);
+    }
+    w.loss_curve = fit_loss_curve(later);
+  }
+
+  // 2. Arms against the trunk, and the local B_crit at each point.
+  fill_arm_ratios(w, curve);
+  for (auto& p : w.branch_points) fit_local(p, b0);
+
+  // 3. The run's target.
+  const double planned = double(w.run.train_samples);
+  if (w.run.target_loss) {
+    w.target_loss = w.run.target_loss;
+    w.target_source = "--target-loss";
+  } else if (w.run.target_accuracy) {
+    // The loss where the trunk's accuracy crossed the target, or where a line
+    // through its later (loss, accuracy) points reaches it.
+    std::optional<double> crossing;
+    for (const auto& t : w.trunk) {
+      if (t.accuracy && *t.accuracy >= *w.run.target_accuracy) {
+        crossing = t.loss;
+        break;
+      }
+    }
+    if (crossing) {
+      w.target_loss = crossing;
+      w.target_source = "--target-accuracy " + fmt("%.4g", *w.run.target_accuracy) + " (the trunk's loss there)";
+    } else {
+      std::vector<double> x, y;
+      for (std::size_t i = w.trunk.size() / 2; i < w.trunk.size(); ++i) {
+        if (!w.trunk[i].accuracy) continue;
+        x.push_back(w.trunk[i].loss);
+        y.push_back(*w.trunk[i].accuracy);
+      }
+      const auto line = x.size() >= 2 ? fit_line(x, y, std::vector<double>(x.size(), 1.0)) : std::nullopt;
+      if (line && line->slope < 0) {
+        const double loss = (*w.run.target_accuracy - line->intercept) / line->slope;
+        if (loss > 0) {
+          w.target_loss = loss;
+          w.target_source = "--target-accuracy " + fmt("%.4g", *w.run.target_accuracy) +
+                            " (the loss there on a line through the trunk's later accuracy against loss)";
+        }
+      }
+      if (!w.target_loss) {
+        w.notes.push_back("the trunk's accuracy does not reach --target-accuracy " +
+                          fmt("%.4g", *w.run.target_accuracy) + " and cannot be carried there; no target");
+      }
+    }
+  } else {
+    const double l = loss_at(curve, w.loss_curve, planned);
+    if (std::isfinite(l)) {
+      w.target_loss = l;
+      w.target_source = "the base batch's loss after the planned " + std::to_string(w.run.train_samples) +
+                        " samples" + (!curve.empty() && planned > curve.back().first ? " (the trunk's fitted curve)" : "");
+    }
+  }
+
+  // 4. The base batch's samples to the target.
+  if (w.target_loss && !w.run.target_loss && !w.run.target_accuracy && planned > 0) {
+    // The target is the base batch's loss after the planned run: it takes
+    // the planned samples, by definition.
+    w.base_samples_to_target = planned;
+  } else if (w.target_loss) {
+    w.base_samples_to_target = trunk_samples_to_loss(curve, 0.0, *w.target_loss);
+    if (!w.base_samples_to_target && w.loss_curve && *w.target_loss > w.loss_curve->floor) {
+      w.base_samples_to_target =
+          std::pow(w.loss_curve->scale / (*w.target_loss - w.loss_curve->floor), 1.0 / w.loss_curve->decay);
+    }
+    if (!w.base_samples_to_target) {
+      w.notes.push_back("the target loss " + fmt("%.4g", *w.target_loss) +
+                        " lies below the trunk's fitted floor: the base batch would not reach it");
+    } else if (*w.base_samples_to_target > 4 * planned && planned > 0) {
+      w.notes.push_back("the base batch needs " + fmt("%.3g", *w.base_samples_to_target) +
+                        " samples to the target, over 4x the planned run: the extrapolation is long");
+    }
+  }
+
+  // 5. B_crit against the loss.
+  std::vector<double> lx, ly;
+  for (const auto& p : w.branch_points) {
+    if (p.critical_batch && *p.critical_batch > 0 && p.loss > 0) {
+      lx.push_back(std::log(p.loss));
+      ly.push_back(std::log(*p.critical_batch));
+    }
+  }
+  for (const auto& p : w.branch_points) {
+    if (p.critical_batch) {
+      w.early_critical_batch = p.critical_batch;
+      break;
+    }
+  }
+  CriticalModel model;
+  double log_sd = 0.0;
+  {
+    // The local fits' own spread, as a floor under the fit's residuals.
+    std::vector<double> half_widths;
+    for (const auto& p : w.branch_points) {
+      if (p.critical_low && p.critical_high && *p.critical_low > 0) {
+        half_widths.push_back(0.5 * std::log(*p.critical_high / *p.critical_low));
+      }
+    }
+    log_sd = std::max(0.1, median_of(half_widths).value_or(0.25));
+  }
+  double x_mean = 0, sxx = 0;
+  if (lx.size() >= 2) {
+    const auto line = fit_line(lx, ly, std::vector<double>(lx.size(), 1.0));
+    if (line) {
+      CriticalBatchFit f;
+      f.coefficient = std::exp(line->intercept);
+      f.exponent = line->slope;
+      f.points = static_cast<int>(lx.size());
+      double ss = 0;
+      for (std::size_t i = 0; i < lx.size(); ++i) {
+        const double e = ly[i] - (line->intercept + line->slope * lx[i]);
+        ss += e * e;
+      }
+      f.log_residual_sd = lx.size() > 2 ? std::sqrt(ss / double(lx.size() - 2)) : 0.0;
+      if (f.exponent > 0) {
+        // B_crit falling as the loss falls runs against every measurement in
+        // the literature (McCandlish et al. 2018, Merrill et al. 2025); with
+        // a few noisy points it is the noise. Held at the points' geometric
+        // mean, the spread of the points as its band.
+        double mean = 0, ss2 = 0;
+        for (double v : ly) mean += v / double(ly.size());
+        for (double v : ly) ss2 += (v - mean) * (v - mean);
+        model.constant = std::exp(mean);
+        log_sd = std::max(log_sd, std::sqrt(ss2 / double(std::max<std::size_t>(1, ly.size() - 1))));
+        w.notes.push_back("the branch points' B_crit did not grow as the loss fell (fitted exponent " +
+                          fmt("%.2f", f.exponent) + " > 0, as it can when the rule's rate nears the curvature limit at the larger sizes); not carried past the measurements: held at their geometric mean, " +
+                          fmt("%.0f", model.constant));
+      } else {
+        w.critical_fit = f;
+        model.fit = f;
+        log_sd = std::max(log_sd, f.log_residual_sd);
+        for (double v : lx) x_mean += v / double(lx.size());
+        for (double v : lx) sxx += (v - x_mean) * (v - x_mean);
+      }
+    }
+  } else if (lx.size() == 1) {
+    model.constant = std::exp(ly.front());
+    w.notes.push_back("B_crit was measured at one branch point only: it is held constant over the run");
+  }
+  if (lx.empty()) {
+    w.notes.push_back("no branch point measured a critical batch (no arm completed, or the trunk's curve did not "
+                      "cover the arms' losses)");
+    return;
+  }
+  // The band's half width in ln B_crit at loss L: the fit's standard error there.
+  auto band = [&](double loss) {
+    if (!model.fit || sxx <= 0) return log_sd;
+    const double d = std::log(std::max(loss, 1e-12)) - x_mean;
+    return log_sd * std::sqrt(1.0 + 1.0 / double(lx.size()) + d * d / sxx);
+  };
+  if (w.target_loss) w.critical_batch_at_target = model.at(*w.target_loss);
+  {
+    std::vector<double> ratios;
+    for (const auto& p : w.branch_points) {
+      if (p.simple_noise_scale && p.critical_batch && *p.critical_batch > 0 && !p.lower_bound) {
+        ratios.push_back(*p.simple_noise_scale / *p.critical_batch);
+      }
+    }
+    w.noise_to_critical_ratio = median_of(ratios);
+  }
+  if (!w.target_loss || !w.base_samples_to_target) return;
+
+  // 6. The run's phases, equal in base-batch samples, and each size's time.
+  const double total = *w.base_samples_to_target;
+  struct Phase {
+    double base_steps = 0;  // steps at the base batch
+    double loss = 0;        // at the phase's middle
+    double start_loss = 0;
+  };
+  std::vector<Phase> phases;
+  for (int k = 0; k < kPhases; ++k) {
+    const double s0 = total * k / kPhases, s1 = total * (k + 1) / kPhases;
+    Phase ph;
+    ph.base_steps = (s1 - s0) / b0;
+    ph.loss = loss_at(curve, w.loss_curve, 0.5 * (s0 + s1));
+    ph.start_loss = loss_at(curve, w.loss_curve, s0);
+    phases.push_back(ph);
+  }
+  std::vector<std::pair<double, double>> knots;
+  for (const auto& [b, t] : w.step_seconds) {
+    if (b > 0 && t > 0 && std::isfinite(t)) knots.emplace_back(double(b), t);
+  }
+  std::sort(knots.begin(), knots.end());
+  if (knots.empty()) {
+    w.notes.push_back("no step time was measured: no time can be predicted");
+    return;
+  }
+  auto step_time = [&](double b) { return interpolate_log_log(knots, b); };
+  // Steps at B over the phases with B_crit shifted by `shift` (in ln, times the band).
+  auto phase_steps = [&](const Phase& ph, double b, double shift) {
+    const double bc = model.at(ph.loss, shift * band(ph.loss));
+    const double s_min = ph.base_steps / (1.0 + bc / b0);
+    return s_min * (1.0 + bc / b);
+  };
+  auto run_steps = [&](double b, double shift) {
+    double s = 0;
+    for (const auto& ph : phases) s += phase_steps(ph, b, shift);
+    return s;
+  };
+  // The learning rate per size: the rule's, which the prediction's arms ran
+  // at; another of the grid's only where the rule's arm failed.
+  auto lr_for = [&](std::int64_t b) {
+    double factor = 1;
+    for (const auto& p : w.branch_points) {
+      bool rule_ok = false;
+      for (const auto& a : p.arms) {
+        if (a.batch_size == b && a.samples_ratio && std::abs(a.lr_factor - 1.0) < 1e-9) rule_ok = true;
+      }
+      if (rule_ok) return scaled_learning_rate(w.lr_scaling, w.base_learning_rate, w.base_batch, b);
+      for (const auto& a : p.arms) {
+        if (a.batch_size == b && a.samples_ratio) factor = a.lr_factor;
+      }
+    }
+    return scaled_learning_rate(w.lr_scaling, w.base_learning_rate, w.base_batch, b) * factor;
+  };
+  std::vector<std::int64_t> sizes = candidate_sizes;
+  if (sizes.empty()) {
+    for (const auto& k : knots) sizes.push_back(static_cast<std::int64_t>(k.first));
+  }
+  // A size whose arms, at the latest point that ran it, all failed or made
+  // no progress does not train at these rates: it and every larger size
+  // are left out rather than predicted from a curve they do not follow.
+  if (const auto unstable = first_unstable_size(w)) {
+    const auto cut = std::remove_if(sizes.begin(), sizes.end(), [&](std::int64_t b) { return b >= *unstable; });
+    if (cut != sizes.end()) {
+      w.notes.push_back("batch " + std::to_string(*unstable) +
+                        " did not train from the branch point nearest the target (it failed, diverged or ended "
+                        "half as high again as its start): it and larger sizes are not predicted");
+      sizes.erase(cut, sizes.end());
+    }
+  }
+  for (std::int64_t b : sizes) {
+    RunPrediction p;
+    p.batch_size = b;
+    p.learning_rate = lr_for(b);
+    p.steps = run_steps(double(b), 0);
+    p.samples = p.steps * double(b);
+    p.step_s = step_time(double(b));
+    p.seconds = p.steps * p.step_s;
+    // A larger B_crit means more steps at small sizes, fewer at none: the
+    // band's two ends bracket every size's time.
+    const double t_lo = run_steps(double(b), -1) * p.step_s, t_hi = run_steps(double(b), +1) * p.step_s;
+    p.seconds_low = std::min(t_lo, t_hi);
+    p.seconds_high = std::max(t_lo, t_hi);
+    p.step_time_measured =
+        std::any_of(knots.begin(), knots.end(), [&](const auto& k) { return std::llround(k.first) == b; });
+    w.predictions.push_back(p);
+  }
+  if (w.predictions.empty()) return;
+  const auto best = std::min_element(w.predictions.begin(), w.predictions.end(),
+                                     [](const RunPrediction& a, const RunPrediction& b) { return a.seconds < b.seconds; });
+  w.best_batch = best->batch_size;
+  // What a from-init estimate would pick: B_crit held at the first point's.
+  if (w.early_critical_batch) {
+    double best_t = std::numeric_limits<double>::infinity();
+    for (std::int64_t b : sizes) {
+      double s = 0;
+      for (const auto& ph : phases) {
+        const double s_min = ph.base_steps / (1.0 + *w.early_critical_batch / b0);
+        s += s_min * (1.0 + *w.early_critical_batch / double(b));
+      }
+      const double t = s * step_time(double(b));
+      if (t < best_t) {
+        best_t = t;
+        w.early_best_batch = b;
+      }
+    }
+  }
+
+  // 7. A schedule: each phase's fastest size, never decreasing.
+  if (w.critical_fit && w.critical_batch_at_target && w.early_critical_batch &&
+      *w.critical_batch_at_target >= 4.0 * *w.early_critical_batch) {
+    std::vector<std::int64_t> choice;
+    std::int64_t current = sizes.front();
+    double t_sched = 0;
+    for (const auto& ph : phases) {
+      std::int64_t pick = current;
+      double pick_t = std::numeric_limits<double>::infinity();
+      for (std::int64_t b : sizes) {
+        if (b < current) continue;
+        const double t = phase_steps(ph, double(b), 0) * step_time(double(b));
+        if (t < pick_t) {
+          pick_t = t;
+          pick = b;
+        }
+      }
+      current = pick;
+      choice.push_back(pick);
+      t_sched += pick_t;
+    }
+    const double saving = 1.0 - t_sched / best->seconds;
+    if (saving >= kScheduleSaving) {
+      BatchSchedule sch;
+      for (std::size_t k = 0; k < choice.size(); ++k) {
+        if (k == 0 || choice[k] != choice[k - 1]) {
+          ScheduleStage st;
+          st.batch_size = choice[k];
+          if (k > 0) st.from_loss = phases[k].start_loss;
+          sch.stages.push_back(st);
+        }
+      }
+      sch.predicted_seconds = t_sched;
+      sch.saving_share = saving;
+      if (sch.stages.size() >= 2) w.schedule = sch;
+    }
+  }
+}
+
+Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch) {
+  Recommendation r;
+  r.objective = Objective::time_to_target;
+  r.target_loss = w.target_loss;
+  r.max_fit_batch = max_fit_batch;
+  r.noise_scale.status = NoiseScaleStatus::not_measured;
+  r.noise_scale.message = "measured along the trunk: see whole_run.trunk_noise";
+  for (const auto& p : w.predictions) {
+    BatchPrediction bp;
+    bp.batch_size = p.batch_size;
+    bp.swept = p.step_time_measured;
+    bp.steps_to_target = p.steps;
+    bp.step_s = p.step_s;
+    bp.seconds_to_target = p.seconds;
+    bp.samples_per_s = p.step_s > 0 ? double(p.batch_size) / p.step_s : 0.0;
+    r.predictions.push_back(bp);
+  }
+  const auto find = [&](std::int64_t b) -> const RunPrediction* {
+    for (const auto& p : w.predictions) {
+      if (p.batch_size == b) return &p;
+    }
+    return nullptr;
+  };
+  const RunPrediction* best = w.best_batch ? find(*w.best_batch) : nullptr;
+  if (!best) {
+    r.status = RecommendationStatus::none;
+    r.confidence = Confidence::none;
+    std::string why = "no recommendation for the planned run: ";
+    why += w.notes.empty() ? "the whole run could not be predicted" : w.notes.back();
+    r.reasons.push_back(why);
+    r.reasons.push_back("give the trunk more of the run (--trunk-share), more sizes, or a --target-loss the trunk reaches");
+    return r;
+  }
+  r.status = RecommendationStatus::recommended;
+  r.batch_size = best->batch_size;
+  r.micro_batch_size = best->batch_size;
+  r.accumulation_steps = 1;
+  r.learning_rate = best->learning_rate;
+  r.learning_rate_rule = to_string(w.lr_scaling) + " scaling from " + fmt("%.4g", w.base_learning_rate) +
+                         " at batch " + std::to_string(w.base_batch) +
+                         (w.lr_grid > 0 ? ", times the best of the --lr-grid where one was run" : "");
+  r.predicted_seconds_to_target = best->seconds;
+  const RunPrediction* largest = nullptr;
+  for (const auto& p : w.predictions) {
+    if (p.batch_size <= max_fit_batch && (!largest || p.batch_size > largest->batch_size)) largest = &p;
+  }
+  if (largest) {
+    r.max_fit_batch = largest->batch_size;
+    r.max_fit_seconds_to_target = largest->seconds;
+    r.max_fit_slowdown = largest->seconds / best->seconds;
+  }
+  // Confidence: how much of the target's B_crit is measured rather than carried.
+  int measured = 0;
+  bool bound = false;
+  double deepest = std::numeric_limits<double>::infinity();
+  for (const auto& p : w.branch_points) {
+    if (p.critical_batch) {
+      ++measured;
+      deepest = std::min(deepest, p.loss);
+    }
+    bound = bound || p.lower_bound;
+  }
+  r.confidence = Confidence::high;
+  if (measured < 3) {
+    r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("B_crit measured at " + std::to_string(measured) + " branch point(s), fewer than 3");
+  }
+  if (bound) {
+    r.confidence = Confidence::low;
+    r.confidence_notes.push_back("at a branch point no size's ratio showed the knee: its B_crit is only a lower bound");
+  }
+  if (w.target_loss && std::isfinite(deepest) && *w.target_loss < 0.7 * deepest) {
+    r.confidence = Confidence::low;
+    r.confidence_notes.push_back("the target loss " + fmt("%.3g", *w.target_loss) +
+                                 " is far below the deepest branch point's " + fmt("%.3g", deepest) +
+                                 ": B_crit there is extrapolated");
+  }
+  if (best->seconds_high > 1.5 * best->seconds_low) {
+    // Near-ties within the band are common; say so rather than overstate.
+    r.confidence_notes.push_back("the predicted time's interval is " + format_seconds(best->seconds_low) + " to " +
+                                 format_seconds(best->seconds_high));
+  }
+  r.reasons.push_back("for the planned run (" + w.run.source + ") to loss " + fmt("%.4g", w.target_loss.value_or(0)) +
+                      " (" + w.target_source + "), batch " + std::to_string(best->batch_size) +
+                      " is predicted fastest: " + format_seconds(best->seconds) + " (" +
+                      format_seconds(best->seconds_low) + " to " + format_seconds(best->seconds_high) + "), " +
+                      fmt("%.0f", best->steps) + " steps at " + format_seconds(best->step_s) + " a step");
+  if (w.critical_batch_at_target) {
+    std::string s = "B_crit grows as the loss falls: ";
+    for (const auto& p : w.branch_points) {
+      if (p.critical_batch) s += fmt("%.0f", *p.critical_batch) + (p.lower_bound ? "+" : "") + " at loss " + fmt("%.3g", p.loss) + ", ";
+    }
+    s += "carried to " + fmt("%.0f", *w.critical_batch_at_target) + " at the target";
+    r.reasons.push_back(s);
+  }
+  if (w.early_best_batch && *w.early_best_batch != best->batch_size) {
+    const RunPrediction* early = find(*w.early_best_batch);
+    r.reasons.push_back("a from-init estimate (B_crit " + fmt("%.0f", w.early_critical_batch.value_or(0)) +
+                        ") would pick batch " + std::to_string(*w.early_best_batch) +
+                        (early ? ", predicted " + fmt("%.2f", early->seconds / best->seconds) + "x slower for this run"
+                               : std::string()));
+  }
+  if (largest && largest->batch_size != best->batch_size) {
+    r.reasons.push_back("the largest candidate (" + std::to_string(largest->batch_size) + ") is predicted " +
+                        fmt("%.2f", largest->seconds / best->seconds) + "x the best time");
+  }
+  if (w.schedule) {
+    std::string s = "a batch-size schedule";
+    for (const auto& st : w.schedule->stages) {
+      s += st.from_loss ? ", " + std::to_string(st.batch_size) + " from loss " + fmt("%.3g", *st.from_loss)
+                        : " from " + std::to_string(st.batch_size);
+    }
+    s += " is predicted " + fmt("%.0f", 100 * w.schedule->saving_share) + "% faster";
+    r.reasons.push_back(s);
+  }
+  return r;
+}
+
+}  // namespace batchtune

@@ -1,0 +1,53 @@
+// From the branched measurements of a whole-run tune (reports/whole_run.hpp)
+// to the whole run's prediction and recommendation: each arm's samples
+// against the trunk's (how many base-batch samples reach the same loss), the
+// local critical batch at each branch point, B_crit fitted against the loss
+// and carried to the run's target, the run's steps at every size summed over
+// phases, S_run(B) = sum_k S_min,k (1 + Bc(L_k) / B), its time with the
+// step times, a batch-size schedule where B_crit grows, and the reasons.
+// Torch-free, like reports/recommend.*: `batchtune report --step-times`
+// recomputes it for another machine's step times on any machine.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "reports/recommendation.hpp"
+#include "reports/whole_run.hpp"
+
+namespace batchtune {
+
+// The trunk's loss made monotone: a running minimum over a 3-point moving
+// median of its evaluations (one noisy low evaluation then moves nothing).
+std::vector<std::pair<double, double>> smoothed_trunk_curve(const std::vector<TrunkPoint>& trunk);
+
+// Samples after `from_samples` at which the smoothed trunk first reaches
+// `loss` (linear between evaluations); none when it never does.
+std::optional<double> trunk_samples_to_loss(const std::vector<std::pair<double, double>>& curve, double from_samples,
+                                            double loss);
+
+// Least squares of r_B (B_crit + b0) = B_crit + B over (B, r_B): B_crit in
+// closed form. None with no size whose ratio differs from 1.
+std::optional<double> fit_critical_from_ratios(const std::vector<std::pair<double, double>>& batch_ratio,
+                                               double base_batch);
+
+// L(s) = floor + scale s^-decay over (samples, loss), the decay on a grid
+// and floor and scale by least squares; none with fewer than 3 points or
+// no decreasing fit.
+std::optional<LossCurveFit> fit_loss_curve(const std::vector<std::pair<double, double>>& samples_loss);
+
+// Fills in everything below "the analysis" in `w` from its measurements
+// (trunk, arms, step times), for the candidate sizes (ascending, the probe's
+// feasible range): arms' ratios and the grid's best, local fits, the
+// target, the B_crit fit, predictions, the best size, the schedule and notes.
+void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes);
+
+// The recommendation for the planned run, as `show` and `check` read it:
+// the best predicted size, its learning rate, the predicted time, the
+// largest candidate's time beside it, confidence and reasons. Status none
+// (no batch size) when there is no B_crit or no reachable target.
+Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch);
+
+}  // namespace batchtune

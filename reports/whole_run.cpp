@@ -1,0 +1,150 @@
+#include "reports/whole_run.hpp"
+
+#include <cstdio>
+#include <ostream>
+
+#include "reports/units.hpp"
+
+namespace batchtune {
+
+void to_json(nlohmann::json& j, const WholeRun& w) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& [batch, seconds] : w.step_seconds) {
+    steps.push_back({{"batch_size", batch}, {"step_s", json_util::number(seconds)}});
+  }
+  j = nlohmann::json{{"run", w.run},
+                     {"base_batch", w.base_batch},
+                     {"base_learning_rate", w.base_learning_rate},
+                     {"lr_scaling", w.lr_scaling},
+                     {"lr_grid", w.lr_grid},
+                     {"eval_samples", w.eval_samples},
+                     {"trunk_samples", w.trunk_samples},
+                     {"trunk_warmup_steps", w.trunk_warmup_steps},
+                     {"trunk", w.trunk},
+                     {"trunk_noise", w.trunk_noise},
+                     {"branch_points", w.branch_points},
+                     {"step_seconds", steps},
+                     {"step_times_source", w.step_times_source},
+                     {"tune_samples", w.tune_samples},
+                     {"tune_seconds", json_util::number(w.tune_seconds)},
+                     {"target_loss", w.target_loss},
+                     {"target_source", w.target_source},
+                     {"base_samples_to_target", w.base_samples_to_target},
+                     {"loss_curve", w.loss_curve},
+                     {"critical_fit", w.critical_fit},
+                     {"critical_batch_at_target", w.critical_batch_at_target},
+                     {"early_critical_batch", w.early_critical_batch},
+                     {"noise_to_critical_ratio", w.noise_to_critical_ratio},
+                     {"predictions", w.predictions},
+                     {"best_batch", w.best_batch},
+                     {"early_best_batch", w.early_best_batch},
+                     {"schedule", w.schedule},
+                     {"notes", w.notes}};
+}
+
+void from_json(const nlohmann::json& j, WholeRun& w) {
+  j.at("run").get_to(w.run);
+  j.at("base_batch").get_to(w.base_batch);
+  j.at("base_learning_rate").get_to(w.base_learning_rate);
+  j.at("lr_scaling").get_to(w.lr_scaling);
+  j.at("lr_grid").get_to(w.lr_grid);
+  j.at("eval_samples").get_to(w.eval_samples);
+  j.at("trunk_samples").get_to(w.trunk_samples);
+  j.at("trunk_warmup_steps").get_to(w.trunk_warmup_steps);
+  j.at("trunk").get_to(w.trunk);
+  j.at("trunk_noise").get_to(w.trunk_noise);
+  j.at("branch_points").get_to(w.branch_points);
+  w.step_seconds.clear();
+  for (const auto& s : j.at("step_seconds")) {
+    w.step_seconds.emplace_back(s.at("batch_size").get<std::int64_t>(), json_util::read_number(s.at("step_s")));
+  }
+  j.at("step_times_source").get_to(w.step_times_source);
+  j.at("tune_samples").get_to(w.tune_samples);
+  w.tune_seconds = json_util::read_number(j.at("tune_seconds"));
+  j.at("target_loss").get_to(w.target_loss);
+  j.at("target_source").get_to(w.target_source);
+  j.at("base_samples_to_target").get_to(w.base_samples_to_target);
+  j.at("loss_curve").get_to(w.loss_curve);
+  j.at("critical_fit").get_to(w.critical_fit);
+  j.at("critical_batch_at_target").get_to(w.critical_batch_at_target);
+  j.at("early_critical_batch").get_to(w.early_critical_batch);
+  j.at("noise_to_critical_ratio").get_to(w.noise_to_critical_ratio);
+  j.at("predictions").get_to(w.predictions);
+  j.at("best_batch").get_to(w.best_batch);
+  j.at("early_best_batch").get_to(w.early_best_batch);
+  j.at("schedule").get_to(w.schedule);
+  j.at("notes").get_to(w.notes);
+}
+
+namespace {
+std::string number_or_dash(const std::optional<double>& v, const char* format) {
+  if (!v) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, *v);
+  return buf;
+}
+// A step takes milliseconds on small models: three figures, in ms below a second.
+std::string step_time(double seconds) {
+  char buf[32];
+  if (seconds < 1.0) std::snprintf(buf, sizeof buf, "%.3g ms", 1000.0 * seconds);
+  else std::snprintf(buf, sizeof buf, "%.3g s", seconds);
+  return buf;
+}
+}  // namespace
+
+void render_whole_run_text(std::ostream& out, const WholeRun& w) {
+  char line[256];
+  out << "Whole run: " << w.run.source << " (" << w.run.train_samples << " training samples)";
+  if (w.target_loss) out << ", target loss " << number_or_dash(w.target_loss, "%.4g") << " (" << w.target_source << ")";
+  out << "\n";
+  std::snprintf(line, sizeof line,
+                "  trunk: batch %lld at lr %.4g for %lld samples; tune cost %lld samples (%.0f%% of the run), %s\n",
+                static_cast<long long>(w.base_batch), w.base_learning_rate, static_cast<long long>(w.trunk_samples),
+                static_cast<long long>(w.tune_samples),
+                w.run.train_samples > 0 ? 100.0 * double(w.tune_samples) / double(w.run.train_samples) : 0.0,
+                format_seconds(w.tune_seconds).c_str());
+  out << line;
+  out << "  B_crit against the loss (branched arms):\n";
+  for (const auto& p : w.branch_points) {
+    std::snprintf(line, sizeof line, "    at %7lld samples, loss %.4f: B_crit %s%s (%s..%s, %d sizes), B_simple %s\n",
+                  static_cast<long long>(p.trunk_samples), p.loss, p.lower_bound ? ">= " : "",
+                  number_or_dash(p.critical_batch, "%.0f").c_str(), number_or_dash(p.critical_low, "%.0f").c_str(),
+                  number_or_dash(p.critical_high, "%.0f").c_str(), p.sizes_fitted,
+                  number_or_dash(p.simple_noise_scale, "%.0f").c_str());
+    out << line;
+  }
+  if (w.critical_fit) {
+    std::snprintf(line, sizeof line, "  fit: B_crit = %.4g * L^%.3g over %d points; at the target: %s (early estimate %s)\n",
+                  w.critical_fit->coefficient, w.critical_fit->exponent, w.critical_fit->points,
+                  number_or_dash(w.critical_batch_at_target, "%.0f").c_str(),
+                  number_or_dash(w.early_critical_batch, "%.0f").c_str());
+    out << line;
+  }
+  if (!w.critical_fit && w.critical_batch_at_target) {
+    out << "  B_crit held at " << number_or_dash(w.critical_batch_at_target, "%.0f") << " over the run (no fit in the loss)\n";
+  }
+  if (!w.predictions.empty()) {
+    out << "  predicted whole run (" << w.step_times_source << "):\n";
+    out << "      batch        lr      steps   step time   run time (interval)\n";
+    for (const auto& p : w.predictions) {
+      std::snprintf(line, sizeof line, "    %7lld  %8.4g  %9.0f  %10s  %s (%s..%s)%s\n", static_cast<long long>(p.batch_size),
+                    p.learning_rate, p.steps, step_time(p.step_s).c_str(), format_seconds(p.seconds).c_str(),
+                    format_seconds(p.seconds_low).c_str(), format_seconds(p.seconds_high).c_str(),
+                    w.best_batch && *w.best_batch == p.batch_size ? "  <- best" : "");
+      out << line;
+    }
+  }
+  if (w.schedule) {
+    out << "  batch-size schedule:";
+    for (const auto& s : w.schedule->stages) {
+      if (s.from_loss) out << " -> " << s.batch_size << " from loss " << number_or_dash(s.from_loss, "%.3f");
+      else out << " start at " << s.batch_size;
+    }
+    std::snprintf(line, sizeof line, "; predicted %s (%.0f%% less than the best fixed size)\n",
+                  format_seconds(w.schedule->predicted_seconds).c_str(), 100.0 * w.schedule->saving_share);
+    out << line;
+  }
+  for (const auto& n : w.notes) out << "  note: " << n << "\n";
+}
+
+}  // namespace batchtune

@@ -1,0 +1,196 @@
+// The whole-run section of a report (`sweep --epochs` / `--train-samples`):
+// the run the user plans, the trunk trained along it at the base batch, the
+// branch points kept on the trunk and the short arms branched from each at
+// every candidate size, the critical batch measured at each point and fitted
+// against the loss, and the whole run's predicted steps and time at every
+// feasible size (Merrill et al. 2025, "Critical Batch Size Revisited";
+// McCandlish et al. 2018). Plain data with its JSON; reports/predict_run.*
+// turns the measurements into the fits and predictions.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "reports/json_util.hpp"
+#include "reports/sweep_report.hpp"
+
+namespace batchtune {
+
+// The run the recommendation is for.
+struct PlannedRun {
+  std::int64_t train_samples = 0;        // the whole run's training samples
+  std::optional<double> epochs;          // as given (--epochs), or the default's
+  std::string source;                    // "--epochs 3", "--train-samples N", "default: ..."
+  std::optional<double> target_loss;     // --target-loss: the run's final target
+  std::optional<double> target_accuracy; // --target-accuracy
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlannedRun, train_samples, epochs, source, target_loss, target_accuracy)
+
+// One evaluation along the trunk (the fixed evaluation subset).
+struct TrunkPoint {
+  std::int64_t step = 0;
+  std::int64_t samples = 0;
+  double seconds = 0;   // training time so far, evaluations excluded
+  double loss = 0;
+  std::optional<double> accuracy;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrunkPoint, step, samples, seconds, loss, accuracy)
+
+// The simple noise scale along the trunk: squared gradient norms at two
+// sizes at the same weights, smoothed (numerators and denominators averaged
+// separately over the last few measurements), against the loss there.
+struct TrunkNoisePoint {
+  std::int64_t samples = 0;
+  double loss = 0;                              // the trunk's loss there (training loss, smoothed)
+  std::optional<double> simple_noise_scale;     // none: noise dominates (|G|^2 estimate <= 0)
+  double gradient_norm_sq = 0;                  // the smoothed |G|^2 estimate
+  double trace_covariance = 0;                  // the smoothed tr(Sigma) estimate
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrunkNoisePoint, samples, loss, simple_noise_scale, gradient_norm_sq,
+                                   trace_covariance)
+
+// One short arm from a branch point: `samples` training samples at `batch`
+// from the point's weights, optimizer state and data order.
+struct BranchArm {
+  std::int64_t batch_size = 0;
+  double learning_rate = 0;
+  double lr_factor = 1;                 // against the scaling rule's rate (the --lr-grid)
+  ArmStatus status = ArmStatus::completed;
+  std::string message;
+  std::int64_t steps = 0;
+  std::int64_t samples = 0;
+  double train_seconds = 0;
+  std::optional<double> median_step_seconds;
+  std::optional<double> end_loss;        // on the evaluation subset, at the end
+  // The samples the base batch took along the trunk from the branch point to
+  // the same loss; none when the trunk never got there (the arm did better
+  // than the trunk's covered span, or it diverged).
+  std::optional<double> base_equivalent_samples;
+  // samples / base_equivalent_samples: the samples this size needs per
+  // sample at the base batch. 1: perfect scaling; (Bc + B) / (Bc + b0) in
+  // the McCandlish model.
+  std::optional<double> samples_ratio;
+  bool best_of_grid = true;              // the lowest end loss among this size's learning rates
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BranchArm, batch_size, learning_rate, lr_factor, status, message, steps, samples,
+                                   train_seconds, median_step_seconds, end_loss, base_equivalent_samples,
+                                   samples_ratio, best_of_grid)
+
+// A point kept on the trunk and the arms branched from it.
+struct BranchPoint {
+  std::int64_t trunk_step = 0;
+  std::int64_t trunk_samples = 0;
+  double loss = 0;                       // the evaluation subset's loss at the point
+  std::int64_t span_samples = 0;         // each arm's samples (at least min_steps steps)
+  std::vector<BranchArm> arms;
+  // The local critical batch from the arms' samples ratios: r = (Bc + B) / (Bc + b0)
+  // by least squares; low/high: the smallest and largest leave-one-size-out fit.
+  std::optional<double> critical_batch;
+  std::optional<double> critical_low;
+  std::optional<double> critical_high;
+  int sizes_fitted = 0;
+  // Every size scaled perfectly (ratio near 1): B_crit is above the largest
+  // size branched, which is then the lower bound given in critical_batch.
+  bool lower_bound = false;
+  std::optional<double> simple_noise_scale;  // the trunk's, nearest the point
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BranchPoint, trunk_step, trunk_samples, loss, span_samples, arms, critical_batch,
+                                   critical_low, critical_high, sizes_fitted, lower_bound, simple_noise_scale)
+
+// B_crit(L) = coefficient * L^exponent, a line in log-log (Kaplan et al. 2020:
+// a power law in the loss), over the branch points with a measured B_crit.
+struct CriticalBatchFit {
+  double coefficient = 0;
+  double exponent = 0;
+  int points = 0;
+  double log_residual_sd = 0;  // residual standard deviation of ln B_crit; 0 with two points
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CriticalBatchFit, coefficient, exponent, points, log_residual_sd)
+
+// The trunk's loss against its samples, L(s) = floor + scale * s^-decay,
+// fitted to its later half, to reach past the trunk to the run's end.
+struct LossCurveFit {
+  double floor = 0;
+  double scale = 0;
+  double decay = 0;
+  int points = 0;
+  double rms_error = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LossCurveFit, floor, scale, decay, points, rms_error)
+
+// The whole run at one batch size.
+struct RunPrediction {
+  std::int64_t batch_size = 0;
+  double learning_rate = 0;
+  double steps = 0;                      // S_run(B): sum over phases of S_min (1 + Bc / B)
+  double samples = 0;
+  double step_s = 0;                     // t(B)
+  double seconds = 0;                    // T(B) = S_run(B) t(B)
+  double seconds_low = 0;                // the B_crit band's and the step times' optimistic end
+  double seconds_high = 0;
+  bool step_time_measured = false;       // t(B) measured at this size (else interpolated)
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RunPrediction, batch_size, learning_rate, steps, samples, step_s, seconds,
+                                   seconds_low, seconds_high, step_time_measured)
+
+// Start at stages[0].batch_size; switch to each later stage's size when the
+// loss falls to its from_loss.
+struct ScheduleStage {
+  std::int64_t batch_size = 0;
+  std::optional<double> from_loss;       // none for the first stage
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ScheduleStage, batch_size, from_loss)
+
+struct BatchSchedule {
+  std::vector<ScheduleStage> stages;
+  double predicted_seconds = 0;
+  double saving_share = 0;               // 1 - schedule / best fixed size
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BatchSchedule, stages, predicted_seconds, saving_share)
+
+struct WholeRun {
+  PlannedRun run;
+  std::int64_t base_batch = 0;
+  double base_learning_rate = 0;
+  LrScaling lr_scaling = LrScaling::none;
+  int lr_grid = 0;                       // K: also 2^-K .. 2^K times the rule's rate
+  std::int64_t eval_samples = 0;         // the fixed evaluation subset
+  std::int64_t trunk_samples = 0;        // how far the trunk trained
+  std::int64_t trunk_warmup_steps = 0;
+  std::vector<TrunkPoint> trunk;
+  std::vector<TrunkNoisePoint> trunk_noise;
+  std::vector<BranchPoint> branch_points;
+  // Step time per size: the arms' medians, the throughput scan's, or another
+  // machine's report (--step-times); where they came from, in words.
+  std::vector<std::pair<std::int64_t, double>> step_seconds;
+  std::string step_times_source;
+  // The tune's own cost: samples trained (trunk + arms) and wall time.
+  std::int64_t tune_samples = 0;
+  double tune_seconds = 0;
+
+  // The analysis (reports/predict_run.*).
+  std::optional<double> target_loss;     // the run's final target
+  std::string target_source;
+  std::optional<double> base_samples_to_target;  // the base batch's samples to the target, on the trunk or its fit
+  std::optional<LossCurveFit> loss_curve;
+  std::optional<CriticalBatchFit> critical_fit;
+  std::optional<double> critical_batch_at_target;   // B_crit(L) at the run's target
+  std::optional<double> early_critical_batch;       // the first branch point's: what a from-init sweep sees
+  std::optional<double> noise_to_critical_ratio;    // median of B_simple / B_crit at the branch points
+  std::vector<RunPrediction> predictions;
+  std::optional<std::int64_t> best_batch;           // argmin of the predicted time
+  std::optional<std::int64_t> early_best_batch;     // the same with B_crit held at the early estimate
+  std::optional<BatchSchedule> schedule;
+  std::vector<std::string> notes;
+};
+void to_json(nlohmann::json& j, const WholeRun& w);
+void from_json(const nlohmann::json& j, WholeRun& w);
+
+void render_whole_run_text(std::ostream& out, const WholeRun& w);
+
+}  // namespace batchtune

@@ -1,0 +1,193 @@
+// reports/predict_run.*: the pieces of the whole-run prediction, each against
+// numbers worked out by hand, and the whole-run section's JSON round trip.
+#include <cmath>
+#include <sstream>
+
+#include "reports/predict_run.hpp"
+#include "reports/whole_run.hpp"
+#include "tests/support/catch.hpp"
+
+using namespace batchtune;
+
+namespace {
+
+std::vector<TrunkPoint> trunk_of(const std::vector<std::pair<std::int64_t, double>>& samples_loss) {
+  std::vector<TrunkPoint> t;
+  for (const auto& [s, l] : samples_loss) t.push_back(TrunkPoint{s / 64, s, 0.0, l, std::nullopt});
+  return t;
+}
+
+// A trunk on L(s) = 0.2 + 4 s^-0.5, evaluated every 1,000 samples.
+std::vector<TrunkPoint> power_law_trunk(std::int64_t until) {
+  std::vector<std::pair<std::int64_t, double>> pts;
+  for (std::int64_t s = 1000; s <= until; s += 1000) pts.emplace_back(s, 0.2 + 4.0 / std::sqrt(double(s)));
+  return trunk_of(pts);
+}
+
+}  // namespace
+
+TEST_CASE("predict_run: the smoothed trunk is monotone and one noisy low point moves nothing", "[predict_run]") {
+  const auto curve = smoothed_trunk_curve(trunk_of({{0, 2.0}, {100, 1.5}, {200, 0.5}, {300, 1.2}, {400, 1.0}}));
+  REQUIRE(curve.size() == 5);
+  // The 0.5 at 200 is an outlier: the median of (1.5, 0.5, 1.2) is 1.2.
+  CHECK(curve[2].second == Approx(1.2));
+  for (std::size_t i = 1; i < curve.size(); ++i) CHECK(curve[i].second <= curve[i - 1].second);
+  CHECK(curve[4].second == Approx(1.0));
+}
+
+TEST_CASE("predict_run: samples to a loss interpolate between evaluations and start at the branch point",
+          "[predict_run]") {
+  const std::vector<std::pair<double, double>> curve{{0, 2.0}, {100, 1.0}, {200, 0.5}, {300, 0.4}};
+  CHECK(*trunk_samples_to_loss(curve, 0, 1.5) == Approx(50));
+  CHECK(*trunk_samples_to_loss(curve, 0, 0.75) == Approx(150));
+  // From 100 on, a loss of 1.0 is reached at once.
+  CHECK(*trunk_samples_to_loss(curve, 100, 1.0) == Approx(100));
+  CHECK_FALSE(trunk_samples_to_loss(curve, 0, 0.3).has_value());
+}
+
+TEST_CASE("predict_run: the local critical batch is recovered from exact McCandlish ratios", "[predict_run]") {
+  const double b0 = 64, bc = 700;
+  std::vector<std::pair<double, double>> ratios;
+  for (double b : {128.0, 256.0, 512.0, 1024.0, 2048.0}) ratios.emplace_back(b, (bc + b) / (bc + b0));
+  const auto fitted = fit_critical_from_ratios(ratios, b0);
+  REQUIRE(fitted.has_value());
+  CHECK(*fitted == Approx(bc).epsilon(1e-9));
+  // Perfect scaling everywhere carries no B_crit.
+  CHECK_FALSE(fit_critical_from_ratios({{128, 1.0}, {256, 1.0}}, b0).has_value());
+}
+
+TEST_CASE("predict_run: the loss curve's power law is found again from its points", "[predict_run]") {
+  std::vector<std::pair<double, double>> pts;
+  for (double s = 2000; s <= 40000; s += 2000) pts.emplace_back(s, 0.3 + 5.0 * std::pow(s, -0.6));
+  const auto fit = fit_loss_curve(pts);
+  REQUIRE(fit.has_value());
+  CHECK(fit->floor == Approx(0.3).margin(0.02));
+  CHECK(fit->decay == Approx(0.6).epsilon(0.08));
+  CHECK(fit->rms_error < 1e-3);
+  CHECK_FALSE(fit_loss_curve({{1000, 1.0}, {2000, 0.9}}).has_value());
+}
+
+namespace {
+
+// A whole run whose three branch points measured exact ratios for
+// B_crit(L) = 100 L^-2 (so 400 at loss 0.5, 1,600 at 0.25), and whose step
+// time is flat: the fastest size is then the largest, and the prediction
+// for each size is the closed form summed over the phases.
+WholeRun synthetic_run(double step_s_slope) {
+  WholeRun w;
+  w.run.train_samples = 200000;
+  w.run.source = "--train-samples 200000";
+  w.base_batch = 64;
+  w.base_learning_rate = 0.01;
+  w.lr_scaling = LrScaling::linear;
+  w.trunk = power_law_trunk(40000);
+  const auto curve = smoothed_trunk_curve(w.trunk);
+  for (std::int64_t at : {8000, 16000, 28000}) {
+    BranchPoint p;
+    p.trunk_samples = at;
+    p.trunk_step = at / 64;
+    p.loss = 0.2 + 4.0 / std::sqrt(double(at));
+    const double bc = 100.0 * std::pow(p.loss, -2.0);
+    for (std::int64_t b : {128, 256, 512, 1024}) {
+      // The arm's end loss: where the trunk is after span / r base samples.
+      const double r = (bc + double(b)) / (bc + 64.0);
+      const double span = 4096;
+      BranchArm a;
+      a.batch_size = b;
+      a.samples = static_cast<std::int64_t>(span);
+      a.steps = a.samples / b;
+      a.learning_rate = 0.01 * double(b) / 64.0;
+      const double s = double(at) + span / r;
+      a.end_loss = 0.2 + 4.0 / std::sqrt(s);
+      p.arms.push_back(a);
+    }
+    w.branch_points.push_back(p);
+  }
+  for (std::int64_t b : {16, 32, 64, 128, 256, 512, 1024, 2048}) {
+    w.step_seconds.emplace_back(b, 0.01 + step_s_slope * double(b));
+  }
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("predict_run: local B_crit at each branch point and its power law in the loss", "[predict_run]") {
+  WholeRun w = synthetic_run(0.0);
+  analyse_whole_run(w, {16, 32, 64, 128, 256, 512, 1024, 2048});
+  for (const auto& p : w.branch_points) {
+    REQUIRE(p.critical_batch.has_value());
+    const double truth = 100.0 * std::pow(p.loss, -2.0);
+    // The trunk is sampled every 1,000 samples: interpolation costs a little.
+    CHECK(*p.critical_batch == Approx(truth).epsilon(0.15));
+  }
+  REQUIRE(w.critical_fit.has_value());
+  CHECK(w.critical_fit->exponent == Approx(-2.0).margin(0.3));
+  REQUIRE(w.early_critical_batch.has_value());
+  REQUIRE(w.critical_batch_at_target.has_value());
+  // The target: the base batch's loss after the planned run, on the trunk's fitted curve.
+  REQUIRE(w.target_loss.has_value());
+  CHECK(*w.target_loss == Approx(0.2 + 4.0 / std::sqrt(200000.0)).epsilon(0.03));
+  CHECK(*w.critical_batch_at_target == Approx(100.0 * std::pow(*w.target_loss, -2.0)).epsilon(0.2));
+  CHECK(*w.critical_batch_at_target > *w.early_critical_batch);
+  // Flat step times: more samples per step is free, the largest size wins.
+  REQUIRE(w.best_batch.has_value());
+  CHECK(*w.best_batch == 2048);
+  for (std::size_t i = 1; i < w.predictions.size(); ++i) {
+    CHECK(w.predictions[i].steps < w.predictions[i - 1].steps);
+    CHECK(w.predictions[i].seconds_low <= w.predictions[i].seconds);
+    CHECK(w.predictions[i].seconds <= w.predictions[i].seconds_high);
+  }
+}
+
+TEST_CASE("predict_run: with step time climbing with the batch the best size sits near B_crit at the target",
+          "[predict_run]") {
+  // t(B) = 0.01 + 1e-5 B: the knee of S(B) t(B) lies between sqrt(b_t * B_crit) style bounds;
+  // the answer must move below the largest size and above the smallest.
+  WholeRun w = synthetic_run(1e-4);
+  analyse_whole_run(w, {16, 32, 64, 128, 256, 512, 1024, 2048});
+  REQUIRE(w.best_batch.has_value());
+  CHECK(*w.best_batch > 16);
+  CHECK(*w.best_batch < 2048);
+  // The time at the best is the predictions' minimum.
+  double min_t = 1e300;
+  for (const auto& p : w.predictions) min_t = std::min(min_t, p.seconds);
+  for (const auto& p : w.predictions) {
+    if (p.batch_size == *w.best_batch) CHECK(p.seconds == Approx(min_t));
+  }
+  const Recommendation r = recommend_whole_run(w, 2048);
+  CHECK(r.status == RecommendationStatus::recommended);
+  CHECK(r.batch_size == *w.best_batch);
+  REQUIRE_FALSE(r.reasons.empty());
+  CHECK_THAT(r.reasons.front(), Catch::Contains("planned run"));
+}
+
+TEST_CASE("predict_run: no branch point with a B_crit gives no recommendation and says why", "[predict_run]") {
+  WholeRun w = synthetic_run(0.0);
+  for (auto& p : w.branch_points) {
+    for (auto& a : p.arms) a.status = ArmStatus::diverged;
+  }
+  analyse_whole_run(w, {64, 128});
+  CHECK_FALSE(w.best_batch.has_value());
+  const Recommendation r = recommend_whole_run(w, 128);
+  CHECK(r.status == RecommendationStatus::none);
+  REQUIRE_FALSE(r.reasons.empty());
+  CHECK_THAT(r.reasons.front(), Catch::Contains("no branch point measured a critical batch"));
+}
+
+TEST_CASE("whole_run: the section's JSON reads back as it was written", "[whole_run][json]") {
+  WholeRun w = synthetic_run(1e-4);
+  w.run.epochs = 3.0;
+  w.run.target_loss = 0.21;
+  w.trunk_noise.push_back(TrunkNoisePoint{1000, 0.5, 350.0, 0.1, 35.0});
+  w.trunk_noise.push_back(TrunkNoisePoint{2000, 0.4, std::nullopt, -0.01, 35.0});
+  analyse_whole_run(w, {16, 64, 256, 1024});
+  const nlohmann::json j = w;
+  const WholeRun back = j.get<WholeRun>();
+  CHECK(nlohmann::json(back) == j);
+  CHECK(back.branch_points.size() == 3);
+  CHECK(back.predictions.size() == 4);
+  CHECK_FALSE(back.trunk_noise[1].simple_noise_scale.has_value());
+  std::ostringstream text;
+  render_whole_run_text(text, back);
+  CHECK_THAT(text.str(), Catch::Contains("B_crit"));
+}

@@ -1,0 +1,151 @@
+// The whole-run tune on a real Workload: the trainer's snapshots put the
+// whole state back (weights, optimizer, data order), the command line's
+// options are checked before any work, and a small whole-run sweep writes a
+// report whose whole_run section reads back and renders.
+#include "tests/support/catch.hpp"
+
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "reports/error.hpp"
+#include "reports/report_reader.hpp"
+#include "tests/support/cli_run.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tuner/run/workload_trainer.hpp"
+
+using namespace batchtune;
+
+namespace {
+
+Workload small_workload(const std::string& optimizer) {
+  WorkloadSpec s;
+  s.model = "mlp";
+  s.data = "synthetic";
+  s.synthetic = {1024, 256};
+  s.mlp.hidden = {32};
+  s.device = "cpu";
+  s.learning_rate = 0.05;
+  s.optimizer = optimizer;
+  return Workload::create(s);
+}
+
+test::CliRun cli(const std::vector<std::string>& args) { return test::run_cli(args); }
+
+}  // namespace
+
+TEST_CASE("whole-run trainer: a restored snapshot repeats the same steps exactly", "[tuner][whole_run]") {
+  for (const std::string optimizer : {"sgd", "adam"}) {
+    INFO(optimizer);
+    const Workload w = small_workload(optimizer);
+    WorkloadTrainer trainer(w, 256, nullptr);
+    trainer.reset(3);
+    for (int i = 0; i < 5; ++i) REQUIRE(trainer.step(32, 0.05).status == ArmStatus::completed);
+    const int snap = trainer.save();
+    std::vector<double> first;
+    for (int i = 0; i < 4; ++i) first.push_back(trainer.step(32, 0.05).loss);
+    const double first_eval = trainer.evaluate().loss;
+    trainer.restore(snap);
+    std::vector<double> again;
+    for (int i = 0; i < 4; ++i) again.push_back(trainer.step(32, 0.05).loss);
+    CHECK(trainer.evaluate().loss == Approx(first_eval).epsilon(1e-6));
+    for (std::size_t i = 0; i < first.size(); ++i) CHECK(again[i] == Approx(first[i]).epsilon(1e-6));
+    // Another size from the same snapshot trains on: the losses differ.
+    trainer.restore(snap);
+    CHECK(trainer.step(128, 0.2).loss != Approx(first[0]).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("whole-run trainer: gradient norms leave the training state alone", "[tuner][whole_run]") {
+  const Workload w = small_workload("sgd");
+  WorkloadTrainer trainer(w, 256, nullptr);
+  trainer.reset(1);
+  trainer.step(32, 0.05);
+  const int snap = trainer.save();
+  const double direct = trainer.step(32, 0.05).loss;
+  trainer.restore(snap);
+  const auto norms = trainer.gradient_norms(32, 128);
+  REQUIRE(norms.has_value());
+  // The mean over more samples has the smaller norm (the noise averages out).
+  CHECK(norms->large_norm_sq < norms->small_norm_sq);
+  CHECK(trainer.step(32, 0.05).loss == Approx(direct).epsilon(1e-6));
+}
+
+TEST_CASE("whole-run sweep: options that contradict get one line and nothing is written", "[tuner][whole_run][cli]") {
+  const test::TempDir tmp;
+  const std::string out = tmp.file("wr.json");
+  const std::vector<std::string> base{"sweep", "--model", "mlp", "--data", "synthetic", "--mlp-hidden", "32",
+                                      "--synthetic-train", "1024", "--synthetic-val", "128", "-o", out};
+  struct Case {
+    std::vector<std::string> extra;
+    std::string mentions;
+  };
+  const std::vector<Case> cases{
+      {{"--epochs", "2", "--train-samples", "4000"}, "give one of them"},
+      {{"--lr-grid", "1"}, "--epochs E or --train-samples N"},
+      {{"--target-accuracy", "0.9"}, "--epochs E or --train-samples N"},
+      {{"--epochs", "2", "--budget", "samples=1000"}, "drop --budget"},
+      {{"--epochs", "2", "--seeds", "2"}, "drop --seeds"},
+      {{"--epochs", "2", "--target-loss", "0.3", "--target-accuracy", "0.9"}, "give one of them"},
+      {{"--epochs", "2", "--trunk-share", "0.6", "--tune-share", "0.5"}, "make the trunk the smaller"},
+      {{"--epochs", "-1"}, "--epochs"},
+      {{"--train-samples", "100"}, "shorter than 8 steps"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), c.extra.begin(), c.extra.end());
+    const test::CliRun r = cli(args);
+    INFO(r.err);
+    CHECK(r.code == to_int(ExitCode::usage));
+    CHECK(r.err.find(c.mentions) != std::string::npos);
+    CHECK(test::count_lines(r.err) == 1);
+    struct stat st {};
+    CHECK(stat(out.c_str(), &st) != 0);
+  }
+}
+
+TEST_CASE("whole-run sweep: a small run writes its trunk, branch points and predictions", "[tuner][whole_run][cli]") {
+  const test::TempDir tmp;
+  const std::string out = tmp.file("wr.json");
+  const std::string md = tmp.file("wr.md");
+  const test::CliRun r = cli({"sweep", "--model", "mlp", "--data", "synthetic", "--mlp-hidden", "32",
+                              "--synthetic-train", "2048", "--synthetic-val", "256", "--train-samples", "16384",
+                              "--lr-grid", "1", "-o", out, "--markdown", md});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const Report rep = read_report(out);
+  REQUIRE(rep.whole_run.has_value());
+  const WholeRun& w = *rep.whole_run;
+  CHECK(w.run.train_samples == 16384);
+  CHECK(w.run.source == "--train-samples 16384");
+  CHECK(w.base_batch == 64);
+  // The trunk trained a fifth of the run, and the tune stayed in half of it.
+  CHECK(w.trunk_samples >= 16384 / 5);
+  CHECK(w.trunk_samples <= 16384 / 5 + 64);
+  CHECK(w.tune_samples <= 16384 / 2 + 64 * 8);
+  REQUIRE(w.branch_points.size() == 3);
+  for (std::size_t i = 1; i < w.branch_points.size(); ++i) {
+    CHECK(w.branch_points[i].trunk_samples > w.branch_points[i - 1].trunk_samples);
+  }
+  // The grid ran at the last point (three rates per size), the rule's rate at the others.
+  const auto& last = w.branch_points.back();
+  const auto& first = w.branch_points.front();
+  CHECK(last.arms.size() == 3 * first.arms.size());
+  for (const auto& a : first.arms) CHECK(a.lr_factor == Approx(1.0));
+  CHECK_FALSE(w.trunk.empty());
+  CHECK(w.trunk.back().loss < w.trunk.front().loss);
+  CHECK_FALSE(w.step_seconds.empty());
+  // The report renders it: console, Markdown.
+  CHECK(r.out.find("Whole run: --train-samples 16384") != std::string::npos);
+  std::ifstream in(md);
+  const std::string markdown((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(markdown.find("### Whole run") != std::string::npos);
+  // Either a recommendation for the run, or none with the reason.
+  REQUIRE(rep.recommendation.has_value());
+  CHECK_FALSE(rep.recommendation->reasons.empty());
+  if (rep.recommendation->recommends()) {
+    CHECK(rep.recommendation->reasons.front().find("for the planned run") != std::string::npos);
+  }
+}

@@ -1,0 +1,303 @@
+#include "tuner/plan/branched.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <set>
+#include <ostream>
+
+#include "reports/predict_run.hpp"
+#include "reports/recommend.hpp"
+#include "reports/statistics.hpp"
+
+namespace batchtune::plan {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+std::int64_t arm_samples(std::int64_t span, std::int64_t batch, std::int64_t min_steps) {
+  const std::int64_t samples = std::max(span, min_steps * batch);
+  return (samples + batch - 1) / batch * batch;
+}
+
+// The arms' sizes: the branch sizes and the base batch itself (its arm is
+// what the others are held against).
+std::vector<std::int64_t> arm_sizes(const BranchedSettings& s) {
+  std::vector<std::int64_t> sizes = s.branch_sizes;
+  if (std::find(sizes.begin(), sizes.end(), s.base_batch) == sizes.end()) sizes.push_back(s.base_batch);
+  std::sort(sizes.begin(), sizes.end());
+  return sizes;
+}
+
+// Arms per size: the whole learning-rate grid at the last branch point, the
+// grid's best at the others.
+int arms_per_size(const BranchedSettings& s) { return (2 * s.lr_grid + 1) + std::max(0, s.branch_points - 1); }
+
+std::int64_t arms_cost(const std::vector<std::int64_t>& sizes, std::int64_t span, const BranchedSettings& s) {
+  std::int64_t total = 0;
+  for (std::int64_t b : sizes) total += arm_samples(span, b, s.min_arm_steps);
+  return total * arms_per_size(s);
+}
+
+// The trunk's steps at which the branch points lie: evenly up to 70% of it,
+// and never inside the warm-up.
+std::vector<std::int64_t> branch_steps(std::int64_t trunk_steps, std::int64_t warmup_steps, int points) {
+  std::vector<std::int64_t> steps;
+  for (int i = 0; i < points; ++i) {
+    const double share = 0.7 * double(i + 1) / double(points);
+    std::int64_t step = std::max<std::int64_t>(warmup_steps + 1, std::llround(share * double(trunk_steps)));
+    step = std::min(step, trunk_steps);
+    if (steps.empty() || step > steps.back()) steps.push_back(step);
+  }
+  return steps;
+}
+
+}  // namespace
+
+std::pair<std::int64_t, std::vector<std::int64_t>> plan_arm_span(const BranchedSettings& s, std::int64_t trunk_samples) {
+  std::vector<std::int64_t> sizes = arm_sizes(s);
+  const std::int64_t budget =
+      static_cast<std::int64_t>(s.budget_share * double(s.run.train_samples)) - trunk_samples;
+  const std::int64_t longest = std::max<std::int64_t>(s.base_batch, trunk_samples / 5);
+  // Drop sizes from the top while even the shortest arms overrun (the base
+  // batch's arm stays: the others are held against it).
+  while (!sizes.empty() && arms_cost(sizes, 0, s) > budget) {
+    if (sizes.back() == s.base_batch) break;
+    sizes.pop_back();
+  }
+  if (sizes.empty() || arms_cost(sizes, 0, s) > budget) return {0, {}};
+  std::int64_t lo = 0, hi = longest;
+  if (arms_cost(sizes, hi, s) <= budget) return {hi, sizes};
+  while (hi - lo > 1) {
+    const std::int64_t mid = (lo + hi) / 2;
+    (arms_cost(sizes, mid, s) <= budget ? lo : hi) = mid;
+  }
+  return {std::max<std::int64_t>(lo, s.base_batch), sizes};
+}
+
+BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
+  static std::ostream null_stream(nullptr);
+  std::ostream& out = s.progress ? *s.progress : null_stream;
+  const auto stopped = [&] { return s.stop && s.stop->load(); };
+  BranchedResult result;
+  WholeRun& w = result.whole_run;
+  w.run = s.run;
+  w.base_batch = s.base_batch;
+  w.base_learning_rate = scaled_learning_rate(s.lr_scaling, s.base_learning_rate, s.base_batch, s.base_batch);
+  w.lr_scaling = s.lr_scaling;
+  w.lr_grid = s.lr_grid;
+  w.eval_samples = s.eval_samples;
+
+  const std::int64_t b0 = s.base_batch;
+  const std::int64_t trunk_steps =
+      std::max<std::int64_t>(8, static_cast<std::int64_t>(std::ceil(s.trunk_share * double(s.run.train_samples) / double(b0))));
+  const std::int64_t run_steps = std::max<std::int64_t>(1, s.run.train_samples / b0);
+  const std::int64_t warmup = std::min<std::int64_t>(
+      static_cast<std::int64_t>(std::ceil(s.warmup_share * double(run_steps))), trunk_steps / 3);
+  w.trunk_warmup_steps = warmup;
+  const auto points = branch_steps(trunk_steps, warmup, s.branch_points);
+  const auto [span, sizes] = plan_arm_span(s, trunk_steps * b0);
+  const std::int64_t eval_every = std::max<std::int64_t>(1, trunk_steps / std::max(1, s.trunk_evaluations));
+  const std::int64_t noise_every = std::max<std::int64_t>(1, trunk_steps / std::max(1, s.noise_measurements));
+  const std::int64_t noise_large = s.noise_large_batch > 0 ? s.noise_large_batch : 4 * b0;
+  const double lr0 = w.base_learning_rate;
+
+  out << "whole run: trunk at batch " << b0 << " for " << trunk_steps << " steps (" << trunk_steps * b0
+      << " samples, " << static_cast<int>(std::lround(100.0 * double(trunk_steps * b0) / double(std::max<std::int64_t>(1, s.run.train_samples))))
+      << "% of the planned run), " << points.size() << " branch points, arms of " << span << " samples at";
+  for (std::int64_t b : sizes) out << ' ' << b;
+  out << (s.lr_grid > 0 ? " (" + std::to_string(2 * s.lr_grid + 1) + " learning rates each)" : std::string()) << "\n";
+  if (sizes.size() < arm_sizes(s).size()) {
+    w.notes.push_back("the tune's budget (" + std::to_string(static_cast<int>(100 * s.budget_share)) +
+                      "% of the run) left no room for arms above batch " +
+                      (sizes.empty() ? std::to_string(b0) : std::to_string(sizes.back())));
+  }
+
+  // --- the trunk ---------------------------------------------------------
+  trainer.reset(s.seed);
+  double train_seconds = 0;
+  std::int64_t samples = 0;
+  std::vector<double> trunk_step_times;
+  std::deque<double> recent_losses;
+  std::deque<GradientNorms> recent_norms;
+  std::vector<int> snapshots;
+  std::vector<std::int64_t> snapshot_steps;
+  auto eval_trunk = [&](std::int64_t step) {
+    const EvalOutcome e = trainer.evaluate();
+    w.trunk.push_back(TrunkPoint{step, samples, train_seconds, e.loss, e.accuracy});
+  };
+  eval_trunk(0);
+  std::size_t next_point = 0;
+  for (std::int64_t step = 1; step <= trunk_steps; ++step) {
+    if (stopped()) {
+      result.end = BranchedEnd::interrupted;
+      result.message = "interrupted during the trunk at step " + std::to_string(step);
+      w.trunk_samples = samples;
+      return result;
+    }
+    const double lr = step <= warmup ? lr0 * double(step) / double(warmup) : lr0;
+    const StepOutcome o = trainer.step(b0, lr);
+    if (o.status != ArmStatus::completed) {
+      result.end = BranchedEnd::trunk_failed;
+      result.message = "the trunk at batch " + std::to_string(b0) + " stopped at step " + std::to_string(step) + ": " +
+                       (o.message.empty() ? to_string(o.status) : o.message);
+      w.trunk_samples = samples;
+      return result;
+    }
+    samples += b0;
+    train_seconds += o.seconds;
+    if (step > 2) trunk_step_times.push_back(o.seconds);
+    recent_losses.push_back(o.loss);
+    if (recent_losses.size() > 20) recent_losses.pop_front();
+    if (step % noise_every == 0 && step > warmup) {
+      if (auto n = trainer.gradient_norms(b0, noise_large)) {
+        recent_norms.push_back(*n);
+        if (recent_norms.size() > 3) recent_norms.pop_front();
+        double small = 0, large = 0;
+        for (const auto& r : recent_norms) {
+          small += r.small_norm_sq / double(recent_norms.size());
+          large += r.large_norm_sq / double(recent_norms.size());
+        }
+        const double b = double(b0), B = double(noise_large);
+        TrunkNoisePoint p;
+        p.samples = samples;
+        p.loss = mean_of(std::vector<double>(recent_losses.begin(), recent_losses.end())).value_or(o.loss);
+        p.gradient_norm_sq = (B * large - b * small) / (B - b);
+        p.trace_covariance = (small - large) / (1.0 / b - 1.0 / B);
+        if (p.gradient_norm_sq > 0) p.simple_noise_scale = p.trace_covariance / p.gradient_norm_sq;
+        w.trunk_noise.push_back(p);
+      }
+    }
+    const bool at_point = next_point < points.size() && step == points[next_point];
+    if (step % eval_every == 0 || at_point || step == trunk_steps) eval_trunk(step);
+    if (at_point) {
+      snapshots.push_back(trainer.save());
+      snapshot_steps.push_back(step);
+      BranchPoint bp;
+      bp.trunk_step = step;
+      bp.trunk_samples = samples;
+      bp.loss = w.trunk.back().loss;
+      bp.span_samples = span;
+      w.branch_points.push_back(bp);
+      ++next_point;
+    }
+    if (step % eval_every == 0) {
+      char line[160];
+      std::snprintf(line, sizeof line, "whole run: trunk step %lld/%lld, %lld samples, eval loss %.4f\n",
+                    static_cast<long long>(step), static_cast<long long>(trunk_steps), static_cast<long long>(samples),
+                    w.trunk.back().loss);
+      out << line << std::flush;
+    }
+  }
+  w.trunk_samples = samples;
+  w.tune_samples = samples;
+  w.tune_seconds = train_seconds;
+  if (s.on_progress) s.on_progress(w, "the trunk");
+
+  // --- the arms ----------------------------------------------------------
+  // The last point first, with the whole learning-rate grid; the earlier
+  // points then run each size at the factor that was best there (the last
+  // point lies nearest the run's target, where the rate matters most).
+  std::map<std::int64_t, std::vector<double>> step_times;
+  std::map<std::int64_t, std::pair<double, double>> best_factor;  // size -> (end loss, factor)
+  std::set<std::int64_t> rule_failed;
+  std::vector<std::size_t> order;
+  for (std::size_t p = snapshots.size(); p-- > 0;) order.push_back(p);
+  bool first_point = true;
+  for (std::size_t p : order) {
+    BranchPoint& bp = w.branch_points[p];
+    for (std::int64_t b : sizes) {
+      std::vector<double> factors;
+      if (first_point) {
+        for (int j = -s.lr_grid; j <= s.lr_grid; ++j) factors.push_back(std::pow(2.0, j));
+      } else {
+        // The rule's rate; where it failed at the last point, the grid's best there.
+        factors.push_back(rule_failed.count(b) && best_factor.count(b) ? best_factor[b].second : 1.0);
+      }
+      for (double factor : factors) {
+        if (stopped()) {
+          result.end = BranchedEnd::interrupted;
+          result.message = "interrupted during the arms at branch point " + std::to_string(p + 1);
+          return result;
+        }
+        trainer.restore(snapshots[p]);
+        BranchArm arm;
+        arm.batch_size = b;
+        arm.lr_factor = factor;
+        arm.learning_rate = scaled_learning_rate(s.lr_scaling, s.base_learning_rate, s.base_batch, b) * arm.lr_factor;
+        const std::int64_t steps = arm_samples(span, b, s.min_arm_steps) / b;
+        // The arm's rate from its first step: under the scaling rule the
+        // rate over the batch stays the trunk's, and a ramp from the trunk's
+        // rate would run small sizes hot and large ones cold at the start.
+        std::vector<double> times;
+        for (std::int64_t k = 1; k <= steps; ++k) {
+          if (stopped()) break;
+          const StepOutcome o = trainer.step(b, arm.learning_rate);
+          if (o.status != ArmStatus::completed) {
+            arm.status = o.status;
+            arm.message = o.message;
+            break;
+          }
+          arm.steps = k;
+          arm.samples += b;
+          arm.train_seconds += o.seconds;
+          if (k > 2) times.push_back(o.seconds);
+        }
+        if (stopped() && arm.status == ArmStatus::completed && arm.steps < steps) arm.status = ArmStatus::interrupted;
+        if (arm.status == ArmStatus::completed) arm.end_loss = trainer.evaluate().loss;
+        if (arm.end_loss && !std::isfinite(*arm.end_loss)) {
+          arm.status = ArmStatus::diverged;
+          arm.message = "the evaluation loss at the arm's end is not finite";
+          arm.end_loss.reset();
+        }
+        if (first_point && std::abs(factor - 1.0) < 1e-9 && !arm.end_loss) rule_failed.insert(b);
+        if (first_point && arm.end_loss) {
+          auto it = best_factor.find(b);
+          if (it == best_factor.end() || *arm.end_loss < it->second.first) best_factor[b] = {*arm.end_loss, factor};
+        }
+        arm.median_step_seconds = median_of(times);
+        for (double t : times) step_times[b].push_back(t);
+        w.tune_samples += arm.samples;
+        w.tune_seconds += arm.train_seconds;
+        bp.arms.push_back(arm);
+        char line[200];
+        std::snprintf(line, sizeof line, "whole run: point %zu/%zu (loss %.4f): batch %lld lr %.4g: %s, end loss %s\n",
+                      p + 1, snapshots.size(), bp.loss, static_cast<long long>(b), arm.learning_rate,
+                      to_string(arm.status).c_str(),
+                      arm.end_loss ? std::to_string(*arm.end_loss).c_str() : "-");
+        out << line << std::flush;
+        if (s.on_progress) s.on_progress(w, "the arms");
+      }
+    }
+    first_point = false;
+  }
+
+  // --- step times and the analysis ------------------------------------------
+  // The trunk's own steps time the base batch.
+  std::map<std::int64_t, double> table;
+  for (const auto& [b, t] : s.extra_step_seconds) table[b] = t;
+  for (const auto& [b, times] : step_times) {
+    if (const auto m = median_of(times)) table[b] = *m;
+  }
+  if (const auto m = median_of(trunk_step_times)) table[b0] = *m;
+  for (const auto& [b, t] : table) w.step_seconds.emplace_back(b, t);
+  w.step_times_source = "measured in the arms and the trunk" +
+                        (s.extra_step_seconds.empty() ? std::string() : "; " + s.extra_step_seconds_source);
+  for (auto& bp : w.branch_points) {
+    // The trunk's noise scale nearest the point.
+    const TrunkNoisePoint* nearest = nullptr;
+    for (const auto& n : w.trunk_noise) {
+      if (!nearest || std::llabs(n.samples - bp.trunk_samples) < std::llabs(nearest->samples - bp.trunk_samples)) {
+        nearest = &n;
+      }
+    }
+    if (nearest) bp.simple_noise_scale = nearest->simple_noise_scale;
+  }
+  analyse_whole_run(w, s.candidate_sizes);
+  return result;
+}
+
+}  // namespace batchtune::plan

@@ -1,0 +1,69 @@
+// The whole-run tune (Merrill et al. 2025, branched training): train one
+// trunk at the base batch along the planned run, keep its whole state at a
+// few branch points, and from each point run short arms at every candidate
+// size (learning rate by the scaling rule, and a grid around it), each the
+// same number of samples (at least a few steps). How many base-batch samples
+// the trunk needed to reach each arm's end loss gives that size's samples
+// ratio, and the ratios the local critical batch (reports/predict_run.*).
+// The simple noise scale is tracked along the trunk. Torch-free: it drives
+// any plan::Trainer.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "reports/whole_run.hpp"
+#include "tuner/plan/trainer.hpp"
+
+namespace batchtune::plan {
+
+struct BranchedSettings {
+  PlannedRun run;
+  std::int64_t base_batch = 64;
+  double base_learning_rate = 0.01;
+  LrScaling lr_scaling = LrScaling::linear;
+  std::vector<std::int64_t> branch_sizes;     // ascending; arms at each (the base batch is the trunk itself)
+  std::vector<std::int64_t> candidate_sizes;  // ascending; the sizes the run is predicted at
+  // Step times for sizes no arm runs (the throughput scan's), and in words.
+  std::vector<std::pair<std::int64_t, double>> extra_step_seconds;
+  std::string extra_step_seconds_source;
+  double trunk_share = 0.2;     // of the planned run's samples
+  int branch_points = 3;
+  double budget_share = 0.5;    // trunk + arms, in samples, against the planned run
+  int lr_grid = 0;              // K: also 2^-K .. 2^K times the rule's rate
+  std::int64_t min_arm_steps = 8;
+  int trunk_evaluations = 24;
+  int noise_measurements = 12;
+  std::int64_t noise_large_batch = 0;  // 0: 4x the base batch
+  double warmup_share = 0.05;   // the trunk's warm-up, a share of the run's steps at the base batch
+  std::uint64_t seed = 0;
+  std::int64_t eval_samples = 0;       // recorded in the report (the trainer holds the subset)
+  std::ostream* progress = nullptr;
+  const std::atomic<bool>* stop = nullptr;
+  // The measurements so far, after each arm (for a checkpoint).
+  std::function<void(const WholeRun& so_far, const std::string& phase)> on_progress;
+};
+
+enum class BranchedEnd { complete, interrupted, trunk_failed };
+
+struct BranchedResult {
+  BranchedEnd end = BranchedEnd::complete;
+  std::string message;   // why, when not complete
+  WholeRun whole_run;    // analysed when complete
+};
+
+// The arms' sample span per branch point for the budget: the largest span
+// (at most a fifth of the trunk) whose arms, with each arm at least
+// min_arm_steps steps, fit in what the budget leaves after the trunk; sizes
+// are dropped from the top when even the shortest arms do not fit. Returns
+// the span and the sizes kept.
+std::pair<std::int64_t, std::vector<std::int64_t>> plan_arm_span(const BranchedSettings& s, std::int64_t trunk_samples);
+
+BranchedResult run_branched(Trainer& trainer, const BranchedSettings& settings);
+
+}  // namespace batchtune::plan

@@ -1,0 +1,164 @@
+#include "tuner/run/workload_trainer.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include "probes/cuda_adapter.hpp"
+#include "probes/oom.hpp"
+#include "reports/error.hpp"
+#include "tuner/run/noise_scale.hpp"
+
+namespace batchtune {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+// A loss this many times the first is an explosion (as the sweep's arms judge it).
+constexpr double kExplosion = 1000.0;
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) probes::cuda_synchronize(device.index());
+}
+
+}  // namespace
+
+struct WorkloadTrainer::Snapshot {
+  std::vector<torch::Tensor> parameters;
+  std::vector<torch::Tensor> buffers;
+  std::string optimizer_state;  // the optimizer's own archive
+  BatchSampler sampler;
+  LossScaler scaler;
+  double first_loss = 0;
+};
+
+WorkloadTrainer::WorkloadTrainer(const Workload& workload, std::int64_t eval_samples, probes::MemoryMeter* meter)
+    : workload_(workload), eval_samples_(eval_samples), meter_(meter) {}
+
+WorkloadTrainer::~WorkloadTrainer() = default;
+
+void WorkloadTrainer::reset(std::uint64_t seed) {
+  snapshots_.clear();
+  optimizer_.reset();
+  model_ = workload_.make_model(seed);
+  optimizer_ = workload_.make_optimizer(*model_, workload_.optimizer().learning_rate);
+  sampler_ = std::make_unique<BatchSampler>(workload_.make_sampler(seed));
+  scaler_ = LossScaler{};
+  first_loss_ = 0;
+}
+
+plan::StepOutcome WorkloadTrainer::step(std::int64_t batch, double lr) {
+  plan::StepOutcome o;
+  for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
+  try {
+    if (meter_) meter_->begin_trial();
+    const auto t0 = clock_type::now();
+    auto [x, y] = workload_.next_batch(*sampler_, batch);
+    synchronize(workload_.device());
+    o.loss = train_step(*model_, *optimizer_, workload_, x, y, &scaler_).item<double>();
+    o.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+  } catch (const std::exception& e) {
+    drain_autograd(workload_.device());
+    o.status = probes::is_out_of_memory(e) ? ArmStatus::out_of_memory : ArmStatus::failed;
+    o.message = "a step at batch " + std::to_string(batch) + ": " + describe_model_error(e);
+    return o;
+  }
+  if (first_loss_ == 0) first_loss_ = o.loss;
+  if (!std::isfinite(o.loss) || o.loss > kExplosion * std::max(first_loss_, 1.0)) {
+    o.status = ArmStatus::diverged;
+    std::ostringstream m;
+    m << "training loss became " << o.loss << " at batch " << batch << " (learning rate " << lr << ")";
+    o.message = m.str();
+  }
+  return o;
+}
+
+plan::EvalOutcome WorkloadTrainer::evaluate() {
+  const Evaluation e = workload_.evaluate(*model_, eval_samples_, 512);
+  return plan::EvalOutcome{e.loss, e.accuracy};
+}
+
+int WorkloadTrainer::save() {
+  auto s = std::make_unique<Snapshot>(Snapshot{{}, {}, {}, *sampler_, scaler_, first_loss_});
+  torch::NoGradGuard no_grad;
+  for (const auto& p : model_->parameters()) s->parameters.push_back(p.detach().clone());
+  for (const auto& b : model_->buffers()) s->buffers.push_back(b.detach().clone());
+  try {
+    torch::serialize::OutputArchive archive;
+    optimizer_->save(archive);
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    s->optimizer_state = bytes.str();
+  } catch (const std::exception& e) {
+    throw UsageError(std::string("the whole-run tune keeps the optimizer's state at branch points, and this "
+                                 "optimizer's cannot be saved (") + describe_model_error(e) +
+                     "); use sgd, adam or adamw, or run sweep without --epochs/--train-samples");
+  }
+  snapshots_.push_back(std::move(s));
+  return static_cast<int>(snapshots_.size()) - 1;
+}
+
+void WorkloadTrainer::restore(int snapshot) {
+  const Snapshot& s = *snapshots_.at(static_cast<std::size_t>(snapshot));
+  {
+    torch::NoGradGuard no_grad;
+    auto params = model_->parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      params[i].copy_(s.parameters[i]);
+      if (params[i].grad().defined()) params[i].mutable_grad() = torch::Tensor();
+    }
+    auto buffers = model_->buffers();
+    for (std::size_t i = 0; i < buffers.size() && i < s.buffers.size(); ++i) buffers[i].copy_(s.buffers[i]);
+  }
+  // A fresh optimizer over the same parameters, its state loaded from the
+  // archive: the momentum (or moments) exactly as they were.
+  optimizer_ = workload_.make_optimizer(*model_, workload_.optimizer().learning_rate);
+  torch::serialize::InputArchive archive;
+  std::istringstream bytes(s.optimizer_state);
+  archive.load_from(bytes);
+  optimizer_->load(archive);
+  *sampler_ = s.sampler;
+  scaler_ = s.scaler;
+  first_loss_ = s.first_loss;
+}
+
+std::optional<plan::GradientNorms> WorkloadTrainer::gradient_norms(std::int64_t small_batch, std::int64_t large_batch) {
+  // Batches from a copy of the sampler: the trunk's data order is unchanged.
+  BatchSampler sampler = *sampler_;
+  const std::vector<torch::Tensor> params = model_->parameters();
+  auto norm_at = [&](std::int64_t batch) {
+    for (auto& p : params) {
+      if (p.grad().defined()) p.grad().zero_();
+    }
+    auto [x, y] = workload_.next_batch(sampler, batch);
+    torch::Tensor loss;
+    {
+      AutocastScope autocast(workload_.device(), workload_.precision());
+      loss = workload_.loss(model_->forward(x), y).to(torch::kFloat32);
+    }
+    loss.backward();
+    return squared_gradient_norm(params);
+  };
+  plan::GradientNorms n;
+  n.small_batch = small_batch;
+  n.large_batch = large_batch;
+  try {
+    if (meter_) meter_->begin_trial();
+    n.small_norm_sq = norm_at(small_batch);
+    n.large_norm_sq = norm_at(large_batch);
+  } catch (const std::exception&) {
+    drain_autograd(workload_.device());
+    for (auto& p : params) {
+      if (p.grad().defined()) p.grad().zero_();
+    }
+    return std::nullopt;
+  }
+  for (auto& p : params) {
+    if (p.grad().defined()) p.grad().zero_();
+  }
+  if (!std::isfinite(n.small_norm_sq) || !std::isfinite(n.large_norm_sq)) return std::nullopt;
+  return n;
+}
+
+}  // namespace batchtune

@@ -1,0 +1,47 @@
+// The whole-run tune's plan::Trainer over a Workload: one model, optimizer
+// and sampler, stepped at any batch size and learning rate; snapshots of the
+// whole state (parameters, buffers, the optimizer's state through its own
+// serialisation, the sampler and the loss scaler) to branch from; the
+// evaluation on the workload's fixed validation subset; gradient norms at
+// the current weights for the noise scale.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "probes/memory_meter.hpp"
+#include "tuner/plan/trainer.hpp"
+#include "tuner/workload/workload.hpp"
+
+namespace batchtune {
+
+class WorkloadTrainer final : public plan::Trainer {
+ public:
+  // `eval_samples`: the validation subset every evaluation uses (0: all).
+  // `meter` (may be null) enforces the probe's capacity on every step.
+  WorkloadTrainer(const Workload& workload, std::int64_t eval_samples, probes::MemoryMeter* meter);
+  ~WorkloadTrainer() override;
+
+  void reset(std::uint64_t seed) override;
+  plan::StepOutcome step(std::int64_t batch, double lr) override;
+  plan::EvalOutcome evaluate() override;
+  int save() override;
+  void restore(int snapshot) override;
+  std::optional<plan::GradientNorms> gradient_norms(std::int64_t small_batch, std::int64_t large_batch) override;
+
+ private:
+  struct Snapshot;
+  const Workload& workload_;
+  std::int64_t eval_samples_;
+  probes::MemoryMeter* meter_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<BatchSampler> sampler_;
+  LossScaler scaler_;
+  double first_loss_ = 0;
+  std::vector<std::unique_ptr<Snapshot>> snapshots_;
+};
+
+}  // namespace batchtune
