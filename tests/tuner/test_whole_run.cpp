@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -148,4 +149,49 @@ TEST_CASE("whole-run sweep: a small run writes its trunk, branch points and pred
   if (rep.recommendation->recommends()) {
     CHECK(rep.recommendation->reasons.front().find("for the planned run") != std::string::npos);
   }
+}
+
+TEST_CASE("whole-run report: --step-times predicts the planned run with another report's step times",
+          "[tuner][whole_run][cli]") {
+  const test::TempDir tmp;
+  const std::string conv = tmp.file("conv.json"), steps = tmp.file("steps.json"), out = tmp.file("other.json");
+  const std::vector<std::string> workload{"--model", "mlp", "--data", "synthetic", "--mlp-hidden", "32",
+                                          "--synthetic-train", "2048", "--synthetic-val", "256"};
+  auto with = [&](std::vector<std::string> head, const std::vector<std::string>& tail) {
+    head.insert(head.end(), workload.begin(), workload.end());
+    head.insert(head.end(), tail.begin(), tail.end());
+    return cli(head);
+  };
+  const test::CliRun c = with({"sweep"}, {"--train-samples", "16384", "-o", conv});
+  INFO(c.err);
+  REQUIRE(c.code == 0);
+  const test::CliRun t = with({"sweep"}, {"--throughput-only", "--max-batch", "512", "-o", steps});
+  INFO(t.err);
+  REQUIRE(t.code == 0);
+  const Report tp = read_report(steps);
+  REQUIRE(tp.sweep.has_value());
+  CHECK(tp.sweep->arms.empty());
+  // Every power of two up to the cap, no knee rule.
+  REQUIRE_FALSE(tp.sweep->throughput_scan.empty());
+  CHECK(tp.sweep->throughput_scan.back().batch_size == 512);
+
+  const test::CliRun r = cli({"report", conv, "--step-times", steps, "-o", out});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const Report other = read_report(out);
+  REQUIRE(other.whole_run.has_value());
+  CHECK(other.whole_run->step_times_source.find("--step-times " + steps) == 0);
+  // The step times are the other report's, measured there.
+  std::map<std::int64_t, double> scan;
+  for (const auto& p : tp.sweep->throughput_scan) scan[p.batch_size] = p.median_step_seconds;
+  for (const auto& [b, s] : other.whole_run->step_seconds) CHECK(s == Approx(scan.at(b)));
+  for (const auto& p : other.whole_run->predictions) CHECK(p.batch_size <= 512);
+
+  // The other way round: the throughput report has no whole run to predict from.
+  const test::CliRun wrong = cli({"report", steps, "--step-times", conv});
+  CHECK(wrong.code == to_int(ExitCode::bad_input));
+  CHECK(wrong.err.find("has no whole_run section") != std::string::npos);
+  CHECK(test::count_lines(wrong.err) == 1);
+  const test::CliRun mixed = with({"sweep"}, {"--throughput-only", "--epochs", "2", "-o", tmp.file("x.json")});
+  CHECK(mixed.code == to_int(ExitCode::usage));
 }
