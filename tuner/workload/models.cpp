@@ -6,6 +6,7 @@
 
 #include <torch/script.h>
 #include <torch/torch.h>
+#include <torch/csrc/jit/passes/tensorexpr_fuser.h>
 
 #include <cmath>
 
@@ -232,6 +233,14 @@ ModelFactory torchscript_factory(const std::string& path) {
                      "or a TorchScript file saved with torch.jit.script(model).save(path)");
   }
   require_path(path, PathKind::file, "--model");
+  // The TensorExpr fuser compiles a kernel with LLVM for every input shape it
+  // profiles; the probe and the sweep show a TorchScript model many batch
+  // sizes, and on LibTorch 2.6 (Debian 13) a traced MLP then took over 100 s
+  // for 200 steps that take 0.1 s without it. Off for the whole process (a
+  // program using the C++ API loses the fusion of its own scripted models
+  // while batchtune runs); LibTorch runs the unfused graph op by op, as
+  // eager PyTorch would train the model.
+  torch::jit::setTensorExprFuserEnabled(false);
   try {
     auto prototype = std::make_shared<torch::jit::Module>(torch::jit::load(path, torch::kCPU));
     return [prototype, path]() -> std::unique_ptr<Model> {
