@@ -11,6 +11,7 @@ packages=(
   python3-torchvision  # the ResNet-18 fixture a new user would bring (tests)
   python3-jsonschema       # the test that validates real reports against schema/report.schema.json
   chromium fonts-dejavu-core  # the test that renders the HTML report headless
+  e2fsprogs                # chattr: the fault suite's immutable output file (not in a minimal Debian)
 )
 
 missing=()

@@ -49,6 +49,10 @@ def blank(value, key="", is_recommendation=False):
         return "<float>"
     if isinstance(value, int) and key.endswith("bytes"):
         return "<bytes>"
+    if isinstance(value, int) and key == "predicted_edge":
+        # From the measured memory line: LibTorch 1.13 and 2.6 allocate
+        # differently (7180 against 7373 for the same sweep).
+        return "<from the memory line>"
     return value
 
 
