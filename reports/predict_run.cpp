@@ -90,10 +90,24 @@ void fill_arm_ratios(WholeRun& w, const std::vector<std::pair<double, double>>& 
       if (!ratio_arm.count(batch)) ratio_arm[batch] = a;
     }
     for (auto& [batch, a] : ratio_arm) {
-      const auto base = trunk_equivalent(curve, w.loss_curve, double(p.trunk_samples), *a->end_loss);
-      if (!base || *base <= 0) continue;
-      a->base_equivalent_samples = *base;
-      a->samples_ratio = double(a->samples) / *base;
+      // Pooled over the arm's evaluations (its end alone where it has none):
+      // sum of samples over sum of the trunk's samples to the same losses.
+      std::vector<ArmEvaluation> evals = a->evaluations;
+      if (evals.empty()) evals.push_back(ArmEvaluation{a->samples, *a->end_loss});
+      double own = 0, base = 0, end_base = 0;
+      int used = 0;
+      for (const auto& e : evals) {
+        const auto eq = trunk_equivalent(curve, w.loss_curve, double(p.trunk_samples), e.loss);
+        if (!eq || *eq <= 0) continue;
+        own += double(e.samples);
+        base += *eq;
+        ++used;
+        if (e.samples == a->samples) end_base = *eq;
+      }
+      // Half of them at least, the end among them.
+      if (used * 2 < static_cast<int>(evals.size()) || end_base <= 0) continue;
+      a->base_equivalent_samples = end_base;
+      a->samples_ratio = own / base;
     }
     // Against the base batch's own arm where one ran (at the rule's rate it
     // repeats the trunk, and the ratio is 1): what is left is the size's.
@@ -218,35 +232,71 @@ std::optional<LossCurveFit> fit_loss_curve(const std::vector<std::pair<double, d
     if (p.first > 0 && std::isfinite(p.second)) pts.push_back(p);
   }
   if (pts.size() < 3) return std::nullopt;
-  std::optional<LossCurveFit> best;
-  double best_sse = std::numeric_limits<double>::infinity();
   const std::vector<double> w(pts.size(), 1.0);
-  for (int k = 0; k < 80; ++k) {
-    const double decay = 0.05 * std::pow(60.0, double(k) / 79.0);  // 0.05 .. 3
+  // Floor and scale by least squares for one decay; none when the fit does
+  // not fall (or would fall below zero).
+  auto fit_at = [&](double decay) -> std::optional<std::pair<LossCurveFit, double>> {
     std::vector<double> x, y;
     for (const auto& [s, l] : pts) {
       x.push_back(std::pow(s, -decay));
       y.push_back(l);
     }
     const auto line = fit_line(x, y, w);
-    if (!line || line->slope <= 0 || line->intercept < 0) continue;
+    if (!line || line->slope <= 0 || line->intercept < 0) return std::nullopt;
     double sse = 0;
     for (std::size_t i = 0; i < x.size(); ++i) {
       const double e = y[i] - (line->intercept + line->slope * x[i]);
       sse += e * e;
     }
-    if (sse < best_sse) {
-      best_sse = sse;
-      LossCurveFit f;
-      f.floor = line->intercept;
-      f.scale = line->slope;
-      f.decay = decay;
-      f.points = static_cast<int>(pts.size());
-      f.rms_error = std::sqrt(sse / double(pts.size()));
-      best = f;
+    LossCurveFit f;
+    f.floor = line->intercept;
+    f.scale = line->slope;
+    f.decay = decay;
+    f.points = static_cast<int>(pts.size());
+    f.rms_error = std::sqrt(sse / double(pts.size()));
+    return std::make_pair(f, sse);
+  };
+  // A grid in log(decay) from 0.05 to 3, then golden-section search in the
+  // best cell's neighbourhood.
+  constexpr int kGrid = 80;
+  auto decay_of = [](double k) { return 0.05 * std::pow(60.0, k / double(kGrid - 1)); };
+  int best_k = -1;
+  double best_sse = std::numeric_limits<double>::infinity();
+  for (int k = 0; k < kGrid; ++k) {
+    const auto f = fit_at(decay_of(k));
+    if (f && f->second < best_sse) {
+      best_sse = f->second;
+      best_k = k;
     }
   }
-  return best;
+  if (best_k < 0) return std::nullopt;
+  auto sse_at = [&](double k) {
+    const auto f = fit_at(decay_of(k));
+    return f ? f->second : std::numeric_limits<double>::infinity();
+  };
+  double a = std::max(0.0, best_k - 1.0), b = std::min(double(kGrid - 1), best_k + 1.0);
+  const double g = 0.5 * (std::sqrt(5.0) - 1.0);
+  double c = b - g * (b - a), d = a + g * (b - a);
+  double fc = sse_at(c), fd = sse_at(d);
+  for (int i = 0; i < 40; ++i) {
+    if (fc < fd) {
+      b = d;
+      d = c;
+      fd = fc;
+      c = b - g * (b - a);
+      fc = sse_at(c);
+    } else {
+      a = c;
+      c = d;
+      fc = fd;
+      d = a + g * (b - a);
+      fd = sse_at(d);
+    }
+  }
+  const double k = fc < fd ? c : d;
+  const auto refined = fit_at(decay_of(k));
+  if (refined && refined->second <= best_sse) return refined->first;
+  return fit_at(decay_of(best_k))->first;
 }
 
 void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
@@ -262,16 +312,26 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
   w.target_loss.reset();
   w.base_samples_to_target.reset();
   const double b0 = double(w.base_batch);
-  const auto curve = smoothed_trunk_curve(w.trunk);
+  auto curve = smoothed_trunk_curve(w.trunk);
 
-  // 1. The trunk's curve past its end.
+  // 1. The trunk's curve: a power law fitted to its evaluations from half way
+  // to the first branch point on (one evaluation of a model trained with SGD
+  // scatters as much as the arms differ; the fit averages over all of them),
+  // and carried past the trunk's end.
   {
+    double from = curve.empty() ? 0.0 : curve.back().first / 3.0;
+    if (!w.branch_points.empty()) from = std::min(from, 0.5 * double(w.branch_points.front().trunk_samples));
     std::vector<std::pair<double, double>> later;
-    const double from = curve.empty() ? 0.0 : curve.back().first / 3.0;
-    for (const auto& [s, l] : curve) {
-      if (s >= from && s > 0) later.emplace_back(s, l);
+    for (const auto& t : w.trunk) {
+      if (double(t.samples) >= from && t.samples > 0 && std::isfinite(t.loss)) later.emplace_back(double(t.samples), t.loss);
     }
     w.loss_curve = fit_loss_curve(later);
+    if (w.loss_curve) {
+      for (auto& [s, l] : curve) {
+        if (s >= from && s > 0) l = w.loss_curve->floor + w.loss_curve->scale * std::pow(s, -w.loss_curve->decay);
+      }
+      for (std::size_t i = 1; i < curve.size(); ++i) curve[i].second = std::min(curve[i].second, curve[i - 1].second);
+    }
   }
 
   // 2. Arms against the trunk, and the local B_crit at each point.
@@ -490,6 +550,24 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
   std::vector<std::int64_t> sizes = candidate_sizes;
   if (sizes.empty()) {
     for (const auto& k : knots) sizes.push_back(static_cast<std::int64_t>(k.first));
+  }
+  // Not past the largest size an arm measured: S(B) is a model of the
+  // measurements, and past them nothing says where the curvature stops the
+  // rule's rate.
+  {
+    std::int64_t largest = w.base_batch;
+    for (const auto& p : w.branch_points) {
+      for (const auto& a : p.arms) {
+        if (a.samples_ratio) largest = std::max(largest, a.batch_size);
+      }
+    }
+    const auto cut = std::remove_if(sizes.begin(), sizes.end(), [&](std::int64_t b) { return b > largest; });
+    if (cut != sizes.end()) {
+      w.notes.push_back("sizes above " + std::to_string(largest) +
+                        ", the largest an arm measured, are not predicted (more of --tune-share, or a longer "
+                        "run, lets arms reach them)");
+      sizes.erase(cut, sizes.end());
+    }
   }
   // A size whose arms, at the latest point that ran it, all failed or made
   // no progress does not train at these rates: it and every larger size

@@ -54,6 +54,13 @@ struct TrunkNoisePoint {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrunkNoisePoint, samples, loss, simple_noise_scale, gradient_norm_sq,
                                    trace_covariance)
 
+// An evaluation inside an arm: the samples it had trained from the point.
+struct ArmEvaluation {
+  std::int64_t samples = 0;
+  double loss = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ArmEvaluation, samples, loss)
+
 // One short arm from a branch point: `samples` training samples at `batch`
 // from the point's weights, optimizer state and data order.
 struct BranchArm {
@@ -67,6 +74,10 @@ struct BranchArm {
   double train_seconds = 0;
   std::optional<double> median_step_seconds;
   std::optional<double> end_loss;        // on the evaluation subset, at the end
+  // Evaluations over the arm's second half (the last is end_loss): the
+  // ratio pools them, since one evaluation of a model trained with SGD is
+  // as noisy as the differences between sizes.
+  std::vector<ArmEvaluation> evaluations;
   // The samples the base batch took along the trunk from the branch point to
   // the same loss; none when the trunk never got there (the arm did better
   // than the trunk's covered span, or it diverged).
@@ -78,7 +89,7 @@ struct BranchArm {
   bool best_of_grid = true;              // the lowest end loss among this size's learning rates
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BranchArm, batch_size, learning_rate, lr_factor, status, message, steps, samples,
-                                   train_seconds, median_step_seconds, end_loss, base_equivalent_samples,
+                                   train_seconds, median_step_seconds, end_loss, evaluations, base_equivalent_samples,
                                    samples_ratio, best_of_grid)
 
 // A point kept on the trunk and the arms branched from it.

@@ -1,5 +1,6 @@
 // reports/predict_run.*: the pieces of the whole-run prediction, each against
 // numbers worked out by hand, and the whole-run section's JSON round trip.
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -129,9 +130,13 @@ TEST_CASE("predict_run: local B_crit at each branch point and its power law in t
   CHECK(*w.target_loss == Approx(0.2 + 4.0 / std::sqrt(200000.0)).epsilon(0.03));
   CHECK(*w.critical_batch_at_target == Approx(100.0 * std::pow(*w.target_loss, -2.0)).epsilon(0.2));
   CHECK(*w.critical_batch_at_target > *w.early_critical_batch);
-  // Flat step times: more samples per step is free, the largest size wins.
+  // Flat step times: more samples per step is free, the largest size wins,
+  // and that is the largest the arms measured (1024): 2048 is not predicted.
   REQUIRE(w.best_batch.has_value());
-  CHECK(*w.best_batch == 2048);
+  CHECK(*w.best_batch == 1024);
+  CHECK(w.predictions.back().batch_size == 1024);
+  CHECK(std::any_of(w.notes.begin(), w.notes.end(),
+                    [](const std::string& n) { return n.find("the largest an arm measured") != std::string::npos; }));
   for (std::size_t i = 1; i < w.predictions.size(); ++i) {
     CHECK(w.predictions[i].steps < w.predictions[i - 1].steps);
     CHECK(w.predictions[i].seconds_low <= w.predictions[i].seconds);

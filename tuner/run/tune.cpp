@@ -407,7 +407,12 @@ class Tuner {
     b.base_batch = settings_.base_batch;
     b.base_learning_rate = workload_.optimizer().learning_rate;
     b.lr_scaling = settings_.lr_scaling;
-    b.branch_sizes = settings_.batch_sizes;
+    // Arms at the base batch and above: below it every size scales within
+    // the noise of a short arm (B_crit is far above), and S(B) carries the
+    // prediction down; the budget goes to the sizes around the knee.
+    for (std::int64_t size : settings_.batch_sizes) {
+      if (size >= settings_.base_batch) b.branch_sizes.push_back(size);
+    }
     b.candidate_sizes = settings_.batch_sizes;
     if (p && (b.base_batch > p->safe_max_batch || b.base_batch < p->min_batch)) {
       throw UsageError("--base-batch " + std::to_string(b.base_batch) +
