@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Is the whole-run recommendation right? Ground truth from full runs of the
+# planned length against the recommendation of one whole-run tune
+# (`sweep --epochs E`), on the default workload (mlp, Fashion-MNIST, CPU).
+#
+#   1. the tune: `batchtune sweep --epochs E` (its wall time is timed);
+#   2. the early-target default sweep (`batchtune sweep`), the old rule;
+#   3. full runs: one sweep per learning-rate factor and seed, every arm the
+#      planned run's samples (--budget samples=RUN) at every size, the rate by
+#      the linear rule from 0.01 at 64 times the factor, evaluations every
+#      RUN/60 samples, to the tune's own target loss;
+#   4. the analysis: steps to the target per size (the best factor, the mean
+#      over seeds), S(B) = S_min (1 + B_crit/B) fitted to them, and the true
+#      time T(B) = steps(B) t(B) with t(B) the tune's measured step times (so
+#      machine load during the full runs does not move the answer), and again
+#      with a synthetic t(B) = t0 (1 + B/1024) (throughput that climbs with the
+#      batch and saturates near 1024, as on a GPU) fed through
+#      `report --step-times`.
+#
+# Printed in one run: the true best size and time, the recommended size's true
+# time and its ratio to the best (goal <= 1.15), the full runs' B_crit against
+# the tune's B_crit at the target (goal: within 2x) and its from-init
+# estimate, the tune's cost as a share of one full run, and the same under the
+# synthetic t(B) with the old rule's miss beside it.
+#
+#   bench/whole_run_vs_full_runs.sh [BUILD_DIR]
+#   environment: SIZES (default "16 32 64 128 256 512 1024 2048 4096"),
+#                FACTORS (default "0.5 1 2"), SEEDS (default "1 2"), EPOCHS (3),
+#                TARGET (a --target-loss for the tune and the full runs; default:
+#                the tune's own, the base batch's loss at the run's end on its fit),
+#                BATCHTUNE_BENCH_OUT (default: a new temporary folder)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build/dev}
+bt=$build/batchtune
+[[ -x $bt ]] || { echo "whole_run_vs_full_runs: no $bt; build first (cmake --build --preset dev)" >&2; exit 2; }
+sizes=${SIZES:-16 32 64 128 256 512 1024 2048 4096}
+factors=${FACTORS:-0.5 1 2}
+seeds=${SEEDS:-1 2}
+epochs=${EPOCHS:-3}
+out=${BATCHTUNE_BENCH_OUT:-$(mktemp -d)}
+mkdir -p "$out"
+echo "reports in $out" >&2
+py=/usr/bin/python3
+
+start=$(date +%s.%N)
+target_args=()
+[[ -z ${TARGET:-} ]] || target_args=(--target-loss "$TARGET")
+"$bt" sweep --epochs "$epochs" "${target_args[@]}" -o "$out/tune.json" >"$out/tune.txt" 2>"$out/tune.err"
+tune_seconds=$(echo "$(date +%s.%N) - $start" | bc)
+"$bt" sweep -o "$out/early.json" >/dev/null 2>"$out/early.err"
+
+target=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['target_loss'])" "$out/tune.json")
+run=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['run']['train_samples'])" "$out/tune.json")
+list=$(echo "$sizes" | tr ' ' ',')
+echo "target loss $target, planned run $run samples, sizes $list" >&2
+for seed in $seeds; do
+  for f in $factors; do
+    lr=$($py -c "print(0.01 * float('$f'))")
+    echo "full runs: seed $seed, lr factor $f" >&2
+    "$bt" sweep --batch-sizes "$list" --force --budget "samples=$run" --lr "$lr" --lr-scaling linear --base-batch 64 \
+      --target-loss "$target" --eval-every $((run / 60)) --eval-samples 2000 --noise-repeats 0 --warmup 0.05 \
+      --seed "$seed" -o "$out/full-$seed-$f.json" >/dev/null 2>"$out/full-$seed-$f.err" || true
+  done
+done
+
+# A synthetic step-time table, t(B) = t0 (1 + B/1024) with t0 the tune's t(64) / (1 + 64/1024).
+$py - "$out" <<'PY'
+import json, sys
+out = sys.argv[1]
+r = json.load(open(f"{out}/tune.json"))
+t64 = dict((s["batch_size"], s["step_s"]) for s in r["whole_run"]["step_seconds"]).get(64)
+t0 = t64 / (1 + 64 / 1024)
+r["whole_run"]["step_seconds"] = [{"batch_size": b, "step_s": t0 * (1 + b / 1024)} for b in
+                                  [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]]
+r["sweep"]["throughput_scan"] = []
+json.dump(r, open(f"{out}/synthetic-steps.json", "w"), indent=2)
+PY
+"$bt" report "$out/tune.json" --step-times "$out/synthetic-steps.json" -o "$out/tune-synthetic.json" >/dev/null
+
+$py - "$out" "$tune_seconds" "$factors" "$seeds" <<'PY'
+import json, math, sys
+out, tune_seconds = sys.argv[1], float(sys.argv[2])
+factors, seeds = sys.argv[3].split(), sys.argv[4].split()
+tune = json.load(open(f"{out}/tune.json"))
+early = json.load(open(f"{out}/early.json"))
+synth = json.load(open(f"{out}/tune-synthetic.json"))
+w = tune["whole_run"]
+
+def interp(table, b):
+    pts = sorted(table)
+    if b <= pts[0][0]:
+        (x0, y0), (x1, y1) = pts[0], pts[1]
+    elif b >= pts[-1][0]:
+        (x0, y0), (x1, y1) = pts[-2], pts[-1]
+    else:
+        i = next(i for i in range(1, len(pts)) if pts[i][0] >= b)
+        (x0, y0), (x1, y1) = pts[i - 1], pts[i]
+    k = math.log(y1 / y0) / math.log(x1 / x0)
+    return y0 * math.exp(k * math.log(b / x0))
+
+steps = {}      # size -> best over factors of the mean steps over seeds (None: not every seed reached)
+best_f = {}
+one_run_seconds = []
+for f in factors:
+    per_size = {}
+    for s in seeds:
+        try:
+            rep = json.load(open(f"{out}/full-{s}-{f}.json"))
+        except FileNotFoundError:
+            continue
+        for a in rep["sweep"]["arms"]:
+            b = a["batch_size"]
+            t = a.get("target") or {}
+            st = t.get("steps")
+            per_size.setdefault(b, []).append(st)
+            if b == 64 and f == "1":
+                one_run_seconds.append(a.get("train_seconds", 0))
+    for b, v in per_size.items():
+        if len(v) == len(seeds) and all(x is not None for x in v):
+            m = sum(v) / len(v)
+            if b not in steps or m < steps[b]:
+                steps[b], best_f[b] = m, f
+sizes = sorted(steps)
+if len(sizes) < 2:
+    print("whole_run_vs_full_runs: fewer than two sizes reached the target in the full runs; nothing to compare")
+    sys.exit(1)
+# S(B) = S_min + S_min B_crit / B: least squares in 1/B.
+xs = [1.0 / b for b in sizes]; ys = [steps[b] for b in sizes]
+n = len(xs); mx = sum(xs) / n; my = sum(ys) / n
+slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+s_min = my - slope * mx
+bcrit_true = slope / s_min if s_min > 0 else float("nan")
+
+def report(label, table, recommended, old=None):
+    true_t = {b: steps[b] * interp(table, b) for b in sizes}
+    best = min(true_t, key=true_t.get)
+    print(f"[{label}] true best batch {best}: {true_t[best]:.1f} s (full runs' steps x this t(B))")
+    if recommended in true_t:
+        print(f"[{label}] recommended {recommended}: true {true_t[recommended]:.1f} s, "
+              f"ratio to best {true_t[recommended] / true_t[best]:.2f} (goal <= 1.15)")
+    else:
+        print(f"[{label}] recommended {recommended}: did not reach the target in every full run")
+    if old is not None:
+        if old in true_t:
+            print(f"[{label}] the early-target rule's pick {old}: ratio to best {true_t[old] / true_t[best]:.2f}")
+        else:
+            print(f"[{label}] the early-target rule's pick {old}: did not reach the target in every full run")
+
+print(f"target loss {w['target_loss']:.4f} ({w['target_source']}); planned run {w['run']['train_samples']} samples")
+print("full runs: steps to target per size (best lr factor): " +
+      ", ".join(f"{b}: {steps[b]:.0f} (x{best_f[b]})" for b in sizes))
+table = [(s["batch_size"], s["step_s"]) for s in w["step_seconds"]]
+rec = tune["recommendation"].get("batch_size")
+old = early["recommendation"].get("batch_size")
+report("this CPU's t(B)", table, rec, old)
+stable = [(s["batch_size"], s["step_s"]) for s in synth["whole_run"]["step_seconds"]]
+report("synthetic t(B) = t0 (1 + B/1024)", stable, synth["recommendation"].get("batch_size"), old)
+tb = w.get("critical_batch_at_target"); eb = w.get("early_critical_batch")
+ratio = tb / bcrit_true if tb and bcrit_true == bcrit_true and bcrit_true > 0 else float("nan")
+print(f"B_crit: full runs {bcrit_true:.0f} (S_min {s_min:.0f} steps); tune at the target {tb if tb is None else round(tb)} "
+      f"(ratio {ratio:.2f}, goal within 0.5-2); tune from init {eb if eb is None else round(eb)}; "
+      f"early sweep's S(B) fit {((early['recommendation'].get('steps_fit') or {}).get('critical_batch'))}")
+if one_run_seconds:
+    one = sum(one_run_seconds) / len(one_run_seconds)
+    print(f"tune cost: {tune_seconds:.0f} s wall = {tune_seconds / one:.2f} of one full run's training at batch 64 "
+          f"({one:.0f} s; goal <= 0.5; the full runs ran beside other work, the tune too)")
+PY
