@@ -195,3 +195,26 @@ TEST_CASE("whole-run report: --step-times predicts the planned run with another 
   const test::CliRun mixed = with({"sweep"}, {"--throughput-only", "--epochs", "2", "-o", tmp.file("x.json")});
   CHECK(mixed.code == to_int(ExitCode::usage));
 }
+
+TEST_CASE("whole-run trainer: SGD's momentum buffer is rescaled at a branch, Adam keeps none to rescale",
+          "[tuner][whole_run]") {
+  const Workload sgd = small_workload("sgd");
+  WorkloadTrainer t(sgd, 256, nullptr);
+  t.reset(1);
+  CHECK_FALSE(t.rescale_momentum(0.5));  // no step yet: no buffer
+  t.step(32, 0.05);
+  const int snap = t.save();
+  const double plain = t.step(32, 0.05).loss;
+  t.step(32, 0.05);
+  const double after_plain = t.evaluate().loss;
+  t.restore(snap);
+  REQUIRE(t.rescale_momentum(0.0));  // the buffer emptied: the next steps differ
+  CHECK(t.step(32, 0.05).loss == Approx(plain).epsilon(1e-6));  // this step's loss is measured before the update
+  t.step(32, 0.05);
+  CHECK(t.evaluate().loss != Approx(after_plain).epsilon(1e-7));
+  const Workload adam = small_workload("adam");
+  WorkloadTrainer a(adam, 256, nullptr);
+  a.reset(1);
+  a.step(32, 0.01);
+  CHECK_FALSE(a.rescale_momentum(0.5));
+}

@@ -49,6 +49,15 @@ class Trainer {
   virtual int save() = 0;
   // Puts a kept state back (any number of times).
   virtual void restore(int snapshot) = 0;
+  // Multiplies the optimizer's momentum buffers by `factor`, so that an arm
+  // whose rate is k times the trunk's starts with the trunk's step (factor
+  // 1/k): SGD applies the rate to the whole buffer, and a buffer filled at
+  // the small batch's noise would otherwise be thrown k times as far at once.
+  // False when the optimizer keeps no such buffer (nothing changed).
+  virtual bool rescale_momentum(double factor) {
+    (void)factor;
+    return false;
+  }
   // None when the measurement failed (memory); the state is unchanged.
   virtual std::optional<GradientNorms> gradient_norms(std::int64_t small_batch, std::int64_t large_batch) = 0;
 };

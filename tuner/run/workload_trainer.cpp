@@ -123,6 +123,20 @@ void WorkloadTrainer::restore(int snapshot) {
   first_loss_ = s.first_loss;
 }
 
+bool WorkloadTrainer::rescale_momentum(double factor) {
+  auto* sgd = dynamic_cast<torch::optim::SGD*>(optimizer_.get());
+  if (sgd == nullptr) return false;
+  bool any = false;
+  torch::NoGradGuard no_grad;
+  for (auto& [key, state] : sgd->state()) {
+    auto* s = dynamic_cast<torch::optim::SGDParamState*>(state.get());
+    if (s == nullptr || !s->momentum_buffer().defined()) continue;
+    s->momentum_buffer().mul_(factor);
+    any = true;
+  }
+  return any;
+}
+
 std::optional<plan::GradientNorms> WorkloadTrainer::gradient_norms(std::int64_t small_batch, std::int64_t large_batch) {
   // Batches from a copy of the sampler: the trunk's data order is unchanged.
   BatchSampler sampler = *sampler_;

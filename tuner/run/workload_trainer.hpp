@@ -30,6 +30,7 @@ class WorkloadTrainer final : public plan::Trainer {
   int save() override;
   void restore(int snapshot) override;
   std::optional<plan::GradientNorms> gradient_norms(std::int64_t small_batch, std::int64_t large_batch) override;
+  bool rescale_momentum(double factor) override;
 
  private:
   struct Snapshot;
