@@ -28,7 +28,9 @@
 #                FACTORS (default "0.5 1 2"), SEEDS (default "1 2"), EPOCHS (3),
 #                TARGET (a --target-loss for the tune and the full runs; default:
 #                the tune's own, the base batch's loss at the run's end on its fit),
-#                BATCHTUNE_BENCH_OUT (default: a new temporary folder)
+#                BATCHTUNE_BENCH_OUT (default: a new temporary folder),
+#                REUSE=1 (keep full-run reports already in BATCHTUNE_BENCH_OUT: a new
+#                tune against the same ground truth)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/dev}
@@ -57,6 +59,10 @@ echo "target loss $target, planned run $run samples, sizes $list" >&2
 for seed in $seeds; do
   for f in $factors; do
     lr=$($py -c "print(0.01 * float('$f'))")
+    if [[ ${REUSE:-0} == 1 && -s $out/full-$seed-$f.json ]]; then
+      echo "full runs: seed $seed, lr factor $f: kept from an earlier run" >&2
+      continue
+    fi
     echo "full runs: seed $seed, lr factor $f" >&2
     "$bt" sweep --batch-sizes "$list" --force --budget "samples=$run" --lr "$lr" --lr-scaling linear --base-batch 64 \
       --target-loss "$target" --eval-every $((run / 60)) --eval-samples 2000 --noise-repeats 0 --warmup 0.05 \
