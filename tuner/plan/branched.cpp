@@ -163,7 +163,7 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
     if (step % noise_every == 0 && step > warmup) {
       if (auto n = trainer.gradient_norms(b0, noise_large)) {
         recent_norms.push_back(*n);
-        if (recent_norms.size() > 3) recent_norms.pop_front();
+        if (recent_norms.size() > 6) recent_norms.pop_front();
         double small = 0, large = 0;
         for (const auto& r : recent_norms) {
           small += r.small_norm_sq / double(recent_norms.size());

@@ -38,7 +38,7 @@ struct BranchedSettings {
   int lr_grid = 0;              // K: also 2^-K .. 2^K times the rule's rate
   std::int64_t min_arm_steps = 8;
   int trunk_evaluations = 24;
-  int noise_measurements = 12;
+  int noise_measurements = 24;    // gradient-norm pairs along the trunk, smoothed over the last 6
   std::int64_t noise_large_batch = 0;  // 0: 4x the base batch
   double warmup_share = 0.05;   // the trunk's warm-up, a share of the run's steps at the base batch
   std::uint64_t seed = 0;
