@@ -143,6 +143,10 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
                                              : r.recommendation->measured_seconds_to_target;
     }
     if (r.sweep) cr.target_loss = r.sweep->target_loss;
+    if (r.whole_run) {
+      cr.whole_run = true;
+      cr.target_loss = r.whole_run->target_loss;
+    }
     c.reports.push_back(cr);
   }
   for (auto& cr : c.reports) {
@@ -171,7 +175,15 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
   std::set<std::int64_t> sizes;
   for (const auto& r : reports) {
     if (r.sweep) for (const auto& b : r.sweep->summaries) sizes.insert(b.batch_size);
+    if (r.whole_run) for (const auto& p : r.whole_run->predictions) sizes.insert(p.batch_size);
   }
+  const auto predicted_at = [](const Report& r, std::int64_t batch) -> std::optional<double> {
+    if (!r.whole_run) return std::nullopt;
+    for (const auto& p : r.whole_run->predictions) {
+      if (p.batch_size == batch) return p.seconds;
+    }
+    return std::nullopt;
+  };
   for (std::int64_t batch : sizes) {
     ComparedBatch row;
     row.batch_size = batch;
@@ -180,6 +192,7 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
     const std::vector<double> base_reps = base ? step_time_repetitions(*first.sweep, batch) : std::vector<double>{};
     for (std::size_t i = 0; i < reports.size(); ++i) {
       ComparedCell cell;
+      cell.predicted_run_seconds = predicted_at(reports[i], batch);
       const BatchSummary* s = reports[i].sweep ? summary_at(*reports[i].sweep, batch) : nullptr;
       if (!s) {
         cell.verdict = CompareVerdict::not_run;
@@ -281,7 +294,8 @@ nlohmann::ordered_json comparison_to_json(const Comparison& c) {
           {"unreliable", cell.unreliable},
           {"verdict", cell.verdict},
           {"seconds_to_target", cell.seconds_to_target},
-          {"time_to_target_ratio", cell.time_to_target_ratio}});
+          {"time_to_target_ratio", cell.time_to_target_ratio},
+          {"predicted_run_seconds", cell.predicted_run_seconds}});
     }
     j["batch_sizes"].push_back(row);
   }
@@ -351,6 +365,28 @@ void render_comparison_text(std::ostream& out, const Comparison& c) {
     out << "  " << pad(std::to_string(b.batch_size), 8);
     for (std::size_t i = 0; i < b.cells.size(); ++i) out << "  [" << i + 1 << "] " << cell_text(b.cells[i]);
     out << '\n';
+  }
+  const bool any_predicted = std::any_of(c.batches.begin(), c.batches.end(), [](const ComparedBatch& b) {
+    return std::any_of(b.cells.begin(), b.cells.end(), [](const ComparedCell& x) { return x.predicted_run_seconds.has_value(); });
+  });
+  if (any_predicted) {
+    // The whole-run tune's prediction beside what another report measured
+    // (full runs, e.g. sweep --budget samples=RUN --target-loss L).
+    out << "whole run: predicted beside measured (each report's target:";
+    for (std::size_t i = 0; i < c.reports.size(); ++i) {
+      out << " [" << i + 1 << "] " << format_number(c.reports[i].target_loss, "%.4g");
+    }
+    out << ")\n";
+    for (const auto& b : c.batches) {
+      out << "  " << pad(std::to_string(b.batch_size), 8);
+      for (std::size_t i = 0; i < b.cells.size(); ++i) {
+        const auto& x = b.cells[i];
+        out << "  [" << i + 1 << "] "
+            << (x.predicted_run_seconds ? format_seconds(x.predicted_run_seconds) + " predicted"
+                                        : format_seconds(x.seconds_to_target) + " measured");
+      }
+      out << '\n';
+    }
   }
   out << "time to target by batch size\n";
   for (const auto& b : c.batches) {

@@ -50,6 +50,9 @@ struct ComparedCell {
   CompareVerdict verdict = CompareVerdict::not_run;
   std::optional<double> seconds_to_target;    // mean interpolated crossing, when every seed reached the target
   std::optional<double> time_to_target_ratio; // against the first report's
+  // A whole-run report's predicted time for the planned run at this size
+  // (whole_run.predictions), to set beside another report's measured one.
+  std::optional<double> predicted_run_seconds;
 };
 
 struct ComparedBatch {
@@ -76,6 +79,7 @@ struct ComparedReport {
   std::optional<double> recommended_seconds_to_target;  // predicted, else measured
   std::optional<double> recommended_time_ratio;
   std::optional<double> target_loss;
+  bool whole_run = false;          // its recommendation is for a planned run (sweep --epochs)
 };
 
 struct Comparison {

@@ -208,3 +208,32 @@ TEST_CASE("a throughput drop within noise is reported, not failed", "[reports][c
   CHECK(named);
   CHECK_FALSE(o.warnings.empty());
 }
+
+TEST_CASE("compare sets a whole-run report's predicted time beside another's measured one", "[reports][compare]") {
+  Report predicted = synthetic_report("tune.json", 1e-4, 4000, 1, 40);
+  WholeRun w;
+  w.target_loss = 0.4;
+  for (std::int64_t b : {64, 256, 1024}) {
+    RunPrediction p;
+    p.batch_size = b;
+    p.seconds = 100.0 + double(b);
+    w.predictions.push_back(p);
+  }
+  predicted.whole_run = w;
+  const Report measured = synthetic_report("full.json", 1e-4, 4000, 2, 40);
+  const Comparison c = compare_reports({predicted, measured}, {});
+  // 1024 is predicted only: a row of its own, not run in the measured report.
+  REQUIRE(c.batches.size() == 4);
+  CHECK(c.reports[0].whole_run);
+  CHECK(*c.reports[0].target_loss == Approx(0.4));
+  for (const auto& row : c.batches) {
+    if (row.batch_size == 16) CHECK_FALSE(row.cells[0].predicted_run_seconds.has_value());
+    if (row.batch_size == 256) CHECK(*row.cells[0].predicted_run_seconds == Approx(356.0));
+    CHECK_FALSE(row.cells[1].predicted_run_seconds.has_value());
+    if (row.batch_size == 1024) CHECK(row.cells[1].verdict == CompareVerdict::not_run);
+  }
+  std::ostringstream text;
+  render_comparison_text(text, c);
+  CHECK_THAT(text.str(), Catch::Contains("whole run: predicted beside measured"));
+  CHECK_THAT(text.str(), Catch::Contains("5.9 min predicted"));  // 356 s
+}
