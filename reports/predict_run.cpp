@@ -729,6 +729,16 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     r.confidence = Confidence::low;
     r.confidence_notes.push_back("at a branch point no size's ratio showed the knee: its B_crit is only a lower bound");
   }
+  if (!w.critical_fit && measured >= 2 && r.confidence == Confidence::high) {
+    r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("B_crit did not grow as the loss fell across the branch points: held at their "
+                                 "geometric mean rather than carried to the target");
+  }
+  if (w.noise_to_critical_ratio && (*w.noise_to_critical_ratio > 4.0 || *w.noise_to_critical_ratio < 0.25)) {
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("the trunk's simple noise scale is " + fmt("%.2g", *w.noise_to_critical_ratio) +
+                                 "x the branch-measured B_crit (McCandlish et al. find them within a small factor)");
+  }
   if (w.target_loss && std::isfinite(deepest) && *w.target_loss < 0.7 * deepest) {
     r.confidence = Confidence::low;
     r.confidence_notes.push_back("the target loss " + fmt("%.3g", *w.target_loss) +
@@ -744,13 +754,16 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
                       " (" + w.target_source + "), batch " + std::to_string(best->batch_size) +
                       " is predicted fastest: " + format_seconds(best->seconds) + " (" +
                       format_seconds(best->seconds_low) + " to " + format_seconds(best->seconds_high) + "), " +
-                      fmt("%.0f", best->steps) + " steps at " + format_seconds(best->step_s) + " a step");
+                      fmt("%.0f", best->steps) + " steps at " +
+                      (best->step_s < 1.0 ? fmt("%.3g", 1000.0 * best->step_s) + " ms" : format_seconds(best->step_s)) +
+                      " a step");
   if (w.critical_batch_at_target) {
-    std::string s = "B_crit grows as the loss falls: ";
+    std::string s = w.critical_fit ? "B_crit grows as the loss falls: " : "B_crit at the branch points: ";
     for (const auto& p : w.branch_points) {
       if (p.critical_batch) s += fmt("%.0f", *p.critical_batch) + (p.lower_bound ? "+" : "") + " at loss " + fmt("%.3g", p.loss) + ", ";
     }
-    s += "carried to " + fmt("%.0f", *w.critical_batch_at_target) + " at the target";
+    s += w.critical_fit ? "carried to " + fmt("%.0f", *w.critical_batch_at_target) + " at the target"
+                        : "held at " + fmt("%.0f", *w.critical_batch_at_target) + " (it did not grow as the loss fell)";
     r.reasons.push_back(s);
   }
   if (w.early_best_batch && *w.early_best_batch != best->batch_size) {
