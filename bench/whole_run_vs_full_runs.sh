@@ -56,17 +56,22 @@ target=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run'
 run=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['run']['train_samples'])" "$out/tune.json")
 list=$(echo "$sizes" | tr ' ' ',')
 echo "target loss $target, planned run $run samples, sizes $list" >&2
+# One report per (seed, factor, size), so REUSE=1 keeps what ran and any
+# set of sizes can be added later.
 for seed in $seeds; do
   for f in $factors; do
     lr=$($py -c "print(0.01 * float('$f'))")
-    if [[ ${REUSE:-0} == 1 && -s $out/full-$seed-$f.json ]]; then
-      echo "full runs: seed $seed, lr factor $f: kept from an earlier run" >&2
-      continue
-    fi
-    echo "full runs: seed $seed, lr factor $f" >&2
-    "$bt" sweep --batch-sizes "$list" --force --budget "samples=$run" --lr "$lr" --lr-scaling linear --base-batch 64 \
-      --target-loss "$target" --eval-every $((run / 60)) --eval-samples 2000 --noise-repeats 0 --warmup 0.05 \
-      --seed "$seed" -o "$out/full-$seed-$f.json" >/dev/null 2>"$out/full-$seed-$f.err" || true
+    for b in $sizes; do
+      file=$out/full-$seed-$f-$b.json
+      if [[ ${REUSE:-0} == 1 && -s $file ]]; then
+        echo "full run: seed $seed, lr factor $f, batch $b: kept from an earlier run" >&2
+        continue
+      fi
+      echo "full run: seed $seed, lr factor $f, batch $b" >&2
+      "$bt" sweep --batch-sizes "$b" --force --budget "samples=$run" --lr "$lr" --lr-scaling linear --base-batch 64 \
+        --target-loss "$target" --eval-every $((run / 60)) --eval-samples 2000 --noise-repeats 0 --warmup 0.05 \
+        --seed "$seed" -o "$file" >/dev/null 2>"$out/full-$seed-$f-$b.err" || true
+    done
   done
 done
 
@@ -85,7 +90,7 @@ PY
 "$bt" report "$out/tune.json" --step-times "$out/synthetic-steps.json" -o "$out/tune-synthetic.json" >/dev/null
 
 $py - "$out" "$tune_seconds" "$factors" "$seeds" <<'PY'
-import json, math, sys
+import glob, json, math, sys
 out, tune_seconds = sys.argv[1], float(sys.argv[2])
 factors, seeds = sys.argv[3].split(), sys.argv[4].split()
 tune = json.load(open(f"{out}/tune.json"))
@@ -111,11 +116,15 @@ one_run_seconds = []
 for f in factors:
     per_size = {}
     for s in seeds:
-        try:
-            rep = json.load(open(f"{out}/full-{s}-{f}.json"))
-        except FileNotFoundError:
-            continue
-        for a in rep["sweep"]["arms"]:
+        arms = {}
+        for path in sorted(glob.glob(f"{out}/full-{s}-{f}-*.json")):
+            try:
+                rep = json.load(open(path))
+            except (OSError, ValueError):
+                continue
+            for a in rep["sweep"]["arms"]:
+                arms[a["batch_size"]] = a
+        for a in arms.values():
             b = a["batch_size"]
             t = a.get("target") or {}
             st = t.get("steps")
