@@ -140,12 +140,17 @@ sizes = sorted(steps)
 if len(sizes) < 2:
     print("whole_run_vs_full_runs: fewer than two sizes reached the target in the full runs; nothing to compare")
     sys.exit(1)
-# S(B) = S_min + S_min B_crit / B: least squares in 1/B.
-xs = [1.0 / b for b in sizes]; ys = [steps[b] for b in sizes]
-n = len(xs); mx = sum(xs) / n; my = sum(ys) / n
-slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-s_min = my - slope * mx
-bcrit_true = slope / s_min if s_min > 0 else float("nan")
+# S(B) = S_min (1 + B_crit / B), fitted in log space (relative errors: the
+# smallest sizes' thousands of steps must not outweigh the largest sizes'
+# hundreds, which carry the knee): B_crit on a log grid, S_min in closed form.
+def fit_log(bc):
+    logs = [math.log(steps[b]) - math.log(1 + bc / b) for b in sizes]
+    ls = sum(logs) / len(logs)
+    sse = sum((math.log(steps[b]) - ls - math.log(1 + bc / b)) ** 2 for b in sizes)
+    return sse, math.exp(ls)
+grid = [2 ** (k / 16) for k in range(0, 16 * 17)]  # 1 .. 131072
+bcrit_true = min(grid, key=lambda bc: fit_log(bc)[0])
+s_min = fit_log(bcrit_true)[1]
 
 def report(label, table, recommended, old=None):
     true_t = {b: steps[b] * interp(table, b) for b in sizes}
