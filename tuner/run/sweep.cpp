@@ -337,8 +337,7 @@ std::vector<std::int64_t> auto_batch_sizes(std::int64_t safe_max, std::int64_t s
   return sizes;
 }
 
-SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryMeter* meter,
-                      const SweepProgress& progress, const std::atomic<bool>& stop) {
+SweepResult sweep_settings_record(const Workload& w, const SweepSettings& s) {
   SweepResult r;
   r.budget_kind = s.budget_kind;
   r.budget_value = s.budget_value;
@@ -353,6 +352,12 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
   r.seeds = s.seeds;
   r.precision = s.precision;
   r.batch_sizes_source = s.batch_sizes_source;
+  return r;
+}
+
+SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryMeter* meter,
+                      const SweepProgress& progress, const std::atomic<bool>& stop) {
+  SweepResult r = sweep_settings_record(w, s);
 
   const std::size_t total_arms = s.batch_sizes.size() * static_cast<std::size_t>(s.seeds);
   std::size_t index = 0;

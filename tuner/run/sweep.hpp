@@ -59,6 +59,10 @@ struct SweepProgress {
   std::function<void(const SweepResult& so_far)> on_arm_done;  // optional: after each arm
 };
 
+// The settings a sweep (or a whole-run tune) ran with, as the report records
+// them, with no arms yet.
+SweepResult sweep_settings_record(const Workload& workload, const SweepSettings& settings);
+
 // Runs every arm in order. Stops early (marking the report incomplete) when
 // `stop` becomes true, or when an arm fails with an error that is neither
 // memory nor divergence (status failed, the model's own message): the arms

@@ -448,18 +448,14 @@ class Tuner {
     plan::BranchedResult r = plan::run_branched(trainer, b);
     meter_.reset();
     result_.phase_seconds.training = seconds_since(start);
-    const SweepSettings& ss = settings_;
-    result_.budget_kind = ss.budget_kind;
-    result_.budget_value = double(b.run.train_samples);
-    result_.lr_scaling = ss.lr_scaling;
-    result_.base_batch = ss.base_batch;
-    result_.base_learning_rate = workload_.optimizer().learning_rate;
-    result_.eval_samples = std::min(ss.eval_samples, workload_.data().validation.size());
-    result_.target_loss = plan_.target_loss;
-    if (plan_.target_loss) result_.target_source = "--target-loss";
-    result_.seeds = 1;
-    result_.precision = ss.precision;
-    result_.batch_sizes_source = ss.batch_sizes_source;
+    // The settings as the report records them; the run's length stands in
+    // for the per-arm budget, and the scan's and probe's phases are kept.
+    SweepResult record = sweep_settings_record(workload_, settings_);
+    record.budget_value = double(b.run.train_samples);
+    record.seeds = 1;
+    record.phase_seconds = result_.phase_seconds;
+    keep_earlier_phases(record);
+    result_ = std::move(record);
     r.whole_run.tune_seconds = seconds_since(start);
     outcome_.whole_run = std::move(r.whole_run);
     if (r.end == plan::BranchedEnd::interrupted) {
