@@ -705,6 +705,10 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     if (p.batch_size <= max_fit_batch && (!largest || p.batch_size > largest->batch_size)) largest = &p;
   }
   if (largest) {
+    if (largest->batch_size < max_fit_batch) {
+      r.max_fit_label = "the largest size predicted (the arms measured up to it; " + std::to_string(max_fit_batch) +
+                        " fits)";
+    }
     r.max_fit_batch = largest->batch_size;
     r.max_fit_seconds_to_target = largest->seconds;
     r.max_fit_slowdown = largest->seconds / best->seconds;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "reports/html_charts.hpp"
+#include "reports/whole_run.hpp"
 #include "reports/machine_info.hpp"
 #include "reports/svg_plot.hpp"
 #include "reports/text_util.hpp"
@@ -244,6 +245,15 @@ std::string spread_cell(const std::optional<Spread>& s, const char* format) {
 }
 
 void write_sweep_tables(std::ostream& out, const Report& r) {
+  if (r.whole_run) {
+    // A whole-run tune has no sweep arms: its trunk, branch points and
+    // predictions, as the console prints them.
+    std::ostringstream text;
+    render_whole_run_text(text, *r.whole_run);
+    out << "<h3>Whole run</h3>\n<pre>" << esc(text.str()) << "</pre>\n";
+    if (r.sweep && r.sweep->incomplete) out << "<p><strong>Incomplete:</strong> " << esc(r.sweep->incomplete_reason) << "</p>\n";
+    return;
+  }
   if (!r.sweep) {
     out << "<h3>Sweep</h3>\n<p class=\"missing\">No sweep in this report.</p>\n";
     return;
