@@ -30,7 +30,16 @@
 #                the tune's own, the base batch's loss at the run's end on its fit),
 #                BATCHTUNE_BENCH_OUT (default: a new temporary folder),
 #                REUSE=1 (keep full-run reports already in BATCHTUNE_BENCH_OUT: a new
-#                tune against the same ground truth)
+#                tune against the same ground truth),
+#                JOBS (full runs at once, default 1) and THREADS (LibTorch threads per
+#                full run, default LibTorch's choice): the full runs' convergence does
+#                not depend on them, and their wall times are not used,
+#                ONLY=full (the full runs only; needs TARGET; RUN: their samples, default
+#                EPOCHS x 60,000), TUNE_ARGS (more options
+#                for the tune).
+# The tune's cost is timed side by side with one full run at the base batch
+# (seed 1, the rule's rate), the two alone, one after the other, after the
+# full runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/dev}
@@ -45,35 +54,55 @@ mkdir -p "$out"
 echo "reports in $out" >&2
 py=/usr/bin/python3
 
-start=$(date +%s.%N)
 target_args=()
 [[ -z ${TARGET:-} ]] || target_args=(--target-loss "$TARGET")
-"$bt" sweep --epochs "$epochs" "${target_args[@]}" -o "$out/tune.json" >"$out/tune.txt" 2>"$out/tune.err"
-tune_seconds=$(echo "$(date +%s.%N) - $start" | bc)
-"$bt" sweep -o "$out/early.json" >/dev/null 2>"$out/early.err"
-
-target=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['target_loss'])" "$out/tune.json")
-run=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['run']['train_samples'])" "$out/tune.json")
+if [[ ${ONLY:-} == full ]]; then
+  [[ -n ${TARGET:-} ]] || { echo "whole_run_vs_full_runs: ONLY=full needs TARGET (the full runs' target loss)" >&2; exit 2; }
+  run=${RUN:-$($py -c "print(round(float('$epochs') * 60000))")}  # Fashion-MNIST's 60,000 training images
+  target=$TARGET
+else
+  start=$(date +%s.%N)
+  # shellcheck disable=SC2086
+  "$bt" sweep --epochs "$epochs" "${target_args[@]}" ${TUNE_ARGS:-} -o "$out/tune.json" >"$out/tune.txt" 2>"$out/tune.err"
+  tune_seconds=$(echo "$(date +%s.%N) - $start" | bc)
+  # One full run at the base batch, timed right after the tune: the cost's denominator.
+  "$bt" sweep --batch-sizes 64 --force --budget "samples=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['run']['train_samples'])" "$out/tune.json")" \
+    --lr 0.01 --lr-scaling linear --base-batch 64 --eval-every 1000000000 --noise-repeats 0 --warmup 0.05 --seed 1 \
+    -o "$out/timed-full-64.json" >/dev/null 2>"$out/timed-full-64.err"
+  "$bt" sweep -o "$out/early.json" >/dev/null 2>"$out/early.err"
+  target=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['target_loss'])" "$out/tune.json")
+  run=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['run']['train_samples'])" "$out/tune.json")
+fi
 list=$(echo "$sizes" | tr ' ' ',')
 echo "target loss $target, planned run $run samples, sizes $list" >&2
 # One report per (seed, factor, size), so REUSE=1 keeps what ran and any
 # set of sizes can be added later.
+thread_args=()
+[[ -z ${THREADS:-} ]] || thread_args=(--threads "$THREADS")
+full_run() {  # seed factor batch
+  local seed=$1 f=$2 b=$3
+  local file=$out/full-$seed-$f-$b.json lr
+  if [[ ${REUSE:-0} == 1 && -s $file ]]; then
+    echo "full run: seed $seed, lr factor $f, batch $b: kept from an earlier run" >&2
+    return
+  fi
+  lr=$($py -c "print(0.01 * float('$f'))")
+  echo "full run: seed $seed, lr factor $f, batch $b" >&2
+  "$bt" sweep --batch-sizes "$b" --force --budget "samples=$run" --lr "$lr" --lr-scaling linear --base-batch 64 \
+    --target-loss "$target" --eval-every $((run / 60)) --eval-samples 2000 --noise-repeats 0 --warmup 0.05 \
+    --seed "$seed" "${thread_args[@]}" -o "$file" >/dev/null 2>"$out/full-$seed-$f-$b.err" || true
+}
+jobs_max=${JOBS:-1}
 for seed in $seeds; do
   for f in $factors; do
-    lr=$($py -c "print(0.01 * float('$f'))")
     for b in $sizes; do
-      file=$out/full-$seed-$f-$b.json
-      if [[ ${REUSE:-0} == 1 && -s $file ]]; then
-        echo "full run: seed $seed, lr factor $f, batch $b: kept from an earlier run" >&2
-        continue
-      fi
-      echo "full run: seed $seed, lr factor $f, batch $b" >&2
-      "$bt" sweep --batch-sizes "$b" --force --budget "samples=$run" --lr "$lr" --lr-scaling linear --base-batch 64 \
-        --target-loss "$target" --eval-every $((run / 60)) --eval-samples 2000 --noise-repeats 0 --warmup 0.05 \
-        --seed "$seed" -o "$file" >/dev/null 2>"$out/full-$seed-$f-$b.err" || true
+      while (( $(jobs -rp | wc -l) >= jobs_max )); do wait -n || true; done
+      full_run "$seed" "$f" "$b" &
     done
   done
 done
+wait
+[[ ${ONLY:-} != full ]] || { echo "full runs done in $out" >&2; exit 0; }
 
 # A synthetic step-time table, t(B) = t0 (1 + B/1024) with t0 the tune's t(64) / (1 + 64/1024).
 $py - "$out" <<'PY'
@@ -112,7 +141,7 @@ def interp(table, b):
 
 steps = {}      # size -> best over factors of the mean steps over seeds (None: not every seed reached)
 best_f = {}
-one_run_seconds = []
+timed = json.load(open(f"{out}/timed-full-64.json"))["sweep"]["arms"][0]
 for f in factors:
     per_size = {}
     for s in seeds:
@@ -129,8 +158,6 @@ for f in factors:
             t = a.get("target") or {}
             st = t.get("steps")
             per_size.setdefault(b, []).append(st)
-            if b == 64 and f == "1":
-                one_run_seconds.append(a.get("train_seconds", 0))
     for b, v in per_size.items():
         if len(v) == len(seeds) and all(x is not None for x in v):
             m = sum(v) / len(v)
@@ -181,8 +208,9 @@ ratio = tb / bcrit_true if tb and bcrit_true == bcrit_true and bcrit_true > 0 el
 print(f"B_crit: full runs {bcrit_true:.0f} (S_min {s_min:.0f} steps); tune at the target {tb if tb is None else round(tb)} "
       f"(ratio {ratio:.2f}, goal within 0.5-2); tune from init {eb if eb is None else round(eb)}; "
       f"early sweep's S(B) fit {((early['recommendation'].get('steps_fit') or {}).get('critical_batch'))}")
-if one_run_seconds:
-    one = sum(one_run_seconds) / len(one_run_seconds)
-    print(f"tune cost: {tune_seconds:.0f} s wall = {tune_seconds / one:.2f} of one full run's training at batch 64 "
-          f"({one:.0f} s; goal <= 0.5; the full runs ran beside other work, the tune too)")
+one = timed.get("train_seconds", 0)
+print(f"tune cost: {tune_seconds:.0f} s wall = {tune_seconds / one:.2f} of one full run's training at batch 64 "
+      f"({one:.0f} s, timed right after the tune; goal <= 0.5)")
+print(f"tune phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in tune["sweep"]["phase_seconds"].items()) +
+      f"; trunk and arms' training steps {w.get('tune_seconds', 0):.1f} s, {w.get('tune_samples', 0)} samples")
 PY
