@@ -139,6 +139,26 @@ def interp(table, b):
     k = math.log(y1 / y0) / math.log(x1 / x0)
     return y0 * math.exp(k * math.log(b / x0))
 
+target = w["target_loss"]
+
+def steps_to(arm, loss):
+    """Steps to `loss` from the arm's evaluations, by the sweep's own rule
+    (time_to_target in reports/sweep_report.cpp): the first evaluation at or
+    below it, interpolated from the one before when the loss fell into it.
+    From the evaluations rather than the run's recorded target, so one set of
+    full runs serves any tune's target."""
+    prev = None
+    for e in arm.get("evaluations") or []:
+        if e["loss"] is None or not math.isfinite(e["loss"]):
+            return None
+        if e["loss"] <= loss:
+            if prev is None or prev["loss"] <= e["loss"]:
+                return e["step"]
+            f = (prev["loss"] - loss) / (prev["loss"] - e["loss"])
+            return prev["step"] + f * (e["step"] - prev["step"])
+        prev = e
+    return None
+
 steps = {}      # size -> best over factors of the mean steps over seeds (None: not every seed reached)
 best_f = {}
 timed = json.load(open(f"{out}/timed-full-64.json"))["sweep"]["arms"][0]
@@ -152,12 +172,13 @@ for f in factors:
             except (OSError, ValueError):
                 continue
             for a in rep["sweep"]["arms"]:
+                if a.get("status") == "completed" and abs(a["samples"] - w["run"]["train_samples"]) > a["batch_size"]:
+                    # A kept report of another planned run (REUSE=1 after EPOCHS changed).
+                    sys.exit(f"whole_run_vs_full_runs: {path} trained {a['samples']} samples, the planned run "
+                             f"{w['run']['train_samples']}; use another BATCHTUNE_BENCH_OUT for another run length")
                 arms[a["batch_size"]] = a
         for a in arms.values():
-            b = a["batch_size"]
-            t = a.get("target") or {}
-            st = t.get("steps")
-            per_size.setdefault(b, []).append(st)
+            per_size.setdefault(a["batch_size"], []).append(steps_to(a, target))
     for b, v in per_size.items():
         if len(v) == len(seeds) and all(x is not None for x in v):
             m = sum(v) / len(v)
@@ -207,7 +228,7 @@ tb = w.get("critical_batch_at_target"); eb = w.get("early_critical_batch")
 ratio = tb / bcrit_true if tb and bcrit_true == bcrit_true and bcrit_true > 0 else float("nan")
 print(f"B_crit: full runs {bcrit_true:.0f} (S_min {s_min:.0f} steps); tune at the target {tb if tb is None else round(tb)} "
       f"(ratio {ratio:.2f}, goal within 0.5-2); tune from init {eb if eb is None else round(eb)}; "
-      f"early sweep's S(B) fit {((early['recommendation'].get('steps_fit') or {}).get('critical_batch'))}")
+      f"early sweep's S(B) fit {(early['recommendation'].get('steps_fit') or {}).get('critical_batch') or float('nan'):.0f}")
 one = timed.get("train_seconds", 0)
 print(f"tune cost: {tune_seconds:.0f} s wall = {tune_seconds / one:.2f} of one full run's training at batch 64 "
       f"({one:.0f} s, timed right after the tune; goal <= 0.5)")
