@@ -360,8 +360,8 @@ bool critical_batch_chart(std::ostream& out, const Report& r) {
   Extent x(Scale::log10), y(Scale::log2);
   bool any = false;
   for (const auto& p : w.branch_points) {
-    if (!p.critical_batch || *p.critical_batch <= 0 || p.loss <= 0) continue;
-    x.add(p.loss);
+    if (!p.critical_batch || *p.critical_batch <= 0 || p.curve_loss.value_or(p.loss) <= 0) continue;
+    x.add(p.curve_loss.value_or(p.loss));
     y.add(*p.critical_batch);
     if (p.critical_low && *p.critical_low > 0) y.add(*p.critical_low);
     if (p.critical_high) y.add(*p.critical_high);
@@ -397,14 +397,14 @@ bool critical_batch_chart(std::ostream& out, const Report& r) {
     plot.legend({LegendEntry::Symbol::dashed_line, colour::blue, "power-law fit in the loss"});
   }
   for (const auto& p : w.branch_points) {
-    if (!p.critical_batch || *p.critical_batch <= 0 || p.loss <= 0) continue;
+    if (!p.critical_batch || *p.critical_batch <= 0 || p.curve_loss.value_or(p.loss) <= 0) continue;
     if (p.critical_low && p.critical_high && *p.critical_low > 0) {
-      plot.whisker(p.loss, *p.critical_low, *p.critical_high, colour::vermillion, "leave-one-size-out band");
+      plot.whisker(p.curve_loss.value_or(p.loss), *p.critical_low, *p.critical_high, colour::vermillion, "leave-one-size-out band");
     }
-    plot.dot({p.loss, *p.critical_batch}, colour::vermillion, 5, !p.lower_bound,
+    plot.dot({p.curve_loss.value_or(p.loss), *p.critical_batch}, colour::vermillion, 5, !p.lower_bound,
              "branch point at " + std::to_string(p.trunk_samples) + " samples: B_crit " +
                  (p.lower_bound ? ">= " : "") + format_number(*p.critical_batch, "%.0f") + " at loss " +
-                 format_number(p.loss, "%.4g"));
+                 format_number(p.curve_loss.value_or(p.loss), "%.4g"));
   }
   plot.legend({LegendEntry::Symbol::dot, colour::vermillion, "B_crit from branched arms"});
   if (w.target_loss && w.critical_batch_at_target && *w.target_loss > 0) {

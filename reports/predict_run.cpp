@@ -44,6 +44,10 @@ double loss_at(const std::vector<std::pair<double, double>>& curve, const std::o
   return curve.empty() ? std::numeric_limits<double>::quiet_NaN() : curve.back().second;
 }
 
+// The loss a branch point stands at: the trunk's fitted curve there (one
+// evaluation scatters by more than late points' losses differ).
+double point_loss(const BranchPoint& p) { return p.curve_loss.value_or(p.loss); }
+
 // B_crit at loss L: the power law, or the one measured value without a fit.
 struct CriticalModel {
   std::optional<CriticalBatchFit> fit;
@@ -73,6 +77,32 @@ std::optional<double> trunk_equivalent(const std::vector<std::pair<double, doubl
 // batch size (the short-horizon bias of Wu et al. 2018): the grid's arms say
 // which rate is best (best_of_grid), and stand in for the rule's only where
 // it failed.
+//
+// Where the arms' weights were averaged over their second halves, each
+// size's averaged loss is set against the base batch's: the average lags its
+// iterate and lies below the trunk's raw curve by the iterates' scatter, and
+// the base arm measures that offset (its averaged loss against the curve at
+// its end); every size's averaged loss, shifted by it, is carried to the
+// trunk's samples. One evaluation then carries a size's progress, not its
+// iterate's noise.
+bool fill_averaged_ratios(WholeRun& w, BranchPoint& p, const std::map<std::int64_t, BranchArm*>& ratio_arm,
+                          const std::vector<std::pair<double, double>>& curve) {
+  const auto base = ratio_arm.find(w.base_batch);
+  if (base == ratio_arm.end() || !base->second->averaged_loss) return false;
+  const double s0 = double(p.trunk_samples);
+  const double at_base_end = loss_at(curve, w.loss_curve, s0 + double(base->second->samples));
+  if (!std::isfinite(at_base_end)) return false;
+  const double offset = at_base_end - *base->second->averaged_loss;
+  for (auto& [batch, a] : ratio_arm) {
+    if (!a->averaged_loss) continue;
+    const auto eq = trunk_equivalent(curve, w.loss_curve, s0, *a->averaged_loss + offset);
+    if (!eq || *eq <= 0) continue;
+    a->base_equivalent_samples = *eq;
+    a->samples_ratio = double(a->samples) / *eq;
+  }
+  return true;
+}
+
 void fill_arm_ratios(WholeRun& w, const std::vector<std::pair<double, double>>& curve) {
   for (auto& p : w.branch_points) {
     std::map<std::int64_t, BranchArm*> best, ratio_arm;
@@ -89,7 +119,9 @@ void fill_arm_ratios(WholeRun& w, const std::vector<std::pair<double, double>>& 
       a->best_of_grid = true;
       if (!ratio_arm.count(batch)) ratio_arm[batch] = a;
     }
-    for (auto& [batch, a] : ratio_arm) {
+    if (fill_averaged_ratios(w, p, ratio_arm, curve)) {
+      // (normalised against the base arm below, as the pooled ratios are)
+    } else for (auto& [batch, a] : ratio_arm) {
       // Pooled over the arm's evaluations (its end alone where it has none):
       // sum of samples over sum of the trunk's samples to the same losses.
       std::vector<ArmEvaluation> evals = a->evaluations;
@@ -334,6 +366,11 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
     }
   }
 
+  for (auto& p : w.branch_points) {
+    const double l = loss_at(curve, w.loss_curve, double(p.trunk_samples));
+    p.curve_loss = std::isfinite(l) && l > 0 ? std::optional<double>(l) : std::nullopt;
+  }
+
   // 2. Arms against the trunk, and the local B_crit at each point.
   fill_arm_ratios(w, curve);
   for (auto& p : w.branch_points) fit_local(p, b0);
@@ -409,8 +446,8 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
   // 5. B_crit against the loss.
   std::vector<double> lx, ly;
   for (const auto& p : w.branch_points) {
-    if (p.critical_batch && *p.critical_batch > 0 && p.loss > 0) {
-      lx.push_back(std::log(p.loss));
+    if (p.critical_batch && *p.critical_batch > 0 && point_loss(p) > 0) {
+      lx.push_back(std::log(point_loss(p)));
       ly.push_back(std::log(*p.critical_batch));
     }
   }
@@ -720,7 +757,7 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
   for (const auto& p : w.branch_points) {
     if (p.critical_batch) {
       ++measured;
-      deepest = std::min(deepest, p.loss);
+      deepest = std::min(deepest, point_loss(p));
     }
     bound = bound || p.lower_bound;
   }
@@ -764,7 +801,7 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
   if (w.critical_batch_at_target) {
     std::string s = w.critical_fit ? "B_crit grows as the loss falls: " : "B_crit at the branch points: ";
     for (const auto& p : w.branch_points) {
-      if (p.critical_batch) s += fmt("%.0f", *p.critical_batch) + (p.lower_bound ? "+" : "") + " at loss " + fmt("%.3g", p.loss) + ", ";
+      if (p.critical_batch) s += fmt("%.0f", *p.critical_batch) + (p.lower_bound ? "+" : "") + " at loss " + fmt("%.3g", point_loss(p)) + ", ";
     }
     s += w.critical_fit ? "carried to " + fmt("%.0f", *w.critical_batch_at_target) + " at the target"
                         : "held at " + fmt("%.0f", *w.critical_batch_at_target) + " (it did not grow as the loss fell)";

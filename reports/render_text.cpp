@@ -152,7 +152,7 @@ void render_report_markdown(std::ostream& out, const Report& r) {
     if (r.sweep && r.sweep->incomplete) out << " **Incomplete:** " << cell(r.sweep->incomplete_reason) << ".";
     out << "\n\n| branch point (samples) | loss | B_crit | band | sizes | B_simple |\n|---:|---:|---:|---:|---:|---:|\n";
     for (const auto& p : w.branch_points) {
-      out << "| " << p.trunk_samples << " | " << format_number(p.loss, "%.4f") << " | " << (p.lower_bound ? ">= " : "")
+      out << "| " << p.trunk_samples << " | " << format_number(p.curve_loss.value_or(p.loss), "%.4f") << " | " << (p.lower_bound ? ">= " : "")
           << format_number(p.critical_batch, "%.0f") << " | " << format_number(p.critical_low, "%.0f") << " to "
           << format_number(p.critical_high, "%.0f") << " | " << p.sizes_fitted << " | "
           << format_number(p.simple_noise_scale, "%.0f") << " |\n";

@@ -218,7 +218,19 @@ Report report_from_json(const nlohmann::json& json, const std::string& path) {
     r.recommendation = read_section<Recommendation>(doc, path, "recommendation");
   }
   if (doc.contains("whole_run") && !doc.at("whole_run").is_null()) {
-    r.whole_run = read_section<WholeRun>(doc, path, "whole_run");
+    // Keys added to the section after it first shipped: null where absent.
+    nlohmann::json section = doc.at("whole_run");
+    if (section.is_object() && section.contains("branch_points") && section.at("branch_points").is_array()) {
+      for (auto& p : section.at("branch_points")) {
+        if (!p.is_object()) continue;
+        if (!p.contains("curve_loss")) p["curve_loss"] = nullptr;
+        if (!p.contains("arms") || !p.at("arms").is_array()) continue;
+        for (auto& a : p.at("arms")) {
+          if (a.is_object() && !a.contains("averaged_loss")) a["averaged_loss"] = nullptr;
+        }
+      }
+    }
+    r.whole_run = read_section<WholeRun>(nlohmann::json{{"whole_run", section}}, path, "whole_run");
   }
   return r;
 }

@@ -107,7 +107,7 @@ void render_whole_run_text(std::ostream& out, const WholeRun& w) {
   out << "  B_crit against the loss (branched arms):\n";
   for (const auto& p : w.branch_points) {
     std::snprintf(line, sizeof line, "    at %7lld samples, loss %.4f: B_crit %s%s (%s..%s, %d sizes), B_simple %s\n",
-                  static_cast<long long>(p.trunk_samples), p.loss, p.lower_bound ? ">= " : "",
+                  static_cast<long long>(p.trunk_samples), p.curve_loss.value_or(p.loss), p.lower_bound ? ">= " : "",
                   number_or_dash(p.critical_batch, "%.0f").c_str(), number_or_dash(p.critical_low, "%.0f").c_str(),
                   number_or_dash(p.critical_high, "%.0f").c_str(), p.sizes_fitted,
                   number_or_dash(p.simple_noise_scale, "%.0f").c_str());

@@ -78,6 +78,11 @@ struct BranchArm {
   // ratio pools them, since one evaluation of a model trained with SGD is
   // as noisy as the differences between sizes.
   std::vector<ArmEvaluation> evaluations;
+  // The evaluation at the weights averaged over the arm's second half
+  // (Polyak-Ruppert): one SGD iterate scatters about its mean by as much as
+  // the sizes differ; the average does not. None where the trainer keeps no
+  // average (a model with batch-norm statistics): evaluations are pooled then.
+  std::optional<double> averaged_loss;
   // The samples the base batch took along the trunk from the branch point to
   // the same loss; none when the trunk never got there (the arm did better
   // than the trunk's covered span, or it diverged).
@@ -88,15 +93,21 @@ struct BranchArm {
   std::optional<double> samples_ratio;
   bool best_of_grid = true;              // the lowest end loss among this size's learning rates
 };
+// (report_reader.cpp reads reports written before averaged_loss and
+// curve_loss were added: null where absent.)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BranchArm, batch_size, learning_rate, lr_factor, status, message, steps, samples,
-                                   train_seconds, median_step_seconds, end_loss, evaluations, base_equivalent_samples,
-                                   samples_ratio, best_of_grid)
+                                   train_seconds, median_step_seconds, end_loss, evaluations, averaged_loss,
+                                   base_equivalent_samples, samples_ratio, best_of_grid)
 
 // A point kept on the trunk and the arms branched from it.
 struct BranchPoint {
   std::int64_t trunk_step = 0;
   std::int64_t trunk_samples = 0;
   double loss = 0;                       // the evaluation subset's loss at the point
+  // The trunk's fitted curve at the point (its loss where no fit): B_crit is
+  // fitted against this, since one evaluation scatters by more than the
+  // points' losses differ late in a run.
+  std::optional<double> curve_loss;
   std::int64_t span_samples = 0;         // each arm's samples (at least min_steps steps)
   std::vector<BranchArm> arms;
   // The local critical batch from the arms' samples ratios: r = (Bc + B) / (Bc + b0)
@@ -110,8 +121,9 @@ struct BranchPoint {
   bool lower_bound = false;
   std::optional<double> simple_noise_scale;  // the trunk's, nearest the point
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BranchPoint, trunk_step, trunk_samples, loss, span_samples, arms, critical_batch,
-                                   critical_low, critical_high, sizes_fitted, lower_bound, simple_noise_scale)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BranchPoint, trunk_step, trunk_samples, loss, curve_loss, span_samples, arms,
+                                   critical_batch, critical_low, critical_high, sizes_fitted, lower_bound,
+                                   simple_noise_scale)
 
 // B_crit(L) = coefficient * L^exponent, a line in log-log (Kaplan et al. 2020:
 // a power law in the loss), over the branch points with a measured B_crit.

@@ -56,6 +56,7 @@ class NqmTrainer final : public plan::Trainer {
     theta_.assign(h_.size(), 1.0);
     rng_.seed(seed * 7919 + 17);
     snapshots_.clear();
+    averaged_ = 0;
   }
 
   plan::StepOutcome step(std::int64_t batch, double lr) override {
@@ -67,6 +68,10 @@ class NqmTrainer final : public plan::Trainer {
       const double g = h_[i] * theta_[i] + std::sqrt(h_[i] / double(batch)) * spec_.sigma * z(rng_);
       theta_[i] -= lr * g;
     }
+    if (averaged_ > 0) {
+      ++averaged_;
+      for (std::size_t i = 0; i < h_.size(); ++i) average_[i] += (theta_[i] - average_[i]) / double(averaged_);
+    }
     const double after = loss();
     if (!std::isfinite(after) || after > 10.0 * initial_loss()) {
       o.status = ArmStatus::diverged;
@@ -77,6 +82,18 @@ class NqmTrainer final : public plan::Trainer {
 
   plan::EvalOutcome evaluate() override { return plan::EvalOutcome{loss(), std::nullopt}; }
 
+  bool begin_average() override {
+    if (!averaging) return false;
+    average_ = theta_;
+    averaged_ = 1;
+    return true;
+  }
+  std::optional<plan::EvalOutcome> evaluate_average() override {
+    if (averaged_ == 0) return std::nullopt;
+    return plan::EvalOutcome{loss_of(average_), std::nullopt};
+  }
+  bool averaging = true;  // false: a trainer that keeps no average
+
   int save() override {
     snapshots_.push_back({theta_, rng_});
     return static_cast<int>(snapshots_.size()) - 1;
@@ -84,6 +101,7 @@ class NqmTrainer final : public plan::Trainer {
   void restore(int snapshot) override {
     theta_ = snapshots_.at(static_cast<std::size_t>(snapshot)).theta;
     rng_ = snapshots_.at(static_cast<std::size_t>(snapshot)).rng;
+    averaged_ = 0;
   }
 
   std::optional<plan::GradientNorms> gradient_norms(std::int64_t small_batch, std::int64_t large_batch) override {
@@ -111,9 +129,10 @@ class NqmTrainer final : public plan::Trainer {
     return l;
   }
 
-  double loss() const {
+  double loss() const { return loss_of(theta_); }
+  double loss_of(const std::vector<double>& theta) const {
     double l = 0;
-    for (std::size_t i = 0; i < h_.size(); ++i) l += 0.5 * h_[i] * theta_[i] * theta_[i];
+    for (std::size_t i = 0; i < h_.size(); ++i) l += 0.5 * h_[i] * theta[i] * theta[i];
     return l;
   }
 
@@ -127,6 +146,8 @@ class NqmTrainer final : public plan::Trainer {
   std::vector<double> theta_;
   std::mt19937_64 rng_;
   std::vector<Snapshot> snapshots_;
+  std::vector<double> average_;
+  std::int64_t averaged_ = 0;
 };
 
 // The exact expected loss of SGD on the quadratic, from theta = 1.

@@ -144,6 +144,40 @@ TEST_CASE("predict_run: local B_crit at each branch point and its power law in t
   }
 }
 
+TEST_CASE("predict_run: averaged losses, offset from the trunk's curve, carry each size's progress past raw noise",
+          "[predict_run]") {
+  // The base arm and every size also hold their averaged loss: the true
+  // loss less a constant 0.03 (the average lies below the noisy iterates'
+  // curve). Their raw end losses scatter by +-0.05, far more than the sizes
+  // differ; the averaged path must not see it.
+  WholeRun w = synthetic_run(0.0);
+  for (auto& p : w.branch_points) {
+    BranchArm base;
+    base.batch_size = 64;
+    base.samples = 4096;
+    base.steps = 64;
+    base.learning_rate = 0.01;
+    base.end_loss = 0.2 + 4.0 / std::sqrt(double(p.trunk_samples) + 4096.0);
+    p.arms.insert(p.arms.begin(), base);
+    int k = 0;
+    for (auto& a : p.arms) {
+      a.averaged_loss = *a.end_loss - 0.03;
+      a.end_loss = *a.end_loss + (k++ % 2 == 0 ? 0.05 : -0.05);
+    }
+  }
+  analyse_whole_run(w, {16, 32, 64, 128, 256, 512, 1024});
+  for (const auto& p : w.branch_points) {
+    REQUIRE(p.critical_batch.has_value());
+    CHECK_FALSE(p.lower_bound);
+    REQUIRE(p.curve_loss.has_value());
+    CHECK(*p.curve_loss == Approx(p.loss).epsilon(0.02));
+    CHECK(*p.critical_batch == Approx(100.0 * std::pow(p.loss, -2.0)).epsilon(0.15));
+    for (const auto& a : p.arms) {
+      if (a.batch_size == 64) CHECK(*a.samples_ratio == Approx(1.0).epsilon(1e-6));
+    }
+  }
+}
+
 TEST_CASE("predict_run: with step time climbing with the batch the best size sits near B_crit at the target",
           "[predict_run]") {
   // t(B) = 0.01 + 1e-5 B: the knee of S(B) t(B) lies between sqrt(b_t * B_crit) style bounds;

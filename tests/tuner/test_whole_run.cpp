@@ -218,3 +218,40 @@ TEST_CASE("whole-run trainer: SGD's momentum buffer is rescaled at a branch, Ada
   a.step(32, 0.01);
   CHECK_FALSE(a.rescale_momentum(0.5));
 }
+
+TEST_CASE("whole-run trainer: the weights' running average is evaluated apart and leaves the weights alone",
+          "[tuner][whole_run]") {
+  const Workload w = small_workload("sgd");
+  WorkloadTrainer trainer(w, 256, nullptr);
+  trainer.reset(5);
+  for (int i = 0; i < 5; ++i) REQUIRE(trainer.step(32, 0.05).status == ArmStatus::completed);
+  CHECK_FALSE(trainer.evaluate_average().has_value());
+  REQUIRE(trainer.begin_average());
+  // An average of one set of weights is those weights.
+  CHECK(trainer.evaluate_average()->loss == Approx(trainer.evaluate().loss).epsilon(1e-6));
+  for (int i = 0; i < 20; ++i) REQUIRE(trainer.step(32, 0.05).status == ArmStatus::completed);
+  const double raw = trainer.evaluate().loss;
+  const auto averaged = trainer.evaluate_average();
+  REQUIRE(averaged.has_value());
+  CHECK(averaged->loss != Approx(raw).epsilon(1e-4));
+  // The weights are put back: the raw evaluation is unchanged after it.
+  CHECK(trainer.evaluate().loss == Approx(raw).epsilon(1e-9));
+  // A restore ends the average.
+  const int snap = trainer.save();
+  trainer.restore(snap);
+  CHECK_FALSE(trainer.evaluate_average().has_value());
+
+  // A model with batch-norm statistics keeps no average (its averaged
+  // weights would need the statistics recomputed).
+  WorkloadSpec s;
+  s.model = "resnet";
+  s.data = "synthetic";
+  s.synthetic = {256, 64};
+  s.optimizer = "sgd";
+  s.device = "cpu";
+  const Workload bn = Workload::create(s);
+  WorkloadTrainer bn_trainer(bn, 64, nullptr);
+  bn_trainer.reset(1);
+  CHECK_FALSE(bn_trainer.begin_average());
+  CHECK_FALSE(bn_trainer.evaluate_average().has_value());
+}

@@ -252,7 +252,12 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
         const bool rescaled = trainer.rescale_momentum(lr0 / arm.learning_rate);
         const bool ramp = !rescaled && arm.learning_rate > 2.0 * lr0;
         const std::int64_t ramp_steps = ramp ? std::max<std::int64_t>(2, steps / 4) : 0;
+        // From the arm's middle on, its weights are averaged (where the
+        // trainer keeps an average), and the average is evaluated at the end;
+        // otherwise raw evaluations at a half and three quarters are pooled
+        // with the end's.
         const std::int64_t eval_at[] = {std::max<std::int64_t>(1, steps / 2), std::max<std::int64_t>(1, 3 * steps / 4)};
+        bool averaging = false;
         for (std::int64_t k = 1; k <= steps; ++k) {
           if (stopped()) break;
           const double lr = k <= ramp_steps ? lr0 + (arm.learning_rate - lr0) * double(k) / double(ramp_steps)
@@ -267,7 +272,8 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
           arm.samples += b;
           arm.train_seconds += o.seconds;
           if (k > 2) times.push_back(o.seconds);
-          if (k < steps && (k == eval_at[0] || k == eval_at[1])) {
+          if (k == eval_at[0] && k < steps && steps >= 4) averaging = trainer.begin_average();
+          if (!averaging && k < steps && (k == eval_at[0] || k == eval_at[1])) {
             const double l = trainer.evaluate().loss;
             if (std::isfinite(l)) arm.evaluations.push_back(ArmEvaluation{arm.samples, l});
           }
@@ -276,6 +282,10 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
         if (arm.status == ArmStatus::completed) {
           arm.end_loss = trainer.evaluate().loss;
           if (std::isfinite(*arm.end_loss)) arm.evaluations.push_back(ArmEvaluation{arm.samples, *arm.end_loss});
+          if (averaging) {
+            const auto a = trainer.evaluate_average();
+            if (a && std::isfinite(a->loss)) arm.averaged_loss = a->loss;
+          }
         }
         if (arm.end_loss && !std::isfinite(*arm.end_loss)) {
           arm.status = ArmStatus::diverged;

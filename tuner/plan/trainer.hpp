@@ -58,6 +58,13 @@ class Trainer {
     (void)factor;
     return false;
   }
+  // Starts a running average of the weights (uniform, Polyak-Ruppert) at the
+  // current ones; every later step adds its weights. reset() and restore()
+  // end it. False when the trainer keeps none (the arms then pool raw
+  // evaluations instead).
+  virtual bool begin_average() { return false; }
+  // The evaluation at the averaged weights; none without an average.
+  virtual std::optional<EvalOutcome> evaluate_average() { return std::nullopt; }
   // None when the measurement failed (memory); the state is unchanged.
   virtual std::optional<GradientNorms> gradient_norms(std::int64_t small_batch, std::int64_t large_batch) = 0;
 };

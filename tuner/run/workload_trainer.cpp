@@ -46,6 +46,8 @@ void WorkloadTrainer::reset(std::uint64_t seed) {
   sampler_ = std::make_unique<BatchSampler>(workload_.make_sampler(seed));
   scaler_ = LossScaler{};
   first_loss_ = 0;
+  average_.clear();
+  averaged_ = 0;
 }
 
 plan::StepOutcome WorkloadTrainer::step(std::int64_t batch, double lr) {
@@ -64,6 +66,12 @@ plan::StepOutcome WorkloadTrainer::step(std::int64_t batch, double lr) {
     o.message = "a step at batch " + std::to_string(batch) + ": " + describe_model_error(e);
     return o;
   }
+  if (averaged_ > 0) {
+    torch::NoGradGuard no_grad;
+    ++averaged_;
+    const auto params = model_->parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) average_[i].lerp_(params[i].detach(), 1.0 / double(averaged_));
+  }
   if (first_loss_ == 0) first_loss_ = o.loss;
   if (!std::isfinite(o.loss) || o.loss > kExplosion * std::max(first_loss_, 1.0)) {
     o.status = ArmStatus::diverged;
@@ -76,6 +84,43 @@ plan::StepOutcome WorkloadTrainer::step(std::int64_t batch, double lr) {
 
 plan::EvalOutcome WorkloadTrainer::evaluate() {
   const Evaluation e = workload_.evaluate(*model_, eval_samples_, 512);
+  return plan::EvalOutcome{e.loss, e.accuracy};
+}
+
+bool WorkloadTrainer::begin_average() {
+  for (const auto& b : model_->buffers()) {
+    if (b.is_floating_point()) return false;
+  }
+  torch::NoGradGuard no_grad;
+  average_.clear();
+  for (const auto& p : model_->parameters()) average_.push_back(p.detach().clone());
+  averaged_ = 1;
+  return true;
+}
+
+std::optional<plan::EvalOutcome> WorkloadTrainer::evaluate_average() {
+  if (averaged_ == 0) return std::nullopt;
+  auto params = model_->parameters();
+  std::vector<torch::Tensor> current;
+  {
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      current.push_back(params[i].detach().clone());
+      params[i].copy_(average_[i]);
+    }
+  }
+  const auto put_back = [&] {
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(current[i]);
+  };
+  Evaluation e;
+  try {
+    e = workload_.evaluate(*model_, eval_samples_, 512);
+  } catch (...) {
+    put_back();
+    throw;
+  }
+  put_back();
   return plan::EvalOutcome{e.loss, e.accuracy};
 }
 
@@ -121,6 +166,8 @@ void WorkloadTrainer::restore(int snapshot) {
   *sampler_ = s.sampler;
   scaler_ = s.scaler;
   first_loss_ = s.first_loss;
+  average_.clear();
+  averaged_ = 0;
 }
 
 bool WorkloadTrainer::rescale_momentum(double factor) {

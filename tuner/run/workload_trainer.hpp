@@ -31,6 +31,10 @@ class WorkloadTrainer final : public plan::Trainer {
   void restore(int snapshot) override;
   std::optional<plan::GradientNorms> gradient_norms(std::int64_t small_batch, std::int64_t large_batch) override;
   bool rescale_momentum(double factor) override;
+  // Not for a model with floating-point buffers (batch-norm statistics): its
+  // averaged weights would need the statistics recomputed, as SWA does.
+  bool begin_average() override;
+  std::optional<plan::EvalOutcome> evaluate_average() override;
 
  private:
   struct Snapshot;
@@ -43,6 +47,8 @@ class WorkloadTrainer final : public plan::Trainer {
   LossScaler scaler_;
   double first_loss_ = 0;
   std::vector<std::unique_ptr<Snapshot>> snapshots_;
+  std::vector<torch::Tensor> average_;  // the running average of the parameters
+  std::int64_t averaged_ = 0;           // the weights in it; 0: none kept
 };
 
 }  // namespace batchtune
