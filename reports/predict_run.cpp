@@ -695,7 +695,7 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
   }
 }
 
-Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch) {
+Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch, bool max_fit_capped) {
   Recommendation r;
   r.objective = Objective::time_to_target;
   r.target_loss = w.target_loss;
@@ -744,7 +744,9 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
   if (largest) {
     if (largest->batch_size < max_fit_batch) {
       r.max_fit_label = "the largest size predicted (the arms measured up to it; " + std::to_string(max_fit_batch) +
-                        " fits)";
+                        (max_fit_capped ? " verified to fit)" : " fits)");
+    } else if (max_fit_capped) {
+      r.max_fit_label = "the largest size predicted (the arms measured up to it, and the probe verified memory that far)";
     }
     r.max_fit_batch = largest->batch_size;
     r.max_fit_seconds_to_target = largest->seconds;

@@ -48,6 +48,8 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
 // the best predicted size, its learning rate, the predicted time, the
 // largest candidate's time beside it, confidence and reasons. Status none
 // (no batch size) when there is no B_crit or no reachable target.
-Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch);
+// `max_fit_capped`: the probe stopped at a cap (the tune's budget, the run),
+// so max_fit_batch is the largest size verified, not the largest that fits.
+Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch, bool max_fit_capped = false);
 
 }  // namespace batchtune

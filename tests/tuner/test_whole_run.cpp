@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 
@@ -138,6 +139,25 @@ TEST_CASE("whole-run sweep: a small run writes its trunk, branch points and pred
   CHECK_FALSE(w.trunk.empty());
   CHECK(w.trunk.back().loss < w.trunk.front().loss);
   CHECK_FALSE(w.step_seconds.empty());
+  // The probe verified memory as far as the arms reach and no further (sizes
+  // above them are not predicted), and the scan timed only the sizes below
+  // the base batch, which no arm runs; every predicted size has a step time.
+  std::int64_t largest_arm = 0;
+  for (const auto& p : w.branch_points) {
+    for (const auto& a : p.arms) largest_arm = std::max(largest_arm, a.batch_size);
+  }
+  REQUIRE(rep.probe.has_value());
+  CHECK(rep.probe->capped);
+  CHECK(rep.probe->largest_fitting_batch == largest_arm);
+  CHECK(rep.probe->cap_source.find("the tune's budget") != std::string::npos);
+  REQUIRE(rep.sweep.has_value());
+  REQUIRE_FALSE(rep.sweep->throughput_scan.empty());
+  for (const auto& pt : rep.sweep->throughput_scan) CHECK(pt.batch_size < w.base_batch);
+  for (const auto& pr : w.predictions) {
+    const bool timed = std::any_of(w.step_seconds.begin(), w.step_seconds.end(),
+                                   [&](const auto& st) { return st.first == pr.batch_size; });
+    CHECK(timed);
+  }
   // The report renders it: console, Markdown.
   CHECK(r.out.find("Whole run: --train-samples 16384") != std::string::npos);
   std::ifstream in(md);

@@ -69,7 +69,7 @@ void predict_with_step_times(Report& r, const ReportOptions& o) {
                         (other.machine ? " (" + other.machine->host_name + ", " + other.machine->cpu_model + ")" : "");
   analyse_whole_run(w, sizes);
   r.whole_run = w;
-  r.recommendation = recommend_whole_run(w, largest);
+  r.recommendation = recommend_whole_run(w, largest, other.probe && other.probe->capped);
 }
 
 // Recompute the recommendation for another objective from the saved sweep

@@ -86,6 +86,16 @@ std::pair<std::int64_t, std::vector<std::int64_t>> plan_arm_span(const BranchedS
   return {std::max<std::int64_t>(lo, s.base_batch), sizes};
 }
 
+std::int64_t trunk_steps_of(const BranchedSettings& s) {
+  return std::max<std::int64_t>(
+      8, static_cast<std::int64_t>(std::ceil(s.trunk_share * double(s.run.train_samples) / double(s.base_batch))));
+}
+
+std::int64_t largest_arm_size(const BranchedSettings& s) {
+  const auto sizes = plan_arm_span(s, trunk_steps_of(s) * s.base_batch).second;
+  return sizes.empty() ? s.base_batch : std::max(sizes.back(), s.base_batch);
+}
+
 BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
   static std::ostream null_stream(nullptr);
   std::ostream& out = s.progress ? *s.progress : null_stream;
@@ -100,8 +110,7 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
   w.eval_samples = s.eval_samples;
 
   const std::int64_t b0 = s.base_batch;
-  const std::int64_t trunk_steps =
-      std::max<std::int64_t>(8, static_cast<std::int64_t>(std::ceil(s.trunk_share * double(s.run.train_samples) / double(b0))));
+  const std::int64_t trunk_steps = trunk_steps_of(s);
   const std::int64_t run_steps = std::max<std::int64_t>(1, s.run.train_samples / b0);
   const std::int64_t warmup = std::min<std::int64_t>(
       static_cast<std::int64_t>(std::ceil(s.warmup_share * double(run_steps))), trunk_steps / 3);

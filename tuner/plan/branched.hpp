@@ -64,6 +64,16 @@ struct BranchedResult {
 // the span and the sizes kept.
 std::pair<std::int64_t, std::vector<std::int64_t>> plan_arm_span(const BranchedSettings& s, std::int64_t trunk_samples);
 
+// The trunk's steps at the base batch: trunk_share of the planned run, at
+// least 8.
+std::int64_t trunk_steps_of(const BranchedSettings& s);
+
+// The largest of s.branch_sizes an arm will run at under the tune's budget
+// (plan_arm_span's choice), or the base batch when none above it fits: the
+// probe and the timing need go no further, because sizes above the largest
+// an arm measured are not predicted.
+std::int64_t largest_arm_size(const BranchedSettings& s);
+
 BranchedResult run_branched(Trainer& trainer, const BranchedSettings& settings);
 
 }  // namespace batchtune::plan

@@ -166,6 +166,20 @@ class Tuner {
         cap_ = std::max<std::int64_t>(by_run, plan_.base_batch);
         cap_source_ = "the planned run (at least 32 steps at every size)";
       }
+      // Sizes above the largest an arm runs at are not predicted, so the
+      // probe goes no further than the tune's budget lets the arms reach.
+      plan::BranchedSettings b = branched_settings();
+      const std::vector<std::int64_t> sizes =
+          auto_sizes ? auto_batch_sizes(cap_, 16, search.multiple_of) : plan_.batch_sizes;
+      for (std::int64_t size : sizes) {
+        if (size >= b.base_batch && size <= cap_) b.branch_sizes.push_back(size);
+      }
+      const std::int64_t by_budget = plan::largest_arm_size(b);
+      if (by_budget < cap_) {
+        cap_ = by_budget;
+        cap_source_ = "the tune's budget (its arms reach batch " + std::to_string(by_budget) +
+                      "; more --tune-share or a longer run reaches further)";
+      }
     }
     if (cap_ < search.multiple_of) {
       throw UsageError("--multiple-of " + std::to_string(search.multiple_of) + " is above " + cap_source_ +
@@ -186,6 +200,15 @@ class Tuner {
       ss.max_batch = cap_;
       ss.multiple_of = plan_.probe.search.multiple_of;
       if (plan_.throughput_only) ss.min_gain = -1.0;  // every power of two, up to memory or the cap
+      if (plan_.whole_run && !plan_.throughput_only) {
+        // The arms time every size from the base batch up; the scan only
+        // times the sizes below it, which are predicted but not run.
+        std::int64_t below = ss.first;
+        while (below * 2 < settings_.base_batch) below *= 2;
+        ss.max_batch = std::min(cap_, below);
+        ss.min_gain = -1.0;
+        ss.min_timed_seconds = 0.1;
+      }
       ss.stop = hooks_.stop;
       ss.on_point = [&](const std::vector<ScanPoint>& points) {
         SweepResult so_far = incomplete_sweep("interrupted during the throughput scan");
@@ -225,8 +248,11 @@ class Tuner {
       }
       return true;
     }
+    // (A whole-run tune whose base batch is the smallest size has nothing
+    // for the scan to time.)
+    const bool scan = plan_.throughput_only || (auto_sizes && !(plan_.whole_run && settings_.base_batch <= 16));
     if (auto_sizes || plan_.throughput_only) {
-      if (!scan_throughput_knee()) return false;
+      if (scan && !scan_throughput_knee()) return false;
     } else {
       plan_.probe.search.max_batch = std::min(cap_, plan_.batch_sizes.back());
       if (plan_.batch_sizes.back() < cap_) cap_source_ = "--batch-sizes";
@@ -390,23 +416,7 @@ class Tuner {
   void run_whole() {
     const WholeRunPlan& wp = *plan_.whole_run;
     const ProbeResult* p = probe();
-    const std::int64_t train_size = workload_.data().train.size();
-    plan::BranchedSettings b;
-    if (wp.train_samples) {
-      b.run.train_samples = *wp.train_samples;
-      b.run.source = "--train-samples " + std::to_string(*wp.train_samples);
-    } else {
-      const double epochs = wp.epochs.value_or(kDefaultEpochs);
-      b.run.epochs = epochs;
-      b.run.train_samples = static_cast<std::int64_t>(std::llround(epochs * double(train_size)));
-      b.run.source = wp.epochs ? "--epochs " + format_number(epochs, "%g")
-                               : "default: " + format_number(epochs, "%g") + " epochs";
-    }
-    b.run.target_loss = plan_.target_loss;
-    b.run.target_accuracy = wp.target_accuracy;
-    b.base_batch = settings_.base_batch;
-    b.base_learning_rate = workload_.optimizer().learning_rate;
-    b.lr_scaling = settings_.lr_scaling;
+    plan::BranchedSettings b = branched_settings();
     // Arms at the base batch and above: below it every size scales within
     // the noise of a short arm (B_crit is far above), and S(B) carries the
     // prediction down; the budget goes to the sizes around the knee.
@@ -429,11 +439,6 @@ class Tuner {
       b.extra_step_seconds = wp.step_seconds;
       b.extra_step_seconds_source = wp.step_seconds_source;
     }
-    b.trunk_share = wp.trunk_share;
-    b.branch_points = wp.branch_points;
-    b.budget_share = wp.budget_share;
-    b.lr_grid = wp.lr_grid;
-    b.seed = workload_.spec().seed;
     b.eval_samples = settings_.eval_samples;
     b.progress = hooks_.progress;
     b.stop = hooks_.stop;
@@ -469,7 +474,37 @@ class Tuner {
       trunk_failed_ = true;
       return;
     }
-    outcome_.recommendation = recommend_whole_run(*outcome_.whole_run, p ? p->safe_max_batch : settings_.batch_sizes.back());
+    outcome_.recommendation = recommend_whole_run(*outcome_.whole_run, p ? p->safe_max_batch : settings_.batch_sizes.back(),
+                                                   p && p->capped);
+  }
+
+  // The whole-run tune's settings that the plan and the workload decide
+  // (the run, the base batch and rate, the shares); the sizes come later.
+  plan::BranchedSettings branched_settings() const {
+    const WholeRunPlan& wp = *plan_.whole_run;
+    const std::int64_t train_size = workload_.data().train.size();
+    plan::BranchedSettings b;
+    if (wp.train_samples) {
+      b.run.train_samples = *wp.train_samples;
+      b.run.source = "--train-samples " + std::to_string(*wp.train_samples);
+    } else {
+      const double epochs = wp.epochs.value_or(kDefaultEpochs);
+      b.run.epochs = epochs;
+      b.run.train_samples = static_cast<std::int64_t>(std::llround(epochs * double(train_size)));
+      b.run.source = wp.epochs ? "--epochs " + format_number(epochs, "%g")
+                               : "default: " + format_number(epochs, "%g") + " epochs";
+    }
+    b.run.target_loss = plan_.target_loss;
+    b.run.target_accuracy = wp.target_accuracy;
+    b.base_batch = settings_.base_batch;
+    b.base_learning_rate = workload_.optimizer().learning_rate;
+    b.lr_scaling = settings_.lr_scaling;
+    b.trunk_share = wp.trunk_share;
+    b.branch_points = wp.branch_points;
+    b.budget_share = wp.budget_share;
+    b.lr_grid = wp.lr_grid;
+    b.seed = workload_.spec().seed;
+    return b;
   }
 
   void make_recommendation() {
