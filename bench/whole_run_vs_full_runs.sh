@@ -3,7 +3,8 @@
 # planned length against the recommendation of one whole-run tune
 # (`sweep --epochs E`), on the default workload (mlp, Fashion-MNIST, CPU).
 #
-#   1. the tune: `batchtune sweep --epochs E` (its wall time is timed);
+#   1. the tune: `batchtune sweep --epochs E`, once per seed in TUNE_SEEDS
+#      (its wall time is timed), each judged on its own;
 #   2. the early-target default sweep (`batchtune sweep`), the old rule;
 #   3. full runs: one sweep per learning-rate factor and seed, every arm the
 #      planned run's samples (--budget samples=RUN) at every size, the rate by
@@ -26,6 +27,7 @@
 #   bench/whole_run_vs_full_runs.sh [BUILD_DIR]
 #   environment: SIZES (default "16 32 64 128 256 512 1024 2048 4096"),
 #                FACTORS (default "0.5 1 2"), SEEDS (default "1 2"), EPOCHS (3),
+#                TUNE_SEEDS (the tunes' seeds, default "0 1 2 3 4"),
 #                TARGET (a --target-loss for the tune and the full runs; default:
 #                the tune's own, the base batch's loss at the run's end on its fit),
 #                BATCHTUNE_BENCH_OUT (default: a new temporary folder),
@@ -49,6 +51,7 @@ sizes=${SIZES:-16 32 64 128 256 512 1024 2048 4096}
 factors=${FACTORS:-0.5 1 2}
 seeds=${SEEDS:-1 2}
 epochs=${EPOCHS:-3}
+tune_seeds=${TUNE_SEEDS:-0 1 2 3 4}
 out=${BATCHTUNE_BENCH_OUT:-$(mktemp -d)}
 mkdir -p "$out"
 echo "reports in $out" >&2
@@ -61,19 +64,28 @@ if [[ ${ONLY:-} == full ]]; then
   run=${RUN:-$($py -c "print(round(float('$epochs') * 60000))")}  # Fashion-MNIST's 60,000 training images
   target=$TARGET
 else
+  # One tune per seed (TUNE_SEEDS): the tune is a measurement, and one seed
+  # of it says little about the next (its trunk's and arms' data order and
+  # initial weights are the seed's).
+  tune_seconds=()
+  for ts in $tune_seeds; do
+    start=$(date +%s.%N)
+    # shellcheck disable=SC2086
+    "$bt" sweep --epochs "$epochs" --seed "$ts" "${target_args[@]}" ${TUNE_ARGS:-} -o "$out/tune-$ts.json" \
+      >"$out/tune-$ts.txt" 2>"$out/tune-$ts.err"
+    tune_seconds+=("$(echo "$(date +%s.%N) - $start" | bc)")
+  done
+  first_tune=$out/tune-${tune_seeds%% *}.json
+  # One full run at the base batch, timed right after the tunes: the cost's denominator.
   start=$(date +%s.%N)
-  # shellcheck disable=SC2086
-  "$bt" sweep --epochs "$epochs" "${target_args[@]}" ${TUNE_ARGS:-} -o "$out/tune.json" >"$out/tune.txt" 2>"$out/tune.err"
-  tune_seconds=$(echo "$(date +%s.%N) - $start" | bc)
-  # One full run at the base batch, timed right after the tune: the cost's denominator.
-  start=$(date +%s.%N)
-  "$bt" sweep --batch-sizes 64 --force --budget "samples=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['run']['train_samples'])" "$out/tune.json")" \
+  "$bt" sweep --batch-sizes 64 --force --budget "samples=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['run']['train_samples'])" "$first_tune")" \
     --lr 0.01 --lr-scaling linear --base-batch 64 --eval-every 1000000000 --noise-repeats 0 --warmup 0.05 --seed 1 \
     -o "$out/timed-full-64.json" >/dev/null 2>"$out/timed-full-64.err"
   full_seconds=$(echo "$(date +%s.%N) - $start" | bc)
   "$bt" sweep -o "$out/early.json" >/dev/null 2>"$out/early.err"
-  target=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['target_loss'])" "$out/tune.json")
-  run=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['run']['train_samples'])" "$out/tune.json")
+  # The full runs' own --target-loss (their evaluations serve any tune's target).
+  target=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['target_loss'])" "$first_tune")
+  run=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['run']['train_samples'])" "$first_tune")
 fi
 list=$(echo "$sizes" | tr ' ' ',')
 echo "target loss $target, planned run $run samples, sizes $list" >&2
@@ -106,28 +118,28 @@ done
 wait
 [[ ${ONLY:-} != full ]] || { echo "full runs done in $out" >&2; exit 0; }
 
-# A synthetic step-time table, t(B) = t0 (1 + B/1024) with t0 the tune's t(64) / (1 + 64/1024).
-$py - "$out" <<'PY'
+# A synthetic step-time table per tune, t(B) = t0 (1 + B/1024) with t0 the tune's t(64) / (1 + 64/1024).
+for ts in $tune_seeds; do
+  $py - "$out" "$ts" <<'PY'
 import json, sys
-out = sys.argv[1]
-r = json.load(open(f"{out}/tune.json"))
+out, ts = sys.argv[1], sys.argv[2]
+r = json.load(open(f"{out}/tune-{ts}.json"))
 t64 = dict((s["batch_size"], s["step_s"]) for s in r["whole_run"]["step_seconds"]).get(64)
 t0 = t64 / (1 + 64 / 1024)
 r["whole_run"]["step_seconds"] = [{"batch_size": b, "step_s": t0 * (1 + b / 1024)} for b in
                                   [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]]
 r["sweep"]["throughput_scan"] = []
-json.dump(r, open(f"{out}/synthetic-steps.json", "w"), indent=2)
+json.dump(r, open(f"{out}/synthetic-steps-{ts}.json", "w"), indent=2)
 PY
-"$bt" report "$out/tune.json" --step-times "$out/synthetic-steps.json" -o "$out/tune-synthetic.json" >/dev/null
+  "$bt" report "$out/tune-$ts.json" --step-times "$out/synthetic-steps-$ts.json" -o "$out/tune-synthetic-$ts.json" >/dev/null
+done
 
-$py - "$out" "$tune_seconds" "$factors" "$seeds" "$full_seconds" <<'PY'
-import glob, json, math, sys
-out, tune_seconds, full_seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[5])
-factors, seeds = sys.argv[3].split(), sys.argv[4].split()
-tune = json.load(open(f"{out}/tune.json"))
+$py - "$out" "${tune_seconds[*]}" "$factors" "$seeds" "$full_seconds" "$tune_seeds" <<'PY'
+import glob, json, math, statistics, sys
+out, full_seconds = sys.argv[1], float(sys.argv[5])
+factors, seeds, tune_seeds = sys.argv[3].split(), sys.argv[4].split(), sys.argv[6].split()
+walls = dict(zip(tune_seeds, map(float, sys.argv[2].split())))
 early = json.load(open(f"{out}/early.json"))
-synth = json.load(open(f"{out}/tune-synthetic.json"))
-w = tune["whole_run"]
 
 def interp(table, b):
     pts = sorted(table)
@@ -141,7 +153,9 @@ def interp(table, b):
     k = math.log(y1 / y0) / math.log(x1 / x0)
     return y0 * math.exp(k * math.log(b / x0))
 
-target = w["target_loss"]
+planned = None
+for ts in tune_seeds:
+    planned = json.load(open(f"{out}/tune-{ts}.json"))["whole_run"]["run"]["train_samples"]
 
 def steps_to(arm, loss):
     """Steps to `loss` from the arm's evaluations, by the sweep's own rule
@@ -161,10 +175,8 @@ def steps_to(arm, loss):
         prev = e
     return None
 
-steps = {}      # size -> best over factors of the mean steps over seeds (None: not every seed reached)
-best_f = {}
+full_arms = {}  # (seed, factor) -> {size: arm}
 for f in factors:
-    per_size = {}
     for s in seeds:
         arms = {}
         for path in sorted(glob.glob(f"{out}/full-{s}-{f}-*.json")):
@@ -173,63 +185,51 @@ for f in factors:
             except (OSError, ValueError):
                 continue
             for a in rep["sweep"]["arms"]:
-                if a.get("status") == "completed" and abs(a["samples"] - w["run"]["train_samples"]) > a["batch_size"]:
+                if a.get("status") == "completed" and abs(a["samples"] - planned) > a["batch_size"]:
                     # A kept report of another planned run (REUSE=1 after EPOCHS changed).
                     sys.exit(f"whole_run_vs_full_runs: {path} trained {a['samples']} samples, the planned run "
-                             f"{w['run']['train_samples']}; use another BATCHTUNE_BENCH_OUT for another run length")
+                             f"{planned}; use another BATCHTUNE_BENCH_OUT for another run length")
                 arms[a["batch_size"]] = a
-        for a in arms.values():
-            per_size.setdefault(a["batch_size"], []).append(steps_to(a, target))
-    for b, v in per_size.items():
-        if len(v) == len(seeds) and all(x is not None for x in v):
-            m = sum(v) / len(v)
-            if b not in steps or m < steps[b]:
-                steps[b], best_f[b] = m, f
-sizes = sorted(steps)
-if len(sizes) < 2:
-    print("whole_run_vs_full_runs: fewer than two sizes reached the target in the full runs; nothing to compare")
-    sys.exit(1)
+        full_arms[(s, f)] = arms
+
+def truth(target):
+    """size -> best over factors of the mean steps over seeds (a size counts
+    where every seed reached the target), and the factor."""
+    steps, best_f = {}, {}
+    for f in factors:
+        per_size = {}
+        for s in seeds:
+            for a in full_arms[(s, f)].values():
+                per_size.setdefault(a["batch_size"], []).append(steps_to(a, target))
+        for b, v in per_size.items():
+            if len(v) == len(seeds) and all(x is not None for x in v):
+                m = sum(v) / len(v)
+                if b not in steps or m < steps[b]:
+                    steps[b], best_f[b] = m, f
+    return steps, best_f
+
 # S(B) = S_min (1 + B_crit / B), fitted in log space (relative errors: the
 # smallest sizes' thousands of steps must not outweigh the largest sizes'
 # hundreds, which carry the knee): B_crit on a log grid, S_min in closed form.
-def fit_log(bc):
-    logs = [math.log(steps[b]) - math.log(1 + bc / b) for b in sizes]
-    ls = sum(logs) / len(logs)
-    sse = sum((math.log(steps[b]) - ls - math.log(1 + bc / b)) ** 2 for b in sizes)
-    return sse, math.exp(ls)
-grid = [2 ** (k / 16) for k in range(0, 16 * 17)]  # 1 .. 131072
-bcrit_true = min(grid, key=lambda bc: fit_log(bc)[0])
-s_min = fit_log(bcrit_true)[1]
+def fit_critical(steps):
+    sizes = sorted(steps)
+    def fit_log(bc):
+        logs = [math.log(steps[b]) - math.log(1 + bc / b) for b in sizes]
+        ls = sum(logs) / len(logs)
+        sse = sum((math.log(steps[b]) - ls - math.log(1 + bc / b)) ** 2 for b in sizes)
+        return sse, math.exp(ls)
+    grid = [2 ** (k / 16) for k in range(0, 16 * 17)]  # 1 .. 131072
+    bc = min(grid, key=lambda x: fit_log(x)[0])
+    return bc, fit_log(bc)[1]
 
-def report(label, table, recommended, old=None):
-    true_t = {b: steps[b] * interp(table, b) for b in sizes}
+def ratio_to_best(steps, table, pick):
+    true_t = {b: steps[b] * interp(table, b) for b in steps}
     best = min(true_t, key=true_t.get)
-    print(f"[{label}] true best batch {best}: {true_t[best]:.1f} s (full runs' steps x this t(B))")
-    if recommended in true_t:
-        print(f"[{label}] recommended {recommended}: true {true_t[recommended]:.1f} s, "
-              f"ratio to best {true_t[recommended] / true_t[best]:.2f} (goal <= 1.15)")
-    else:
-        print(f"[{label}] recommended {recommended}: did not reach the target in every full run")
-    if old is not None:
-        if old in true_t:
-            print(f"[{label}] the early-target rule's pick {old}: ratio to best {true_t[old] / true_t[best]:.2f}")
-        else:
-            print(f"[{label}] the early-target rule's pick {old}: did not reach the target in every full run")
+    return best, true_t[best], (true_t[pick] / true_t[best] if pick in true_t else None)
 
-print(f"target loss {w['target_loss']:.4f} ({w['target_source']}); planned run {w['run']['train_samples']} samples")
-print("full runs: steps to target per size (best lr factor): " +
-      ", ".join(f"{b}: {steps[b]:.0f} (x{best_f[b]})" for b in sizes))
-table = [(s["batch_size"], s["step_s"]) for s in w["step_seconds"]]
-rec = tune["recommendation"].get("batch_size")
-old = early["recommendation"].get("batch_size")
-report("this CPU's t(B)", table, rec, old)
-stable = [(s["batch_size"], s["step_s"]) for s in synth["whole_run"]["step_seconds"]]
-report("synthetic t(B) = t0 (1 + B/1024)", stable, synth["recommendation"].get("batch_size"), old)
-tb = w.get("critical_batch_at_target"); eb = w.get("early_critical_batch")
-ratio = tb / bcrit_true if tb and bcrit_true == bcrit_true and bcrit_true > 0 else float("nan")
-print(f"B_crit: full runs {bcrit_true:.0f} (S_min {s_min:.0f} steps); tune at the target {tb if tb is None else round(tb)} "
-      f"(ratio {ratio:.2f}, goal within 0.5-2); tune from init {eb if eb is None else round(eb)}; "
-      f"early sweep's S(B) fit {(early['recommendation'].get('steps_fit') or {}).get('critical_batch') or float('nan'):.0f}")
+def fmt_ratio(r):
+    return "did not reach the target in every full run" if r is None else f"{r:.2f}"
+
 # The cost, two ways. The goal is read on the first: the tune's own work
 # (scan, probe, trunk, arms, their evaluations) against the full run's
 # (training and its one evaluation), each without the process start and the
@@ -237,10 +237,62 @@ print(f"B_crit: full runs {bcrit_true:.0f} (S_min {s_min:.0f} steps); tune at th
 # commands' wall times side by side, start-up and loading included: at this
 # workload's few seconds those fixed costs weigh on both.
 one = json.load(open(f"{out}/timed-full-64.json"))["sweep"]["phase_seconds"]["total"]
-own = tune["sweep"]["phase_seconds"]["total"]
-print(f"tune cost: {own:.2f} s of tuning = {own / one:.2f} of one full run at batch 64 ({one:.2f} s of training "
-      f"and evaluation, timed right after the tune; goal <= 0.5); whole commands, start-up and data loading "
-      f"included: {tune_seconds:.1f} s against {full_seconds:.1f} s = {tune_seconds / full_seconds:.2f}")
-print(f"tune phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in tune["sweep"]["phase_seconds"].items()) +
-      f"; trunk and arms' training steps {w.get('tune_seconds', 0):.1f} s, {w.get('tune_samples', 0)} samples")
+old = early["recommendation"].get("batch_size")
+rows = []
+for ts in tune_seeds:
+    tune = json.load(open(f"{out}/tune-{ts}.json"))
+    synth = json.load(open(f"{out}/tune-synthetic-{ts}.json"))
+    w = tune["whole_run"]
+    target = w.get("target_loss")
+    print(f"--- tune seed {ts}: target loss " + ("none" if target is None else f"{target:.4f}") +
+          f" ({w.get('target_source', '')})")
+    row = {"seed": ts, "cost": tune["sweep"]["phase_seconds"]["total"] / one, "wall": walls[ts] / full_seconds}
+    rows.append(row)
+    if target is None:
+        print("    no target: " + "; ".join(w.get("notes", [])))
+        continue
+    steps, best_f = truth(target)
+    if len(steps) < 2:
+        print(f"    fewer than two sizes of the full runs reached {target:.4f}: the tune's target lies below where "
+              "the planned run ends (the trunk's curve was carried too low)")
+        row["unreachable"] = True
+        continue
+    bc_true, s_min = fit_critical(steps)
+    print("    full runs: steps to target per size (best lr factor): " +
+          ", ".join(f"{b}: {steps[b]:.0f} (x{best_f[b]})" for b in sorted(steps)))
+    rec = (tune.get("recommendation") or {}).get("batch_size")
+    srec = (synth.get("recommendation") or {}).get("batch_size")
+    table = [(s["batch_size"], s["step_s"]) for s in w["step_seconds"]]
+    stable = [(s["batch_size"], s["step_s"]) for s in synth["whole_run"]["step_seconds"]]
+    best, best_t, r = ratio_to_best(steps, table, rec)
+    sbest, sbest_t, sr = ratio_to_best(steps, stable, srec)
+    _, _, old_r = ratio_to_best(steps, table, old)
+    _, _, old_sr = ratio_to_best(steps, stable, old)
+    tb, eb = w.get("critical_batch_at_target"), w.get("early_critical_batch")
+    row.update(cpu=r, synth=sr, bcrit=(tb / bc_true if tb else None), old_synth=old_sr)
+    print(f"    [this CPU's t(B)] true best {best} ({best_t:.2f} s); recommended {rec}: ratio {fmt_ratio(r)} "
+          f"(goal <= 1.15); the early-target rule's {old}: {fmt_ratio(old_r)}")
+    print(f"    [synthetic t(B) = t0 (1 + B/1024)] true best {sbest}; recommended {srec}: ratio {fmt_ratio(sr)} "
+          f"(goal <= 1.15); the early-target rule's {old}: {fmt_ratio(old_sr)}")
+    print(f"    B_crit: full runs {bc_true:.0f} (S_min {s_min:.0f} steps); tune at the target "
+          f"{'none' if tb is None else round(tb)} (ratio {fmt_ratio(row['bcrit'])}, goal within 0.5-2); "
+          f"from init {'none' if eb is None else round(eb)}")
+    print(f"    cost: {row['cost']:.2f} of a full run's work (goal <= 0.5); whole commands {row['wall']:.2f}; "
+          f"phases " + ", ".join(f"{k} {v:.2f} s" for k, v in tune["sweep"]["phase_seconds"].items()))
+
+def summary(key, good):
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    if not vals:
+        return f"{key}: none measured"
+    return (f"median {statistics.median(vals):.2f}, worst {max(vals, key=lambda v: abs(math.log(v))):.2f}, "
+            f"{sum(1 for v in vals if good(v))} of {len(rows)} tunes meet the goal")
+print(f"=== {len(rows)} tunes (seeds {' '.join(tune_seeds)}) against {len(seeds)} x {len(factors)} full runs per size; "
+      f"one full run at 64: {one:.2f} s of work, {full_seconds:.1f} s as a command")
+print("pick ratio, this CPU's t(B): " + summary("cpu", lambda v: v <= 1.15))
+print("pick ratio, synthetic t(B): " + summary("synth", lambda v: v <= 1.15) +
+      "; the early-target rule's: " + summary("old_synth", lambda v: v <= 1.15))
+print("B_crit at the target over the full runs': " + summary("bcrit", lambda v: 0.5 <= v <= 2))
+print(f"targets below where the full runs end: {sum(1 for r in rows if r.get('unreachable'))} of {len(rows)}")
+print("cost, the tune's work over a full run's: " + summary("cost", lambda v: v <= 0.5) +
+      "; whole commands: " + summary("wall", lambda v: v <= 0.5))
 PY

@@ -38,6 +38,13 @@ std::optional<double> fit_critical_from_ratios(const std::vector<std::pair<doubl
 // no decreasing fit.
 std::optional<LossCurveFit> fit_loss_curve(const std::vector<std::pair<double, double>>& samples_loss);
 
+// The trunk's curve from `from_samples` on and past its end: a power law
+// with the decay of the trunk's evaluations from there, continuous with
+// `anchor_loss` (the curve's value at from_samples); a floor only where they
+// level off enough to pay for it (BIC). None when they do not fall.
+std::optional<LossCurveFit> fit_loss_extension(const std::vector<TrunkPoint>& trunk, double from_samples,
+                                               double anchor_loss);
+
 // Fills in everything below "the analysis" in `w` from its measurements
 // (trunk, arms, step times), for the candidate sizes (ascending, the probe's
 // feasible range): arms' ratios and the grid's best, local fits, the

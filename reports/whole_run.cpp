@@ -31,6 +31,7 @@ void to_json(nlohmann::json& j, const WholeRun& w) {
                      {"target_source", w.target_source},
                      {"base_samples_to_target", w.base_samples_to_target},
                      {"loss_curve", w.loss_curve},
+                     {"loss_extension", w.loss_extension},
                      {"critical_fit", w.critical_fit},
                      {"critical_batch_at_target", w.critical_batch_at_target},
                      {"early_critical_batch", w.early_critical_batch},
@@ -65,6 +66,8 @@ void from_json(const nlohmann::json& j, WholeRun& w) {
   j.at("target_source").get_to(w.target_source);
   j.at("base_samples_to_target").get_to(w.base_samples_to_target);
   j.at("loss_curve").get_to(w.loss_curve);
+  w.loss_extension.reset();
+  if (j.contains("loss_extension")) j.at("loss_extension").get_to(w.loss_extension);  // added within schema 2
   j.at("critical_fit").get_to(w.critical_fit);
   j.at("critical_batch_at_target").get_to(w.critical_batch_at_target);
   j.at("early_critical_batch").get_to(w.early_critical_batch);

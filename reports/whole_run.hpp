@@ -200,7 +200,10 @@ struct WholeRun {
   std::optional<double> target_loss;     // the run's final target
   std::string target_source;
   std::optional<double> base_samples_to_target;  // the base batch's samples to the target, on the trunk or its fit
-  std::optional<LossCurveFit> loss_curve;
+  std::optional<LossCurveFit> loss_curve;      // the trunk's evaluations, fitted (inside the trunk)
+  // Past the trunk's end: continuous with the curve there, the decay of the
+  // trunk's later half, and a floor only where that half shows one.
+  std::optional<LossCurveFit> loss_extension;
   std::optional<CriticalBatchFit> critical_fit;
   std::optional<double> critical_batch_at_target;   // B_crit(L) at the run's target
   std::optional<double> early_critical_batch;       // the first branch point's: what a from-init sweep sees

@@ -68,6 +68,48 @@ TEST_CASE("predict_run: the loss curve's power law is found again from its point
   CHECK_FALSE(fit_loss_curve({{1000, 1.0}, {2000, 0.9}}).has_value());
 }
 
+TEST_CASE("predict_run: past the trunk, its curve keeps falling unless its later half clearly levels off",
+          "[predict_run]") {
+  // Deterministic scatter of +-0.02 (an evaluation of 2,000 samples of a
+  // model trained with SGD scatters about that much).
+  auto trunk_of = [](auto loss) {
+    std::vector<TrunkPoint> t;
+    for (int i = 1; i <= 28; ++i) {
+      const double s = 1300.0 * i;
+      t.push_back(TrunkPoint{i, static_cast<std::int64_t>(s), 0.0, loss(s) + 0.02 * std::sin(2.7 * i), std::nullopt});
+    }
+    return t;
+  };
+  SECTION("a curve still falling as a power law: no floor, its decay, continuous at the anchor") {
+    const auto trunk = trunk_of([](double s) { return 12.0 * std::pow(s, -0.3); });
+    const double from = 18200, anchor = 12.0 * std::pow(from, -0.3);
+    const auto e = fit_loss_extension(trunk, from, anchor);
+    REQUIRE(e.has_value());
+    CHECK(e->floor == 0.0);
+    CHECK(e->decay == Approx(0.3).margin(0.12));
+    CHECK(e->scale * std::pow(from, -e->decay) == Approx(anchor).epsilon(1e-9));
+    // Carried five times past the trunk's end, it stays near the true curve,
+    // where a floor fitted to the scatter would stop well above it.
+    const double far = 5 * 36400.0, truth = 12.0 * std::pow(far, -0.3);
+    CHECK(e->scale * std::pow(far, -e->decay) == Approx(truth).epsilon(0.15));
+  }
+  SECTION("a curve bending onto its floor within the later half keeps the floor") {
+    auto loss = [](double s) { return 0.3 + 2e8 * std::pow(s, -2.0); };
+    const auto trunk = trunk_of(loss);
+    const double from = 18200;
+    const auto e = fit_loss_extension(trunk, from, loss(from));
+    REQUIRE(e.has_value());
+    CHECK(e->floor > 0.2);
+    CHECK(e->floor < loss(from));
+    // A power law without the floor would carry it to about 0.1.
+    CHECK(e->floor + e->scale * std::pow(5 * 36400.0, -e->decay) > 0.25);
+  }
+  SECTION("a later half that does not fall has no extension") {
+    const auto trunk = trunk_of([](double s) { return 0.2 + 1e-6 * s; });
+    CHECK_FALSE(fit_loss_extension(trunk, 18200, 0.22).has_value());
+  }
+}
+
 namespace {
 
 // A whole run whose three branch points measured exact ratios for
