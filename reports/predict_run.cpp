@@ -333,12 +333,18 @@ std::optional<LossCurveFit> fit_loss_curve(const std::vector<std::pair<double, d
 
 std::optional<LossCurveFit> fit_loss_extension(const std::vector<TrunkPoint>& trunk, double from_samples,
                                                double anchor_loss) {
-  std::vector<std::pair<double, double>> late;
-  for (const auto& t : trunk) {
-    if (t.samples > 0 && double(t.samples) >= from_samples && std::isfinite(t.loss) && t.loss > 0) {
-      late.emplace_back(double(t.samples), t.loss);
+  // The averaged evaluations where the trunk kept them (each at the middle
+  // of the steps it averaged), else the raw ones.
+  std::vector<std::pair<double, double>> late, averaged;
+  for (std::size_t i = 0; i < trunk.size(); ++i) {
+    const auto& t = trunk[i];
+    if (t.samples <= 0 || double(t.samples) < from_samples) continue;
+    if (std::isfinite(t.loss) && t.loss > 0) late.emplace_back(double(t.samples), t.loss);
+    if (i > 0 && t.averaged_loss && std::isfinite(*t.averaged_loss) && *t.averaged_loss > 0) {
+      averaged.emplace_back(0.5 * double(trunk[i - 1].samples + t.samples), *t.averaged_loss);
     }
   }
+  if (averaged.size() >= 4) late = averaged;
   const double end_samples = from_samples, end_loss = anchor_loss;
   if (late.size() < 4 || !(end_loss > 0) || !(end_samples > 0)) return std::nullopt;
   const double n = double(late.size());

@@ -7,6 +7,22 @@
 
 namespace batchtune {
 
+void to_json(nlohmann::json& j, const TrunkPoint& t) {
+  j = nlohmann::json{{"step", t.step},       {"samples", t.samples}, {"seconds", t.seconds},
+                     {"loss", t.loss},       {"accuracy", t.accuracy}};
+  if (t.averaged_loss) j["averaged_loss"] = *t.averaged_loss;
+}
+
+void from_json(const nlohmann::json& j, TrunkPoint& t) {
+  j.at("step").get_to(t.step);
+  j.at("samples").get_to(t.samples);
+  j.at("seconds").get_to(t.seconds);
+  j.at("loss").get_to(t.loss);
+  j.at("accuracy").get_to(t.accuracy);
+  t.averaged_loss.reset();
+  if (j.contains("averaged_loss")) j.at("averaged_loss").get_to(t.averaged_loss);  // added within schema 2
+}
+
 void to_json(nlohmann::json& j, const WholeRun& w) {
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& [batch, seconds] : w.step_seconds) {

@@ -38,8 +38,14 @@ struct TrunkPoint {
   double seconds = 0;   // training time so far, evaluations excluded
   double loss = 0;
   std::optional<double> accuracy;
+  // In the trunk's later half: the loss at the weights averaged over the
+  // steps since the previous point (one iterate scatters by more than the
+  // loss falls between points; the curve past the trunk takes its decay
+  // from these).
+  std::optional<double> averaged_loss;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrunkPoint, step, samples, seconds, loss, accuracy)
+void to_json(nlohmann::json& j, const TrunkPoint& t);
+void from_json(const nlohmann::json& j, TrunkPoint& t);
 
 // The simple noise scale along the trunk: squared gradient norms at two
 // sizes at the same weights, smoothed (numerators and denominators averaged

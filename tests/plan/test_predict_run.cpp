@@ -14,7 +14,7 @@ namespace {
 
 std::vector<TrunkPoint> trunk_of(const std::vector<std::pair<std::int64_t, double>>& samples_loss) {
   std::vector<TrunkPoint> t;
-  for (const auto& [s, l] : samples_loss) t.push_back(TrunkPoint{s / 64, s, 0.0, l, std::nullopt});
+  for (const auto& [s, l] : samples_loss) t.push_back(TrunkPoint{s / 64, s, 0.0, l, std::nullopt, std::nullopt});
   return t;
 }
 
@@ -76,7 +76,7 @@ TEST_CASE("predict_run: past the trunk, its curve keeps falling unless its later
     std::vector<TrunkPoint> t;
     for (int i = 1; i <= 28; ++i) {
       const double s = 1300.0 * i;
-      t.push_back(TrunkPoint{i, static_cast<std::int64_t>(s), 0.0, loss(s) + 0.02 * std::sin(2.7 * i), std::nullopt});
+      t.push_back(TrunkPoint{i, static_cast<std::int64_t>(s), 0.0, loss(s) + 0.02 * std::sin(2.7 * i), std::nullopt, std::nullopt});
     }
     return t;
   };

@@ -144,10 +144,11 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
   std::vector<std::int64_t> snapshot_steps;
   auto eval_trunk = [&](std::int64_t step) {
     const EvalOutcome e = trainer.evaluate();
-    w.trunk.push_back(TrunkPoint{step, samples, train_seconds, e.loss, e.accuracy});
+    w.trunk.push_back(TrunkPoint{step, samples, train_seconds, e.loss, e.accuracy, std::nullopt});
   };
   eval_trunk(0);
   std::size_t next_point = 0;
+  bool trunk_averaging = false;
   for (std::int64_t step = 1; step <= trunk_steps; ++step) {
     if (stopped()) {
       result.end = BranchedEnd::interrupted;
@@ -189,7 +190,15 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
       }
     }
     const bool at_point = next_point < points.size() && step == points[next_point];
-    if (step % eval_every == 0 || at_point || step == trunk_steps) eval_trunk(step);
+    if (step % eval_every == 0 || at_point || step == trunk_steps) {
+      eval_trunk(step);
+      // In the later half, each point also evaluates the weights averaged
+      // since the point before, and starts the next average.
+      if (trunk_averaging) {
+        if (const auto a = trainer.evaluate_average(); a && std::isfinite(a->loss)) w.trunk.back().averaged_loss = a->loss;
+      }
+      if (2 * step >= trunk_steps && step < trunk_steps) trunk_averaging = trainer.begin_average();
+    }
     if (at_point) {
       snapshots.push_back(trainer.save());
       snapshot_steps.push_back(step);
