@@ -331,10 +331,12 @@ std::optional<LossCurveFit> fit_loss_curve(const std::vector<std::pair<double, d
   return fit_at(decay_of(best_k))->first;
 }
 
-std::optional<LossCurveFit> fit_loss_extension(const std::vector<TrunkPoint>& trunk, double from_samples,
-                                               double anchor_loss) {
-  // The averaged evaluations where the trunk kept them (each at the middle
-  // of the steps it averaged), else the raw ones.
+namespace {
+
+// The points the curve past the trunk is fitted to: the averaged
+// evaluations from `from_samples` on where the trunk kept them (each at the
+// middle of the steps it averaged), else the raw ones.
+std::vector<std::pair<double, double>> extension_points(const std::vector<TrunkPoint>& trunk, double from_samples) {
   std::vector<std::pair<double, double>> late, averaged;
   for (std::size_t i = 0; i < trunk.size(); ++i) {
     const auto& t = trunk[i];
@@ -344,7 +346,11 @@ std::optional<LossCurveFit> fit_loss_extension(const std::vector<TrunkPoint>& tr
       averaged.emplace_back(0.5 * double(trunk[i - 1].samples + t.samples), *t.averaged_loss);
     }
   }
-  if (averaged.size() >= 4) late = averaged;
+  return averaged.size() >= 4 ? averaged : late;
+}
+
+std::optional<LossCurveFit> fit_extension(const std::vector<std::pair<double, double>>& late, double from_samples,
+                                          double anchor_loss) {
   const double end_samples = from_samples, end_loss = anchor_loss;
   if (late.size() < 4 || !(end_loss > 0) || !(end_samples > 0)) return std::nullopt;
   const double n = double(late.size());
@@ -376,7 +382,7 @@ std::optional<LossCurveFit> fit_loss_extension(const std::vector<TrunkPoint>& tr
   auto bic = [&](double sse, double params) { return n * std::log(std::max(sse, 1e-300) / n) + params * std::log(n); };
   std::optional<LossCurveFit> chosen = plain;
   double sse = plain_sse;
-  if (floored && floored->floor < end_loss) {
+  if (floored && floored->floor < end_loss && floored->decay <= 1.5) {
     const double floored_sse = floored->rms_error * floored->rms_error * n;
     if (!plain || bic(floored_sse, 3) < bic(plain_sse, 2)) {
       chosen = floored;
@@ -389,6 +395,32 @@ std::optional<LossCurveFit> fit_loss_extension(const std::vector<TrunkPoint>& tr
   chosen->points = static_cast<int>(late.size());
   chosen->rms_error = std::sqrt(sse / n);
   return chosen;
+}
+
+}  // namespace
+
+std::optional<LossCurveFit> fit_loss_extension(const std::vector<TrunkPoint>& trunk, double from_samples,
+                                               double anchor_loss) {
+  return fit_extension(extension_points(trunk, from_samples), from_samples, anchor_loss);
+}
+
+std::optional<double> extension_loss_error(const std::vector<TrunkPoint>& trunk, double from_samples,
+                                           double anchor_loss, double samples) {
+  const auto pts = extension_points(trunk, from_samples);
+  if (pts.size() < 5) return std::nullopt;
+  std::vector<double> values;
+  for (std::size_t i = 0; i < pts.size(); ++i) {
+    auto rest = pts;
+    rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(i));
+    const auto f = fit_extension(rest, from_samples, anchor_loss);
+    if (!f) return std::nullopt;  // one point decides whether it falls at all: no error to give
+    values.push_back(f->floor + f->scale * std::pow(samples, -f->decay));
+  }
+  const double n = double(values.size());
+  const double mean = mean_of(values).value_or(0.0);
+  double ss = 0;
+  for (double v : values) ss += (v - mean) * (v - mean);
+  return std::sqrt((n - 1.0) / n * ss);
 }
 
 void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
@@ -404,9 +436,11 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
   w.target_loss.reset();
   w.base_samples_to_target.reset();
   w.loss_extension.reset();
+  w.target_loss_error.reset();
   const double b0 = double(w.base_batch);
   auto curve = smoothed_trunk_curve(w.trunk);
 
+  double joint = 0, at_joint = 0;  // where the curve past the trunk starts, and its loss there
   // 1. The trunk's curve: a power law fitted to its evaluations from half way
   // to the first branch point on (one evaluation of a model trained with SGD
   // scatters as much as the arms differ; the fit averages over all of them),
@@ -432,8 +466,8 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
     // floor came from the later evaluations' scatter, and flattened the
     // curve where the last branch point's arms are read against it).
     if (!curve.empty()) {
-      const double joint = 0.5 * curve.back().first;
-      const double at_joint = loss_at(curve, std::nullopt, joint);
+      joint = 0.5 * curve.back().first;
+      at_joint = loss_at(curve, std::nullopt, joint);
       w.loss_extension = fit_loss_extension(w.trunk, joint, at_joint);
       if (const auto& e = w.loss_extension) {
         for (auto& [smp, l] : curve) {
@@ -495,6 +529,9 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
     const double l = loss_at(curve, w.loss_extension, planned);
     if (std::isfinite(l)) {
       w.target_loss = l;
+      if (!curve.empty() && planned > curve.back().first && w.loss_extension) {
+        w.target_loss_error = extension_loss_error(w.trunk, joint, at_joint, planned);
+      }
       w.target_source = "the base batch's loss after the planned " + std::to_string(w.run.train_samples) +
                         " samples" + (!curve.empty() && planned > curve.back().first ? " (the trunk's curve carried past its end)" : "");
     }
@@ -867,6 +904,15 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     r.confidence_notes.push_back("the target loss " + fmt("%.3g", *w.target_loss) +
                                  " is far below the deepest branch point's " + fmt("%.3g", deepest) +
                                  ": B_crit there is extrapolated");
+  }
+  if (w.target_loss && w.target_loss_error && *w.target_loss_error > 0.05 * *w.target_loss) {
+    // The default target is the base batch's loss carried past the trunk to
+    // the run's end; B_crit, and so the best size, depend on where it lands.
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("the target, the base batch's loss at the run's end, is carried past the trunk: " +
+                                 fmt("%.3g", *w.target_loss) + " +- " + fmt("%.2g", *w.target_loss_error) +
+                                 " (jackknife over the trunk's later evaluations); a --target-loss, or more "
+                                 "--trunk-share, makes it firmer");
   }
   if (best->seconds_high > 1.5 * best->seconds_low) {
     // Near-ties within the band are common; say so rather than overstate.

@@ -45,6 +45,12 @@ std::optional<LossCurveFit> fit_loss_curve(const std::vector<std::pair<double, d
 std::optional<LossCurveFit> fit_loss_extension(const std::vector<TrunkPoint>& trunk, double from_samples,
                                                double anchor_loss);
 
+// The jackknife standard error of that curve's loss at `samples` (leaving
+// out one of the points it is fitted to at a time); none with fewer than
+// five points, or when leaving one out leaves a curve that does not fall.
+std::optional<double> extension_loss_error(const std::vector<TrunkPoint>& trunk, double from_samples,
+                                           double anchor_loss, double samples);
+
 // Fills in everything below "the analysis" in `w` from its measurements
 // (trunk, arms, step times), for the candidate sizes (ascending, the probe's
 // feasible range): arms' ratios and the grid's best, local fits, the

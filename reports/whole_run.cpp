@@ -44,6 +44,7 @@ void to_json(nlohmann::json& j, const WholeRun& w) {
                      {"tune_samples", w.tune_samples},
                      {"tune_seconds", json_util::number(w.tune_seconds)},
                      {"target_loss", w.target_loss},
+                     {"target_loss_error", w.target_loss_error},
                      {"target_source", w.target_source},
                      {"base_samples_to_target", w.base_samples_to_target},
                      {"loss_curve", w.loss_curve},
@@ -79,6 +80,8 @@ void from_json(const nlohmann::json& j, WholeRun& w) {
   j.at("tune_samples").get_to(w.tune_samples);
   w.tune_seconds = json_util::read_number(j.at("tune_seconds"));
   j.at("target_loss").get_to(w.target_loss);
+  w.target_loss_error.reset();
+  if (j.contains("target_loss_error")) j.at("target_loss_error").get_to(w.target_loss_error);  // added within schema 2
   j.at("target_source").get_to(w.target_source);
   j.at("base_samples_to_target").get_to(w.base_samples_to_target);
   j.at("loss_curve").get_to(w.loss_curve);

@@ -204,6 +204,9 @@ struct WholeRun {
 
   // The analysis (reports/predict_run.*).
   std::optional<double> target_loss;     // the run's final target
+  // One standard error of target_loss where it is the base batch's loss
+  // carried past the trunk to the run's end (jackknife); none otherwise.
+  std::optional<double> target_loss_error;
   std::string target_source;
   std::optional<double> base_samples_to_target;  // the base batch's samples to the target, on the trunk or its fit
   std::optional<LossCurveFit> loss_curve;      // the trunk's evaluations, fitted (inside the trunk)
