@@ -222,10 +222,22 @@ def fit_critical(steps):
     bc = min(grid, key=lambda x: fit_log(x)[0])
     return bc, fit_log(bc)[1]
 
+def steps_at(steps, b):
+    """The full runs' steps at b: measured, or log-log between the two sizes
+    around it (the early sweep picks x1.5 midpoints too); None outside."""
+    if b in steps:
+        return steps[b]
+    lower = [x for x in steps if x < b]
+    upper = [x for x in steps if x > b]
+    if not lower or not upper:
+        return None
+    return interp([(x, steps[x]) for x in (max(lower), min(upper))], b)
+
 def ratio_to_best(steps, table, pick):
     true_t = {b: steps[b] * interp(table, b) for b in steps}
     best = min(true_t, key=true_t.get)
-    return best, true_t[best], (true_t[pick] / true_t[best] if pick in true_t else None)
+    at = steps_at(steps, pick) if pick else None
+    return best, true_t[best], (at * interp(table, pick) / true_t[best] if at else None)
 
 def fmt_ratio(r):
     return "did not reach the target in every full run" if r is None else f"{r:.2f}"
@@ -258,6 +270,9 @@ for ts in tune_seeds:
         row["unreachable"] = True
         continue
     bc_true, s_min = fit_critical(steps)
+    # A B_crit past twice the largest size that reached the target is not
+    # measured by these runs: not judged.
+    bc_judged = bc_true <= 2 * max(steps)
     print("    full runs: steps to target per size (best lr factor): " +
           ", ".join(f"{b}: {steps[b]:.0f} (x{best_f[b]})" for b in sorted(steps)))
     rec = (tune.get("recommendation") or {}).get("batch_size")
@@ -269,30 +284,34 @@ for ts in tune_seeds:
     _, _, old_r = ratio_to_best(steps, table, old)
     _, _, old_sr = ratio_to_best(steps, stable, old)
     tb, eb = w.get("critical_batch_at_target"), w.get("early_critical_batch")
-    row.update(cpu=r, synth=sr, bcrit=(tb / bc_true if tb else None), old_synth=old_sr)
+    row.update(cpu=r, synth=sr, bcrit=(tb / bc_true if tb and bc_judged else None), old_synth=old_sr)
     print(f"    [this CPU's t(B)] true best {best} ({best_t:.2f} s); recommended {rec}: ratio {fmt_ratio(r)} "
           f"(goal <= 1.15); the early-target rule's {old}: {fmt_ratio(old_r)}")
     print(f"    [synthetic t(B) = t0 (1 + B/1024)] true best {sbest}; recommended {srec}: ratio {fmt_ratio(sr)} "
           f"(goal <= 1.15); the early-target rule's {old}: {fmt_ratio(old_sr)}")
-    print(f"    B_crit: full runs {bc_true:.0f} (S_min {s_min:.0f} steps); tune at the target "
-          f"{'none' if tb is None else round(tb)} (ratio {fmt_ratio(row['bcrit'])}, goal within 0.5-2); "
-          f"from init {'none' if eb is None else round(eb)}")
+    print(f"    B_crit: full runs {bc_true:.0f} (S_min {s_min:.0f} steps" +
+          ("" if bc_judged else f"; past twice the largest size that reached the target, {max(steps)}: not judged") +
+          f"); tune at the target {'none' if tb is None else round(tb)}" +
+          (f" (ratio {tb / bc_true:.2f}, goal within 0.5-2)" if tb and bc_judged else "") +
+          f"; from init {'none' if eb is None else round(eb)}")
     print(f"    cost: {row['cost']:.2f} of a full run's work (goal <= 0.5); whole commands {row['wall']:.2f}; "
           f"phases " + ", ".join(f"{k} {v:.2f} s" for k, v in tune["sweep"]["phase_seconds"].items()))
 
-def summary(key, good):
+def summary(key, good, worst=max):
     vals = [r[key] for r in rows if r.get(key) is not None]
     if not vals:
-        return f"{key}: none measured"
-    return (f"median {statistics.median(vals):.2f}, worst {max(vals, key=lambda v: abs(math.log(v))):.2f}, "
-            f"{sum(1 for v in vals if good(v))} of {len(rows)} tunes meet the goal")
+        return "none judged"
+    return (f"median {statistics.median(vals):.2f}, worst {worst(vals):.2f}, "
+            f"{sum(1 for v in vals if good(v))} of the {len(vals)} judged meet the goal "
+            f"({len(rows) - len(vals)} of {len(rows)} tunes not judged)")
 print(f"=== {len(rows)} tunes (seeds {' '.join(tune_seeds)}) against {len(seeds)} x {len(factors)} full runs per size; "
       f"one full run at 64: {one:.2f} s of work, {full_seconds:.1f} s as a command")
 print("pick ratio, this CPU's t(B): " + summary("cpu", lambda v: v <= 1.15))
 print("pick ratio, synthetic t(B): " + summary("synth", lambda v: v <= 1.15) +
       "; the early-target rule's: " + summary("old_synth", lambda v: v <= 1.15))
-print("B_crit at the target over the full runs': " + summary("bcrit", lambda v: 0.5 <= v <= 2))
+print("B_crit at the target over the full runs': " +
+      summary("bcrit", lambda v: 0.5 <= v <= 2, worst=lambda vs: max(vs, key=lambda v: abs(math.log(v)))))
 print(f"targets below where the full runs end: {sum(1 for r in rows if r.get('unreachable'))} of {len(rows)}")
-print("cost, the tune's work over a full run's: " + summary("cost", lambda v: v <= 0.5) +
-      "; whole commands: " + summary("wall", lambda v: v <= 0.5))
+print("cost, the tune's work over a full run's: " + summary("cost", lambda v: v <= 0.5))
+print("cost, whole commands (start-up and data loading included): " + summary("wall", lambda v: v <= 0.5))
 PY

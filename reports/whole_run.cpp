@@ -8,8 +8,8 @@
 namespace batchtune {
 
 void to_json(nlohmann::json& j, const TrunkPoint& t) {
-  j = nlohmann::json{{"step", t.step},       {"samples", t.samples}, {"seconds", t.seconds},
-                     {"loss", t.loss},       {"accuracy", t.accuracy}};
+  j = nlohmann::json{{"step", t.step}, {"samples", t.samples},   {"seconds", t.seconds},
+                     {"loss", t.loss}, {"accuracy", t.accuracy}};
   if (t.averaged_loss) j["averaged_loss"] = *t.averaged_loss;
 }
 
