@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <random>
 
 #include "reports/fit.hpp"
 #include "reports/recommend.hpp"
@@ -423,7 +424,11 @@ std::optional<double> extension_loss_error(const std::vector<TrunkPoint>& trunk,
   return std::sqrt((n - 1.0) / n * ss);
 }
 
-void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
+namespace {
+
+// The analysis of the measurements as they are (analyse_whole_run adds the
+// arms' noise on top).
+void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
   w.notes.clear();
   w.predictions.clear();
   w.best_batch.reset();
@@ -437,6 +442,11 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
   w.base_samples_to_target.reset();
   w.loss_extension.reset();
   w.target_loss_error.reset();
+  w.arm_loss_noise.reset();
+  w.noise_draws = 0;
+  w.best_batch_agreement.reset();
+  w.critical_batch_at_target_low.reset();
+  w.critical_batch_at_target_high.reset();
   const double b0 = double(w.base_batch);
   auto curve = smoothed_trunk_curve(w.trunk);
 
@@ -812,6 +822,55 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
   }
 }
 
+// Draws of the arms' losses, each moved by the scatter the trunk's own later
+// evaluations show about their curve, analysed as the measurements are.
+constexpr int kNoiseDraws = 64;
+
+void propagate_arm_noise(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
+  if (!w.loss_extension || !(w.loss_extension->rms_error > 0) || w.predictions.empty()) return;
+  const double sigma = w.loss_extension->rms_error;
+  std::mt19937_64 rng(0x5eed);
+  std::normal_distribution<double> z(0.0, sigma);
+  std::vector<double> critical;
+  std::map<std::int64_t, std::vector<double>> seconds;
+  int agree = 0, draws = 0;
+  for (int d = 0; d < kNoiseDraws; ++d) {
+    WholeRun c = w;
+    for (auto& p : c.branch_points) {
+      for (auto& a : p.arms) {
+        if (a.averaged_loss) *a.averaged_loss += z(rng);
+        if (a.end_loss) *a.end_loss += z(rng);
+        for (auto& e : a.evaluations) e.loss += z(rng);
+      }
+    }
+    analyse_measured(c, candidate_sizes);
+    ++draws;
+    if (c.critical_batch_at_target) critical.push_back(*c.critical_batch_at_target);
+    for (const auto& p : c.predictions) seconds[p.batch_size].push_back(p.seconds);
+    if (c.best_batch && w.best_batch && *c.best_batch == *w.best_batch) ++agree;
+  }
+  w.arm_loss_noise = sigma;
+  w.noise_draws = draws;
+  w.best_batch_agreement = double(agree) / double(draws);
+  if (critical.size() * 2 >= static_cast<std::size_t>(draws)) {
+    w.critical_batch_at_target_low = quantile_of(critical, 0.16);
+    w.critical_batch_at_target_high = quantile_of(critical, 0.84);
+  }
+  for (auto& p : w.predictions) {
+    const auto it = seconds.find(p.batch_size);
+    if (it == seconds.end() || it->second.size() * 2 < static_cast<std::size_t>(draws)) continue;
+    if (const auto lo = quantile_of(it->second, 0.16)) p.seconds_low = std::min(p.seconds_low, *lo);
+    if (const auto hi = quantile_of(it->second, 0.84)) p.seconds_high = std::max(p.seconds_high, *hi);
+  }
+}
+
+}  // namespace
+
+void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
+  analyse_measured(w, candidate_sizes);
+  propagate_arm_noise(w, candidate_sizes);
+}
+
 Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch, bool max_fit_capped) {
   Recommendation r;
   r.objective = Objective::time_to_target;
@@ -904,6 +963,21 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     r.confidence_notes.push_back("the target loss " + fmt("%.3g", *w.target_loss) +
                                  " is far below the deepest branch point's " + fmt("%.3g", deepest) +
                                  ": B_crit there is extrapolated");
+  }
+  if (w.best_batch_agreement && *w.best_batch_agreement < 0.5) {
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("with the arms' losses moved by their noise (+- " + fmt("%.2g", w.arm_loss_noise.value_or(0)) +
+                                 "), batch " + std::to_string(best->batch_size) + " stays fastest in only " +
+                                 fmt("%.0f", 100.0 * *w.best_batch_agreement) + "% of " +
+                                 std::to_string(w.noise_draws) + " draws");
+  }
+  if (w.critical_batch_at_target_low && w.critical_batch_at_target_high && *w.critical_batch_at_target_low > 0 &&
+      *w.critical_batch_at_target_high > 4.0 * *w.critical_batch_at_target_low) {
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("B_crit at the target moves from " + fmt("%.0f", *w.critical_batch_at_target_low) +
+                                 " to " + fmt("%.0f", *w.critical_batch_at_target_high) +
+                                 " with the arms' noise (16th to 84th percentile): longer arms (--tune-share) "
+                                 "measure it better");
   }
   if (w.target_loss && w.target_loss_error && *w.target_loss_error > 0.05 * *w.target_loss) {
     // The default target is the base batch's loss carried past the trunk to

@@ -158,7 +158,13 @@ void render_report_markdown(std::ostream& out, const Report& r) {
           << format_number(p.simple_noise_scale, "%.0f") << " |\n";
     }
     out << "\nB_crit at the target: " << format_number(w.critical_batch_at_target, "%.0f") << " (from init: "
-        << format_number(w.early_critical_batch, "%.0f") << ").\n\n";
+        << format_number(w.early_critical_batch, "%.0f") << ")";
+    if (w.arm_loss_noise && w.noise_draws > 0) {
+      out << "; with the arms' noise (" << w.noise_draws << " draws) " << format_number(w.critical_batch_at_target_low, "%.0f")
+          << " to " << format_number(w.critical_batch_at_target_high, "%.0f") << ", and the best size is fastest in "
+          << format_number(100.0 * w.best_batch_agreement.value_or(0.0), "%.0f") << "% of the draws";
+    }
+    out << ".\n\n";
     if (!w.predictions.empty()) {
       out << "| batch | lr | predicted steps | step time | predicted run time | interval |\n|---:|---:|---:|---:|---:|---:|\n";
       for (const auto& p : w.predictions) {

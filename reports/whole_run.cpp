@@ -51,6 +51,11 @@ void to_json(nlohmann::json& j, const WholeRun& w) {
                      {"loss_extension", w.loss_extension},
                      {"critical_fit", w.critical_fit},
                      {"critical_batch_at_target", w.critical_batch_at_target},
+                     {"arm_loss_noise", w.arm_loss_noise},
+                     {"noise_draws", w.noise_draws},
+                     {"critical_batch_at_target_low", w.critical_batch_at_target_low},
+                     {"critical_batch_at_target_high", w.critical_batch_at_target_high},
+                     {"best_batch_agreement", w.best_batch_agreement},
                      {"early_critical_batch", w.early_critical_batch},
                      {"noise_to_critical_ratio", w.noise_to_critical_ratio},
                      {"predictions", w.predictions},
@@ -89,6 +94,19 @@ void from_json(const nlohmann::json& j, WholeRun& w) {
   if (j.contains("loss_extension")) j.at("loss_extension").get_to(w.loss_extension);  // added within schema 2
   j.at("critical_fit").get_to(w.critical_fit);
   j.at("critical_batch_at_target").get_to(w.critical_batch_at_target);
+  // Added within schema 2: absent in reports written before them.
+  w.arm_loss_noise.reset();
+  w.noise_draws = 0;
+  w.critical_batch_at_target_low.reset();
+  w.critical_batch_at_target_high.reset();
+  w.best_batch_agreement.reset();
+  if (j.contains("arm_loss_noise")) j.at("arm_loss_noise").get_to(w.arm_loss_noise);
+  if (j.contains("noise_draws")) j.at("noise_draws").get_to(w.noise_draws);
+  if (j.contains("critical_batch_at_target_low")) j.at("critical_batch_at_target_low").get_to(w.critical_batch_at_target_low);
+  if (j.contains("critical_batch_at_target_high")) {
+    j.at("critical_batch_at_target_high").get_to(w.critical_batch_at_target_high);
+  }
+  if (j.contains("best_batch_agreement")) j.at("best_batch_agreement").get_to(w.best_batch_agreement);
   j.at("early_critical_batch").get_to(w.early_critical_batch);
   j.at("noise_to_critical_ratio").get_to(w.noise_to_critical_ratio);
   j.at("predictions").get_to(w.predictions);
@@ -140,6 +158,15 @@ void render_whole_run_text(std::ostream& out, const WholeRun& w) {
                   w.critical_fit->coefficient, w.critical_fit->exponent, w.critical_fit->points,
                   number_or_dash(w.critical_batch_at_target, "%.0f").c_str(),
                   number_or_dash(w.early_critical_batch, "%.0f").c_str());
+    out << line;
+  }
+  if (w.arm_loss_noise && w.noise_draws > 0) {
+    std::snprintf(line, sizeof line,
+                  "  with the arms' noise (%d draws, loss +- %.3g): B_crit at the target %s..%s; the best size is "
+                  "fastest in %.0f%% of the draws\n",
+                  w.noise_draws, *w.arm_loss_noise, number_or_dash(w.critical_batch_at_target_low, "%.0f").c_str(),
+                  number_or_dash(w.critical_batch_at_target_high, "%.0f").c_str(),
+                  100.0 * w.best_batch_agreement.value_or(0.0));
     out << line;
   }
   if (!w.critical_fit && w.critical_batch_at_target) {

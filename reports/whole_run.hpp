@@ -215,6 +215,17 @@ struct WholeRun {
   std::optional<LossCurveFit> loss_extension;
   std::optional<CriticalBatchFit> critical_fit;
   std::optional<double> critical_batch_at_target;   // B_crit(L) at the run's target
+  // The arms' noise carried through the analysis: each of noise_draws draws
+  // moves every arm's losses by arm_loss_noise (the scatter of the trunk's
+  // later evaluations about their curve) and analyses again. The 16th and
+  // 84th percentiles of B_crit at the target, and the share of draws whose
+  // fastest size is best_batch; the predictions' intervals take the draws'
+  // percentiles in too.
+  std::optional<double> arm_loss_noise;
+  int noise_draws = 0;
+  std::optional<double> critical_batch_at_target_low;
+  std::optional<double> critical_batch_at_target_high;
+  std::optional<double> best_batch_agreement;
   std::optional<double> early_critical_batch;       // the first branch point's: what a from-init sweep sees
   std::optional<double> noise_to_critical_ratio;    // median of B_simple / B_crit at the branch points
   std::vector<RunPrediction> predictions;

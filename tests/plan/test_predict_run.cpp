@@ -275,3 +275,39 @@ TEST_CASE("whole_run: the section's JSON reads back as it was written", "[whole_
   render_whole_run_text(text, back);
   CHECK_THAT(text.str(), Catch::Contains("B_crit"));
 }
+
+TEST_CASE("predict_run: the arms' noise, drawn at the trunk's own scatter, widens B_crit and the predictions",
+          "[predict_run]") {
+  const std::vector<std::int64_t> sizes = {16, 32, 64, 128, 256, 512, 1024, 2048};
+  // Exact measurements: the trunk's later evaluations lie on their curve, the
+  // draws move nothing, and the best size is the best in every draw.
+  WholeRun exact = synthetic_run(1e-5);
+  analyse_whole_run(exact, sizes);
+  REQUIRE(exact.critical_batch_at_target.has_value());
+  // (No scatter at all draws nothing: the band is then the point.)
+  CHECK(exact.arm_loss_noise.value_or(0.0) < 1e-4);
+  CHECK(exact.critical_batch_at_target_high.value_or(*exact.critical_batch_at_target) <
+        1.05 * exact.critical_batch_at_target_low.value_or(*exact.critical_batch_at_target));
+  CHECK(exact.best_batch_agreement.value_or(1.0) == Approx(1.0));
+  // The same run whose trunk scatters by +-0.01 in its later half: every arm
+  // is as uncertain as one of those evaluations.
+  WholeRun noisy = synthetic_run(1e-5);
+  for (std::size_t i = noisy.trunk.size() / 2; i < noisy.trunk.size(); ++i) {
+    noisy.trunk[i].loss += 0.01 * std::sin(2.7 * double(i));
+  }
+  analyse_whole_run(noisy, sizes);
+  REQUIRE(noisy.arm_loss_noise.has_value());
+  CHECK(*noisy.arm_loss_noise > 0.003);
+  CHECK(noisy.noise_draws == 64);
+  REQUIRE(noisy.critical_batch_at_target_low.has_value());
+  REQUIRE(noisy.critical_batch_at_target_high.has_value());
+  CHECK(*noisy.critical_batch_at_target_high / *noisy.critical_batch_at_target_low > 1.2);
+  REQUIRE(noisy.best_batch_agreement.has_value());
+  CHECK(*noisy.best_batch_agreement > 0.0);
+  CHECK(*noisy.best_batch_agreement <= 1.0);
+  REQUIRE_FALSE(noisy.predictions.empty());
+  for (const auto& p : noisy.predictions) {
+    CHECK(p.seconds_low <= p.seconds);
+    CHECK(p.seconds <= p.seconds_high);
+  }
+}
