@@ -13,7 +13,8 @@
 #   4. the analysis: steps to the target per size (the best factor, the mean
 #      over seeds), S(B) = S_min (1 + B_crit/B) fitted to them, and the true
 #      time T(B) = steps(B) t(B) with t(B) the tune's measured step times (so
-#      machine load during the full runs does not move the answer), and again
+#      machine load during the full runs does not move the answer; only up to
+#      the largest size the tune timed, its largest arm), and again
 #      with a synthetic t(B) = t0 (1 + B/1024) (throughput that climbs with the
 #      batch and saturates near 1024, as on a GPU) fed through
 #      `report --step-times`.
@@ -234,9 +235,11 @@ def steps_at(steps, b):
     return interp([(x, steps[x]) for x in (max(lower), min(upper))], b)
 
 def ratio_to_best(steps, table, pick):
-    true_t = {b: steps[b] * interp(table, b) for b in steps}
+    # Only sizes the table times (no step time carried past its largest).
+    top = max(b for b, _ in table)
+    true_t = {b: steps[b] * interp(table, b) for b in steps if b <= top}
     best = min(true_t, key=true_t.get)
-    at = steps_at(steps, pick) if pick else None
+    at = steps_at(steps, pick) if pick and pick <= top else None
     return best, true_t[best], (at * interp(table, pick) / true_t[best] if at else None)
 
 def fmt_ratio(r):

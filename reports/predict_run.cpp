@@ -355,24 +355,43 @@ std::optional<LossCurveFit> fit_extension(const std::vector<std::pair<double, do
   const double end_samples = from_samples, end_loss = anchor_loss;
   if (late.size() < 4 || !(end_loss > 0) || !(end_samples > 0)) return std::nullopt;
   const double n = double(late.size());
-  // No floor: a line in log-log space.
-  std::optional<LossCurveFit> plain;
-  double plain_sse = 0;
+  // No floor: L = a s^-k, least squares in the loss itself (as the floored
+  // fit is, so that BIC compares like with like): for each k on a grid up to
+  // the floored fit's cap, a in closed form.
+  constexpr double kMaxDecay = 1.5;
   {
+    // Points that do not fall on the whole (a line in log-log space) have
+    // no curve to carry.
     std::vector<double> x, y;
     for (const auto& [smp, l] : late) {
       x.push_back(std::log(smp));
       y.push_back(std::log(l));
     }
     const auto line = fit_line(x, y, std::vector<double>(x.size(), 1.0));
-    if (line && line->slope < 0) {
-      for (const auto& [smp, l] : late) {
-        const double e = l - std::exp(line->intercept + line->slope * std::log(smp));
-        plain_sse += e * e;
-      }
+    if (!line || line->slope >= 0) return std::nullopt;
+  }
+  std::optional<LossCurveFit> plain;
+  double plain_sse = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < 240; ++i) {
+    const double k = 0.005 * std::pow(kMaxDecay / 0.005, double(i) / 239.0);
+    double sxy = 0, sxx = 0;
+    for (const auto& [smp, l] : late) {
+      const double x = std::pow(smp, -k);
+      sxy += l * x;
+      sxx += x * x;
+    }
+    if (sxx <= 0) continue;
+    const double a = sxy / sxx;
+    double sse = 0;
+    for (const auto& [smp, l] : late) {
+      const double e = l - a * std::pow(smp, -k);
+      sse += e * e;
+    }
+    if (sse < plain_sse) {
+      plain_sse = sse;
       LossCurveFit f;
       f.floor = 0;
-      f.decay = -line->slope;
+      f.decay = k;
       plain = f;
     }
   }
@@ -383,7 +402,7 @@ std::optional<LossCurveFit> fit_extension(const std::vector<std::pair<double, do
   auto bic = [&](double sse, double params) { return n * std::log(std::max(sse, 1e-300) / n) + params * std::log(n); };
   std::optional<LossCurveFit> chosen = plain;
   double sse = plain_sse;
-  if (floored && floored->floor < end_loss && floored->decay <= 1.5) {
+  if (floored && floored->floor < end_loss && floored->decay <= kMaxDecay) {
     const double floored_sse = floored->rms_error * floored->rms_error * n;
     if (!plain || bic(floored_sse, 3) < bic(plain_sse, 2)) {
       chosen = floored;
@@ -414,7 +433,13 @@ std::optional<double> extension_loss_error(const std::vector<TrunkPoint>& trunk,
     auto rest = pts;
     rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(i));
     const auto f = fit_extension(rest, from_samples, anchor_loss);
-    if (!f) return std::nullopt;  // one point decides whether it falls at all: no error to give
+    if (!f) {
+      // One point decides whether the curve falls at all: the loss there is
+      // not determined, and the error says so (all of it).
+      const auto whole = fit_extension(pts, from_samples, anchor_loss);
+      if (!whole) return std::nullopt;
+      return whole->floor + whole->scale * std::pow(samples, -whole->decay);
+    }
     values.push_back(f->floor + f->scale * std::pow(samples, -f->decay));
   }
   const double n = double(values.size());
@@ -439,6 +464,7 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
   w.early_critical_batch.reset();
   w.noise_to_critical_ratio.reset();
   w.target_loss.reset();
+  w.target_source.clear();
   w.base_samples_to_target.reset();
   w.loss_extension.reset();
   w.target_loss_error.reset();
@@ -543,7 +569,10 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
         w.target_loss_error = extension_loss_error(w.trunk, joint, at_joint, planned);
       }
       w.target_source = "the base batch's loss after the planned " + std::to_string(w.run.train_samples) +
-                        " samples" + (!curve.empty() && planned > curve.back().first ? " (the trunk's curve carried past its end)" : "");
+                        " samples" +
+                        (curve.empty() || planned <= curve.back().first ? std::string()
+                         : w.loss_extension ? std::string(" (the trunk's curve carried past its end)")
+                                            : std::string(" (the trunk's last loss: its later half did not fall)"));
     }
   }
 
@@ -829,6 +858,8 @@ constexpr int kNoiseDraws = 64;
 void propagate_arm_noise(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
   if (!w.loss_extension || !(w.loss_extension->rms_error > 0) || w.predictions.empty()) return;
   const double sigma = w.loss_extension->rms_error;
+  // The loss level the scatter was measured at: the trunk's last evaluation.
+  const double level = w.trunk.empty() || !(w.trunk.back().loss > 0) ? 1.0 : w.trunk.back().loss;
   std::mt19937_64 rng(0x5eed);
   std::normal_distribution<double> z(0.0, sigma);
   std::vector<double> critical;
@@ -838,9 +869,14 @@ void propagate_arm_noise(WholeRun& w, const std::vector<std::int64_t>& candidate
     WholeRun c = w;
     for (auto& p : c.branch_points) {
       for (auto& a : p.arms) {
-        if (a.averaged_loss) *a.averaged_loss += z(rng);
-        if (a.end_loss) *a.end_loss += z(rng);
-        for (auto& e : a.evaluations) e.loss += z(rng);
+        // In proportion to the loss (sigma at the curve's level), so a
+        // loss near zero stays positive.
+        const auto move = [&](double& l) {
+          if (std::isfinite(l) && l > 0) l *= std::exp(z(rng) / level);
+        };
+        if (a.averaged_loss) move(*a.averaged_loss);
+        if (a.end_loss) move(*a.end_loss);
+        for (auto& e : a.evaluations) move(e.loss);
       }
     }
     analyse_measured(c, candidate_sizes);

@@ -168,15 +168,15 @@ class Tuner {
         cap_ = std::max<std::int64_t>(by_run, plan_.base_batch);
         cap_source_ = "the planned run (at least 32 steps at every size)";
       }
-      // Sizes above the largest an arm runs at are not predicted, so the
-      // probe goes no further than the tune's budget lets the arms reach.
+      // Sizes above the largest an arm runs at are not predicted, so with
+      // auto sizes the probe goes no further than the tune's budget lets the
+      // arms reach. (Listed sizes are probed as listed: the arms then drop
+      // what the budget cannot run, with a note.)
       plan::BranchedSettings b = branched_settings();
-      const std::vector<std::int64_t> sizes =
-          auto_sizes ? auto_batch_sizes(cap_, 16, search.multiple_of) : plan_.batch_sizes;
-      for (std::int64_t size : sizes) {
-        if (size >= b.base_batch && size <= cap_) b.branch_sizes.push_back(size);
+      for (std::int64_t size : auto_batch_sizes(cap_, 16, search.multiple_of)) {
+        if (size >= b.base_batch) b.branch_sizes.push_back(size);
       }
-      const std::int64_t by_budget = plan::largest_arm_size(b);
+      const std::int64_t by_budget = auto_sizes ? plan::largest_arm_size(b) : cap_;
       if (by_budget < cap_) {
         cap_ = by_budget;
         cap_source_ = "the tune's budget (its arms reach batch " + std::to_string(by_budget) +
