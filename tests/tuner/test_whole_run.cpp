@@ -275,3 +275,25 @@ TEST_CASE("whole-run trainer: the weights' running average is evaluated apart an
   CHECK_FALSE(bn_trainer.begin_average());
   CHECK_FALSE(bn_trainer.evaluate_average().has_value());
 }
+
+TEST_CASE("whole-run sweep: listed sizes past the tune's budget are run where they fit and the rest named",
+          "[tuner][whole_run][cli]") {
+  // The budget's arms reach below 512 here; the listed 512 fits in memory,
+  // so it is the budget, not memory, that leaves it out, and the report says so.
+  const test::TempDir tmp;
+  const std::string out = tmp.file("wr.json");
+  const test::CliRun r = cli({"sweep", "--model", "mlp", "--data", "synthetic", "--mlp-hidden", "32",
+                              "--synthetic-train", "2048", "--synthetic-val", "256", "--train-samples", "16384",
+                              "--batch-sizes", "64,128,256,512", "-o", out});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const Report rep = read_report(out);
+  REQUIRE(rep.whole_run.has_value());
+  std::int64_t largest_arm = 0;
+  for (const auto& p : rep.whole_run->branch_points) {
+    for (const auto& a : p.arms) largest_arm = std::max(largest_arm, a.batch_size);
+  }
+  CHECK(largest_arm < 512);
+  CHECK(std::any_of(rep.whole_run->notes.begin(), rep.whole_run->notes.end(),
+                    [](const std::string& n) { return n.find("the largest an arm measured, are not predicted") != std::string::npos; }));
+}
