@@ -370,6 +370,12 @@ bool critical_batch_chart(std::ostream& out, const Report& r) {
   if (!any) return false;
   if (w.target_loss && *w.target_loss > 0) x.add(*w.target_loss);
   if (w.critical_batch_at_target && *w.critical_batch_at_target > 0) y.add(*w.critical_batch_at_target);
+  const bool noise_band = w.target_loss && *w.target_loss > 0 && w.critical_batch_at_target_low &&
+                          w.critical_batch_at_target_high && *w.critical_batch_at_target_low > 0;
+  if (noise_band) {
+    y.add(*w.critical_batch_at_target_low);
+    y.add(*w.critical_batch_at_target_high);
+  }
   for (const auto& n : w.trunk_noise) {
     if (n.simple_noise_scale && *n.simple_noise_scale > 0 && n.loss > 0 && n.loss >= x.lo && n.loss <= x.hi) {
       y.add(*n.simple_noise_scale);
@@ -407,11 +413,21 @@ bool critical_batch_chart(std::ostream& out, const Report& r) {
                  format_number(p.curve_loss.value_or(p.loss), "%.4g"));
   }
   plot.legend({LegendEntry::Symbol::dot, colour::vermillion, "B_crit from branched arms"});
+  if (noise_band) {
+    // The arms' noise carried through the analysis: the band a user should
+    // read B_crit at the target within.
+    plot.whisker(*w.target_loss, *w.critical_batch_at_target_low, *w.critical_batch_at_target_high, colour::orange,
+                 "with the arms' noise (" + std::to_string(w.noise_draws) + " draws): " +
+                     format_number(*w.critical_batch_at_target_low, "%.0f") + " to " +
+                     format_number(*w.critical_batch_at_target_high, "%.0f"));
+  }
   if (w.target_loss && w.critical_batch_at_target && *w.target_loss > 0) {
     plot.dot({*w.target_loss, *w.critical_batch_at_target}, colour::orange, 6, true,
              "at the run's target loss " + format_number(*w.target_loss, "%.4g") + ": B_crit " +
                  format_number(*w.critical_batch_at_target, "%.0f"));
-    plot.legend({LegendEntry::Symbol::dot, colour::orange, "carried to the target"});
+    plot.legend({LegendEntry::Symbol::dot, colour::orange,
+                 noise_band ? "target (bar: noise)"
+                            : "carried to the target"});
   }
   plot.write(out);
   return true;
