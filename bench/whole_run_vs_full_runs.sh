@@ -41,8 +41,9 @@
 #                EPOCHS x 60,000), TUNE_ARGS (more options
 #                for the tune).
 # The tune's cost is timed side by side with one full run at the base batch
-# (seed 1, the rule's rate), the two alone, one after the other, after the
-# full runs.
+# (seed 1, the rule's rate), each alone on the machine, before the full runs:
+# that run three times (before the tunes, after them, after the early-target
+# sweep), and the median taken.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/dev}
@@ -68,6 +69,20 @@ else
   # One tune per seed (TUNE_SEEDS): the tune is a measurement, and one seed
   # of it says little about the next (its trunk's and arms' data order and
   # initial weights are the seed's).
+  # One full run at the base batch, timed three times (before the tunes, after
+  # them, and after the early-target sweep): the cost's denominator is their
+  # median, since one timing on a shared machine moves by 15% from run to run.
+  run_samples=$($py -c "print(round(float('$epochs') * 60000))")  # Fashion-MNIST's 60,000 training images
+  full_walls=()
+  timed_full() {  # index
+    local start
+    start=$(date +%s.%N)
+    "$bt" sweep --batch-sizes 64 --force --budget "samples=$run_samples" \
+      --lr 0.01 --lr-scaling linear --base-batch 64 --eval-every 1000000000 --noise-repeats 0 --warmup 0.05 --seed 1 \
+      -o "$out/timed-full-64-$1.json" >/dev/null 2>"$out/timed-full-64-$1.err"
+    full_walls+=("$(echo "$(date +%s.%N) - $start" | bc)")
+  }
+  timed_full 1
   tune_seconds=()
   for ts in $tune_seeds; do
     start=$(date +%s.%N)
@@ -77,13 +92,10 @@ else
     tune_seconds+=("$(echo "$(date +%s.%N) - $start" | bc)")
   done
   first_tune=$out/tune-${tune_seeds%% *}.json
-  # One full run at the base batch, timed right after the tunes: the cost's denominator.
-  start=$(date +%s.%N)
-  "$bt" sweep --batch-sizes 64 --force --budget "samples=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['run']['train_samples'])" "$first_tune")" \
-    --lr 0.01 --lr-scaling linear --base-batch 64 --eval-every 1000000000 --noise-repeats 0 --warmup 0.05 --seed 1 \
-    -o "$out/timed-full-64.json" >/dev/null 2>"$out/timed-full-64.err"
-  full_seconds=$(echo "$(date +%s.%N) - $start" | bc)
+  timed_full 2
   "$bt" sweep -o "$out/early.json" >/dev/null 2>"$out/early.err"
+  timed_full 3
+  full_seconds=$(printf '%s\n' "${full_walls[@]}" | sort -g | sed -n 2p)
   # The full runs' own --target-loss (their evaluations serve any tune's target).
   target=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['target_loss'])" "$first_tune")
   run=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['whole_run']['run']['train_samples'])" "$first_tune")
@@ -251,7 +263,8 @@ def fmt_ratio(r):
 # data loading, which a training run pays as well. The second sets the two
 # commands' wall times side by side, start-up and loading included: at this
 # workload's few seconds those fixed costs weigh on both.
-one = json.load(open(f"{out}/timed-full-64.json"))["sweep"]["phase_seconds"]["total"]
+one = statistics.median(json.load(open(f"{out}/timed-full-64-{i}.json"))["sweep"]["phase_seconds"]["total"]
+                        for i in (1, 2, 3))
 old = early["recommendation"].get("batch_size")
 rows = []
 for ts in tune_seeds:

@@ -86,6 +86,13 @@ std::optional<double> trunk_equivalent(const std::vector<std::pair<double, doubl
 // its end); every size's averaged loss, shifted by it, is carried to the
 // trunk's samples. One evaluation then carries a size's progress, not its
 // iterate's noise.
+// An arm's samples less its momentum lag (momentum_lag_steps), at its end or
+// over the span its averaged weights cover.
+double effective_samples(const BranchArm& a, std::int64_t at_step, bool averaged) {
+  const std::int64_t from = averaged ? arm_average_start(a.steps) : at_step;
+  return double(at_step * a.batch_size) - double(a.batch_size) * momentum_lag_steps(a, from, at_step);
+}
+
 bool fill_averaged_ratios(WholeRun& w, BranchPoint& p, const std::map<std::int64_t, BranchArm*>& ratio_arm,
                           const std::vector<std::pair<double, double>>& curve) {
   const auto base = ratio_arm.find(w.base_batch);
@@ -99,7 +106,7 @@ bool fill_averaged_ratios(WholeRun& w, BranchPoint& p, const std::map<std::int64
     const auto eq = trunk_equivalent(curve, w.loss_extension, s0, *a->averaged_loss + offset);
     if (!eq || *eq <= 0) continue;
     a->base_equivalent_samples = *eq;
-    a->samples_ratio = double(a->samples) / *eq;
+    a->samples_ratio = effective_samples(*a, a->steps, true) / *eq;
   }
   return true;
 }
@@ -132,7 +139,7 @@ void fill_arm_ratios(WholeRun& w, const std::vector<std::pair<double, double>>& 
       for (const auto& e : evals) {
         const auto eq = trunk_equivalent(curve, w.loss_extension, double(p.trunk_samples), e.loss);
         if (!eq || *eq <= 0) continue;
-        own += double(e.samples);
+        own += effective_samples(*a, e.samples / std::max<std::int64_t>(1, a->batch_size), false);
         base += *eq;
         ++used;
         if (e.samples == a->samples) end_base = *eq;
@@ -245,6 +252,16 @@ std::optional<double> trunk_samples_to_loss(const std::vector<std::pair<double, 
     }
   }
   return std::nullopt;
+}
+
+double momentum_lag_steps(const BranchArm& arm, std::int64_t from_step, std::int64_t to_step) {
+  if (!arm.momentum || !arm.momentum_rescale) return 0.0;
+  const double mu = *arm.momentum, c = *arm.momentum_rescale;
+  if (!(mu > 0 && mu < 1) || !std::isfinite(c) || to_step < 1) return 0.0;
+  from_step = std::clamp<std::int64_t>(from_step, 1, to_step);
+  double sum = 0;
+  for (std::int64_t k = from_step; k <= to_step; ++k) sum += (1.0 - std::pow(mu, double(k)));
+  return (1.0 - c) * mu / (1.0 - mu) * sum / double(to_step - from_step + 1);
 }
 
 std::optional<double> fit_critical_from_ratios(const std::vector<std::pair<double, double>>& batch_ratio,
@@ -600,11 +617,19 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
   }
 
   // 5. B_crit against the loss.
-  std::vector<double> lx, ly;
+  // Each point weighs by its local fit's spread (the leave-one-size-out
+  // band): one size's arm off by its noise can move a point's B_crit 30x
+  // (measured: 7 at the last point of one five-seed tune, where its others
+  // gave 700 and 260), and its band says so.
+  std::vector<double> lx, ly, lw;
   for (const auto& p : w.branch_points) {
     if (p.critical_batch && *p.critical_batch > 0 && point_loss(p) > 0) {
       lx.push_back(std::log(point_loss(p)));
       ly.push_back(std::log(*p.critical_batch));
+      double sd = 0.25;
+      if (p.critical_low && p.critical_high && *p.critical_low > 0) sd = 0.5 * std::log(*p.critical_high / *p.critical_low);
+      sd = std::max(sd, 0.1);
+      lw.push_back(1.0 / (sd * sd));
     }
   }
   for (const auto& p : w.branch_points) {
@@ -627,7 +652,7 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
   }
   double x_mean = 0, sxx = 0;
   if (lx.size() >= 2) {
-    const auto line = fit_line(lx, ly, std::vector<double>(lx.size(), 1.0));
+    const auto line = fit_line(lx, ly, lw);
     if (line) {
       CriticalBatchFit f;
       f.coefficient = std::exp(line->intercept);
@@ -644,20 +669,29 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
         // the literature (McCandlish et al. 2018, Merrill et al. 2025); with
         // a few noisy points it is the noise. Held at the points' geometric
         // mean, the spread of the points as its band.
-        double mean = 0, ss2 = 0;
-        for (double v : ly) mean += v / double(ly.size());
+        double mean = 0, ss2 = 0, wsum = 0;
+        for (std::size_t i = 0; i < ly.size(); ++i) {
+          mean += lw[i] * ly[i];
+          wsum += lw[i];
+        }
+        mean /= wsum;
         for (double v : ly) ss2 += (v - mean) * (v - mean);
         model.constant = std::exp(mean);
         log_sd = std::max(log_sd, std::sqrt(ss2 / double(std::max<std::size_t>(1, ly.size() - 1))));
         w.notes.push_back("the branch points' B_crit did not grow as the loss fell (fitted exponent " +
-                          fmt("%.2f", f.exponent) + " > 0, as it can when the rule's rate nears the curvature limit at the larger sizes); not carried past the measurements: held at their geometric mean, " +
+                          fmt("%.2f", f.exponent) + " > 0, as it can when the rule's rate nears the curvature limit at the larger sizes); not carried past the measurements: held at their geometric mean (weighted by their bands), " +
                           fmt("%.0f", model.constant));
       } else {
         w.critical_fit = f;
         model.fit = f;
         log_sd = std::max(log_sd, f.log_residual_sd);
-        for (double v : lx) x_mean += v / double(lx.size());
-        for (double v : lx) sxx += (v - x_mean) * (v - x_mean);
+        // The points' weights scaled to a mean of 1 for the band.
+        double wsum = 0;
+        for (double v : lw) wsum += v;
+        for (std::size_t i = 0; i < lx.size(); ++i) x_mean += lw[i] * lx[i] / wsum;
+        for (std::size_t i = 0; i < lx.size(); ++i) {
+          sxx += lw[i] * double(lx.size()) / wsum * (lx[i] - x_mean) * (lx[i] - x_mean);
+        }
       }
     }
   } else if (lx.size() == 1) {

@@ -30,6 +30,13 @@ std::optional<double> trunk_samples_to_loss(const std::vector<std::pair<double, 
 
 // Least squares of r_B (B_crit + b0) = B_crit + B over (B, r_B): B_crit in
 // closed form. None with no size whose ratio differs from 1.
+// The steps' worth of progress an arm's refilling momentum buffer had not
+// given back, averaged over its steps from `from_step` to `to_step`
+// (inclusive): step j moves (1 - (1 - c) mu^j) of a steady step, so by step k
+// the arm lags (1 - c) mu (1 - mu^k) / (1 - mu) steps. 0 where the arm's
+// buffer was not scaled.
+double momentum_lag_steps(const BranchArm& arm, std::int64_t from_step, std::int64_t to_step);
+
 std::optional<double> fit_critical_from_ratios(const std::vector<std::pair<double, double>>& batch_ratio,
                                                double base_batch);
 

@@ -226,7 +226,10 @@ Report report_from_json(const nlohmann::json& json, const std::string& path) {
         if (!p.contains("curve_loss")) p["curve_loss"] = nullptr;
         if (!p.contains("arms") || !p.at("arms").is_array()) continue;
         for (auto& a : p.at("arms")) {
-          if (a.is_object() && !a.contains("averaged_loss")) a["averaged_loss"] = nullptr;
+          if (!a.is_object()) continue;
+          for (const char* key : {"averaged_loss", "momentum", "momentum_rescale"}) {
+            if (!a.contains(key)) a[key] = nullptr;
+          }
         }
       }
     }

@@ -89,6 +89,15 @@ struct BranchArm {
   // the sizes differ; the average does not. None where the trainer keeps no
   // average (a model with batch-norm statistics): evaluations are pooled then.
   std::optional<double> averaged_loss;
+  // Where the branch scaled SGD's momentum buffer by the trunk's rate over
+  // the arm's (so the first step matches the trunk's): the optimizer's
+  // momentum mu and that factor c. The buffer then refills at rate 1 - mu,
+  // and step j moves (1 - (1 - c) mu^j) of a steady step: an arm of a few
+  // steps at a rate 8x the trunk's makes half the progress its steps would
+  // in a run at that size. The analysis counts the arm's samples less that
+  // lag (momentum_lag_steps). None where nothing was scaled.
+  std::optional<double> momentum;
+  std::optional<double> momentum_rescale;
   // The samples the base batch took along the trunk from the branch point to
   // the same loss; none when the trunk never got there (the arm did better
   // than the trunk's covered span, or it diverged).
@@ -99,11 +108,15 @@ struct BranchArm {
   std::optional<double> samples_ratio;
   bool best_of_grid = true;              // the lowest end loss among this size's learning rates
 };
-// (report_reader.cpp reads reports written before averaged_loss and
-// curve_loss were added: null where absent.)
+// (report_reader.cpp reads reports written before averaged_loss, momentum,
+// momentum_rescale and curve_loss were added: null where absent.)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BranchArm, batch_size, learning_rate, lr_factor, status, message, steps, samples,
                                    train_seconds, median_step_seconds, end_loss, evaluations, averaged_loss,
-                                   base_equivalent_samples, samples_ratio, best_of_grid)
+                                   momentum, momentum_rescale, base_equivalent_samples, samples_ratio, best_of_grid)
+
+// The step after which an arm of `steps` steps averages its weights (its
+// averaged_loss spans this step to its last).
+inline std::int64_t arm_average_start(std::int64_t steps) { return steps / 2 > 1 ? steps / 2 : 1; }
 
 // A point kept on the trunk and the arms branched from it.
 struct BranchPoint {

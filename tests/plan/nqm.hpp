@@ -54,6 +54,8 @@ class NqmTrainer final : public plan::Trainer {
 
   void reset(std::uint64_t seed) override {
     theta_.assign(h_.size(), 1.0);
+    velocity_.assign(h_.size(), 0.0);
+    stepped_ = false;
     rng_.seed(seed * 7919 + 17);
     snapshots_.clear();
     averaged_ = 0;
@@ -66,8 +68,11 @@ class NqmTrainer final : public plan::Trainer {
     std::normal_distribution<double> z(0.0, 1.0);
     for (std::size_t i = 0; i < h_.size(); ++i) {
       const double g = h_[i] * theta_[i] + std::sqrt(h_[i] / double(batch)) * spec_.sigma * z(rng_);
-      theta_[i] -= lr * g;
+      // SGD as PyTorch's: v = mu v + g, theta -= lr v (plain SGD at mu 0).
+      velocity_[i] = momentum * velocity_[i] + g;
+      theta_[i] -= lr * velocity_[i];
     }
+    stepped_ = true;
     if (averaged_ > 0) {
       ++averaged_;
       for (std::size_t i = 0; i < h_.size(); ++i) average_[i] += (theta_[i] - average_[i]) / double(averaged_);
@@ -93,13 +98,22 @@ class NqmTrainer final : public plan::Trainer {
     return plan::EvalOutcome{loss_of(average_), std::nullopt};
   }
   bool averaging = true;  // false: a trainer that keeps no average
+  double momentum = 0.0;  // SGD's; the closed form (NqmExpected) is for 0 only
+
+  std::optional<double> rescale_momentum(double factor) override {
+    if (momentum <= 0 || !stepped_) return std::nullopt;
+    for (double& v : velocity_) v *= factor;
+    return momentum;
+  }
 
   int save() override {
-    snapshots_.push_back({theta_, rng_});
+    snapshots_.push_back({theta_, velocity_, rng_});
     return static_cast<int>(snapshots_.size()) - 1;
   }
   void restore(int snapshot) override {
     theta_ = snapshots_.at(static_cast<std::size_t>(snapshot)).theta;
+    velocity_ = snapshots_.at(static_cast<std::size_t>(snapshot)).velocity;
+    stepped_ = true;
     rng_ = snapshots_.at(static_cast<std::size_t>(snapshot)).rng;
     averaged_ = 0;
   }
@@ -139,11 +153,14 @@ class NqmTrainer final : public plan::Trainer {
  private:
   struct Snapshot {
     std::vector<double> theta;
+    std::vector<double> velocity;
     std::mt19937_64 rng;
   };
   NqmSpec spec_;
   std::vector<double> h_;
   std::vector<double> theta_;
+  std::vector<double> velocity_;
+  bool stepped_ = false;
   std::mt19937_64 rng_;
   std::vector<Snapshot> snapshots_;
   std::vector<double> average_;

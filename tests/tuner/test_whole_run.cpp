@@ -123,11 +123,12 @@ TEST_CASE("whole-run sweep: a small run writes its trunk, branch points and pred
   CHECK(w.run.train_samples == 16384);
   CHECK(w.run.source == "--train-samples 16384");
   CHECK(w.base_batch == 64);
-  // The trunk trained a fifth of the run, and the tune stayed in half of it.
+  // The trunk trained a fifth of the run, and the tune stayed in the default
+  // 0.4 of it (--tune-share).
   CHECK(w.trunk_samples >= 16384 / 5);
   CHECK(w.trunk_samples <= 16384 / 5 + 64);
-  CHECK(w.tune_samples <= 16384 / 2 + 64 * 8);
-  REQUIRE(w.branch_points.size() == 3);
+  CHECK(w.tune_samples <= 16384 * 2 / 5 + 64 * 8);
+  REQUIRE(w.branch_points.size() == 2);  // --branch-points' default
   for (std::size_t i = 1; i < w.branch_points.size(); ++i) {
     CHECK(w.branch_points[i].trunk_samples > w.branch_points[i - 1].trunk_samples);
   }
@@ -221,14 +222,16 @@ TEST_CASE("whole-run trainer: SGD's momentum buffer is rescaled at a branch, Ada
   const Workload sgd = small_workload("sgd");
   WorkloadTrainer t(sgd, 256, nullptr);
   t.reset(1);
-  CHECK_FALSE(t.rescale_momentum(0.5));  // no step yet: no buffer
+  CHECK_FALSE(t.rescale_momentum(0.5).has_value());  // no step yet: no buffer
   t.step(32, 0.05);
   const int snap = t.save();
   const double plain = t.step(32, 0.05).loss;
   t.step(32, 0.05);
   const double after_plain = t.evaluate().loss;
   t.restore(snap);
-  REQUIRE(t.rescale_momentum(0.0));  // the buffer emptied: the next steps differ
+  const auto mu = t.rescale_momentum(0.0);  // the buffer emptied: the next steps differ
+  REQUIRE(mu.has_value());
+  CHECK(*mu == Approx(sgd.optimizer().momentum));  // the coefficient the lag is computed from
   CHECK(t.step(32, 0.05).loss == Approx(plain).epsilon(1e-6));  // this step's loss is measured before the update
   t.step(32, 0.05);
   CHECK(t.evaluate().loss != Approx(after_plain).epsilon(1e-7));
@@ -236,7 +239,7 @@ TEST_CASE("whole-run trainer: SGD's momentum buffer is rescaled at a branch, Ada
   WorkloadTrainer a(adam, 256, nullptr);
   a.reset(1);
   a.step(32, 0.01);
-  CHECK_FALSE(a.rescale_momentum(0.5));
+  CHECK_FALSE(a.rescale_momentum(0.5).has_value());
 }
 
 TEST_CASE("whole-run trainer: the weights' running average is evaluated apart and leaves the weights alone",

@@ -47,8 +47,8 @@ struct SweepOptions {
   std::int64_t train_samples = 0;
   double target_accuracy = -1;
   double trunk_share = 0.2;
-  int branch_points = 3;
-  double tune_share = 0.5;
+  int branch_points = 2;
+  double tune_share = 0.4;
   int lr_grid = 0;
   bool throughput_only = false;
   std::string output = "batchtune-report.json";

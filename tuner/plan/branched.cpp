@@ -267,14 +267,19 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
         // With momentum the buffer is scaled to the new rate instead, which
         // makes the step continuous at the branch (the buffer then refills at
         // the arm's own rate over the momentum's time constant).
-        const bool rescaled = trainer.rescale_momentum(lr0 / arm.learning_rate);
-        const bool ramp = !rescaled && arm.learning_rate > 2.0 * lr0;
+        const double rescale = lr0 / arm.learning_rate;
+        const std::optional<double> momentum = trainer.rescale_momentum(rescale);
+        if (momentum) {
+          arm.momentum = *momentum;
+          arm.momentum_rescale = rescale;
+        }
+        const bool ramp = !momentum && arm.learning_rate > 2.0 * lr0;
         const std::int64_t ramp_steps = ramp ? std::max<std::int64_t>(2, steps / 4) : 0;
         // From the arm's middle on, its weights are averaged (where the
         // trainer keeps an average), and the average is evaluated at the end;
         // otherwise raw evaluations at a half and three quarters are pooled
         // with the end's.
-        const std::int64_t eval_at[] = {std::max<std::int64_t>(1, steps / 2), std::max<std::int64_t>(1, 3 * steps / 4)};
+        const std::int64_t eval_at[] = {arm_average_start(steps), std::max<std::int64_t>(1, 3 * steps / 4)};
         bool averaging = false;
         for (std::int64_t k = 1; k <= steps; ++k) {
           if (stopped()) break;

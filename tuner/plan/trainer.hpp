@@ -53,10 +53,13 @@ class Trainer {
   // whose rate is k times the trunk's starts with the trunk's step (factor
   // 1/k): SGD applies the rate to the whole buffer, and a buffer filled at
   // the small batch's noise would otherwise be thrown k times as far at once.
-  // False when the optimizer keeps no such buffer (nothing changed).
-  virtual bool rescale_momentum(double factor) {
+  // Returns the momentum coefficient mu (the buffer then refills towards its
+  // steady state at rate 1 - mu per step, and the arm's first steps lag the
+  // rate: the analysis takes that lag out); none when the optimizer keeps no
+  // such buffer (nothing changed).
+  virtual std::optional<double> rescale_momentum(double factor) {
     (void)factor;
-    return false;
+    return std::nullopt;
   }
   // Starts a running average of the weights (uniform, Polyak-Ruppert) at the
   // current ones; every later step adds its weights. reset() and restore()

@@ -170,9 +170,9 @@ void WorkloadTrainer::restore(int snapshot) {
   averaged_ = 0;
 }
 
-bool WorkloadTrainer::rescale_momentum(double factor) {
+std::optional<double> WorkloadTrainer::rescale_momentum(double factor) {
   auto* sgd = dynamic_cast<torch::optim::SGD*>(optimizer_.get());
-  if (sgd == nullptr) return false;
+  if (sgd == nullptr) return std::nullopt;
   bool any = false;
   torch::NoGradGuard no_grad;
   for (auto& [key, state] : sgd->state()) {
@@ -181,7 +181,9 @@ bool WorkloadTrainer::rescale_momentum(double factor) {
     s->momentum_buffer().mul_(factor);
     any = true;
   }
-  return any;
+  if (!any) return std::nullopt;
+  const auto& options = static_cast<const torch::optim::SGDOptions&>(sgd->defaults());
+  return options.momentum();
 }
 
 std::optional<plan::GradientNorms> WorkloadTrainer::gradient_norms(std::int64_t small_batch, std::int64_t large_batch) {

@@ -30,7 +30,7 @@ class WorkloadTrainer final : public plan::Trainer {
   int save() override;
   void restore(int snapshot) override;
   std::optional<plan::GradientNorms> gradient_norms(std::int64_t small_batch, std::int64_t large_batch) override;
-  bool rescale_momentum(double factor) override;
+  std::optional<double> rescale_momentum(double factor) override;
   // Not for a model with floating-point buffers (batch-norm statistics): its
   // averaged weights would need the statistics recomputed, as SWA does.
   bool begin_average() override;
