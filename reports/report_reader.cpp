@@ -230,6 +230,7 @@ Report report_from_json(const nlohmann::json& json, const std::string& path) {
           for (const char* key : {"averaged_loss", "momentum", "momentum_rescale"}) {
             if (!a.contains(key)) a[key] = nullptr;
           }
+          if (!a.contains("from_trunk")) a["from_trunk"] = false;
         }
       }
     }

@@ -107,12 +107,18 @@ struct BranchArm {
   // the McCandlish model.
   std::optional<double> samples_ratio;
   bool best_of_grid = true;              // the lowest end loss among this size's learning rates
+  // The base batch's arm at the rule's rate is the trunk itself from the
+  // point on (same state, data order and rate): its steps, evaluations and
+  // average are read off the trunk, and it costs nothing more.
+  bool from_trunk = false;
 };
 // (report_reader.cpp reads reports written before averaged_loss, momentum,
-// momentum_rescale and curve_loss were added: null where absent.)
+// momentum_rescale, from_trunk and curve_loss were added: null, or false,
+// where absent.)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BranchArm, batch_size, learning_rate, lr_factor, status, message, steps, samples,
                                    train_seconds, median_step_seconds, end_loss, evaluations, averaged_loss,
-                                   momentum, momentum_rescale, base_equivalent_samples, samples_ratio, best_of_grid)
+                                   momentum, momentum_rescale, base_equivalent_samples, samples_ratio, best_of_grid,
+                                   from_trunk)
 
 // The step after which an arm of `steps` steps averages its weights (its
 // averaged_loss spans this step to its last).

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -58,7 +59,7 @@ class NqmTrainer final : public plan::Trainer {
     stepped_ = false;
     rng_.seed(seed * 7919 + 17);
     snapshots_.clear();
-    averaged_ = 0;
+    for (auto& a : averages_) a.count = 0;
   }
 
   plan::StepOutcome step(std::int64_t batch, double lr) override {
@@ -73,9 +74,10 @@ class NqmTrainer final : public plan::Trainer {
       theta_[i] -= lr * velocity_[i];
     }
     stepped_ = true;
-    if (averaged_ > 0) {
-      ++averaged_;
-      for (std::size_t i = 0; i < h_.size(); ++i) average_[i] += (theta_[i] - average_[i]) / double(averaged_);
+    for (auto& a : averages_) {
+      if (a.count == 0) continue;
+      ++a.count;
+      for (std::size_t i = 0; i < h_.size(); ++i) a.theta[i] += (theta_[i] - a.theta[i]) / double(a.count);
     }
     const double after = loss();
     if (!std::isfinite(after) || after > 10.0 * initial_loss()) {
@@ -87,15 +89,14 @@ class NqmTrainer final : public plan::Trainer {
 
   plan::EvalOutcome evaluate() override { return plan::EvalOutcome{loss(), std::nullopt}; }
 
-  bool begin_average() override {
-    if (!averaging) return false;
-    average_ = theta_;
-    averaged_ = 1;
+  bool begin_average(int slot = 0) override {
+    if (!averaging || slot < 0 || slot >= kAverageSlots) return false;
+    averages_[static_cast<std::size_t>(slot)] = {theta_, 1};
     return true;
   }
-  std::optional<plan::EvalOutcome> evaluate_average() override {
-    if (averaged_ == 0) return std::nullopt;
-    return plan::EvalOutcome{loss_of(average_), std::nullopt};
+  std::optional<plan::EvalOutcome> evaluate_average(int slot = 0) override {
+    if (slot < 0 || slot >= kAverageSlots || averages_[static_cast<std::size_t>(slot)].count == 0) return std::nullopt;
+    return plan::EvalOutcome{loss_of(averages_[static_cast<std::size_t>(slot)].theta), std::nullopt};
   }
   bool averaging = true;  // false: a trainer that keeps no average
   double momentum = 0.0;  // SGD's; the closed form (NqmExpected) is for 0 only
@@ -115,7 +116,7 @@ class NqmTrainer final : public plan::Trainer {
     velocity_ = snapshots_.at(static_cast<std::size_t>(snapshot)).velocity;
     stepped_ = true;
     rng_ = snapshots_.at(static_cast<std::size_t>(snapshot)).rng;
-    averaged_ = 0;
+    for (auto& a : averages_) a.count = 0;
   }
 
   std::optional<plan::GradientNorms> gradient_norms(std::int64_t small_batch, std::int64_t large_batch) override {
@@ -163,8 +164,11 @@ class NqmTrainer final : public plan::Trainer {
   bool stepped_ = false;
   std::mt19937_64 rng_;
   std::vector<Snapshot> snapshots_;
-  std::vector<double> average_;
-  std::int64_t averaged_ = 0;
+  struct Average {
+    std::vector<double> theta;
+    std::int64_t count = 0;
+  };
+  std::array<Average, kAverageSlots> averages_;
 };
 
 // The exact expected loss of SGD on the quadratic, from theta = 1.

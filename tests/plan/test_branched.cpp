@@ -187,6 +187,7 @@ TEST_CASE("branched tune: an arm's momentum lag after the branch is not taken fo
   REQUIRE(corrected.size() == w.branch_points.size());
   for (const auto& p : w.branch_points) {
     for (const auto& a : p.arms) {
+      if (a.from_trunk) continue;  // the base batch's: the trunk ran it, nothing scaled
       REQUIRE(a.momentum.has_value());
       CHECK(*a.momentum == Approx(0.9));
     }
@@ -230,4 +231,43 @@ TEST_CASE("branched tune: the momentum lag in closed form", "[branched][momentum
   // Over steps 4..9 (an average over them) the lag is smaller than at 9.
   CHECK(momentum_lag_steps(a, 4, 9) < momentum_lag_steps(a, 9, 9));
   CHECK(momentum_lag_steps(a, 4, 9) > momentum_lag_steps(a, 4, 4));
+}
+
+TEST_CASE("branched tune: the trunk stands in for the base batch's arms, which would repeat it",
+          "[branched]") {
+  NqmSpec spec;
+  const std::int64_t run_samples = 64 * 3000;
+  const plan::BranchedSettings s = settings_for(run_samples, 5, 0.0, 0.02);
+  NqmTrainer trainer(spec);
+  const auto result = plan::run_branched(trainer, s);
+  REQUIRE(result.end == plan::BranchedEnd::complete);
+  const WholeRun& w = result.whole_run;
+  std::int64_t arm_samples = 0;
+  REQUIRE_FALSE(w.branch_points.empty());
+  for (const auto& p : w.branch_points) {
+    const BranchArm* base = nullptr;
+    for (const auto& a : p.arms) {
+      if (a.batch_size == s.base_batch) base = &a;
+      if (!a.from_trunk) arm_samples += a.samples;
+    }
+    REQUIRE(base != nullptr);
+    CHECK(base->from_trunk);
+    REQUIRE(base->end_loss.has_value());
+    REQUIRE(base->averaged_loss.has_value());
+    // The same steps run by hand from a fresh trainer: the quadratic's noise
+    // stream is the trunk's (its noise-scale pairs draw from a copy), so the
+    // trunk's window is exactly the arm the snapshot would have run.
+    NqmTrainer again(spec);
+    again.reset(s.seed);
+    const std::int64_t k0 = base->steps, from = p.trunk_step;
+    for (std::int64_t k = 1; k <= from + k0; ++k) {
+      again.step(s.base_batch, s.base_learning_rate);
+      if (k == from + arm_average_start(k0)) REQUIRE(again.begin_average());
+    }
+    CHECK(base->end_loss.value() == Approx(again.evaluate().loss).epsilon(1e-12));
+    CHECK(base->averaged_loss.value() == Approx(again.evaluate_average()->loss).epsilon(1e-12));
+    CHECK(base->samples_ratio.value_or(0.0) == Approx(1.0));
+  }
+  // Its samples are the trunk's: the tune counts the trunk and the other arms.
+  CHECK(w.tune_samples == w.trunk_samples + arm_samples);
 }

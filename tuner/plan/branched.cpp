@@ -36,12 +36,6 @@ std::vector<std::int64_t> arm_sizes(const BranchedSettings& s) {
 // grid's best at the others.
 int arms_per_size(const BranchedSettings& s) { return (2 * s.lr_grid + 1) + std::max(0, s.branch_points - 1); }
 
-std::int64_t arms_cost(const std::vector<std::int64_t>& sizes, std::int64_t span, const BranchedSettings& s) {
-  std::int64_t total = 0;
-  for (std::int64_t b : sizes) total += arm_samples(span, b, s.min_arm_steps);
-  return total * arms_per_size(s);
-}
-
 // The trunk's steps at which the branch points lie: evenly up to 70% of it,
 // and never inside the warm-up.
 std::vector<std::int64_t> branch_steps(std::int64_t trunk_steps, std::int64_t warmup_steps, int points) {
@@ -53,6 +47,47 @@ std::vector<std::int64_t> branch_steps(std::int64_t trunk_steps, std::int64_t wa
     if (steps.empty() || step > steps.back()) steps.push_back(step);
   }
   return steps;
+}
+
+// The trunk's warm-up steps: warmup_share of the run's steps at the base
+// batch, at most a third of the trunk.
+std::int64_t warmup_steps_of(const BranchedSettings& s, std::int64_t trunk_steps) {
+  const std::int64_t run_steps = std::max<std::int64_t>(1, s.run.train_samples / s.base_batch);
+  return std::min<std::int64_t>(static_cast<std::int64_t>(std::ceil(s.warmup_share * double(run_steps))),
+                                trunk_steps / 3);
+}
+
+// The branch points whose base-batch arm (at the rule's rate, `arm_steps`
+// steps) the trunk stands in for: past the warm-up, ending within the
+// trunk, and not overlapping the window before (one average is kept for it
+// at a time).
+std::vector<bool> trunk_replays(const std::vector<std::int64_t>& points, std::int64_t warmup,
+                                std::int64_t trunk_steps, std::int64_t arm_steps) {
+  std::vector<bool> replay(points.size(), false);
+  std::int64_t last_end = -1;
+  for (std::size_t p = 0; p < points.size(); ++p) {
+    if (points[p] <= warmup || points[p] + arm_steps > trunk_steps || points[p] <= last_end) continue;
+    replay[p] = true;
+    last_end = points[p] + arm_steps;
+  }
+  return replay;
+}
+
+// The samples the arms train: every size's at every point, less the base
+// batch's arms at the rule's rate that the trunk runs.
+std::int64_t arms_cost(const std::vector<std::int64_t>& sizes, std::int64_t span, const BranchedSettings& s) {
+  std::int64_t total = 0;
+  for (std::int64_t b : sizes) total += arm_samples(span, b, s.min_arm_steps);
+  total *= arms_per_size(s);
+  if (std::find(sizes.begin(), sizes.end(), s.base_batch) != sizes.end()) {
+    const std::int64_t trunk_steps = trunk_steps_of(s);
+    const std::int64_t warmup = warmup_steps_of(s, trunk_steps);
+    const std::int64_t base = arm_samples(span, s.base_batch, s.min_arm_steps);
+    const auto replay = trunk_replays(branch_steps(trunk_steps, warmup, s.branch_points), warmup, trunk_steps,
+                                      base / s.base_batch);
+    total -= base * std::count(replay.begin(), replay.end(), true);
+  }
+  return total;
 }
 
 }  // namespace
@@ -111,9 +146,7 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
 
   const std::int64_t b0 = s.base_batch;
   const std::int64_t trunk_steps = trunk_steps_of(s);
-  const std::int64_t run_steps = std::max<std::int64_t>(1, s.run.train_samples / b0);
-  const std::int64_t warmup = std::min<std::int64_t>(
-      static_cast<std::int64_t>(std::ceil(s.warmup_share * double(run_steps))), trunk_steps / 3);
+  const std::int64_t warmup = warmup_steps_of(s, trunk_steps);
   w.trunk_warmup_steps = warmup;
   const auto points = branch_steps(trunk_steps, warmup, s.branch_points);
   const auto [span, sizes] = plan_arm_span(s, trunk_steps * b0);
@@ -128,7 +161,7 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
   for (std::int64_t b : sizes) out << ' ' << b;
   out << (s.lr_grid > 0 ? " (" + std::to_string(2 * s.lr_grid + 1) + " learning rates each)" : std::string()) << "\n";
   if (sizes.size() < arm_sizes(s).size()) {
-    w.notes.push_back("the tune's budget (" + std::to_string(static_cast<int>(100 * s.budget_share)) +
+    w.notes.push_back("the tune's budget (" + std::to_string(static_cast<int>(std::lround(100 * s.budget_share))) +
                       "% of the run) left no room for arms above batch " +
                       (sizes.empty() ? std::to_string(b0) : std::to_string(sizes.back())));
   }
@@ -147,6 +180,43 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
     w.trunk.push_back(TrunkPoint{step, samples, train_seconds, e.loss, e.accuracy, std::nullopt});
   };
   eval_trunk(0);
+  // The base batch's arm at the rule's rate repeats the trunk from its point
+  // (same state, data order and rate, past the warm-up): the trunk stands in
+  // for it where its steps end within the trunk and its window does not
+  // overlap the one before (one average is kept for it at a time).
+  struct Replay {
+    std::int64_t from = 0, steps = 0;  // the point's step, the arm's steps
+    BranchArm arm;
+    std::vector<double> times;
+    bool averaging = false;
+  };
+  std::map<std::size_t, Replay> replays;  // by branch point
+  if (std::find(sizes.begin(), sizes.end(), b0) != sizes.end()) {
+    const std::int64_t steps = arm_samples(span, b0, s.min_arm_steps) / b0;
+    const auto replay = trunk_replays(points, warmup, trunk_steps, steps);
+    for (std::size_t p = 0; p < points.size(); ++p) {
+      if (!replay[p]) continue;
+      Replay r;
+      r.from = points[p];
+      r.steps = steps;
+      r.arm.batch_size = b0;
+      r.arm.lr_factor = 1.0;
+      r.arm.learning_rate = lr0;
+      r.arm.from_trunk = true;
+      replays[p] = r;
+    }
+  }
+  if (!replays.empty()) {
+    out << "whole run: the trunk itself is batch " << b0 << "'s arm (at the rule's rate) at " << replays.size()
+        << " of " << points.size() << " branch points\n";
+  }
+  // The replay whose window a trunk step lies in, if any.
+  auto replay_at = [&](std::int64_t step) -> Replay* {
+    for (auto& [p, r] : replays) {
+      if (step > r.from && step <= r.from + r.steps) return &r;
+    }
+    return nullptr;
+  };
   std::size_t next_point = 0;
   bool trunk_averaging = false;
   for (std::int64_t step = 1; step <= trunk_steps; ++step) {
@@ -168,6 +238,37 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
     samples += b0;
     train_seconds += o.seconds;
     if (step > 2) trunk_step_times.push_back(o.seconds);
+    if (Replay* r = replay_at(step)) {
+      // As run_arm's own loop: averaged from the arm's middle on, else raw
+      // evaluations at a half and three quarters pooled with the end's.
+      const std::int64_t k = step - r->from;
+      BranchArm& arm = r->arm;
+      arm.steps = k;
+      arm.samples += b0;
+      arm.train_seconds += o.seconds;
+      if (k > 2) r->times.push_back(o.seconds);
+      const std::int64_t eval_at[] = {arm_average_start(r->steps), std::max<std::int64_t>(1, 3 * r->steps / 4)};
+      if (k == eval_at[0] && k < r->steps && r->steps >= 4) r->averaging = trainer.begin_average(1);
+      if (!r->averaging && k < r->steps && (k == eval_at[0] || k == eval_at[1])) {
+        const double l = trainer.evaluate().loss;
+        if (std::isfinite(l)) arm.evaluations.push_back(ArmEvaluation{arm.samples, l});
+      }
+      if (k == r->steps) {
+        arm.end_loss = trainer.evaluate().loss;
+        if (std::isfinite(*arm.end_loss)) {
+          arm.evaluations.push_back(ArmEvaluation{arm.samples, *arm.end_loss});
+        } else {
+          arm.status = ArmStatus::diverged;
+          arm.message = "the evaluation loss at the arm's end is not finite";
+          arm.end_loss.reset();
+        }
+        if (r->averaging) {
+          const auto a = trainer.evaluate_average(1);
+          if (a && std::isfinite(a->loss)) arm.averaged_loss = a->loss;
+        }
+        arm.median_step_seconds = median_of(r->times);
+      }
+    }
     recent_losses.push_back(o.loss);
     if (recent_losses.size() > 20) recent_losses.pop_front();
     if (step % noise_every == 0 && step > warmup) {
@@ -248,6 +349,24 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
           result.end = BranchedEnd::interrupted;
           result.message = "interrupted during the arms at branch point " + std::to_string(p + 1);
           return result;
+        }
+        const auto replay = replays.find(p);
+        if (b == b0 && std::abs(factor - 1.0) < 1e-9 && replay != replays.end() &&
+            replay->second.arm.steps == replay->second.steps) {
+          // The trunk ran this arm (its samples and seconds are the trunk's).
+          const BranchArm& arm = replay->second.arm;
+          if (first_point && !arm.end_loss) rule_failed.insert(b);
+          if (first_point && arm.end_loss) {
+            auto it = best_factor.find(b);
+            if (it == best_factor.end() || *arm.end_loss < it->second.first) best_factor[b] = {*arm.end_loss, factor};
+          }
+          bp.arms.push_back(arm);
+          char line[200];
+          std::snprintf(line, sizeof line, "whole run: point %zu/%zu (loss %.4f): batch %lld lr %.4g: the trunk, end loss %s\n",
+                        p + 1, snapshots.size(), bp.loss, static_cast<long long>(b), arm.learning_rate,
+                        arm.end_loss ? std::to_string(*arm.end_loss).c_str() : "-");
+          out << line << std::flush;
+          continue;
         }
         trainer.restore(snapshots[p]);
         BranchArm arm;

@@ -62,12 +62,21 @@ class Trainer {
     return std::nullopt;
   }
   // Starts a running average of the weights (uniform, Polyak-Ruppert) at the
-  // current ones; every later step adds its weights. reset() and restore()
-  // end it. False when the trainer keeps none (the arms then pool raw
-  // evaluations instead).
-  virtual bool begin_average() { return false; }
-  // The evaluation at the averaged weights; none without an average.
-  virtual std::optional<EvalOutcome> evaluate_average() { return std::nullopt; }
+  // current ones in `slot` (0 or 1: two run side by side, as the trunk's
+  // own and the base batch's window the trunk stands in for); every later
+  // step adds its weights. Starting a slot again restarts it; reset() and
+  // restore() end both. False when the trainer keeps none (the arms then
+  // pool raw evaluations instead).
+  static constexpr int kAverageSlots = 2;
+  virtual bool begin_average(int slot = 0) {
+    (void)slot;
+    return false;
+  }
+  // The evaluation at the slot's averaged weights; none without an average.
+  virtual std::optional<EvalOutcome> evaluate_average(int slot = 0) {
+    (void)slot;
+    return std::nullopt;
+  }
   // None when the measurement failed (memory); the state is unchanged.
   virtual std::optional<GradientNorms> gradient_norms(std::int64_t small_batch, std::int64_t large_batch) = 0;
 };

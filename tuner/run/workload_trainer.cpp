@@ -46,8 +46,7 @@ void WorkloadTrainer::reset(std::uint64_t seed) {
   sampler_ = std::make_unique<BatchSampler>(workload_.make_sampler(seed));
   scaler_ = LossScaler{};
   first_loss_ = 0;
-  average_.clear();
-  averaged_ = 0;
+  clear_averages();
 }
 
 plan::StepOutcome WorkloadTrainer::step(std::int64_t batch, double lr) {
@@ -66,11 +65,12 @@ plan::StepOutcome WorkloadTrainer::step(std::int64_t batch, double lr) {
     o.message = "a step at batch " + std::to_string(batch) + ": " + describe_model_error(e);
     return o;
   }
-  if (averaged_ > 0) {
+  for (auto& a : averages_) {
+    if (a.count == 0) continue;
     torch::NoGradGuard no_grad;
-    ++averaged_;
+    ++a.count;
     const auto params = model_->parameters();
-    for (std::size_t i = 0; i < params.size(); ++i) average_[i].lerp_(params[i].detach(), 1.0 / double(averaged_));
+    for (std::size_t i = 0; i < params.size(); ++i) a.parameters[i].lerp_(params[i].detach(), 1.0 / double(a.count));
   }
   if (first_loss_ == 0) first_loss_ = o.loss;
   if (!std::isfinite(o.loss) || o.loss > kExplosion * std::max(first_loss_, 1.0)) {
@@ -87,26 +87,30 @@ plan::EvalOutcome WorkloadTrainer::evaluate() {
   return plan::EvalOutcome{e.loss, e.accuracy};
 }
 
-bool WorkloadTrainer::begin_average() {
+bool WorkloadTrainer::begin_average(int slot) {
+  if (slot < 0 || slot >= kAverageSlots) return false;
   for (const auto& b : model_->buffers()) {
     if (b.is_floating_point()) return false;
   }
   torch::NoGradGuard no_grad;
-  average_.clear();
-  for (const auto& p : model_->parameters()) average_.push_back(p.detach().clone());
-  averaged_ = 1;
+  Average& a = averages_[static_cast<std::size_t>(slot)];
+  a.parameters.clear();
+  for (const auto& p : model_->parameters()) a.parameters.push_back(p.detach().clone());
+  a.count = 1;
   return true;
 }
 
-std::optional<plan::EvalOutcome> WorkloadTrainer::evaluate_average() {
-  if (averaged_ == 0) return std::nullopt;
+std::optional<plan::EvalOutcome> WorkloadTrainer::evaluate_average(int slot) {
+  if (slot < 0 || slot >= kAverageSlots) return std::nullopt;
+  const Average& a = averages_[static_cast<std::size_t>(slot)];
+  if (a.count == 0) return std::nullopt;
   auto params = model_->parameters();
   std::vector<torch::Tensor> current;
   {
     torch::NoGradGuard no_grad;
     for (std::size_t i = 0; i < params.size(); ++i) {
       current.push_back(params[i].detach().clone());
-      params[i].copy_(average_[i]);
+      params[i].copy_(a.parameters[i]);
     }
   }
   const auto put_back = [&] {
@@ -166,8 +170,7 @@ void WorkloadTrainer::restore(int snapshot) {
   *sampler_ = s.sampler;
   scaler_ = s.scaler;
   first_loss_ = s.first_loss;
-  average_.clear();
-  averaged_ = 0;
+  clear_averages();
 }
 
 std::optional<double> WorkloadTrainer::rescale_momentum(double factor) {

@@ -6,6 +6,8 @@
 // the current weights for the noise scale.
 #pragma once
 
+#include <array>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,8 +35,8 @@ class WorkloadTrainer final : public plan::Trainer {
   std::optional<double> rescale_momentum(double factor) override;
   // Not for a model with floating-point buffers (batch-norm statistics): its
   // averaged weights would need the statistics recomputed, as SWA does.
-  bool begin_average() override;
-  std::optional<plan::EvalOutcome> evaluate_average() override;
+  bool begin_average(int slot = 0) override;
+  std::optional<plan::EvalOutcome> evaluate_average(int slot = 0) override;
 
  private:
   struct Snapshot;
@@ -47,8 +49,14 @@ class WorkloadTrainer final : public plan::Trainer {
   LossScaler scaler_;
   double first_loss_ = 0;
   std::vector<std::unique_ptr<Snapshot>> snapshots_;
-  std::vector<torch::Tensor> average_;  // the running average of the parameters
-  std::int64_t averaged_ = 0;           // the weights in it; 0: none kept
+  struct Average {
+    std::vector<torch::Tensor> parameters;  // the running average
+    std::int64_t count = 0;                 // the weights in it; 0: none kept
+  };
+  std::array<Average, kAverageSlots> averages_;
+  void clear_averages() {
+    for (auto& a : averages_) a = Average{};
+  }
 };
 
 }  // namespace batchtune
