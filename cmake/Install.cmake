@@ -6,7 +6,7 @@
 include(CMakePackageConfigHelpers)
 
 install(TARGETS batchtune RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS batchtune_api batchtune_run batchtune_plan batchtune_workload batchtune_probes batchtune_reports batchtune_torch
+install(TARGETS batchtune_api batchtune_run batchtune_dist batchtune_plan batchtune_workload batchtune_probes batchtune_reports batchtune_torch
   EXPORT batchtuneTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -16,7 +16,7 @@ install(TARGETS batchtune_api batchtune_run batchtune_plan batchtune_workload ba
 # the paths the sources use ("reports/...", "tuner/run/...").
 install(FILES ${PROJECT_SOURCE_DIR}/include/batchtune/batchtune.hpp
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/batchtune)
-foreach(_dir reports probes tuner/workload tuner/plan tuner/run)
+foreach(_dir reports probes tuner/workload tuner/plan tuner/dist tuner/run)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${_dir}/
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/batchtune/${_dir}
     FILES_MATCHING PATTERN "*.hpp")

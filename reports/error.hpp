@@ -23,6 +23,8 @@ enum class ExitCode : int {
   runtime_failure = 8,     // training failed for a reason that is not the user's input
   model_failed = 9,        // the sweep stopped: the user's model raised an error in an arm;
                            // the report holds the arms before it, marked incomplete
+  rank_failed = 10,        // data-parallel: a rank died, never arrived or stopped answering
+                           // within --dist-timeout; rank 0's report is marked incomplete
 };
 
 class Error : public std::runtime_error {

@@ -182,8 +182,15 @@ void to_json(nlohmann::json& j, const SweepArm& a) {
        {"compute_seconds", a.compute_seconds},
        {"data_seconds", a.data_seconds},
        {"train_loss", a.train_loss}};
+  // Data-parallel arms only: a single-process report keeps its shape.
+  if (!a.communication_seconds.empty()) j["communication_seconds"] = a.communication_seconds;
+  if (a.scaling_efficiency) j["scaling_efficiency"] = number(*a.scaling_efficiency);
+  if (!a.final_weights_sum_per_rank.empty()) j["final_weights_sum_per_rank"] = a.final_weights_sum_per_rank;
 }
 void from_json(const nlohmann::json& j, SweepArm& a) {
+  if (j.contains("communication_seconds")) j.at("communication_seconds").get_to(a.communication_seconds);
+  if (j.contains("scaling_efficiency")) j.at("scaling_efficiency").get_to(a.scaling_efficiency);
+  if (j.contains("final_weights_sum_per_rank")) j.at("final_weights_sum_per_rank").get_to(a.final_weights_sum_per_rank);
   j.at("batch_size").get_to(a.batch_size);
   j.at("seed").get_to(a.seed);
   a.learning_rate = read_number(j.at("learning_rate"));
@@ -298,6 +305,36 @@ void to_json(nlohmann::json& j, const SweepResult& s) {
        {"phase_seconds", s.phase_seconds},
        {"summaries", s.summaries},
        {"arms", s.arms}};
+  // Only a sharded or data-parallel sweep has these: other reports keep their shape.
+  if (s.shard) j["shard"] = *s.shard;
+  if (s.data_parallel) j["data_parallel"] = *s.data_parallel;
+}
+void to_json(nlohmann::json& j, const ShardInfo& s) {
+  j = {{"index", s.index}, {"count", s.count}, {"batch_sizes", s.batch_sizes}, {"arms_planned", s.arms_planned}};
+}
+void from_json(const nlohmann::json& j, ShardInfo& s) {
+  j.at("index").get_to(s.index);
+  j.at("count").get_to(s.count);
+  j.at("batch_sizes").get_to(s.batch_sizes);
+  j.at("arms_planned").get_to(s.arms_planned);
+}
+void to_json(nlohmann::json& j, const RankInfo& r) {
+  j = {{"rank", r.rank}, {"host", r.host}, {"device", r.device}, {"safe_max_micro_batch", r.safe_max_micro_batch}};
+}
+void from_json(const nlohmann::json& j, RankInfo& r) {
+  j.at("rank").get_to(r.rank);
+  j.at("host").get_to(r.host);
+  j.at("device").get_to(r.device);
+  j.at("safe_max_micro_batch").get_to(r.safe_max_micro_batch);
+}
+void to_json(nlohmann::json& j, const DataParallelInfo& d) {
+  j = {{"world_size", d.world_size}, {"backend", d.backend}, {"launcher", d.launcher}, {"ranks", d.ranks}};
+}
+void from_json(const nlohmann::json& j, DataParallelInfo& d) {
+  j.at("world_size").get_to(d.world_size);
+  j.at("backend").get_to(d.backend);
+  j.at("launcher").get_to(d.launcher);
+  j.at("ranks").get_to(d.ranks);
 }
 void from_json(const nlohmann::json& j, SweepResult& s) {
   j.at("budget_kind").get_to(s.budget_kind);
@@ -321,6 +358,10 @@ void from_json(const nlohmann::json& j, SweepResult& s) {
   if (j.contains("phase_seconds")) j.at("phase_seconds").get_to(s.phase_seconds);
   j.at("summaries").get_to(s.summaries);
   j.at("arms").get_to(s.arms);
+  if (j.contains("shard") && !j.at("shard").is_null()) s.shard = j.at("shard").get<ShardInfo>();
+  if (j.contains("data_parallel") && !j.at("data_parallel").is_null()) {
+    s.data_parallel = j.at("data_parallel").get<DataParallelInfo>();
+  }
 }
 
 void render_sweep_text(std::ostream& out, const SweepResult& s) {

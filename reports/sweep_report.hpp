@@ -116,6 +116,15 @@ struct SweepArm {
   std::optional<double> final_validation_accuracy;
   std::optional<TimeToTarget> target;  // interpolated crossing of the target loss (time_to_target)
   std::optional<EvaluationAtTarget> first_evaluation_at_target;
+  // Data-parallel arms only (empty, none otherwise): the gradient allreduce
+  // of each timed step, apart from compute (which then excludes it), and
+  // how much of the step the ranks spent computing rather than waiting on
+  // each other: median compute / median step.
+  std::vector<double> communication_seconds;
+  std::optional<double> scaling_efficiency;
+  // Data-parallel arms only: each rank's sum of all parameters at the arm's
+  // end, in rank order: equal when the ranks stayed in step.
+  std::vector<double> final_weights_sum_per_rank;
 };
 
 struct BatchSummary {
@@ -142,6 +151,33 @@ struct ScanPoint {
   double samples_per_s = 0;
   std::uint64_t peak_bytes = 0;
   int timed_steps = 0;
+};
+
+// One part of a sweep split over machines (`sweep --shard I/N`): this
+// report holds every N-th arm, from the I-th (1-based) on, of the arms the
+// whole sweep plans (seeds x batch_sizes, seed by seed); `batchtune merge`
+// puts the N parts back together.
+struct ShardInfo {
+  int index = 1;
+  int count = 1;
+  std::vector<std::int64_t> batch_sizes;  // the whole sweep's sizes, not only this part's
+  int arms_planned = 0;                   // the whole sweep's arms
+};
+
+// A data-parallel sweep (launched by torchrun or srun): every arm trained
+// on `world_size` processes, each global batch split across them and the
+// gradients averaged by allreduce. Sizes in the report are global batches.
+struct RankInfo {
+  int rank = 0;
+  std::string host;
+  std::string device;
+  std::int64_t safe_max_micro_batch = 0;  // this rank's probe; 0 when none ran
+};
+struct DataParallelInfo {
+  int world_size = 1;
+  std::string backend;      // gloo, nccl
+  std::string launcher;     // torchrun (RANK/WORLD_SIZE), slurm (SLURM_PROCID/SLURM_NTASKS)
+  std::vector<RankInfo> ranks;
 };
 
 // Wall-clock seconds of each phase of a sweep command (0 for a phase not run).
@@ -176,6 +212,8 @@ struct SweepResult {
   PhaseSeconds phase_seconds;
   std::vector<SweepArm> arms;
   std::vector<BatchSummary> summaries;
+  std::optional<ShardInfo> shard;                 // a part of a sharded sweep
+  std::optional<DataParallelInfo> data_parallel;  // arms trained on several processes
 };
 
 // Data plus compute time of each timed step: what samples/s, the step-time
@@ -214,6 +252,12 @@ void to_json(nlohmann::json& j, const ScanPoint& p);
 void from_json(const nlohmann::json& j, ScanPoint& p);
 void to_json(nlohmann::json& j, const PhaseSeconds& p);
 void from_json(const nlohmann::json& j, PhaseSeconds& p);
+void to_json(nlohmann::json& j, const ShardInfo& s);
+void from_json(const nlohmann::json& j, ShardInfo& s);
+void to_json(nlohmann::json& j, const RankInfo& r);
+void from_json(const nlohmann::json& j, RankInfo& r);
+void to_json(nlohmann::json& j, const DataParallelInfo& d);
+void from_json(const nlohmann::json& j, DataParallelInfo& d);
 void to_json(nlohmann::json& j, const SweepResult& s);
 void from_json(const nlohmann::json& j, SweepResult& s);
 

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   cmake g++ ninja-build ccache git pkg-config
   libtorch-dev nlohmann-json3-dev libcli11-dev catch2 zlib1g-dev
+  libgloo-dev  # c10d's Gloo headers: data-parallel sweeps (torchrun); libtorch-dev does not pull them in
   libopenblas0-pthread  # Debian's libtorch otherwise runs on the reference BLAS: 5-13x slower mlp steps
   dataset-fashion-mnist
   python3-torch   # exports the TorchScript test fixture; the Python side of bench/

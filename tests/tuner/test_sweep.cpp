@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "reports/error.hpp"
+#include "reports/report_reader.hpp"
 #include "tests/support/cli_run.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tuner/cli/cli.hpp"
@@ -230,5 +231,87 @@ TEST_CASE("an arm with few steps is timed on extra steps that change nothing els
     const SweepResult many = run_sweep(w, settings({16}, 512), nullptr, {}, stop);
     CHECK(many.arms[0].timing_only_steps == 0);
     CHECK(many.arms[0].compute_seconds.size() == 30);  // 32 steps, 2 warm-up steps excluded
+  }
+}
+
+TEST_CASE("a sweep split with --shard and joined by merge is the unsharded sweep", "[tuner][sweep][cli]") {
+  const test::TempDir tmp;
+  const std::vector<std::string> base{"sweep", "--model", "mlp", "--data", "synthetic", "--mlp-hidden", "32",
+                                      "--synthetic-train", "1024", "--synthetic-val", "128", "--memory-limit",
+                                      "8MiB", "--batch-sizes", "16,32,64", "--seeds", "2", "--budget",
+                                      "samples=512", "--eval-samples", "128", "--noise-repeats", "2",
+                                      "--threads", "1"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const Run whole = cli(with({"-o", tmp.file("whole.json")}));
+  INFO(whole.err);
+  REQUIRE(whole.code == 0);
+  for (const std::string part : {"1", "2", "3"}) {
+    const Run r = cli(with({"--shard", part + "/3", "-o", tmp.file("part" + part + ".json")}));
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+  }
+  const Report p2 = read_report(tmp.file("part2.json"));
+  REQUIRE(p2.sweep->shard);
+  CHECK(p2.sweep->arms.size() == 2);  // arms 2 and 5 of 6
+  CHECK_FALSE(p2.recommendation->recommends());
+  CHECK(p2.recommendation->noise_scale.status == NoiseScaleStatus::not_measured);
+  CHECK(cli({"show", tmp.file("part2.json"), "--get", "recommendation.batch_size"}).code ==
+        to_int(ExitCode::no_recommendation));
+
+  const Run merged = cli({"merge", tmp.file("part3.json"), tmp.file("part1.json"), tmp.file("part2.json"), "-o",
+                          tmp.file("merged.json")});
+  INFO(merged.err);
+  REQUIRE(merged.code == 0);
+  const Report a = read_report(tmp.file("whole.json"));
+  const Report b = read_report(tmp.file("merged.json"));
+  REQUIRE(a.sweep->arms.size() == b.sweep->arms.size());
+  for (std::size_t i = 0; i < a.sweep->arms.size(); ++i) {
+    const SweepArm& x = a.sweep->arms[i];
+    const SweepArm& y = b.sweep->arms[i];
+    CHECK(x.batch_size == y.batch_size);
+    CHECK(x.seed == y.seed);
+    REQUIRE(x.train_loss.size() == y.train_loss.size());
+    for (std::size_t k = 0; k < x.train_loss.size(); ++k) CHECK(x.train_loss[k].loss == y.train_loss[k].loss);
+    REQUIRE(x.evaluations.size() == y.evaluations.size());
+    CHECK(x.evaluations.back().loss == y.evaluations.back().loss);
+  }
+  CHECK(a.sweep->target_loss == b.sweep->target_loss);
+  REQUIRE(b.recommendation);
+  CHECK(b.recommendation->noise_scale.status == a.recommendation->noise_scale.status);
+  // The same measurements give the same recommendation: the merged sweep's
+  // arms recommended from with the whole sweep's step times.
+  SweepResult same = *b.sweep;
+  for (std::size_t i = 0; i < same.arms.size(); ++i) {
+    same.arms[i].compute_seconds = a.sweep->arms[i].compute_seconds;
+    same.arms[i].data_seconds = a.sweep->arms[i].data_seconds;
+    same.arms[i].median_step_seconds = a.sweep->arms[i].median_step_seconds;
+    same.arms[i].samples_per_s = a.sweep->arms[i].samples_per_s;
+    same.arms[i].train_loss = a.sweep->arms[i].train_loss;
+    same.arms[i].evaluations = a.sweep->arms[i].evaluations;
+  }
+  summarise_sweep(same);
+  const Recommendation again = recommend(same, &*b.probe, b.workload, a.recommendation->noise_scale, {});
+  CHECK(again.batch_size == a.recommendation->batch_size);
+
+  SECTION("bad --shard values and combinations are refused before any work") {
+    for (const std::string bad : {"0/2", "3/2", "2", "a/b", "/2"}) {
+      const Run r = cli(with({"--shard", bad, "-o", tmp.file("bad.json")}));
+      CHECK(r.code == to_int(ExitCode::usage));
+      CHECK(r.err.find("--shard") != std::string::npos);
+    }
+    const Run many = cli(with({"--shard", "7/7", "-o", tmp.file("bad.json")}));
+    CHECK(many.code == to_int(ExitCode::usage));
+    CHECK(many.err.find("at most that many parts") != std::string::npos);
+    const Run whole_run = cli({"sweep", "--model", "mlp", "--data", "synthetic", "--epochs", "1", "--shard", "1/2"});
+    CHECK(whole_run.code == to_int(ExitCode::usage));
+    const Run one = cli({"merge", tmp.file("part1.json"), "-o", tmp.file("bad.json")});
+    CHECK(one.code == to_int(ExitCode::usage));
+    const Run unsharded = cli({"merge", tmp.file("part1.json"), tmp.file("whole.json"), "-o", tmp.file("bad.json")});
+    CHECK(unsharded.code == to_int(ExitCode::bad_input));
+    CHECK(unsharded.err.find("whole.json") != std::string::npos);
   }
 }

@@ -43,7 +43,8 @@ int run_cli(const std::vector<std::string>& args, Io io) {
       "Run 'batchtune SUBCOMMAND --help' for a subcommand's options.\n"
       "Exit codes: 0 ok, 1 check failed, 2 usage, 3 bad input, 4 device unavailable,\n"
       "5 does not fit, 6 output not writable, 7 interrupted, 8 runtime failure,\n"
-      "9 the model failed in a sweep arm (the finished arms are written).");
+      "9 the model failed in a sweep arm (the finished arms are written),\n"
+      "10 data-parallel: a rank died or did not answer within --dist-timeout.");
 
   setup_info(app, io);
   setup_train(app, io);
@@ -53,6 +54,7 @@ int run_cli(const std::vector<std::string>& args, Io io) {
   setup_report(app, io);
   setup_compare(app, io);
   setup_check(app, io);
+  setup_merge(app, io);
 
   std::string line = "batchtune";
   for (const auto& a : args) line += " " + a;

@@ -30,6 +30,7 @@ void setup_show(CLI::App& app, Io io);
 void setup_report(CLI::App& app, Io io);
 void setup_compare(CLI::App& app, Io io);
 void setup_check(CLI::App& app, Io io);
+void setup_merge(CLI::App& app, Io io);
 
 struct RenderTargets;
 // --markdown F and --html F, shared by sweep and report.

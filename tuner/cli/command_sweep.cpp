@@ -3,10 +3,14 @@
 // mlp on Fashion-MNIST, under half a minute on a 2-core CPU.
 #include <CLI/CLI.hpp>
 
+#include <torch/cuda.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <ostream>
+#include <sstream>
 
 #include "reports/error.hpp"
 #include "reports/json_util.hpp"
@@ -18,6 +22,8 @@
 #include "tuner/cli/interrupt.hpp"
 #include "tuner/cli/output_plan.hpp"
 #include "tuner/cli/probe_options.hpp"
+#include "tuner/dist/data_parallel.hpp"
+#include "tuner/dist/launch.hpp"
 #include "tuner/run/sweep.hpp"
 #include "tuner/run/tune.hpp"
 #include "tuner/cli/workload_options.hpp"
@@ -51,6 +57,8 @@ struct SweepOptions {
   double tune_share = 0.35;
   int lr_grid = 0;
   bool throughput_only = false;
+  std::string shard;
+  double dist_timeout_s = 60;
   std::string output = "batchtune-report.json";
   RenderTargets renderings;
 };
@@ -86,6 +94,14 @@ TunePlan plan_of(const SweepOptions& o) {
                        "drop --epochs, --train-samples, --batch-sizes and --budget");
     }
     plan.throughput_only = true;
+  }
+  if (!o.shard.empty()) {
+    std::tie(plan.shard_index, plan.shard_count) = parse_shard(o.shard);
+    if (whole || o.throughput_only) {
+      throw UsageError("--shard splits the early sweep's arms over machines; the whole-run tune (--epochs, "
+                       "--train-samples) trains one trunk its arms branch from, and --throughput-only runs no arms: "
+                       "drop --shard");
+    }
   }
   if (o.epochs > 0 && o.train_samples > 0) {
     throw UsageError("--epochs and --train-samples both state the planned run; give one of them");
@@ -128,14 +144,30 @@ void write_final(const std::string& path, const std::string& text) {
 }
 
 void run_sweep_command(const SweepOptions& o, Io io) {
+  // A torchrun or srun launch: every rank runs this command; rank 0 writes.
+  const std::optional<dist::LaunchInfo> launch = dist::launch_from_environment();
+  const bool writer = !launch || launch->rank == 0;
   // Every output is checked before any work: nothing measured is lost to a
   // path found unwritable at the end.
-  check_outputs({{"-o", o.output}, {"--html", o.renderings.html}, {"--markdown", o.renderings.markdown}},
-                model_and_data_inputs(o.workload));
+  if (writer) {
+    check_outputs({{"-o", o.output}, {"--html", o.renderings.html}, {"--markdown", o.renderings.markdown}},
+                  model_and_data_inputs(o.workload));
+  }
   TunePlan plan = plan_of(o);
-  const Workload workload = Workload::create(o.workload.to_spec());
+  std::unique_ptr<dist::DataParallel> dp;
+  if (launch) {
+    io.err << "sweep: rank " << launch->rank << " of " << launch->world_size << " (" << launch->launcher
+           << "), meeting the others at " << launch->master_addr << ':' << launch->master_port << '\n';
+    dp = dist::DataParallel::connect(*launch, std::chrono::milliseconds(static_cast<long long>(o.dist_timeout_s * 1000)));
+  }
+  WorkloadSpec spec = o.workload.to_spec();
+  if (launch && (spec.device == "cuda" || (spec.device == "auto" && torch::cuda::is_available()))) {
+    spec.device = "cuda:" + std::to_string(launch->local_rank);  // one GPU a rank, as torchrun expects
+  }
+  const Workload workload = Workload::create(spec);
 
   TuneHooks hooks;
+  hooks.data_parallel = dp.get();
   hooks.progress = &io.err;
   hooks.live_progress = isatty(STDERR_FILENO) == 1;
   hooks.stop = &InterruptGuard::flag();
@@ -145,7 +177,21 @@ void run_sweep_command(const SweepOptions& o, Io io) {
   hooks.checkpoint = [&](const nlohmann::ordered_json& report, const std::string& phase) {
     InterruptGuard::checkpoint(o.output, report.dump(2) + "\n", phase);
   };
+  std::ostringstream quiet;
+  if (!writer) {
+    // The other ranks measure the same arms: rank 0 speaks and writes for them.
+    hooks.progress = &quiet;
+    hooks.live_progress = false;
+    hooks.checkpoint = nullptr;
+  }
   const TuneOutcome outcome = tune(workload, std::move(plan), hooks);
+  if (!writer) {
+    if (outcome.end == TuneEnd::rank_failed) {
+      throw dist::PeerFailure(outcome.sweep.incomplete_reason + "; rank 0 writes the report");
+    }
+    io.err << "sweep: rank " << launch->rank << " done; rank 0 writes the report\n";
+    return;
+  }
   const std::string text = outcome.report.dump(2) + "\n";
   write_final(o.output, text);
   const std::string& why = outcome.sweep.incomplete_reason;
@@ -156,6 +202,10 @@ void run_sweep_command(const SweepOptions& o, Io io) {
   const Report written = report_from_json(nlohmann::json::parse(text), o.output);
   if (o.renderings.console_to_stdout()) render_report_text(io.out, written);
   io.err << write_renderings(written, o.renderings, io.out);
+  if (outcome.end == TuneEnd::rank_failed) {
+    throw dist::PeerFailure(outcome.sweep.incomplete_reason + ". The report in " + o.output +
+                            " keeps the finished arms and is marked incomplete");
+  }
   if (outcome.end == TuneEnd::model_failed) {
     throw Error(ExitCode::model_failed, "the sweep stopped: " + why + ". The report in " + o.output +
                                             " keeps the finished arms and is marked incomplete");
@@ -240,6 +290,16 @@ void setup_sweep(CLI::App& app, Io io) {
                 "runs: this machine's step times, for `report CONV.json --step-times THIS.json` on a whole-run "
                 "report made elsewhere")
       ->group(whole);
+  sub->add_option("--shard", o->shard,
+                  "I/N: run only every N-th arm from the I-th (1-based), as one of N machines sharing the sweep "
+                  "(a SLURM array job); list --batch-sizes so every part plans the same arms, then join the parts "
+                  "with `batchtune merge`")
+      ->group(group);
+  sub->add_option("--dist-timeout", o->dist_timeout_s,
+                  "Data-parallel launches (torchrun, srun): seconds to wait for every rank to arrive and for any "
+                  "collective to finish; a rank that dies or stops answering ends the sweep on every rank within it "
+                  "(exit 10, rank 0's report marked incomplete)")
+      ->capture_default_str()->check(CLI::Range(1.0, 86400.0))->group(group);
   sub->add_flag("--force", o->force, "Run listed sizes above the probe's safe maximum (and skip the probe for a list)")
       ->group(group);
   sub->add_option("-o,--output", o->output, "The report (JSON), written atomically")->capture_default_str();

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <ostream>
 
 #include "probes/cuda_adapter.hpp"
@@ -75,6 +76,8 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       arm.initial_weights_sum = sum;
     }
     optimizer = w.make_optimizer(*model, plan.lr);
+  } catch (const dist::PeerFailure&) {
+    throw;
   } catch (const std::exception& e) {
     arm.status = probes::is_out_of_memory(e) ? ArmStatus::out_of_memory : ArmStatus::failed;
     arm.failed_at_step = 0;
@@ -82,8 +85,44 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     drain_autograd(device);
     return arm;
   }
+  dist::DataParallel* dp = s.data_parallel;
+  // The same initial weights on every rank, whatever each built.
+  if (dp) dp->broadcast_model(*model);
   BatchSampler sampler = w.make_sampler(plan.seed);
   LossScaler scaler;
+  // One step of `batch` samples: this process alone, or its rows of the
+  // global batch with the gradients summed over the ranks. Data, compute and
+  // communication seconds apart; a rank's failure or stop request reaches
+  // every rank in the same step (the data-parallel step carries them).
+  struct Step {
+    double loss = 0, data_s = 0, compute_s = 0, comm_s = 0;
+    bool stop = false;
+    std::optional<dist::StepOutcome> failed;  // data-parallel: some rank failed; nothing was stepped
+  };
+  auto one_step = [&](std::int64_t batch) {
+    Step st;
+    const auto t0 = clock_type::now();
+    if (dp) {
+      const auto [begin, end] = dist::rank_rows(batch, dp->rank(), dp->world_size());
+      auto [x, y] = w.next_batch_rows(sampler, batch, begin, end);
+      synchronize(device);
+      st.data_s = seconds_since(t0);
+      dist::StepOutcome o = dist::data_parallel_step(*dp, *model, *optimizer, w, x, y, batch, stop.load());
+      st.loss = o.loss;
+      st.compute_s = o.compute_seconds;
+      st.comm_s = o.communication_seconds;
+      st.stop = o.stop;
+      if (o.failed_rank) st.failed = std::move(o);
+      return st;
+    }
+    auto [x, y] = w.next_batch(sampler, batch);
+    synchronize(device);
+    const auto t1 = clock_type::now();
+    st.loss = train_step(*model, *optimizer, w, x, y, &scaler).item<double>();  // synchronises
+    st.data_s = std::chrono::duration<double>(t1 - t0).count();
+    st.compute_s = seconds_since(t1);
+    return st;
+  };
   // The first steps pay for allocator growth and kernel selection.
   const std::int64_t excluded = plan.planned_steps == 0 || plan.planned_steps > 4 ? 2 : 0;
   arm.warmup_steps_excluded = excluded;
@@ -127,7 +166,8 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   for (std::int64_t step = 1;; ++step) {
     if (plan.planned_steps > 0 && step > plan.planned_steps) break;
     if (plan.planned_steps == 0 && train_seconds >= plan.seconds) break;
-    if (stop.load()) {
+    // Data-parallel ranks stop together: the step carries the request.
+    if (!dp && stop.load()) {
       arm.status = ArmStatus::interrupted;
       arm.message = "stopped by a signal";
       break;
@@ -144,16 +184,24 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       set_learning_rate(*optimizer, plan.lr);
     }
     double loss = 0;
-    double data_s = 0, compute_s = 0;
+    double data_s = 0, compute_s = 0, comm_s = 0;
+    bool stop_after = false;
     try {
-      const auto t0 = clock_type::now();
-      auto [x, y] = w.next_batch(sampler, batch);
-      synchronize(device);
-      const auto t1 = clock_type::now();
-      loss = train_step(*model, *optimizer, w, x, y, &scaler).item<double>();  // synchronises
-      const auto t2 = clock_type::now();
-      data_s = std::chrono::duration<double>(t1 - t0).count();
-      compute_s = std::chrono::duration<double>(t2 - t1).count();
+      Step st = one_step(batch);
+      if (st.failed) {
+        arm.status = st.failed->failed_out_of_memory ? ArmStatus::out_of_memory : ArmStatus::failed;
+        arm.failed_at_step = step;
+        arm.message = "training step " + std::to_string(step) + " at batch " + std::to_string(batch) + ": " +
+                      st.failed->failure;
+        break;
+      }
+      loss = st.loss;
+      data_s = st.data_s;
+      compute_s = st.compute_s;
+      comm_s = st.comm_s;
+      stop_after = st.stop;
+    } catch (const dist::PeerFailure&) {
+      throw;
     } catch (const std::exception& e) {
       if (!probes::is_out_of_memory(e)) {
         fail(e, step, "training step " + std::to_string(step) + " at batch " + std::to_string(batch) + " failed");
@@ -165,13 +213,14 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
                     " (the probe judged this size safe: the margin was too small or memory varies)";
       break;
     }
-    train_seconds += data_s + compute_s;
+    train_seconds += data_s + compute_s + comm_s;
     arm.steps = step;
     arm.samples += batch;
     arm.train_loss.push_back(LossPoint{step, arm.samples, train_seconds, loss});
     if (batch == plan.batch && step > excluded) {
       arm.compute_seconds.push_back(compute_s);
       arm.data_seconds.push_back(data_s);
+      if (dp) arm.communication_seconds.push_back(comm_s);
     }
     if (step == 1) first_loss = loss;
     // Diverged: not finite, or a thousand times the first loss (an explosion
@@ -191,6 +240,11 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     if (s.eval_every_samples > 0 && arm.samples >= next_eval) {
       if (!evaluate()) break;
       while (next_eval <= arm.samples) next_eval += s.eval_every_samples;
+    }
+    if (stop_after) {
+      arm.status = ArmStatus::interrupted;
+      arm.message = "stopped by a signal (on some rank) after step " + std::to_string(step);
+      break;
     }
     if (progress.out && progress.live && seconds_since(last_progress) > 0.5) {
       last_progress = clock_type::now();
@@ -222,6 +276,13 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     }
   }
   if (arm.status != ArmStatus::completed && arm.status != ArmStatus::interrupted) drain_autograd(device);
+  if (dp) {
+    // Evidence that the ranks stayed in step: each one's weights, summed.
+    torch::NoGradGuard no_grad;
+    double sum = 0;
+    for (const auto& p : model->parameters()) sum += p.to(torch::kFloat64).sum().item<double>();
+    arm.final_weights_sum_per_rank = dp->allgather_double(sum);
+  }
   if (!arm.evaluations.empty() && arm.status == ArmStatus::completed) {
     arm.final_validation_loss = arm.evaluations.back().loss;
     arm.final_validation_accuracy = arm.evaluations.back().accuracy;
@@ -233,18 +294,21 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   if (arm.status == ArmStatus::completed && arm.compute_seconds.size() < kMinTimedSteps && !stop.load()) {
     // Taken in temporaries: a failure here keeps the arm's own timings and
     // status (its training finished), with a note.
-    std::vector<double> compute, data;
+    std::vector<double> compute, data, comm;
     std::string failure;
-    for (std::size_t i = 0; i < kMinTimedSteps && !stop.load(); ++i) {
+    for (std::size_t i = 0; i < kMinTimedSteps && (dp || !stop.load()); ++i) {
       try {
-        const auto t0 = clock_type::now();
-        auto [x, y] = w.next_batch(sampler, plan.batch);
-        synchronize(device);
-        const auto t1 = clock_type::now();
-        train_step(*model, *optimizer, w, x, y, &scaler).item<double>();
-        const auto t2 = clock_type::now();
-        data.push_back(std::chrono::duration<double>(t1 - t0).count());
-        compute.push_back(std::chrono::duration<double>(t2 - t1).count());
+        const Step st = one_step(plan.batch);
+        if (st.failed) {
+          failure = st.failed->failure;
+          break;
+        }
+        data.push_back(st.data_s);
+        compute.push_back(st.compute_s);
+        comm.push_back(st.comm_s);
+        if (st.stop) break;
+      } catch (const dist::PeerFailure&) {
+        throw;
       } catch (const std::exception& e) {
         drain_autograd(device);
         failure = describe_model_error(e);
@@ -254,6 +318,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     if (compute.size() == kMinTimedSteps) {
       arm.compute_seconds = std::move(compute);
       arm.data_seconds = std::move(data);
+      if (dp) arm.communication_seconds = std::move(comm);
       arm.timing_only_steps = static_cast<std::int64_t>(kMinTimedSteps);
     } else if (!failure.empty()) {
       arm.message = "extra timing steps failed (" + failure + "); timed on the arm's own steps";
@@ -263,7 +328,8 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     std::vector<double> total(arm.compute_seconds.size());
     double data_sum = 0, all_sum = 0;
     for (std::size_t i = 0; i < total.size(); ++i) {
-      total[i] = arm.compute_seconds[i] + arm.data_seconds[i];
+      total[i] = arm.compute_seconds[i] + arm.data_seconds[i] +
+                 (i < arm.communication_seconds.size() ? arm.communication_seconds[i] : 0.0);
       data_sum += arm.data_seconds[i];
       all_sum += total[i];
     }
@@ -273,6 +339,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     arm.samples_per_s = double(plan.batch) / *arm.median_step_seconds;
     arm.steps_per_s = 1.0 / *arm.median_step_seconds;
     arm.data_share = all_sum > 0 ? data_sum / all_sum : 0.0;
+    if (dp) arm.scaling_efficiency = *quantile_of(arm.compute_seconds, 0.5) / *arm.median_step_seconds;
   }
   if (meter) arm.peak_bytes = meter->peak_bytes();
   clock.evaluation_seconds += eval_seconds;
@@ -300,6 +367,20 @@ std::pair<BudgetKind, double> parse_budget(const std::string& text) {
     throw UsageError("--budget " + text + ": must be a whole number");
   }
   return {*kind, value};
+}
+
+std::pair<int, int> parse_shard(const std::string& text) {
+  const std::string hint = "--shard " + text + ": expected I/N with 1 <= I <= N (this machine's part of N), such as 2/4";
+  const auto slash = text.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 >= text.size() || text.size() > 12) throw UsageError(hint);
+  const std::string a = text.substr(0, slash), b = text.substr(slash + 1);
+  auto digits = [](const std::string& t) {
+    return std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); });
+  };
+  if (!digits(a) || !digits(b)) throw UsageError(hint);
+  const int index = std::stoi(a), count = std::stoi(b);
+  if (index < 1 || count < 1 || index > count) throw UsageError(hint);
+  return {index, count};
 }
 
 std::vector<std::int64_t> parse_batch_sizes(const std::string& text) {
@@ -356,11 +437,17 @@ SweepResult sweep_settings_record(const Workload& w, const SweepSettings& s) {
 }
 
 SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryMeter* meter,
-                      const SweepProgress& progress, const std::atomic<bool>& stop) {
+                      const SweepProgress& progress, const std::atomic<bool>& stop, std::string* peer_failure) {
   SweepResult r = sweep_settings_record(w, s);
 
-  const std::size_t total_arms = s.batch_sizes.size() * static_cast<std::size_t>(s.seeds);
+  const std::size_t planned_arms = s.batch_sizes.size() * static_cast<std::size_t>(s.seeds);
+  std::size_t total_arms = 0;  // this shard's
+  for (std::size_t i = 0; i < planned_arms; ++i) total_arms += arm_in_shard(i, s.shard_index, s.shard_count);
+  if (s.shard_count > 1) {
+    r.shard = ShardInfo{s.shard_index, s.shard_count, s.batch_sizes, static_cast<int>(planned_arms)};
+  }
   std::size_t index = 0;
+  std::size_t planned_index = 0;
   SweepClock clock;
   clock.arms_total = total_arms;
   const SweepArm* failed = nullptr;
@@ -370,6 +457,7 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
   for (int k = 0; k < s.seeds; ++k) {
     for (std::int64_t batch : s.batch_sizes) {
       if (stop.load() || failed) break;
+      if (!arm_in_shard(planned_index++, s.shard_index, s.shard_count)) continue;
       ArmPlan plan;
       plan.batch = batch;
       plan.seed = w.spec().seed + static_cast<std::uint64_t>(k);
@@ -387,7 +475,21 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
       }
       const std::string label = "sweep: arm " + std::to_string(++index) + "/" + std::to_string(total_arms) +
                                 " batch " + std::to_string(batch) + " seed " + std::to_string(plan.seed);
-      SweepArm arm = run_arm(w, s, plan, meter, progress, label, stop, clock);
+      SweepArm arm;
+      try {
+        arm = run_arm(w, s, plan, meter, progress, label, stop, clock);
+      } catch (const dist::PeerFailure& e) {
+        // This rank is fine; another is gone. The arms so far are the report.
+        r.incomplete = true;
+        r.incomplete_reason = std::string("data-parallel: the arm at batch ") + std::to_string(batch) + " (seed " +
+                              std::to_string(plan.seed) + ") stopped: " + e.what() + "; " +
+                              std::to_string(r.arms.size()) + " of " + std::to_string(total_arms) +
+                              " arms finished before it";
+        if (progress.out) *progress.out << (progress.live ? "\n" : "") << "sweep: " << e.what() << '\n';
+        if (peer_failure) *peer_failure = e.what();
+        summarise_sweep(r);
+        return r;
+      }
       ++clock.arms_done;
       if (progress.out) {
         char line[256];

@@ -16,6 +16,7 @@
 #include "probes/memory_meter.hpp"
 #include "reports/recommend.hpp"
 #include "reports/sweep_report.hpp"
+#include "tuner/dist/data_parallel.hpp"
 #include "tuner/workload/workload.hpp"
 
 namespace batchtune {
@@ -41,10 +42,25 @@ struct SweepSettings {
   // The smallest batch the model trains at (the probe's min_batch): a
   // samples budget's last partial batch is never smaller.
   std::int64_t min_batch = 1;
+  // `--shard I/N`: run only every N-th arm from the I-th (1-based) of the
+  // seed-by-seed order; 1/1 runs them all.
+  int shard_index = 1;
+  int shard_count = 1;
+  // Set: every arm trains data-parallel on the launch's ranks; batch sizes
+  // are global batches, each split across the ranks.
+  dist::DataParallel* data_parallel = nullptr;
 };
 
 // "samples=30000", "steps=200", "seconds=5" -> kind and value; UsageError.
 std::pair<BudgetKind, double> parse_budget(const std::string& text);
+
+// "2/4" -> {2, 4}: the second of four parts; UsageError unless 1 <= I <= N.
+std::pair<int, int> parse_shard(const std::string& text);
+
+// Whether the arm at `index` (0-based, seed by seed) belongs to shard I/N.
+inline bool arm_in_shard(std::size_t index, int shard_index, int shard_count) {
+  return static_cast<int>(index % static_cast<std::size_t>(shard_count)) == shard_index - 1;
+}
 
 // "16,64,256" -> sizes; UsageError for an empty or non-numeric list.
 std::vector<std::int64_t> parse_batch_sizes(const std::string& text);
@@ -68,7 +84,11 @@ SweepResult sweep_settings_record(const Workload& workload, const SweepSettings&
 // memory nor divergence (status failed, the model's own message): the arms
 // before it are kept. Divergence and OOM end an arm, not the sweep. `meter`
 // (may be null) measures each arm's peak and enforces the probe's capacity.
+// Data-parallel: a peer that fails (dies, stops answering) ends the sweep
+// on this rank too; the report keeps the arms before it, marked incomplete,
+// and `peer_failure` (when given) receives the message.
 SweepResult run_sweep(const Workload& workload, const SweepSettings& settings, probes::MemoryMeter* meter,
-                      const SweepProgress& progress, const std::atomic<bool>& stop);
+                      const SweepProgress& progress, const std::atomic<bool>& stop,
+                      std::string* peer_failure = nullptr);
 
 }  // namespace batchtune

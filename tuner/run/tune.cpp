@@ -1,5 +1,7 @@
 #include "tuner/run/tune.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -57,6 +59,7 @@ class Tuner {
 
   TuneOutcome run() {
     settle_settings();
+    if (dp()) describe_ranks();
     checkpoint(nullptr, incomplete_sweep("interrupted before the probe"), "the set-up");
     if (!measure_memory()) return finish();
     if (plan_.throughput_only) {
@@ -82,6 +85,37 @@ class Tuner {
 
  private:
   bool stopped() const { return hooks_.stop->load(); }
+  dist::DataParallel* dp() const { return hooks_.data_parallel; }
+
+  // What a data-parallel sweep does not do (yet), refused before any work,
+  // with the same answer on every rank.
+  void check_data_parallel_plan(bool auto_sizes) const {
+    const dist::DataParallel& d = *dp();
+    const std::string world = "a data-parallel sweep (" + d.launch().launcher + ", " +
+                              std::to_string(d.world_size()) + " ranks)";
+    if (plan_.whole_run || plan_.throughput_only) {
+      throw UsageError(world + " trains the early sweep's arms; the whole-run tune (--epochs, --train-samples) and "
+                               "--throughput-only run in one process: launch them without torchrun/srun");
+    }
+    if (auto_sizes) {
+      throw UsageError(world + " runs no throughput scan: list the global batch sizes with --batch-sizes (each "
+                               "split across the ranks)");
+    }
+    if (plan_.batch_sizes.front() < d.world_size()) {
+      throw UsageError("--batch-sizes " + std::to_string(plan_.batch_sizes.front()) + " is smaller than the " +
+                       std::to_string(d.world_size()) + " ranks of " + world +
+                       ": every rank needs at least one sample of each global batch");
+    }
+    if (settings_.budget_kind == BudgetKind::seconds) {
+      throw UsageError("--budget seconds=...: each rank's clock would end its arms at a different step in " + world +
+                       "; give samples=N or steps=N");
+    }
+    if (workload_.precision() == Precision::fp16) {
+      throw UsageError("--precision fp16 (loss scaling) is not supported in " + world + "; use bf16 or fp32");
+    }
+    if (plan_.probe.isolate) throw UsageError("--isolate is not supported in " + world);
+    if (plan_.shard_count > 1) throw UsageError("--shard splits arms over machines; " + world + " shares each arm");
+  }
   const ProbeResult* probe() const { return outcome_.probe ? &*outcome_.probe : nullptr; }
 
   void checkpoint(const ProbeResult* p, const SweepResult& so_far, const std::string& phase) {
@@ -100,7 +134,10 @@ class Tuner {
     outcome_.sweep = result_;
     const bool failed = trunk_failed_ || std::any_of(result_.arms.begin(), result_.arms.end(),
                                                      [](const SweepArm& a) { return a.status == ArmStatus::failed; });
-    outcome_.end = failed ? TuneEnd::model_failed : result_.incomplete ? TuneEnd::interrupted : TuneEnd::complete;
+    outcome_.end = !peer_failure_.empty() ? TuneEnd::rank_failed
+                   : failed               ? TuneEnd::model_failed
+                   : result_.incomplete   ? TuneEnd::interrupted
+                                          : TuneEnd::complete;
     outcome_.report = build_report(workload_, probe(), &result_,
                                    outcome_.recommendation ? &*outcome_.recommendation : nullptr,
                                    outcome_.whole_run ? &*outcome_.whole_run : nullptr);
@@ -138,6 +175,10 @@ class Tuner {
     s.seeds = plan_.seeds;
     s.precision = precision_name(workload_.precision());
     s.target_loss = plan_.target_loss;
+    s.shard_index = plan_.shard_index;
+    s.shard_count = plan_.shard_count;
+    s.data_parallel = hooks_.data_parallel;
+    if (dp()) check_data_parallel_plan(auto_sizes);
 
     // Never search above what a sweep could run: the training set,
     // --max-batch and a samples budget (an arm needs one whole batch).
@@ -260,6 +301,15 @@ class Tuner {
       if (plan_.batch_sizes.back() < cap_) cap_source_ = "--batch-sizes";
     }
     const auto probe_start = clock_type::now();
+    if (dp()) {
+      // Each rank probes the micro-batch it will carry, on its own device;
+      // ranks on one machine share its memory.
+      const std::int64_t world = dp()->world_size();
+      plan_.probe.search.max_batch = (plan_.probe.search.max_batch + world - 1) / world;
+      if (!plan_.probe.memory_limit_bytes && workload_.device().is_cpu()) {
+        plan_.probe.memory_limit_bytes = usable_memory_bytes() / std::uint64_t(dp()->launch().local_world_size);
+      }
+    }
     plan_.probe.stop = hooks_.stop;
     plan_.probe.on_trial = [&](const ProbeResult& p) {
       checkpoint(&p, incomplete_sweep("interrupted during the probe"), "the probe");
@@ -274,10 +324,51 @@ class Tuner {
     result_.phase_seconds.probe = seconds_since(probe_start);
     if (outcome_.probe->capped) outcome_.probe->cap_source = cap_source_;
     meter_ = make_meter(workload_, outcome_.probe->capacity_bytes);
+    if (dp()) gather_probes();
     return true;
   }
 
   // The sizes to sweep, checked against the probe; evaluation cadence.
+  void describe_ranks() {
+    dist::DataParallel& d = *dp();
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    hosts_ = d.allgather_text(host);
+    devices_ = d.allgather_text(workload_.device().str());
+    DataParallelInfo info;
+    info.world_size = d.world_size();
+    info.backend = d.backend();
+    info.launcher = d.launch().launcher;
+    for (int r = 0; r < d.world_size(); ++r) {
+      info.ranks.push_back(RankInfo{r, hosts_[static_cast<std::size_t>(r)], devices_[static_cast<std::size_t>(r)], 0});
+    }
+    result_.data_parallel = info;
+  }
+
+  // The smallest safe micro-batch over the ranks bounds every global size:
+  // the report's probe is rank 0's, its fitting and safe sizes made global
+  // (that micro-batch x the ranks); each rank's own is in sweep.data_parallel.
+  void gather_probes() {
+    dist::DataParallel& d = *dp();
+    ProbeResult& p = *outcome_.probe;
+    const auto safe = d.allgather(p.safe_max_batch);
+    const auto fitting = d.allgather(p.largest_fitting_batch);
+    const auto min_batch = d.allgather(p.min_batch);
+    result_.data_parallel->ranks.clear();
+    for (int r = 0; r < d.world_size(); ++r) {
+      result_.data_parallel->ranks.push_back(RankInfo{r, hosts_[static_cast<std::size_t>(r)],
+                                                      devices_[static_cast<std::size_t>(r)],
+                                                      safe[static_cast<std::size_t>(r)]});
+    }
+    const std::int64_t world = d.world_size();
+    p.safe_max_batch = *std::min_element(safe.begin(), safe.end()) * world;
+    p.largest_fitting_batch = *std::min_element(fitting.begin(), fitting.end()) * world;
+    p.min_batch = *std::max_element(min_batch.begin(), min_batch.end()) * world;
+    p.max_batch *= world;
+    *hooks_.progress << "probe: data-parallel over " << world << " ranks: the smallest safe micro-batch is "
+                     << p.safe_max_batch / world << ", so global batches up to " << p.safe_max_batch << " fit\n";
+  }
+
   void plan_sizes() {
     SweepSettings& s = settings_;
     const ProbeResult* p = probe();
@@ -308,6 +399,12 @@ class Tuner {
       }
     }
     s.batch_sizes = sizes;
+    const std::size_t arms = sizes.size() * static_cast<std::size_t>(s.seeds);
+    if (plan_.shard_count > 1 && static_cast<std::size_t>(plan_.shard_count) > arms) {
+      throw UsageError("--shard " + std::to_string(plan_.shard_index) + "/" + std::to_string(plan_.shard_count) +
+                       ": the sweep plans " + std::to_string(arms) + " arms (" + std::to_string(sizes.size()) +
+                       " sizes x " + std::to_string(s.seeds) + " seeds); split it into at most that many parts");
+    }
     if (!plan_.whole_run && s.budget_kind == BudgetKind::samples && s.budget_value < double(sizes.back())) {
       throw UsageError("--budget samples=" + std::to_string(static_cast<long long>(s.budget_value)) +
                        " is smaller than one batch of " + std::to_string(sizes.back()) +
@@ -338,7 +435,8 @@ class Tuner {
       r.incomplete_reason = "interrupted during the sweep; " + r.incomplete_reason;
       checkpoint(probe(), r, "the sweep");
     };
-    SweepResult swept = run_sweep(workload_, settings_, meter_.get(), progress, *hooks_.stop);
+    SweepResult swept = run_sweep(workload_, settings_, meter_.get(), progress, *hooks_.stop, &peer_failure_);
+    swept.data_parallel = result_.data_parallel;
     keep_earlier_phases(swept);
     result_ = std::move(swept);
     meter_.reset();
@@ -371,6 +469,15 @@ class Tuner {
     }
     if (plan_.noise_repeats == 0) {
       noise_.message = "--noise-repeats 0";
+      return;
+    }
+    if (dp() && dp()->rank() != 0) {
+      noise_.message = "measured by rank 0";
+      return;
+    }
+    if (plan_.shard_index != 1) {
+      // Once for the whole sweep; `merge` takes it from the first part.
+      noise_.message = "measured by shard 1/" + std::to_string(plan_.shard_count);
       return;
     }
     if (large <= sizes.front()) {
@@ -511,6 +618,24 @@ class Tuner {
 
   void make_recommendation() {
     if (result_.incomplete) return;
+    if (plan_.shard_count > 1) {
+      // One part's arms are not the evidence: no answer until all are merged.
+      // The record keeps the objective and the noise scale for `merge`.
+      Recommendation r;
+      r.objective = plan_.objective;
+      r.status = RecommendationStatus::none;
+      r.confidence = Confidence::none;
+      r.target_loss = result_.target_loss;
+      r.noise_scale = noise_;
+      r.reasons.push_back("This report is part " + std::to_string(plan_.shard_index) + " of " +
+                          std::to_string(plan_.shard_count) + " of a sweep (--shard): it holds " +
+                          std::to_string(result_.arms.size()) + " of its " +
+                          std::to_string(result_.shard ? result_.shard->arms_planned : 0) +
+                          " arms. Join the parts with `batchtune merge PART1.json ... -o report.json` for the "
+                          "recommendation.");
+      outcome_.recommendation = r;
+      return;
+    }
     RecommendSettings rs;
     rs.objective = plan_.objective;
     if (plan_.effective_batch > 0) rs.effective_batch = plan_.effective_batch;
@@ -527,6 +652,8 @@ class Tuner {
   const Workload& workload_;
   TunePlan plan_;
   TuneHooks hooks_;
+  std::string peer_failure_;                    // data-parallel: why another rank is gone
+  std::vector<std::string> hosts_, devices_;    // data-parallel: every rank's, in rank order
   clock_type::time_point started_;
   std::ostream null_{nullptr};  // progress when the caller wants none: discarded
   const std::atomic<bool> never_{false};

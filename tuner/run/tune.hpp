@@ -21,6 +21,7 @@
 #include "reports/recommendation.hpp"
 #include "reports/sweep_report.hpp"
 #include "reports/whole_run.hpp"
+#include "tuner/dist/data_parallel.hpp"
 #include "tuner/run/probe_runner.hpp"
 #include "tuner/workload/workload.hpp"
 
@@ -67,6 +68,10 @@ struct TunePlan {
   // Probe and time steps at every power of two up to the probe's cap (no
   // knee rule, no training): step times for `report --step-times`.
   bool throughput_only = false;
+  // `--shard I/N`: this process runs every N-th arm from the I-th; its
+  // report recommends nothing until `batchtune merge` joins the N parts.
+  int shard_index = 1;
+  int shard_count = 1;
 };
 
 struct TuneHooks {
@@ -78,12 +83,18 @@ struct TuneHooks {
   // The report as it stands (marked incomplete), after each phase's unit of
   // work, and what was running.
   std::function<void(const nlohmann::ordered_json& report, const std::string& phase)> checkpoint;
+  // Set under a data-parallel launch: every rank calls tune() with the same
+  // plan; the arms train across the ranks, each rank probes its own device
+  // (the smallest safe micro-batch bounds the global sizes), and the report
+  // is complete on every rank (the caller writes rank 0's).
+  dist::DataParallel* data_parallel = nullptr;
 };
 
 enum class TuneEnd {
   complete,      // every arm ran; a recommendation when one could be made
   interrupted,   // `stop` became true; the report holds what was measured
   model_failed,  // an arm failed with the model's own (non-memory) error
+  rank_failed,   // data-parallel: another rank died or stopped answering
 };
 
 struct TuneOutcome {

@@ -553,6 +553,13 @@ std::pair<torch::Tensor, torch::Tensor> Workload::next_batch(BatchSampler& sampl
   return {x.to(device_), y.to(device_)};
 }
 
+std::pair<torch::Tensor, torch::Tensor> Workload::next_batch_rows(BatchSampler& sampler, std::int64_t batch_size,
+                                                                   std::int64_t begin, std::int64_t end) const {
+  auto [x, y] = gather(data_.train, sampler.next(batch_size).slice(0, begin, end));
+  if (device_.is_cpu()) return {x, y};
+  return {x.to(device_), y.to(device_)};
+}
+
 Evaluation Workload::evaluate(Model& model, std::int64_t max_samples, std::int64_t batch_size) const {
   const std::int64_t n = max_samples > 0 ? std::min(max_samples, data_.validation.size()) : data_.validation.size();
   torch::NoGradGuard no_grad;

@@ -125,6 +125,10 @@ class Workload {
   torch::Tensor loss(const torch::Tensor& output, const torch::Tensor& target) const;
   // The next batch from the training split, on the device.
   std::pair<torch::Tensor, torch::Tensor> next_batch(BatchSampler& sampler, std::int64_t batch_size) const;
+  // Rows [begin, end) of the next batch of `batch_size`: one rank's share of
+  // a global batch (every rank draws the same batch from the same sampler).
+  std::pair<torch::Tensor, torch::Tensor> next_batch_rows(BatchSampler& sampler, std::int64_t batch_size,
+                                                          std::int64_t begin, std::int64_t end) const;
   BatchSampler make_sampler() const { return make_sampler(spec_.seed); }
   BatchSampler make_sampler(std::uint64_t seed) const { return BatchSampler(data_.train.size(), seed); }
   // Mean loss (and accuracy) over the first `max_samples` validation samples

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Data-parallel scaling on this machine: samples/s of a sweep on N ranks
+# (torchrun-style launch over c10d Gloo, one thread each) against N times
+# one rank's (one process, one thread), per global batch, measured side by
+# side in one run. Default workload: mlp on Fashion-MNIST.
+#
+#   bench/data_parallel_scaling.sh [BUILD_DIR]
+#   environment: RANKS (default 2), SIZES (default "64,256,1024,4096"),
+#                BUDGET (samples per arm, default 16384), REPEATS (default 3: the
+#                median of each figure over alternating runs), ARGS (workload options)
+#
+# Printed: per global batch, one rank's samples/s, N ranks' samples/s, the
+# scaling efficiency (N ranks / (N x one rank)), and the reports' own
+# scaling_efficiency (median compute over median step on the ranks).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build/dev}
+bt=$build/batchtune
+[[ -x $bt ]] || { echo "data_parallel_scaling: no $bt; build first" >&2; exit 2; }
+ranks=${RANKS:-2}
+sizes=${SIZES:-64,256,1024,4096}
+budget=${BUDGET:-16384}
+repeats=${REPEATS:-3}
+out=$(mktemp -d)
+py=/usr/bin/python3
+# shellcheck disable=SC2206
+extra=(${ARGS:-})
+common=(sweep "${extra[@]}" --batch-sizes "$sizes" --budget "samples=$budget" --eval-every 100000000
+        --eval-samples 500 --noise-repeats 0 --threads 1)
+for k in $(seq 1 "$repeats"); do
+  "$bt" "${common[@]}" -o "$out/one-$k.json" >/dev/null 2>"$out/one-$k.err"
+  port=$($py -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+  pids=()
+  for ((r = 0; r < ranks; r++)); do
+    RANK=$r WORLD_SIZE=$ranks LOCAL_RANK=$r LOCAL_WORLD_SIZE=$ranks MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+      "$bt" "${common[@]}" -o "$out/dp-$k.json" >/dev/null 2>"$out/dp-$k-$r.err" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+done
+$py - "$out" "$ranks" "$repeats" <<'PY'
+import json, statistics, sys
+out, ranks, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def rates(prefix):
+    per = {}
+    for k in range(1, repeats + 1):
+        for a in json.load(open(f"{out}/{prefix}-{k}.json"))["sweep"]["arms"]:
+            per.setdefault(a["batch_size"], []).append((a["samples_per_s"], a.get("scaling_efficiency")))
+    return per
+one, dp = rates("one"), rates("dp")
+print(f"data-parallel scaling, {ranks} ranks (Gloo, 1 thread each) against 1 rank (1 thread); "
+      f"median of {repeats} alternating runs")
+print(f"{'global batch':>12} {'1 rank samples/s':>17} {f'{ranks} ranks samples/s':>18} {'efficiency':>11} "
+      f"{'compute share':>14}")
+for b in sorted(one):
+    s1 = statistics.median(x for x, _ in one[b])
+    sn = statistics.median(x for x, _ in dp[b])
+    share = statistics.median(e for _, e in dp[b])
+    print(f"{b:>12} {s1:>17.0f} {sn:>18.0f} {sn / (ranks * s1):>11.2f} {share:>14.2f}")
+PY
+echo "reports in $out" >&2

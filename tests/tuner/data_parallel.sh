@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Data-parallel sweeps over c10d Gloo, launched as torchrun launches them
+# (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT),
+# every rank a real batchtune process on this machine (TCPStore on 127.0.0.1):
+#   1. 2 and 4 ranks: the ranks' weights are equal after every arm, and every
+#      step's loss and every evaluation equal the single-process sweep's at the
+#      same global batch, within float tolerance;
+#   2. a rank that never arrives: rank 0 gives up within --dist-timeout with
+#      one line and exit 10, and writes no report (nothing was measured);
+#   3. a rank killed mid-sweep: rank 0 exits 10 within the timeout and its
+#      report is valid, marked incomplete, with the arms finished before.
+#   4. a partial launch (RANK without WORLD_SIZE): exit 2, one line.
+# Usage: data_parallel.sh BATCHTUNE
+set -u
+bt=$1
+py=/usr/bin/python3
+dir=$(mktemp -d /tmp/batchtune-dp-XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$dir"' EXIT
+fail=0
+passed=0
+check() {  # name condition-exit-code
+  if [[ $2 -eq 0 ]]; then echo "ok:   $1"; passed=$((passed + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi
+}
+free_port() { $py -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
+common=(sweep --model mlp --data synthetic --mlp-hidden 32 --synthetic-train 4096 --synthetic-val 256
+        --eval-samples 256 --noise-repeats 0 --threads 1 --memory-limit 64MiB)
+launch() {  # world port out-prefix args...
+  local world=$1 port=$2 prefix=$3 r
+  shift 3
+  for ((r = 0; r < world; r++)); do
+    RANK=$r WORLD_SIZE=$world LOCAL_RANK=$r LOCAL_WORLD_SIZE=$world MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+      "$bt" "$@" >"$prefix-$r.out" 2>"$prefix-$r.err" &
+    echo $! >"$prefix-$r.pid"
+  done
+}
+
+# 1. Equal to one process, and the ranks in step.
+"$bt" "${common[@]}" --batch-sizes 16,64 --budget samples=2048 -o "$dir/single.json" >/dev/null 2>"$dir/single.err"
+check "single-process sweep runs" $?
+for world in 2 4; do
+  launch "$world" "$(free_port)" "$dir/w$world" "${common[@]}" --dist-timeout 20 --batch-sizes 16,64 --budget samples=2048 \
+    -o "$dir/dp$world.json"
+  codes=0
+  for pid in $(cat "$dir"/w$world-*.pid); do wait "$pid" || codes=1; done
+  check "$world ranks: every rank exits 0" $codes
+  $py - "$dir/single.json" "$dir/dp$world.json" "$world" <<'PY'
+import json, sys
+single, dp, world = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
+info = dp["sweep"]["data_parallel"]
+assert info["world_size"] == world and len(info["ranks"]) == world and info["backend"] == "gloo", info
+for a, b in zip(single["sweep"]["arms"], dp["sweep"]["arms"]):
+    assert a["batch_size"] == b["batch_size"] and a["status"] == b["status"] == "completed"
+    sums = b["final_weights_sum_per_rank"]
+    assert len(sums) == world and len(set(sums)) == 1, f"ranks out of step at batch {b['batch_size']}: {sums}"
+    la = [p["loss"] for p in a["train_loss"]]
+    lb = [p["loss"] for p in b["train_loss"]]
+    assert len(la) == len(lb), (len(la), len(lb))
+    worst = max(abs(x - y) / max(abs(x), 1e-6) for x, y in zip(la, lb))
+    assert worst < 1e-4, f"batch {a['batch_size']}: a step's loss differs by {worst:.2e} relative"
+    for ea, eb in zip(a["evaluations"], b["evaluations"]):
+        assert abs(ea["loss"] - eb["loss"]) <= 1e-4 * abs(ea["loss"]), (ea, eb)
+    assert len(b["communication_seconds"]) == len(b["compute_seconds"]) > 0
+    assert 0 < b["scaling_efficiency"] <= 1
+    print(f"  batch {a['batch_size']}: {len(la)} steps, worst relative loss difference {worst:.1e}, "
+          f"ranks' weight sums equal ({sums[0]:.6f})")
+PY
+  check "$world ranks: equal to one process at the same global batch, ranks in step" $?
+done
+
+# 2. A rank that never arrives.
+start=$(date +%s)
+RANK=0 WORLD_SIZE=2 LOCAL_RANK=0 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$(free_port) \
+  "$bt" "${common[@]}" --dist-timeout 3 --batch-sizes 16 --budget samples=256 -o "$dir/missing.json" \
+  >/dev/null 2>"$dir/missing.err"
+code=$?
+took=$(( $(date +%s) - start ))
+lines=$(wc -l <"$dir/missing.err")
+echo "  missing rank: exit $code after ${took} s: $(tail -1 "$dir/missing.err")"
+[[ $code -eq 10 && $took -le 15 && ! -e $dir/missing.json ]] && grep -q "^batchtune: error: .*arrived" "$dir/missing.err"
+check "a rank that never arrives: exit 10 within the timeout, one error line, no report" $?
+
+# 3. A rank killed mid-sweep: the first arm finishes, rank 1 dies in the
+# second (10,000 steps at 16, then 5,000 at 32: seconds each on this machine).
+launch 2 "$(free_port)" "$dir/kill" "${common[@]}" --dist-timeout 5 --batch-sizes 16,32 \
+  --budget samples=160000 --eval-every 100000000 -o "$dir/killed.json"
+for _ in $(seq 1 1200); do
+  grep -q "arm 1/2 .*completed" "$dir/kill-0.err" 2>/dev/null && break
+  sleep 0.05
+done
+sleep 0.3
+kill -9 "$(cat "$dir/kill-1.pid")"
+start=$(date +%s)
+wait "$(cat "$dir/kill-0.pid")"
+code=$?
+took=$(( $(date +%s) - start ))
+echo "  killed rank: rank 0 exit $code ${took} s after the kill: $(tail -1 "$dir/kill-0.err")"
+$py - "$dir/killed.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["sweep"]
+assert s["incomplete"] and "data-parallel" in s["incomplete_reason"], s["incomplete_reason"]
+assert r["recommendation"] is None
+assert len(s["arms"]) >= 1 and s["arms"][0]["status"] == "completed", [a["status"] for a in s["arms"]]
+print("  killed rank: the report is marked incomplete: " + s["incomplete_reason"][:140])
+PY
+ok=$?
+[[ $code -eq 10 && $took -le 15 && $ok -eq 0 ]]
+check "a rank killed mid-sweep: rank 0 exits 10 within the timeout with a valid incomplete report" $?
+
+# 4. A partial launch.
+RANK=1 "$bt" "${common[@]}" --batch-sizes 16 -o "$dir/partial.json" >/dev/null 2>"$dir/partial.err"
+code=$?
+[[ $code -eq 2 && $(wc -l <"$dir/partial.err") -eq 1 ]] && grep -q "WORLD_SIZE" "$dir/partial.err"
+check "RANK without WORLD_SIZE: exit 2, one line naming WORLD_SIZE" $?
+
+echo "$passed passed, $fail failed"
+[[ $fail -eq 0 ]]

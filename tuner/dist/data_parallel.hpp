@@ -1,0 +1,103 @@
+// Data-parallel training over LibTorch's own collective layer (c10d): the
+// process group of a torchrun or srun launch (Gloo, rendezvous through a
+// TCPStore at MASTER_ADDR:MASTER_PORT), and the one step every rank takes
+// together: each rank's share of the global batch forward and backward, the
+// gradients (weighted by the share) summed by allreduce in buckets, then the
+// same optimizer step everywhere. The c10d headers, and every difference
+// between LibTorch 1.13 and 2.x in them, stay in data_parallel.cpp.
+//
+// Faults never hang: every collective is bounded by the group's timeout
+// (`--dist-timeout`), a rank that died makes the others' next collective
+// throw PeerFailure within it, and a rank that fails inside its own step
+// (out of memory, the model's error) still joins that step's allreduce with
+// a flag, so every rank ends the arm at the same step.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+#include "reports/error.hpp"
+#include "tuner/dist/launch.hpp"
+#include "tuner/workload/workload.hpp"
+
+namespace batchtune::dist {
+
+// A peer that died, did not arrive or stopped answering within the timeout.
+struct PeerFailure : Error {
+  explicit PeerFailure(const std::string& m) : Error(ExitCode::rank_failed, m) {}
+};
+
+// Whether this build has c10d's Gloo backend (its headers were found).
+bool gloo_available();
+
+class DataParallel {
+ public:
+  // Meets the other ranks (rank 0 hosts the store) within `timeout`.
+  // Throws PeerFailure naming who was waited for, DeviceError when this
+  // build has no Gloo.
+  static std::unique_ptr<DataParallel> connect(const LaunchInfo& launch, std::chrono::milliseconds timeout);
+  ~DataParallel();
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
+
+  int rank() const { return launch_.rank; }
+  int world_size() const { return launch_.world_size; }
+  const LaunchInfo& launch() const { return launch_; }
+  std::string backend() const { return "gloo"; }
+  std::chrono::milliseconds timeout() const { return timeout_; }
+
+  // Rank 0's parameters and buffers to every rank.
+  void broadcast_model(Model& model);
+  // Sums each tensor over the ranks, in place (CPU tensors of one dtype each).
+  void allreduce_sum(std::vector<torch::Tensor>& tensors);
+  // Every rank's value, in rank order.
+  std::vector<std::int64_t> allgather(std::int64_t value);
+  std::vector<double> allgather_double(double value);
+  // Every rank's text (at most 255 bytes each), in rank order.
+  std::vector<std::string> allgather_text(const std::string& text);
+  // Rank 0's values to every rank (the others' `values` are replaced).
+  void broadcast(std::vector<std::int64_t>& values);
+  void barrier();
+
+ private:
+  struct Group;
+  DataParallel(LaunchInfo launch, std::chrono::milliseconds timeout, std::unique_ptr<Group> group);
+  LaunchInfo launch_;
+  std::chrono::milliseconds timeout_;
+  std::unique_ptr<Group> group_;
+};
+
+// This rank's rows of a global batch of `global` samples: [begin, end).
+// Shares differ by at most one sample; every rank gets at least one when
+// global >= world.
+std::pair<std::int64_t, std::int64_t> rank_rows(std::int64_t global, int rank, int world);
+
+struct StepOutcome {
+  double loss = 0;               // the global batch's mean loss (the same on every rank)
+  double compute_seconds = 0;    // forward, backward and the optimizer step, synchronised
+  double communication_seconds = 0;  // the gradient allreduce
+  // Set when a rank failed inside the step: the step was not taken anywhere.
+  std::optional<int> failed_rank;
+  bool failed_out_of_memory = false;
+  std::string failure;           // this rank's own error, or which rank failed
+  bool stop = false;             // some rank was asked to stop (a signal)
+};
+
+// One data-parallel step on this rank's `inputs`/`targets` (its rows of a
+// global batch of `global_batch`): the local mean loss is weighted by the
+// rank's share, so the summed gradients are exactly the global batch's mean
+// gradient, then every rank steps. `stop_requested` is this rank's stop
+// flag, shared with the others in the same allreduce. fp32 and bf16 only.
+// Throws PeerFailure when a peer is gone.
+StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Optimizer& optimizer,
+                               const Workload& workload, const torch::Tensor& inputs, const torch::Tensor& targets,
+                               std::int64_t global_batch, bool stop_requested);
+
+}  // namespace batchtune::dist
