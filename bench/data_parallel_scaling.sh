@@ -10,8 +10,12 @@
 #                median of each figure over alternating runs), ARGS (workload options)
 #
 # Printed: per global batch, one rank's samples/s, N ranks' samples/s, the
-# scaling efficiency (N ranks / (N x one rank)), and the reports' own
-# scaling_efficiency (median compute over median step on the ranks).
+# scaling efficiency (N ranks / (N x one rank)), the reports' own
+# scaling_efficiency (median compute over median step on the ranks), and
+# the machine's own ceiling: N independent one-rank processes at once (no
+# communication at all), their summed samples/s over N x one rank alone. On
+# a machine whose cores share memory bandwidth that ceiling is well under 1,
+# and data-parallel efficiency is read against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/dev}
@@ -37,6 +41,12 @@ for k in $(seq 1 "$repeats"); do
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p"; done
+  pids=()
+  for ((r = 0; r < ranks; r++)); do
+    "$bt" "${common[@]}" -o "$out/indep-$k-$r.json" >/dev/null 2>"$out/indep-$k-$r.err" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
 done
 $py - "$out" "$ranks" "$repeats" <<'PY'
 import json, statistics, sys
@@ -48,14 +58,24 @@ def rates(prefix):
             per.setdefault(a["batch_size"], []).append((a["samples_per_s"], a.get("scaling_efficiency")))
     return per
 one, dp = rates("one"), rates("dp")
+indep = {}  # summed samples/s of the independent processes, per run
+for k in range(1, repeats + 1):
+    run = {}
+    for r in range(ranks):
+        for a in json.load(open(f"{out}/indep-{k}-{r}.json"))["sweep"]["arms"]:
+            run[a["batch_size"]] = run.get(a["batch_size"], 0) + a["samples_per_s"]
+    for b, v in run.items():
+        indep.setdefault(b, []).append(v)
 print(f"data-parallel scaling, {ranks} ranks (Gloo, 1 thread each) against 1 rank (1 thread); "
       f"median of {repeats} alternating runs")
 print(f"{'global batch':>12} {'1 rank samples/s':>17} {f'{ranks} ranks samples/s':>18} {'efficiency':>11} "
-      f"{'compute share':>14}")
+      f"{'compute share':>14} {'machine ceiling':>16} {'efficiency / ceiling':>21}")
 for b in sorted(one):
     s1 = statistics.median(x for x, _ in one[b])
     sn = statistics.median(x for x, _ in dp[b])
     share = statistics.median(e for _, e in dp[b])
-    print(f"{b:>12} {s1:>17.0f} {sn:>18.0f} {sn / (ranks * s1):>11.2f} {share:>14.2f}")
+    ceiling = statistics.median(indep[b]) / (ranks * s1)
+    print(f"{b:>12} {s1:>17.0f} {sn:>18.0f} {sn / (ranks * s1):>11.2f} {share:>14.2f} {ceiling:>16.2f} "
+          f"{sn / (ranks * s1) / ceiling:>21.2f}")
 PY
 echo "reports in $out" >&2

@@ -129,6 +129,7 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
     cr.precision = r.workload.precision;
     cr.device = r.workload.device;
     if (r.machine) cr.torch_threads = r.machine->torch_threads;
+    if (r.sweep && r.sweep->data_parallel) cr.world_size = r.sweep->data_parallel->world_size;
     if (r.probe) {
       cr.largest_fitting_batch = r.probe->largest_fitting_batch;
       cr.capacity_bytes = r.probe->capacity_bytes;
@@ -265,6 +266,7 @@ nlohmann::ordered_json comparison_to_json(const Comparison& c) {
         {"device", r.device},
         {"precision", r.precision},
         {"torch_threads", r.torch_threads},
+        {"world_size", r.world_size},
         {"capacity_bytes", r.capacity_bytes},
         {"largest_fitting_batch", r.largest_fitting_batch},
         {"largest_fitting_ratio", r.largest_fitting_ratio},
@@ -336,7 +338,9 @@ void render_comparison_text(std::ostream& out, const Comparison& c) {
   for (std::size_t i = 0; i < c.reports.size(); ++i) {
     const auto& r = c.reports[i];
     out << "  [" << i + 1 << "] " << r.label << ": " << r.path << " (" << r.device << ", " << r.precision
-        << (r.torch_threads ? ", " + std::to_string(*r.torch_threads) + " threads" : std::string()) << ")\n";
+        << (r.torch_threads ? ", " + std::to_string(*r.torch_threads) + " threads" : std::string())
+        << (r.world_size > 1 ? ", " + std::to_string(r.world_size) + " ranks data-parallel (global batches)" : std::string())
+        << ")\n";
   }
   for (const auto& d : c.workload_differences) out << "  WORKLOADS DIFFER (--force): " << d << '\n';
   for (const auto& n : c.notes) out << "  note: " << n << '\n';

@@ -67,6 +67,7 @@ struct ComparedReport {
   std::string precision;
   std::string device;
   std::optional<int> torch_threads;
+  int world_size = 1;             // data-parallel ranks; sizes are global batches either way
   std::optional<std::int64_t> largest_fitting_batch;
   std::optional<double> largest_fitting_ratio;
   // The probe stopped at a cap (throughput knee, training set, --max-batch):

@@ -370,6 +370,23 @@ void render_sweep_text(std::ostream& out, const SweepResult& s) {
       << to_string(s.lr_scaling)
       << " from batch " << s.base_batch << " at " << s.base_learning_rate << ", " << s.seeds << " seed"
       << (s.seeds > 1 ? "s" : "") << ", " << s.precision << ")\n";
+  if (s.data_parallel) {
+    const DataParallelInfo& d = *s.data_parallel;
+    std::string ranks, shares;
+    for (const auto& r : d.ranks) ranks += (ranks.empty() ? "" : ", ") + r.host + " " + r.device;
+    for (const auto& a : s.arms) {
+      if (a.scaling_efficiency) {
+        shares += (shares.empty() ? "" : ", ") + std::to_string(a.batch_size) + " " + format_number(*a.scaling_efficiency, "%.2f");
+      }
+    }
+    out << "  data-parallel         " << d.world_size << " ranks over " << d.backend << " (" << d.launcher
+        << "): " << ranks << "; batch sizes are global\n";
+    if (!shares.empty()) out << "  compute share of a step (the rest is communication and data): " << shares << '\n';
+  }
+  if (s.shard) {
+    out << "  part " << s.shard->index << " of " << s.shard->count << " (--shard): " << s.arms.size() << " of the sweep's "
+        << s.shard->arms_planned << " arms; `batchtune merge` joins the parts\n";
+  }
   if (!s.throughput_scan.empty()) {
     std::string scan;
     for (const auto& p : s.throughput_scan) {
