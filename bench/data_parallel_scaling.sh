@@ -11,7 +11,8 @@
 #
 # Printed: per global batch, one rank's samples/s, N ranks' samples/s, the
 # scaling efficiency (N ranks / (N x one rank)), the reports' own
-# scaling_efficiency (median compute over median step on the ranks), and
+# scaling_efficiency (rank 0 alone at the global batch, timed inside the
+# data-parallel sweep) and compute_share (median compute over median step), and
 # the machine's own ceiling: N independent one-rank processes at once (no
 # communication at all), their summed samples/s over N x one rank alone. On
 # a machine whose cores share memory bandwidth that ceiling is well under 1,
@@ -55,7 +56,7 @@ def rates(prefix):
     per = {}
     for k in range(1, repeats + 1):
         for a in json.load(open(f"{out}/{prefix}-{k}.json"))["sweep"]["arms"]:
-            per.setdefault(a["batch_size"], []).append((a["samples_per_s"], a.get("scaling_efficiency")))
+            per.setdefault(a["batch_size"], []).append((a["samples_per_s"], (a.get("scaling_efficiency"), a.get("compute_share"))))
     return per
 one, dp = rates("one"), rates("dp")
 indep = {}  # summed samples/s of the independent processes, per run
@@ -69,13 +70,14 @@ for k in range(1, repeats + 1):
 print(f"data-parallel scaling, {ranks} ranks (Gloo, 1 thread each) against 1 rank (1 thread); "
       f"median of {repeats} alternating runs")
 print(f"{'global batch':>12} {'1 rank samples/s':>17} {f'{ranks} ranks samples/s':>18} {'efficiency':>11} "
-      f"{'compute share':>14} {'machine ceiling':>16} {'efficiency / ceiling':>21}")
+      f"{'report: efficiency':>19} {'compute share':>14} {'machine ceiling':>16} {'efficiency / ceiling':>21}")
 for b in sorted(one):
     s1 = statistics.median(x for x, _ in one[b])
     sn = statistics.median(x for x, _ in dp[b])
-    share = statistics.median(e for _, e in dp[b])
+    reported = statistics.median(e[0] for _, e in dp[b] if e[0] is not None) if any(e[0] for _, e in dp[b]) else float("nan")
+    share = statistics.median(e[1] for _, e in dp[b])
     ceiling = statistics.median(indep[b]) / (ranks * s1)
-    print(f"{b:>12} {s1:>17.0f} {sn:>18.0f} {sn / (ranks * s1):>11.2f} {share:>14.2f} {ceiling:>16.2f} "
+    print(f"{b:>12} {s1:>17.0f} {sn:>18.0f} {sn / (ranks * s1):>11.2f} {reported:>19.2f} {share:>14.2f} {ceiling:>16.2f} "
           f"{sn / (ranks * s1) / ceiling:>21.2f}")
 PY
 echo "reports in $out" >&2

@@ -35,10 +35,13 @@ std::vector<HandoffValue> handoff_values(const Report& report) {
   char rate[32];
   std::snprintf(rate, sizeof rate, "%.6g", r.learning_rate.value_or(0.0));
   const std::int64_t batch = *r.batch_size;
-  return {{"batch_size", std::to_string(batch)},
-          {"micro_batch_size", std::to_string(r.micro_batch_size.value_or(batch))},
-          {"accumulation_steps", std::to_string(r.accumulation_steps.value_or(1))},
-          {"learning_rate", r.learning_rate ? std::string(rate) : std::string()}};
+  std::vector<HandoffValue> values{{"batch_size", std::to_string(batch)},
+                                   {"micro_batch_size", std::to_string(r.micro_batch_size.value_or(batch))},
+                                   {"accumulation_steps", std::to_string(r.accumulation_steps.value_or(1))}};
+  // Data-parallel: the micro-batch is each rank's; the ranks come with it.
+  if (r.data_parallel_ranks) values.push_back({"ranks", std::to_string(*r.data_parallel_ranks)});
+  values.push_back({"learning_rate", r.learning_rate ? std::string(rate) : std::string()});
+  return values;
 }
 
 std::string render_handoff(const Report& report, HandoffFormat format) {

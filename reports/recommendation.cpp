@@ -52,6 +52,7 @@ void to_json(nlohmann::json& j, const Recommendation& r) {
       {"step_time_fit", r.step_time_fit},
       {"noise_scale", r.noise_scale},
       {"predictions", r.predictions}};
+  if (r.data_parallel_ranks) j["data_parallel_ranks"] = *r.data_parallel_ranks;
 }
 void from_json(const nlohmann::json& j, Recommendation& r) {
   j.at("objective").get_to(r.objective);
@@ -59,6 +60,7 @@ void from_json(const nlohmann::json& j, Recommendation& r) {
   j.at("batch_size").get_to(r.batch_size);
   j.at("micro_batch_size").get_to(r.micro_batch_size);
   j.at("accumulation_steps").get_to(r.accumulation_steps);
+  if (j.contains("data_parallel_ranks")) j.at("data_parallel_ranks").get_to(r.data_parallel_ranks);
   j.at("learning_rate").get_to(r.learning_rate);
   if (r.status == RecommendationStatus::recommended && !r.batch_size) {
     throw nlohmann::json::other_error::create(501, "recommendation.batch_size is null while status is recommended", &j);

@@ -109,6 +109,9 @@ struct Recommendation {
   std::optional<std::int64_t> batch_size;          // the effective batch: micro_batch_size x accumulation_steps
   std::optional<std::int64_t> micro_batch_size;    // what goes through the model at once
   std::optional<std::int64_t> accumulation_steps;  // 1: no accumulation
+  // Data-parallel only: the ranks the batch is split over; micro_batch_size
+  // is then each rank's (batch_size = micro x ranks x accumulation).
+  std::optional<int> data_parallel_ranks;
   std::optional<double> learning_rate;
   std::string learning_rate_rule;        // how it was derived, in words
   std::optional<double> target_loss;

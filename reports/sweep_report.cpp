@@ -184,11 +184,17 @@ void to_json(nlohmann::json& j, const SweepArm& a) {
        {"train_loss", a.train_loss}};
   // Data-parallel arms only: a single-process report keeps its shape.
   if (!a.communication_seconds.empty()) j["communication_seconds"] = a.communication_seconds;
-  if (a.scaling_efficiency) j["scaling_efficiency"] = number(*a.scaling_efficiency);
+  if (a.compute_share) j["compute_share"] = number(*a.compute_share);
+  if (!a.communication_seconds.empty()) {
+    j["single_rank_step_seconds"] = a.single_rank_step_seconds;
+    j["scaling_efficiency"] = a.scaling_efficiency;
+  }
   if (!a.final_weights_sum_per_rank.empty()) j["final_weights_sum_per_rank"] = a.final_weights_sum_per_rank;
 }
 void from_json(const nlohmann::json& j, SweepArm& a) {
   if (j.contains("communication_seconds")) j.at("communication_seconds").get_to(a.communication_seconds);
+  if (j.contains("compute_share")) j.at("compute_share").get_to(a.compute_share);
+  if (j.contains("single_rank_step_seconds")) j.at("single_rank_step_seconds").get_to(a.single_rank_step_seconds);
   if (j.contains("scaling_efficiency")) j.at("scaling_efficiency").get_to(a.scaling_efficiency);
   if (j.contains("final_weights_sum_per_rank")) j.at("final_weights_sum_per_rank").get_to(a.final_weights_sum_per_rank);
   j.at("batch_size").get_to(a.batch_size);
@@ -375,13 +381,17 @@ void render_sweep_text(std::ostream& out, const SweepResult& s) {
     std::string ranks, shares;
     for (const auto& r : d.ranks) ranks += (ranks.empty() ? "" : ", ") + r.host + " " + r.device;
     for (const auto& a : s.arms) {
-      if (a.scaling_efficiency) {
-        shares += (shares.empty() ? "" : ", ") + std::to_string(a.batch_size) + " " + format_number(*a.scaling_efficiency, "%.2f");
-      }
+      if (!a.compute_share) continue;
+      shares += (shares.empty() ? "" : ", ") + std::to_string(a.batch_size) + ": " +
+                (a.scaling_efficiency ? format_number(*a.scaling_efficiency, "%.2f") : std::string("-")) + " (" +
+                format_number(*a.compute_share, "%.2f") + ")";
     }
     out << "  data-parallel         " << d.world_size << " ranks over " << d.backend << " (" << d.launcher
         << "): " << ranks << "; batch sizes are global\n";
-    if (!shares.empty()) out << "  compute share of a step (the rest is communication and data): " << shares << '\n';
+    if (!shares.empty()) {
+      out << "  scaling efficiency against one rank at the same global batch (compute share of a step): " << shares
+          << '\n';
+    }
   }
   if (s.shard) {
     out << "  part " << s.shard->index << " of " << s.shard->count << " (--shard): " << s.arms.size() << " of the sweep's "

@@ -117,10 +117,14 @@ struct SweepArm {
   std::optional<TimeToTarget> target;  // interpolated crossing of the target loss (time_to_target)
   std::optional<EvaluationAtTarget> first_evaluation_at_target;
   // Data-parallel arms only (empty, none otherwise): the gradient allreduce
-  // of each timed step, apart from compute (which then excludes it), and
-  // how much of the step the ranks spent computing rather than waiting on
-  // each other: median compute / median step.
+  // of each timed step, apart from compute (which then excludes it); how
+  // much of the step the ranks spent computing (median compute / median
+  // step); rank 0 alone at the whole global batch (the others waiting),
+  // and from it the scaling efficiency against one device:
+  // single_rank_step_seconds / (ranks x median_step_seconds).
   std::vector<double> communication_seconds;
+  std::optional<double> compute_share;
+  std::optional<double> single_rank_step_seconds;
   std::optional<double> scaling_efficiency;
   // Data-parallel arms only: each rank's sum of all parameters at the arm's
   // end, in rank order: equal when the ranks stayed in step.

@@ -51,3 +51,21 @@ TEST_CASE("no recommendation hands off nothing and exits 1", "[reports][handoff]
   }
   CHECK_THROWS_AS(parse_handoff_format("yaml"), UsageError);
 }
+
+TEST_CASE("a data-parallel recommendation hands off each rank's micro-batch and the ranks", "[reports][handoff]") {
+  Report r = fixture();
+  r.recommendation->batch_size = 512;
+  r.recommendation->micro_batch_size = 128;  // a rank's
+  r.recommendation->accumulation_steps = 2;
+  r.recommendation->data_parallel_ranks = 2;
+  CHECK(render_handoff(r, HandoffFormat::env) ==
+        "BATCHTUNE_BATCH_SIZE=512\nBATCHTUNE_MICRO_BATCH_SIZE=128\nBATCHTUNE_ACCUMULATION_STEPS=2\n"
+        "BATCHTUNE_RANKS=2\nBATCHTUNE_LEARNING_RATE=0.00375\n");
+  CHECK(render_handoff(r, HandoffFormat::args) ==
+        "--batch-size 512 --micro-batch-size 128 --accumulation-steps 2 --ranks 2 --learning-rate 0.00375\n");
+  // The field round-trips through the report's JSON, and is absent otherwise.
+  const nlohmann::json j = *r.recommendation;
+  CHECK(j.at("data_parallel_ranks") == 2);
+  CHECK(j.get<Recommendation>().data_parallel_ranks == 2);
+  CHECK_FALSE(nlohmann::json(*fixture().recommendation).contains("data_parallel_ranks"));
+}

@@ -60,9 +60,14 @@ for a, b in zip(single["sweep"]["arms"], dp["sweep"]["arms"]):
     for ea, eb in zip(a["evaluations"], b["evaluations"]):
         assert abs(ea["loss"] - eb["loss"]) <= 1e-4 * abs(ea["loss"]), (ea, eb)
     assert len(b["communication_seconds"]) == len(b["compute_seconds"]) > 0
-    assert 0 < b["scaling_efficiency"] <= 1
+    assert 0 < b["compute_share"] <= 1
+    assert b["single_rank_step_seconds"] > 0 and b["scaling_efficiency"] > 0
     print(f"  batch {a['batch_size']}: {len(la)} steps, worst relative loss difference {worst:.1e}, "
-          f"ranks' weight sums equal ({sums[0]:.6f})")
+          f"ranks' weight sums equal ({sums[0]:.6f}), scaling efficiency {b['scaling_efficiency']:.2f}")
+rec = dp["recommendation"]
+if rec and rec["status"] == "recommended":
+    assert rec["data_parallel_ranks"] == world
+    assert rec["micro_batch_size"] * world * rec["accumulation_steps"] >= rec["batch_size"], rec
 PY
   check "$world ranks: equal to one process at the same global batch, ranks in step" $?
 done

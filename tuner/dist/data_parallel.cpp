@@ -111,7 +111,12 @@ void DataParallel::broadcast_model(Model& model) {
 
 void DataParallel::allreduce_sum(std::vector<torch::Tensor>& tensors) {
   try {
-    group_->gloo->allreduce(tensors)->wait();
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    for (auto& t : tensors) {
+      std::vector<torch::Tensor> one{t};
+      works.push_back(group_->gloo->allreduce(one));
+    }
+    for (auto& w : works) w->wait();
   } catch (const std::exception& e) {
     peer_failed("summing gradients", e, *this);
   }
@@ -265,11 +270,26 @@ StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Opt
   if (failed) control[1 + dp.rank()] = o.failed_out_of_memory ? 2.0f : 1.0f;
   control[1 + world] = stop_requested ? 1.0f : 0.0f;
   pieces.push_back(control);
-  std::vector<torch::Tensor> flat{torch::cat(pieces)};
+  // Buckets of about 25 MB (PyTorch DDP's default), each its own allreduce,
+  // all in flight at once; then one flat view to read back from.
+  constexpr std::int64_t kBucketFloats = (25 << 20) / 4;
+  std::vector<torch::Tensor> buckets;
+  std::vector<torch::Tensor> gathering;
+  std::int64_t filled = 0;
+  for (auto& piece : pieces) {
+    if (!gathering.empty() && filled + piece.numel() > kBucketFloats) {
+      buckets.push_back(torch::cat(gathering));
+      gathering.clear();
+      filled = 0;
+    }
+    gathering.push_back(piece);
+    filled += piece.numel();
+  }
+  buckets.push_back(torch::cat(gathering));
   const auto t1 = clock_type::now();
-  dp.allreduce_sum(flat);
+  dp.allreduce_sum(buckets);
   o.communication_seconds = seconds_since(t1);
-  const torch::Tensor summed = flat.front();
+  const torch::Tensor summed = buckets.size() == 1 ? buckets.front() : torch::cat(buckets);
   const std::int64_t control_at = summed.size(0) - (2 + world);
   const torch::Tensor c = summed.slice(0, control_at);
   o.loss = c[0].item<double>();

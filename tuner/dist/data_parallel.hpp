@@ -55,7 +55,8 @@ class DataParallel {
 
   // Rank 0's parameters and buffers to every rank.
   void broadcast_model(Model& model);
-  // Sums each tensor over the ranks, in place (CPU tensors of one dtype each).
+  // Sums each tensor over the ranks, in place (CPU tensors): one allreduce
+  // a tensor, all started before the first is waited on.
   void allreduce_sum(std::vector<torch::Tensor>& tensors);
   // Every rank's value, in rank order.
   std::vector<std::int64_t> allgather(std::int64_t value);

@@ -54,6 +54,35 @@ struct SweepClock {
   double evaluation_seconds = 0;  // every arm's validation passes so far
 };
 
+// The data-parallel arm's baseline: rank 0 alone steps the whole global
+// batch (after the arm: its weights no longer matter) while the others wait
+// at a barrier, so the scaling efficiency is against one device at the same
+// batch. Out of memory or a failure leaves it unmeasured, never the arm.
+void time_one_rank(const Workload& w, dist::DataParallel& dp, Model& model, torch::optim::Optimizer& optimizer,
+                   std::int64_t batch, BatchSampler& sampler, SweepArm& arm) {
+  double ok = 1;
+  std::vector<double> times;
+  if (dp.rank() == 0) {
+    try {
+      for (std::size_t i = 0; i < kMinTimedSteps + 1; ++i) {
+        const auto t0 = clock_type::now();
+        auto [x, y] = w.next_batch(sampler, batch);
+        synchronize(w.device());
+        train_step(model, optimizer, w, x, y).item<double>();
+        if (i > 0) times.push_back(seconds_since(t0));  // the first pays for allocator growth
+      }
+    } catch (const std::exception&) {
+      drain_autograd(w.device());
+      ok = 0;
+    }
+  }
+  const auto single = dp.allgather_double(ok > 0 && !times.empty() ? *quantile_of(times, 0.5) : 0.0);
+  if (single.front() > 0) {
+    arm.single_rank_step_seconds = single.front();
+    arm.scaling_efficiency = single.front() / (double(dp.world_size()) * *arm.median_step_seconds);
+  }
+}
+
 SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan, probes::MemoryMeter* meter,
                  const SweepProgress& progress, const std::string& label, const std::atomic<bool>& stop,
                  SweepClock& clock) {
@@ -339,9 +368,10 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     arm.samples_per_s = double(plan.batch) / *arm.median_step_seconds;
     arm.steps_per_s = 1.0 / *arm.median_step_seconds;
     arm.data_share = all_sum > 0 ? data_sum / all_sum : 0.0;
-    if (dp) arm.scaling_efficiency = *quantile_of(arm.compute_seconds, 0.5) / *arm.median_step_seconds;
+    if (dp) arm.compute_share = *quantile_of(arm.compute_seconds, 0.5) / *arm.median_step_seconds;
   }
   if (meter) arm.peak_bytes = meter->peak_bytes();
+  if (dp && arm.status == ArmStatus::completed && arm.median_step_seconds) time_one_rank(w, *dp, *model, *optimizer, plan.batch, sampler, arm);
   clock.evaluation_seconds += eval_seconds;
   return arm;
 }

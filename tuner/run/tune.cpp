@@ -616,6 +616,23 @@ class Tuner {
     return b;
   }
 
+  // Data-parallel: the recommended global batch as each rank carries it.
+  void split_over_ranks(Recommendation& r) const {
+    const std::int64_t world = dp()->world_size();
+    const std::int64_t step_batch = r.micro_batch_size.value_or(*r.batch_size);  // all ranks, one step
+    r.data_parallel_ranks = static_cast<int>(world);
+    r.micro_batch_size = (step_batch + world - 1) / world;
+    std::string split = "Data-parallel over " + std::to_string(world) + " ranks (" + dp()->backend() + "): batch " +
+                        std::to_string(*r.batch_size) + " is " + std::to_string(*r.micro_batch_size) + " a rank x " +
+                        std::to_string(world) + " ranks";
+    if (r.accumulation_steps.value_or(1) > 1) split += " x " + std::to_string(*r.accumulation_steps) + " accumulation steps";
+    if (step_batch % world != 0) {
+      split += " (uneven: " + std::to_string(step_batch % world) + " of the ranks carry one sample more than the others " +
+               "would at " + std::to_string(step_batch / world) + ")";
+    }
+    r.reasons.push_back(split + "; its times were measured on this world size.");
+  }
+
   void make_recommendation() {
     if (result_.incomplete) return;
     if (plan_.shard_count > 1) {
@@ -641,6 +658,7 @@ class Tuner {
     if (plan_.effective_batch > 0) rs.effective_batch = plan_.effective_batch;
     try {
       outcome_.recommendation = recommend(result_, probe(), workload_.info(), noise_, rs);
+      if (dp() && outcome_.recommendation->recommends()) split_over_ranks(*outcome_.recommendation);
     } catch (const std::exception& e) {
       // The measurements are still worth writing.
       outcome_.recommendation_error = e.what();
