@@ -9,7 +9,9 @@
 #      one line and exit 10, and writes no report (nothing was measured);
 #   3. a rank killed mid-sweep: rank 0 exits 10 within the timeout and its
 #      report is valid, marked incomplete, with the arms finished before.
-#   4. a partial launch (RANK without WORLD_SIZE): exit 2, one line.
+#   4. SIGTERM to rank 0 alone: both ranks stop at the same step, exit 7,
+#      rank 0's report incomplete;
+#   5. a partial launch (RANK without WORLD_SIZE): exit 2, one line.
 # Usage: data_parallel.sh BATCHTUNE
 set -u
 bt=$1
@@ -112,7 +114,31 @@ ok=$?
 [[ $code -eq 10 && $took -le 15 && $ok -eq 0 ]]
 check "a rank killed mid-sweep: rank 0 exits 10 within the timeout with a valid incomplete report" $?
 
-# 4. A partial launch.
+# 4. A signal to rank 0 alone (a terminal's Ctrl-C reaches one process; a
+# scheduler may signal one rank): it travels in the next step's allreduce, so
+# both ranks stop at the same step; rank 0 writes an incomplete report, both
+# exit 7, and neither waits out the timeout.
+launch 2 "$(free_port)" "$dir/sig" "${common[@]}" --dist-timeout 30 --batch-sizes 16,32 \
+  --budget samples=4000000 --eval-every 100000000 -o "$dir/signal.json"
+sleep 3
+kill -TERM "$(cat "$dir/sig-0.pid")"
+start=$(date +%s)
+wait "$(cat "$dir/sig-0.pid")"
+code0=$?
+wait "$(cat "$dir/sig-1.pid")"
+code1=$?
+took=$(( $(date +%s) - start ))
+echo "  SIGTERM to rank 0: exits $code0 and $code1 within ${took} s"
+$py - "$dir/signal.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))["sweep"]
+assert s["incomplete"] and len(s["arms"]) == 1 and s["arms"][0]["status"] == "interrupted", s["incomplete_reason"]
+PY
+ok=$?
+[[ $code0 -eq 7 && $code1 -eq 7 && $took -le 10 && $ok -eq 0 ]]
+check "SIGTERM to rank 0 alone stops both ranks at one step: exit 7 each, an incomplete report" $?
+
+# 5. A partial launch.
 RANK=1 "$bt" "${common[@]}" --batch-sizes 16 -o "$dir/partial.json" >/dev/null 2>"$dir/partial.err"
 code=$?
 [[ $code -eq 2 && $(wc -l <"$dir/partial.err") -eq 1 ]] && grep -q "WORLD_SIZE" "$dir/partial.err"

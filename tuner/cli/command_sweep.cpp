@@ -189,6 +189,10 @@ void run_sweep_command(const SweepOptions& o, Io io) {
     if (outcome.end == TuneEnd::rank_failed) {
       throw dist::PeerFailure(outcome.sweep.incomplete_reason + "; rank 0 writes the report");
     }
+    if (outcome.end == TuneEnd::interrupted) {
+      throw Error(ExitCode::interrupted, "rank " + std::to_string(launch->rank) + ": " +
+                                             outcome.sweep.incomplete_reason + "; rank 0 writes the report");
+    }
     io.err << "sweep: rank " << launch->rank << " done; rank 0 writes the report\n";
     return;
   }

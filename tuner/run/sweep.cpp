@@ -478,6 +478,7 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
   }
   std::size_t index = 0;
   std::size_t planned_index = 0;
+  bool stopped_with_peers = false;
   SweepClock clock;
   clock.arms_total = total_arms;
   const SweepArm* failed = nullptr;
@@ -486,7 +487,7 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
   // instead of on every seed of one size.
   for (int k = 0; k < s.seeds; ++k) {
     for (std::int64_t batch : s.batch_sizes) {
-      if (stop.load() || failed) break;
+      if (stop.load() || failed || stopped_with_peers) break;
       if (!arm_in_shard(planned_index++, s.shard_index, s.shard_count)) continue;
       ArmPlan plan;
       plan.batch = batch;
@@ -532,6 +533,8 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
       }
       r.arms.push_back(std::move(arm));
       if (r.arms.back().status == ArmStatus::failed) failed = &r.arms.back();
+      // A stop that reached this rank through the step (another rank's signal).
+      if (s.data_parallel && r.arms.back().status == ArmStatus::interrupted) stopped_with_peers = true;
       r.phase_seconds.training += r.arms.back().train_seconds;
       r.phase_seconds.evaluation = clock.evaluation_seconds;
       if (progress.on_arm_done) {
@@ -543,7 +546,7 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
         progress.on_arm_done(so_far);
       }
     }
-    if (failed) break;
+    if (failed || stopped_with_peers) break;
   }
   if (failed) {
     r.incomplete = true;
@@ -551,7 +554,7 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
                           std::to_string(failed->seed) + ") failed: " + failed->message + "; " +
                           std::to_string(r.arms.size() - 1) + " of " + std::to_string(total_arms) +
                           " arms finished before it";
-  } else if (stop.load()) {
+  } else if (stop.load() || stopped_with_peers) {
     r.incomplete = true;
     r.incomplete_reason = "interrupted by a signal after " + std::to_string(r.arms.size()) + " of " +
                           std::to_string(total_arms) + " arms; the last may be partial (status interrupted)";
