@@ -122,31 +122,37 @@ void DataParallel::allreduce_sum(std::vector<torch::Tensor>& tensors) {
   }
 }
 
-std::vector<std::int64_t> DataParallel::allgather(std::int64_t value) {
-  std::vector<torch::Tensor> in{torch::tensor({value}, torch::kInt64)};
+namespace {
+// Every rank's tensor like `mine` (the same shape and dtype on every rank).
+std::vector<torch::Tensor> gather_all(c10d::ProcessGroupGloo& gloo, const torch::Tensor& mine,
+                                      const DataParallel& dp, const std::string& what) {
+  std::vector<torch::Tensor> in{mine};
   std::vector<std::vector<torch::Tensor>> out(1);
-  for (int r = 0; r < world_size(); ++r) out[0].push_back(torch::empty_like(in[0]));
+  for (int r = 0; r < dp.world_size(); ++r) out[0].push_back(torch::empty_like(mine));
   try {
-    group_->gloo->allgather(out, in)->wait();
+    gloo.allgather(out, in)->wait();
   } catch (const std::exception& e) {
-    peer_failed("gathering the ranks' values", e, *this);
+    peer_failed(what, e, dp);
   }
+  return out[0];
+}
+}  // namespace
+
+std::vector<std::int64_t> DataParallel::allgather(std::int64_t value) {
   std::vector<std::int64_t> values;
-  for (const auto& t : out[0]) values.push_back(t.item<std::int64_t>());
+  for (const auto& t : gather_all(*group_->gloo, torch::tensor({value}, torch::kInt64), *this,
+                                  "gathering the ranks' values")) {
+    values.push_back(t.item<std::int64_t>());
+  }
   return values;
 }
 
 std::vector<double> DataParallel::allgather_double(double value) {
-  std::vector<torch::Tensor> in{torch::tensor({value}, torch::kFloat64)};
-  std::vector<std::vector<torch::Tensor>> out(1);
-  for (int r = 0; r < world_size(); ++r) out[0].push_back(torch::empty_like(in[0]));
-  try {
-    group_->gloo->allgather(out, in)->wait();
-  } catch (const std::exception& e) {
-    peer_failed("gathering the ranks' values", e, *this);
-  }
   std::vector<double> values;
-  for (const auto& t : out[0]) values.push_back(t.item<double>());
+  for (const auto& t : gather_all(*group_->gloo, torch::tensor({value}, torch::kFloat64), *this,
+                                  "gathering the ranks' values")) {
+    values.push_back(t.item<double>());
+  }
   return values;
 }
 
@@ -155,16 +161,10 @@ std::vector<std::string> DataParallel::allgather_text(const std::string& text) {
   torch::Tensor mine = torch::zeros({kBytes}, torch::kUInt8);
   const std::size_t n = std::min<std::size_t>(text.size(), kBytes - 1);
   std::memcpy(mine.data_ptr<std::uint8_t>(), text.data(), n);
-  std::vector<torch::Tensor> in{mine};
-  std::vector<std::vector<torch::Tensor>> out(1);
-  for (int r = 0; r < world_size(); ++r) out[0].push_back(torch::empty_like(mine));
-  try {
-    group_->gloo->allgather(out, in)->wait();
-  } catch (const std::exception& e) {
-    peer_failed("gathering the ranks' names", e, *this);
-  }
   std::vector<std::string> texts;
-  for (const auto& t : out[0]) texts.emplace_back(reinterpret_cast<const char*>(t.data_ptr<std::uint8_t>()));
+  for (const auto& t : gather_all(*group_->gloo, mine, *this, "gathering the ranks' names")) {
+    texts.emplace_back(reinterpret_cast<const char*>(t.data_ptr<std::uint8_t>()));
+  }
   return texts;
 }
 
