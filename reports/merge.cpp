@@ -231,6 +231,7 @@ MergeResult merge_reports(const std::vector<MergeInput>& parts, const MergeSetti
     RecommendSettings rs;
     if (objective) rs.objective = *objective;
     rs.effective_batch = settings.effective_batch;
+    rs.max_validation_loss_excess = settings.max_validation_loss_excess;
     report["recommendation"] = nlohmann::json(recommend(merged, probe, first.report.workload, noise, rs));
   }
   nlohmann::ordered_json from = nlohmann::ordered_json::array();

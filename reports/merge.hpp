@@ -28,6 +28,7 @@ struct MergeSettings {
   // None: each part's recorded objective (they must agree).
   std::optional<Objective> objective;
   std::optional<std::int64_t> effective_batch;
+  std::optional<double> max_validation_loss_excess;
 };
 
 struct MergeResult {

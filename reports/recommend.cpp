@@ -294,6 +294,12 @@ struct Choice {
   std::optional<std::int64_t> fastest;  // time-to-target: the shortest prediction, before the tie rule
   std::string basis;                    // predicted | measured | max-fit
   const Measured* best_rate = nullptr;  // throughput: the highest
+  // The generalisation constraint: what it refused, the best final
+  // validation loss it was held against, and the pick without it.
+  std::vector<std::int64_t> refused;
+  std::optional<std::int64_t> best_validation_batch;
+  double best_validation_loss = 0;
+  std::optional<std::int64_t> unconstrained;
 };
 
 // How the recommended batch runs: micro-batches x accumulation steps.
@@ -402,8 +408,9 @@ std::vector<std::string> missing_evidence(const Evidence& e) {
   return reasons;
 }
 
-// Stage 4: the objective's choice.
-Choice choose(const Evidence& e, const std::vector<BatchPrediction>& predictions) {
+// Stage 4: the objective's choice among the sizes `ok` allows.
+template <class Ok>
+Choice choose_among(const Evidence& e, const std::vector<BatchPrediction>& predictions, const Ok& ok) {
   Choice c;
   c.batch = e.range.smallest_swept;
   const Objective objective = e.settings.objective;
@@ -415,9 +422,10 @@ Choice choose(const Evidence& e, const std::vector<BatchPrediction>& predictions
       // steps for the same time).
       double best = std::numeric_limits<double>::infinity();
       for (const auto& p : predictions) {
-        if (p.seconds_to_target) best = std::min(best, *p.seconds_to_target);
+        if (p.seconds_to_target && ok(p.batch_size)) best = std::min(best, *p.seconds_to_target);
       }
       for (const auto& p : predictions) {
+        if (!ok(p.batch_size)) continue;
         if (p.seconds_to_target && *p.seconds_to_target == best) c.fastest = p.batch_size;
         if (p.seconds_to_target && *p.seconds_to_target <= best * (1.0 + kFlatBand)) {
           c.near_best.push_back(p.batch_size);
@@ -428,7 +436,7 @@ Choice choose(const Evidence& e, const std::vector<BatchPrediction>& predictions
     } else {
       double best = std::numeric_limits<double>::infinity();
       for (const auto& m : e.measured) {
-        if (m.seconds_to_target && *m.seconds_to_target < best) {
+        if (m.seconds_to_target && *m.seconds_to_target < best && ok(m.batch)) {
           best = *m.seconds_to_target;
           c.batch = m.batch;
         }
@@ -440,12 +448,13 @@ Choice choose(const Evidence& e, const std::vector<BatchPrediction>& predictions
     // a 0.15% difference. Among the tied sizes the smallest is taken: the
     // same samples/s with less memory and more optimizer steps per sample.
     for (const auto& m : e.measured) {
+      if (!ok(m.batch)) continue;
       if (m.completed > 0 && m.samples_per_s && (!c.best_rate || *m.samples_per_s > *c.best_rate->samples_per_s)) {
         c.best_rate = &m;
       }
     }
     for (const auto& m : e.measured) {
-      if (m.completed == 0 || !m.samples_per_s) continue;
+      if (m.completed == 0 || !m.samples_per_s || !ok(m.batch)) continue;
       const double shortfall = 1.0 - *m.samples_per_s / *c.best_rate->samples_per_s;
       if (shortfall <= std::max(m.throughput_noise, c.best_rate->throughput_noise)) c.near_best.push_back(m.batch);
     }
@@ -454,7 +463,7 @@ Choice choose(const Evidence& e, const std::vector<BatchPrediction>& predictions
   } else if (objective == Objective::sample_efficiency) {
     double best = std::numeric_limits<double>::infinity();
     for (const auto& m : e.measured) {
-      if (m.samples_to_target && *m.samples_to_target < best) {
+      if (m.samples_to_target && *m.samples_to_target < best && ok(m.batch)) {
         best = *m.samples_to_target;
         c.batch = m.batch;
       }
@@ -462,7 +471,51 @@ Choice choose(const Evidence& e, const std::vector<BatchPrediction>& predictions
     c.basis = "measured";
   } else {
     c.batch = e.range.max_fit;
+    if (!ok(c.batch)) {
+      // The largest size the constraint allows, among those that completed.
+      for (const auto& m : e.measured) {
+        if (m.completed > 0 && ok(m.batch)) c.batch = m.batch;
+      }
+    }
     c.basis = "max-fit";
+  }
+  return c;
+}
+
+// The generalisation constraint: swept sizes whose final validation loss
+// (mean over the completed seeds) is more than the tolerance above the best
+// are refused; a size between swept ones passes only where both around it
+// do, one past the largest swept only where that one does.
+Choice choose(const Evidence& e, const std::vector<BatchPrediction>& predictions) {
+  const auto tolerance = e.settings.max_validation_loss_excess;
+  if (!tolerance) return choose_among(e, predictions, [](std::int64_t) { return true; });
+  const Measured* best = nullptr;
+  for (const auto& m : e.measured) {
+    if (m.final_loss && std::isfinite(*m.final_loss) && (!best || *m.final_loss < *best->final_loss)) best = &m;
+  }
+  std::vector<std::int64_t> refused;
+  for (const auto& m : e.measured) {
+    if (best && m.final_loss && *m.final_loss > *best->final_loss * (1.0 + *tolerance)) refused.push_back(m.batch);
+  }
+  auto swept_ok = [&](std::int64_t b) { return std::find(refused.begin(), refused.end(), b) == refused.end(); };
+  auto ok = [&](std::int64_t b) {
+    std::optional<std::int64_t> below, above;
+    for (const auto& m : e.measured) {
+      if (m.batch == b) return swept_ok(b);
+      if (m.batch < b) below = m.batch;
+      if (m.batch > b && !above) above = m.batch;
+    }
+    return (!below || swept_ok(*below)) && (!above || swept_ok(*above));
+  };
+  Choice c = choose_among(e, predictions, ok);
+  c.refused = refused;
+  if (best) {
+    c.best_validation_batch = best->batch;
+    c.best_validation_loss = *best->final_loss;
+  }
+  if (!refused.empty()) {
+    const Choice free = choose_among(e, predictions, [](std::int64_t) { return true; });
+    if (free.batch != c.batch) c.unconstrained = free.batch;
   }
   return c;
 }
@@ -673,6 +726,7 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
                          : std::string()) +
                     ", of " + std::to_string(r.predictions.size()) + " sizes from " +
                     std::to_string(e.range.smallest_swept) + " to " + std::to_string(r.max_fit_batch) +
+                    (choice.refused.empty() ? std::string() : ", among those the generalisation constraint allows (below)") +
                     (near_best.size() > 1
                          ? "; sizes " + std::to_string(near_best.front()) + " to " + chosen_text +
                                " are all within " + fmt(kFlatBand * 100, "%.0f") +
@@ -757,6 +811,30 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
     out.push_back("The gradient noise dominated the measured gradient (|G|^2 estimate not positive): B_simple is "
                   "very large at these weights, and small batches lose little.");
   }
+  if (settings.max_validation_loss_excess && choice.best_validation_batch) {
+    const std::string tol = fmt(100.0 * *settings.max_validation_loss_excess, "%g") + "%";
+    if (choice.refused.empty()) {
+      out.push_back("Every swept size's final validation loss is within " + tol + " of the best (" +
+                    fmt(choice.best_validation_loss, "%.4g") + " at batch " + std::to_string(*choice.best_validation_batch) +
+                    ", --max-val-loss-excess): none was refused.");
+    } else {
+      std::string which;
+      for (std::int64_t b : choice.refused) {
+        const Measured* m = e.measured_at(b);
+        which += (which.empty() ? "" : ", ") + std::to_string(b) +
+                 (m && m->final_loss ? " (" + fmt(*m->final_loss, "%.4g") + ")" : std::string());
+      }
+      std::string s = "Refused for generalisation (--max-val-loss-excess " + tol + "): batch " + which +
+                      ", whose final validation loss is more than " + tol + " above the best, " +
+                      fmt(choice.best_validation_loss, "%.4g") + " at batch " +
+                      std::to_string(*choice.best_validation_batch) + " (sizes between them and the others too)";
+      if (choice.unconstrained) {
+        s += "; without the constraint the " + to_string(settings.objective) + " choice would be batch " +
+             std::to_string(*choice.unconstrained);
+      }
+      out.push_back(s + ".");
+    }
+  }
   return out;
 }
 
@@ -796,6 +874,10 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   }
 
   const Choice choice = choose(e, r.predictions);
+  if (settings.max_validation_loss_excess) {
+    r.validation_loss_tolerance = *settings.max_validation_loss_excess;
+    r.refused_batch_sizes = choice.refused;
+  }
   const Plan p = plan(e, choice, r.predictions);
   r.batch_size = p.batch;
   r.micro_batch_size = p.micro;

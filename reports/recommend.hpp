@@ -45,6 +45,11 @@ struct RecommendSettings {
   // An effective batch to plan for instead of the objective's choice; above
   // the safe maximum it becomes micro-batch x accumulation steps.
   std::optional<std::int64_t> effective_batch;
+  // Generalisation constraint (--max-val-loss-excess): sizes whose final
+  // validation loss (mean over seeds) is more than this fraction above the
+  // best size's are refused by every objective; a size between swept ones
+  // only where both around it pass.
+  std::optional<double> max_validation_loss_excess;
 };
 
 // The recommendation for a finished sweep. `probe` may be null (a --force

@@ -53,6 +53,10 @@ void to_json(nlohmann::json& j, const Recommendation& r) {
       {"noise_scale", r.noise_scale},
       {"predictions", r.predictions}};
   if (r.data_parallel_ranks) j["data_parallel_ranks"] = *r.data_parallel_ranks;
+  if (r.validation_loss_tolerance) {
+    j["validation_loss_tolerance"] = *r.validation_loss_tolerance;
+    j["refused_batch_sizes"] = r.refused_batch_sizes;
+  }
 }
 void from_json(const nlohmann::json& j, Recommendation& r) {
   j.at("objective").get_to(r.objective);
@@ -61,6 +65,8 @@ void from_json(const nlohmann::json& j, Recommendation& r) {
   j.at("micro_batch_size").get_to(r.micro_batch_size);
   j.at("accumulation_steps").get_to(r.accumulation_steps);
   if (j.contains("data_parallel_ranks")) j.at("data_parallel_ranks").get_to(r.data_parallel_ranks);
+  if (j.contains("validation_loss_tolerance")) j.at("validation_loss_tolerance").get_to(r.validation_loss_tolerance);
+  if (j.contains("refused_batch_sizes")) j.at("refused_batch_sizes").get_to(r.refused_batch_sizes);
   j.at("learning_rate").get_to(r.learning_rate);
   if (r.status == RecommendationStatus::recommended && !r.batch_size) {
     throw nlohmann::json::other_error::create(501, "recommendation.batch_size is null while status is recommended", &j);

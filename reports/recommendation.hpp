@@ -112,6 +112,10 @@ struct Recommendation {
   // Data-parallel only: the ranks the batch is split over; micro_batch_size
   // is then each rank's (batch_size = micro x ranks x accumulation).
   std::optional<int> data_parallel_ranks;
+  // --max-val-loss-excess, when given: the tolerance, and the swept sizes it
+  // refused (their final validation loss too far above the best).
+  std::optional<double> validation_loss_tolerance;
+  std::vector<std::int64_t> refused_batch_sizes;
   std::optional<double> learning_rate;
   std::string learning_rate_rule;        // how it was derived, in words
   std::optional<double> target_loss;

@@ -288,10 +288,13 @@ void write_sweep_tables(std::ostream& out, const Report& r) {
         << esc(format_seconds(t.noise_scale)) << ", total " << esc(format_seconds(t.total)) << ".</p>\n";
   }
   out << "<p>Time to target: where the validation loss crossed the target, interpolated between evaluations; "
-         "shown only when every seed of a size reached it.</p>\n";
+         "shown only when every seed of a size reached it. Train loss: the loss on as many training samples as "
+         "the validation's, at each arm's end (eval mode; a report from before it was measured: the running "
+         "training loss over the arm's last fifth of steps); gap: the final validation loss minus it.</p>\n";
   out << "<table class=\"summary\">\n<thead><tr><th>batch</th><th>learning rate</th><th>done</th>"
       << "<th>samples/s</th><th>val loss</th><th>val accuracy</th><th>time to target</th>"
-      << "<th>samples to target</th><th>peak memory</th></tr></thead>\n<tbody>\n";
+      << "<th>samples to target</th><th>peak memory</th><th>train loss</th><th>gap (val - train)</th></tr></thead>\n"
+         "<tbody>\n";
   for (const auto& b : summaries_of(s)) {
     const bool is_rec = rec && b.batch_size == *rec;
     // The tag goes before the number so the batch sizes stay aligned.
@@ -302,6 +305,9 @@ void write_sweep_tables(std::ostream& out, const Report& r) {
         << "</td><td>" << spread_cell(b.final_validation_accuracy, "%.4f") << "</td><td>"
         << esc(format_seconds(mean_of(b.seconds_to_target))) << "</td><td>"
         << esc(num(mean_of(b.samples_to_target), "%.0f")) << "</td><td>" << esc(format_bytes(b.peak_bytes))
+        << "</td><td>" << spread_cell(b.final_training_loss, "%.4f") << "</td><td>"
+        << esc(num(mean_of(b.generalization_gap), "%+.4f"))
+        << (b.validation_worse_than_best.value_or(false) ? " <span class=\"tag\">val worse than the best</span>" : "")
         << "</td></tr>\n";
   }
   out << "</tbody>\n</table>\n";

@@ -197,8 +197,9 @@ void render_report_markdown(std::ostream& out, const Report& r) {
     if (s.incomplete) out << " **Incomplete:** " << cell(s.incomplete_reason) << ".";
     if (!s.throughput_knee.empty()) out << " Throughput scan: " << cell(s.throughput_knee) << ".";
     out << "\n\n";
-    out << "| batch | lr | done | samples/s | val loss | val acc | time to target | samples to target | peak memory |\n";
-    out << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    out << "| batch | lr | done | samples/s | val loss | val acc | time to target | samples to target | peak memory "
+           "| train loss | gap |\n";
+    out << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     const std::int64_t chosen = r.recommendation ? r.recommendation->batch_size.value_or(-1) : -1;
     for (const auto& b : s.summaries) {
       const bool mark = b.batch_size == chosen;
@@ -208,8 +209,14 @@ void render_report_markdown(std::ostream& out, const Report& r) {
           << format_number(mean_of(b.final_validation_loss), "%.4f") << " | "
           << format_number(mean_of(b.final_validation_accuracy), "%.4f") << " | "
           << format_seconds(mean_of(b.seconds_to_target)) << " | " << format_number(mean_of(b.samples_to_target), "%.0f")
-          << " | " << format_bytes(b.peak_bytes) << " |\n";
+          << " | " << format_bytes(b.peak_bytes) << " | " << format_number(mean_of(b.final_training_loss), "%.4f") << " | "
+          << format_number(mean_of(b.generalization_gap), "%+.4f")
+          << (b.validation_worse_than_best.value_or(false) ? " (val worse than the best beyond the seed spread)" : "")
+          << " |\n";
     }
+    out << "\nTrain loss: the loss on as many training samples as the validation's, at each arm's end (eval mode; "
+           "a report from before it was measured: the running training loss over the arm's last fifth of steps); "
+           "gap: the final validation loss minus it.\n";
     out << '\n';
     bool any_stopped = false;
     for (const auto& a : s.arms) {

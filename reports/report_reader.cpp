@@ -212,7 +212,11 @@ Report report_from_json(const nlohmann::json& json, const std::string& path) {
     // Schema 1's `target` was the first evaluation at the target; the one
     // meaning now is the interpolated crossing, recomputed from the
     // evaluations (summaries with it).
-    if (r.schema_version == 1) summarise_targets(*r.sweep);
+    // A report written before the generalisation figures lacks them: they
+    // are rebuilt from the arms the same way.
+    const auto& summaries = doc.at("sweep").at("summaries");
+    const bool no_generalization = !summaries.empty() && !summaries.front().contains("final_training_loss");
+    if (r.schema_version == 1 || no_generalization) summarise_targets(*r.sweep);
   }
   if (!doc.at("recommendation").is_null()) {
     r.recommendation = read_section<Recommendation>(doc, path, "recommendation");

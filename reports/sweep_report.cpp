@@ -114,8 +114,44 @@ void summarise_targets(SweepResult& sweep) {
       s.samples_to_target = opt(t_samples);
       s.steps_to_target = opt(t_steps);
     }
+    std::vector<double> train, gap;
+    for (const SweepArm* a : arms) {
+      if (a->status != ArmStatus::completed || !a->final_validation_loss) continue;
+      if (const auto t = training_loss_at_end(*a)) {
+        train.push_back(*t);
+        gap.push_back(*a->final_validation_loss - *t);
+      }
+    }
+    s.final_training_loss = opt(train);
+    s.generalization_gap = opt(gap);
     sweep.summaries.push_back(s);
   }
+  const BatchSummary* best = nullptr;
+  for (const auto& s : sweep.summaries) {
+    if (s.final_validation_loss && (!best || s.final_validation_loss->mean < best->final_validation_loss->mean)) best = &s;
+  }
+  for (auto& s : sweep.summaries) {
+    if (!best || !s.final_validation_loss || s.final_validation_loss->n < 2 || best->final_validation_loss->n < 2) continue;
+    const double spread = std::max(s.final_validation_loss->stddev, best->final_validation_loss->stddev);
+    s.validation_worse_than_best = s.final_validation_loss->mean - best->final_validation_loss->mean > spread;
+  }
+}
+
+std::optional<double> training_loss_at_end(const SweepArm& arm) {
+  if (arm.final_training_loss && std::isfinite(*arm.final_training_loss)) return arm.final_training_loss;
+  if (arm.train_loss.empty()) return std::nullopt;
+  const std::size_t n = arm.train_loss.size();
+  const std::size_t tail = std::max<std::size_t>(1, n / 5);
+  double sum = 0;
+  int count = 0;
+  for (std::size_t i = n - tail; i < n; ++i) {
+    if (std::isfinite(arm.train_loss[i].loss)) {
+      sum += arm.train_loss[i].loss;
+      ++count;
+    }
+  }
+  if (count == 0) return std::nullopt;
+  return sum / count;
 }
 
 void to_json(nlohmann::json& j, const LossPoint& p) {
@@ -176,6 +212,7 @@ void to_json(nlohmann::json& j, const SweepArm& a) {
        {"initial_weights_sum", number(a.initial_weights_sum)},
        {"final_validation_loss", a.final_validation_loss},
        {"final_validation_accuracy", a.final_validation_accuracy},
+       {"final_training_loss", a.final_training_loss},
        {"target", a.target},
        {"first_evaluation_at_target", a.first_evaluation_at_target},
        {"evaluations", a.evaluations},
@@ -193,6 +230,7 @@ void to_json(nlohmann::json& j, const SweepArm& a) {
 }
 void from_json(const nlohmann::json& j, SweepArm& a) {
   if (j.contains("communication_seconds")) j.at("communication_seconds").get_to(a.communication_seconds);
+  if (j.contains("final_training_loss")) j.at("final_training_loss").get_to(a.final_training_loss);
   if (j.contains("compute_share")) j.at("compute_share").get_to(a.compute_share);
   if (j.contains("single_rank_step_seconds")) j.at("single_rank_step_seconds").get_to(a.single_rank_step_seconds);
   if (j.contains("scaling_efficiency")) j.at("scaling_efficiency").get_to(a.scaling_efficiency);
@@ -275,7 +313,10 @@ void to_json(nlohmann::json& j, const BatchSummary& s) {
        {"seconds_to_target", s.seconds_to_target},
        {"samples_to_target", s.samples_to_target},
        {"steps_to_target", s.steps_to_target},
-       {"peak_bytes", s.peak_bytes}};
+       {"peak_bytes", s.peak_bytes},
+       {"final_training_loss", s.final_training_loss},
+       {"generalization_gap", s.generalization_gap},
+       {"validation_worse_than_best", s.validation_worse_than_best}};
 }
 void from_json(const nlohmann::json& j, BatchSummary& s) {
   j.at("batch_size").get_to(s.batch_size);
@@ -289,6 +330,10 @@ void from_json(const nlohmann::json& j, BatchSummary& s) {
   j.at("samples_to_target").get_to(s.samples_to_target);
   j.at("steps_to_target").get_to(s.steps_to_target);
   j.at("peak_bytes").get_to(s.peak_bytes);
+  // Added after schema 2 was first written; recomputed from the arms when read.
+  if (j.contains("final_training_loss")) j.at("final_training_loss").get_to(s.final_training_loss);
+  if (j.contains("generalization_gap")) j.at("generalization_gap").get_to(s.generalization_gap);
+  if (j.contains("validation_worse_than_best")) j.at("validation_worse_than_best").get_to(s.validation_worse_than_best);
 }
 void to_json(nlohmann::json& j, const SweepResult& s) {
   j = {{"budget_kind", s.budget_kind},
@@ -426,6 +471,20 @@ void render_sweep_text(std::ostream& out, const SweepResult& s) {
                   fmt(b.final_validation_accuracy, "%.4f").c_str(), fmt(b.seconds_to_target, "%.2f").c_str(),
                   fmt(b.samples_to_target, "%.0f").c_str(), format_bytes(b.peak_bytes).c_str());
     out << line;
+  }
+  std::string gen;
+  for (const auto& b : s.summaries) {
+    if (!b.final_training_loss || !b.generalization_gap) continue;
+    char g[96];
+    std::snprintf(g, sizeof g, "%s%lld %.4f (%+.4f)%s", gen.empty() ? "" : ", ", static_cast<long long>(b.batch_size),
+                  b.final_training_loss->mean, b.generalization_gap->mean,
+                  b.validation_worse_than_best.value_or(false) ? " worse" : "");
+    gen += g;
+  }
+  if (!gen.empty()) {
+    out << "  generalisation        training loss at each arm's end (gap: val - train; worse: val loss "
+           "above the best by more than the seed spread): "
+        << gen << '\n';
   }
   for (const auto& a : s.arms) {
     if (a.status == ArmStatus::completed) continue;

@@ -114,6 +114,10 @@ struct SweepArm {
   std::vector<EvalPoint> evaluations;
   std::optional<double> final_validation_loss;
   std::optional<double> final_validation_accuracy;
+  // The loss on as many training samples as each evaluation's validation
+  // samples, at the arm's last evaluation (the same weights, eval mode):
+  // with final_validation_loss, the generalisation gap. Completed arms only.
+  std::optional<double> final_training_loss;
   std::optional<TimeToTarget> target;  // interpolated crossing of the target loss (time_to_target)
   std::optional<EvaluationAtTarget> first_evaluation_at_target;
   // Data-parallel arms only (empty, none otherwise): the gradient allreduce
@@ -145,7 +149,22 @@ struct BatchSummary {
   std::optional<Spread> samples_to_target;
   std::optional<Spread> steps_to_target;
   std::uint64_t peak_bytes = 0;
+  // Generalisation, over the completed arms (every size trained the same
+  // samples under a samples budget): the training loss at the arm's end
+  // (final_training_loss; for a report without it, the running training loss
+  // over the last fifth of the steps), the final validation loss minus it,
+  // and whether this size's final validation loss is worse than the best
+  // size's by more than the seed spread (the larger of the two sizes'
+  // standard deviations); none with one seed.
+  std::optional<Spread> final_training_loss;
+  std::optional<Spread> generalization_gap;
+  std::optional<bool> validation_worse_than_best;
 };
+
+// The arm's final_training_loss, or for a report without one the mean
+// running training loss over the last fifth of its steps (at least one);
+// none without a finite one.
+std::optional<double> training_loss_at_end(const SweepArm& arm);
 
 // One point of the throughput scan that chooses `auto` batch sizes: a few
 // timed steps at a power of two, before the sweep.

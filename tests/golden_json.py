@@ -32,8 +32,8 @@ def blank(value, key="", is_recommendation=False):
                 out[k] = "<timing-dependent %s>" % type(v).__name__
             elif k in MEASURED_OR_NULL:
                 out[k] = "<measured: number or null>"
-            elif k in ("target", "first_evaluation_at_target", "steps_fit", "largest_fitting_slowdown") or \
-                    k.endswith("_to_target"):
+            elif k in ("target", "first_evaluation_at_target", "steps_fit", "largest_fitting_slowdown",
+                       "validation_worse_than_best") or k.endswith("_to_target"):
                 # Which sizes reach the target depends on float losses.
                 out[k] = "<depends on the losses>"
             else:

@@ -3,6 +3,7 @@
 #include "tests/support/catch.hpp"
 
 #include <cmath>
+#include <map>
 #include <sstream>
 
 #include "reports/recommend.hpp"
@@ -411,4 +412,62 @@ TEST_CASE("throughput differences within measured noise are a tie, not a pick", 
     CHECK_THAT(r.reasons.front(), Catch::Contains("highest measured throughput") &&
                                       Catch::Contains("beyond the measured noise"));
   }
+}
+
+TEST_CASE("the generalisation constraint refuses sizes whose final validation loss is too far above the best",
+          "[reports][recommend][generalization]") {
+  SweepResult sweep = exact_sweep({16, 64, 256, 1024}, 600000);
+  // Final validation losses that worsen with the batch (the seeds 0.002 apart),
+  // and training losses below them.
+  const std::map<std::int64_t, double> val{{16, 0.400}, {64, 0.410}, {256, 0.450}, {1024, 0.500}};
+  for (auto& a : sweep.arms) {
+    a.final_validation_loss = val.at(a.batch_size) + (a.seed == 0 ? -0.001 : 0.001);
+    a.train_loss = {LossPoint{1, a.batch_size, 0.1, 1.0}, LossPoint{2, 2 * a.batch_size, 0.2, 0.35}};
+  }
+  summarise_sweep(sweep);
+  const Recommendation free = recommend_at_1024(sweep);
+  REQUIRE(free.recommends());
+  CHECK(*free.batch_size >= 128);  // T(B) alone favours the sizes near sqrt(B_crit x B_sat) ~ 245
+  CHECK_FALSE(free.validation_loss_tolerance);
+
+  RecommendSettings s;
+  s.max_validation_loss_excess = 0.05;  // 0.42 at most
+  const Recommendation held = recommend_at_1024(sweep, s);
+  REQUIRE(held.recommends());
+  CHECK(*held.batch_size <= 64);
+  CHECK(held.refused_batch_sizes == std::vector<std::int64_t>{256, 1024});
+  CHECK(held.validation_loss_tolerance == 0.05);
+  CHECK(any_contains(held.reasons, "Refused for generalisation (--max-val-loss-excess 5%): batch 256 (0.45), 1024 (0.5)"));
+  CHECK(any_contains(held.reasons, "without the constraint the time-to-target choice would be batch " +
+                                       std::to_string(*free.batch_size)));
+  // The refusal reaches every objective.
+  s.objective = Objective::max_fit;
+  CHECK(recommend_at_1024(sweep, s).batch_size == 64);
+  s.objective = Objective::throughput;
+  CHECK(recommend_at_1024(sweep, s).batch_size == 64);
+  // A loose tolerance refuses nothing, and says so.
+  s.objective = Objective::time_to_target;
+  s.max_validation_loss_excess = 0.5;
+  const Recommendation loose = recommend_at_1024(sweep, s);
+  CHECK(loose.batch_size == free.batch_size);
+  CHECK(loose.refused_batch_sizes.empty());
+  CHECK(any_contains(loose.reasons, "none was refused"));
+
+  // The per-size figures: training loss, gap, and the flag against the seed spread.
+  for (const auto& b : sweep.summaries) {
+    REQUIRE(b.final_training_loss);
+    CHECK(b.final_training_loss->mean == Approx(0.35));  // the last fifth of two steps: the last one
+    CHECK(b.generalization_gap->mean == Approx(val.at(b.batch_size) - 0.35));
+    REQUIRE(b.validation_worse_than_best);
+    CHECK(*b.validation_worse_than_best == (b.batch_size != 16));  // 0.01 apart is beyond a 0.0014 spread
+  }
+  const std::string text = render_text(held, sweep);
+  CHECK(text.find("generalisation") != std::string::npos);
+  std::ostringstream html;
+  Report r;
+  r.sweep = sweep;
+  r.recommendation = held;
+  render_report_html(html, r);
+  CHECK(html.str().find("gap (val - train)") != std::string::npos);
+  CHECK(html.str().find("val worse than the best") != std::string::npos);
 }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <ostream>
 
+#include "reports/check.hpp"
 #include "reports/error.hpp"
 #include "reports/merge.hpp"
 #include "reports/render_text.hpp"
@@ -22,6 +23,7 @@ struct MergeOptions {
   std::string output = "batchtune-report.json";
   std::string objective;
   std::int64_t effective_batch = 0;
+  std::string max_val_loss_excess;
   RenderTargets renderings;
 };
 
@@ -40,6 +42,9 @@ void run_merge(const MergeOptions& o, Io io) {
   MergeSettings settings;
   if (!o.objective.empty()) settings.objective = parse_objective(o.objective).value();  // IsMember checked it
   if (o.effective_batch > 0) settings.effective_batch = o.effective_batch;
+  if (!o.max_val_loss_excess.empty()) {
+    settings.max_validation_loss_excess = parse_percent(o.max_val_loss_excess, "--max-val-loss-excess");
+  }
   const MergeResult merged = merge_reports(parts, settings);
   const std::string text = merged.report.dump(2) + "\n";
   write_report_or_rescue(o.output, text);
@@ -65,6 +70,9 @@ void setup_merge(CLI::App& app, Io io) {
   sub->add_option("--effective-batch", o->effective_batch,
                   "Plan for this effective batch (micro-batch x accumulation steps above the safe maximum)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  sub->add_option("--max-val-loss-excess", o->max_val_loss_excess,
+                  "Refuse batch sizes whose final validation loss is more than this much above the best size's "
+                  "(a percentage such as 2%)");
   add_render_options(*sub, o->renderings);
   sub->callback([o, io] { run_merge(*o, io); });
 }

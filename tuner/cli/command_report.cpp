@@ -9,6 +9,7 @@
 #include <ostream>
 
 #include "reports/atomic_file.hpp"
+#include "reports/check.hpp"
 #include "reports/error.hpp"
 #include "reports/predict_run.hpp"
 #include "reports/recommend.hpp"
@@ -26,6 +27,7 @@ struct ReportOptions {
   RenderTargets targets;
   std::string objective;
   std::int64_t effective_batch = 0;
+  std::string max_val_loss_excess;
   std::string output;
   std::string step_times;
 };
@@ -83,6 +85,9 @@ void recommend_again(Report& r, const ReportOptions& o, Io io) {
   RecommendSettings settings;
   if (!o.objective.empty()) settings.objective = parse_objective(o.objective).value();  // IsMember checked it
   if (o.effective_batch > 0) settings.effective_batch = o.effective_batch;
+  if (!o.max_val_loss_excess.empty()) {
+    settings.max_validation_loss_excess = parse_percent(o.max_val_loss_excess, "--max-val-loss-excess");
+  }
   r.recommendation = recommend(*r.sweep, r.probe ? &*r.probe : nullptr, r.workload, noise, settings);
   if (o.output.empty()) return;
   std::ifstream in(o.file, std::ios::binary);
@@ -101,8 +106,10 @@ void recommend_again(Report& r, const ReportOptions& o, Io io) {
 }
 
 void run_report(const ReportOptions& o, Io io) {
-  if (!o.output.empty() && o.objective.empty() && o.effective_batch == 0 && o.step_times.empty()) {
-    throw UsageError("-o writes a recomputed report: give --objective, --effective-batch or --step-times too");
+  const bool recompute = !o.objective.empty() || o.effective_batch > 0 || !o.max_val_loss_excess.empty();
+  if (!o.output.empty() && !recompute && o.step_times.empty()) {
+    throw UsageError("-o writes a recomputed report: give --objective, --effective-batch, --max-val-loss-excess or "
+                     "--step-times too");
   }
   // Outputs never replace the reports being read, nor each other.
   std::vector<NamedPath> inputs{{"FILE", o.file}};
@@ -110,9 +117,9 @@ void run_report(const ReportOptions& o, Io io) {
   check_outputs({{"-o", o.output}, {"--html", o.targets.html}, {"--markdown", o.targets.markdown}}, inputs);
   Report r = read_report(o.file);
   if (!o.step_times.empty()) {
-    if (!o.objective.empty() || o.effective_batch > 0) {
+    if (recompute) {
       throw UsageError("--step-times predicts the planned run for another machine; it does not combine with "
-                       "--objective or --effective-batch");
+                       "--objective, --effective-batch or --max-val-loss-excess");
     }
     predict_with_step_times(r, o);
     if (!o.output.empty()) {
@@ -123,7 +130,7 @@ void run_report(const ReportOptions& o, Io io) {
       write_file_atomically(o.output, json.dump(2) + "\n");
       io.err << "wrote " << o.output << '\n';
     }
-  } else if (!o.objective.empty() || o.effective_batch > 0) {
+  } else if (recompute) {
     recommend_again(r, o, io);
   }
   if (o.targets.console_to_stdout()) render_report_text(io.out, r);
@@ -151,6 +158,9 @@ void setup_report(CLI::App& app, Io io) {
                   "Recompute the recommendation as a plan for this effective batch (micro-batch x accumulation "
                   "steps above the safe maximum)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  sub->add_option("--max-val-loss-excess", o->max_val_loss_excess,
+                  "Recompute the recommendation refusing sizes whose final validation loss is more than this much "
+                  "above the best size's (a percentage such as 2%)");
   sub->add_option("--step-times", o->step_times,
                   "Another machine's report (sweep --throughput-only there): predict FILE's planned run (a sweep "
                   "--epochs report) with that machine's step times, and recommend for it without training there");

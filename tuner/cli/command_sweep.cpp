@@ -12,6 +12,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "reports/check.hpp"
 #include "reports/error.hpp"
 #include "reports/json_util.hpp"
 #include "reports/recommendation.hpp"
@@ -58,6 +59,7 @@ struct SweepOptions {
   int lr_grid = 0;
   bool throughput_only = false;
   std::string shard;
+  std::string max_val_loss_excess;
   double dist_timeout_s = 60;
   std::string output = "batchtune-report.json";
   RenderTargets renderings;
@@ -86,6 +88,9 @@ TunePlan plan_of(const SweepOptions& o) {
   plan.force = o.force;
   plan.objective = parse_objective(o.objective).value();  // IsMember checked it
   plan.effective_batch = o.effective_batch;
+  if (!o.max_val_loss_excess.empty()) {
+    plan.max_validation_loss_excess = parse_percent(o.max_val_loss_excess, "--max-val-loss-excess");
+  }
   plan.noise_repeats = o.noise_repeats;
   const bool whole = o.epochs > 0 || o.train_samples > 0;
   if (o.throughput_only) {
@@ -264,6 +269,10 @@ void setup_sweep(CLI::App& app, Io io) {
                   "Plan for this effective batch instead (a paper's, or a multi-device run's): above the safe "
                   "maximum it becomes micro-batch x accumulation steps, with its predicted time")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40))->group(group);
+  sub->add_option("--max-val-loss-excess", o->max_val_loss_excess,
+                  "Refuse batch sizes whose final validation loss is more than this much above the best size's "
+                  "(a percentage such as 2%): the generalisation constraint, stated in the reasons")
+      ->group(group);
   sub->add_option("--noise-repeats", o->noise_repeats,
                   "Gradient norm pairs for the noise scale estimate after the sweep; 0 skips it")
       ->capture_default_str()->check(CLI::Range(0, 10000))->group(group);

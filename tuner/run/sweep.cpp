@@ -315,6 +315,17 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   if (!arm.evaluations.empty() && arm.status == ArmStatus::completed) {
     arm.final_validation_loss = arm.evaluations.back().loss;
     arm.final_validation_accuracy = arm.evaluations.back().accuracy;
+    // The same weights on as many training samples: the generalisation gap.
+    // Not timed as training; a failure here leaves it unmeasured.
+    const auto t0 = clock_type::now();
+    try {
+      arm.final_training_loss =
+          w.evaluate_training(*model, s.eval_samples, std::min(s.eval_batch_size, plan.batch)).loss;
+    } catch (const std::exception&) {
+      model->set_training(true);
+      drain_autograd(device);
+    }
+    eval_seconds += seconds_since(t0);
   }
   // An arm the budget gave few steps (the largest sizes under equal samples)
   // would rest its throughput on one or two of them, the first one cold. Its

@@ -656,6 +656,7 @@ class Tuner {
     RecommendSettings rs;
     rs.objective = plan_.objective;
     if (plan_.effective_batch > 0) rs.effective_batch = plan_.effective_batch;
+    rs.max_validation_loss_excess = plan_.max_validation_loss_excess;
     try {
       outcome_.recommendation = recommend(result_, probe(), workload_.info(), noise_, rs);
       if (dp() && outcome_.recommendation->recommends()) split_over_ranks(*outcome_.recommendation);

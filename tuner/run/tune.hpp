@@ -63,6 +63,7 @@ struct TunePlan {
   bool force = false;                   // listed sizes above the safe maximum; no probe for a list
   Objective objective = Objective::time_to_target;
   std::int64_t effective_batch = 0;     // 0: none
+  std::optional<double> max_validation_loss_excess;  // --max-val-loss-excess, a fraction
   int noise_repeats = 16;
   std::optional<WholeRunPlan> whole_run;  // none: the early-target sweep
   // Probe and time steps at every power of two up to the probe's cap (no

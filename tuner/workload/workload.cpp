@@ -561,14 +561,23 @@ std::pair<torch::Tensor, torch::Tensor> Workload::next_batch_rows(BatchSampler& 
 }
 
 Evaluation Workload::evaluate(Model& model, std::int64_t max_samples, std::int64_t batch_size) const {
-  const std::int64_t n = max_samples > 0 ? std::min(max_samples, data_.validation.size()) : data_.validation.size();
+  return evaluate_on(data_.validation, model, max_samples, batch_size);
+}
+
+Evaluation Workload::evaluate_training(Model& model, std::int64_t max_samples, std::int64_t batch_size) const {
+  return evaluate_on(data_.train, model, max_samples, batch_size);
+}
+
+Evaluation Workload::evaluate_on(const Split& split, Model& model, std::int64_t max_samples,
+                                 std::int64_t batch_size) const {
+  const std::int64_t n = max_samples > 0 ? std::min(max_samples, split.size()) : split.size();
   torch::NoGradGuard no_grad;
   model.set_training(false);
   double loss_sum = 0, correct = 0, predictions = 0;
   for (std::int64_t start = 0; start < n; start += batch_size) {
     const std::int64_t end = std::min(n, start + batch_size);
-    torch::Tensor x = data_.validation.inputs.slice(0, start, end).to(device_);
-    torch::Tensor y = data_.validation.targets.slice(0, start, end).to(device_);
+    torch::Tensor x = split.inputs.slice(0, start, end).to(device_);
+    torch::Tensor y = split.targets.slice(0, start, end).to(device_);
     torch::Tensor out;
     {
       AutocastScope autocast(device_, precision_);

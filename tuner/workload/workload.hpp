@@ -134,6 +134,9 @@ class Workload {
   // Mean loss (and accuracy) over the first `max_samples` validation samples
   // (all when 0), in eval mode without gradients; the model is left in train mode.
   Evaluation evaluate(Model& model, std::int64_t max_samples = 0, std::int64_t batch_size = 512) const;
+  // The same on the first `max_samples` of the training split: with the
+  // validation loss at the same weights, the generalisation gap.
+  Evaluation evaluate_training(Model& model, std::int64_t max_samples, std::int64_t batch_size = 512) const;
 
   const Dataset& data() const { return data_; }
   const torch::Device& device() const { return device_; }
@@ -148,6 +151,7 @@ class Workload {
   // Forward on two validation samples and the loss on the outputs; counts
   // the trainable parameters.
   void check_model(const std::string& model_name);
+  Evaluation evaluate_on(const Split& split, Model& model, std::int64_t max_samples, std::int64_t batch_size) const;
   WorkloadSpec spec_;
   Dataset data_;
   ModelFactory factory_;
