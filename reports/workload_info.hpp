@@ -22,7 +22,7 @@ struct WorkloadInfo {
   std::int64_t validation_samples = 0;
   std::string validation_split;          // how it was made
   std::vector<std::int64_t> input_shape; // one sample, no batch dimension
-  std::string task;                      // classification | regression | language_model
+  std::string task;                      // classification | regression | language_model | model_defined
   std::int64_t num_classes = 0;          // or vocabulary size
   std::optional<double> loss_floor;      // known floor of the loss (synthetic tokens)
   std::string loss;                      // cross_entropy | mse

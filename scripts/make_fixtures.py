@@ -8,9 +8,13 @@ tests/fixtures/state_dict.pt    a plain torch.save() of weights: NOT TorchScript
 tests/fixtures/tiny_token_lm.pt a next-token model taking int64 token ids [B, T]
                                 (vocabulary 32) to logits [B, T, 32], scripted:
                                 for --data npy with integer token arrays
+tests/fixtures/tiny_detector.pt a detector that computes its own loss (--loss model):
+                                forward(images [B,1,16,16], targets [B,5] = class,
+                                box x0 y0 x1 y1) -> cross entropy + smooth L1, scripted
 
 Run: /usr/bin/python3 scripts/make_fixtures.py  (the files are committed; rerun
-only to change them; --token-lm writes tiny_token_lm.pt alone).
+only to change them; --token-lm writes tiny_token_lm.pt alone, --detector
+tiny_detector.pt alone).
 
 python3 scripts/make_fixtures.py --torch2x    (run under PyTorch 2.x, e.g. Debian 13's
     python3-torch 2.6 in the scripts/check-debian13 chroot)
@@ -76,6 +80,30 @@ class TinyTokenLm(nn.Module):
         return self.out(torch.tanh(self.embed(tokens)))
 
 
+class TinyDetector(nn.Module):
+    """A CNN body with two heads, class logits and a box, whose forward takes
+    the targets and returns the training loss, as detection models do."""
+
+    def __init__(self, classes: int = 3):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.classes = nn.Linear(16, classes)
+        self.box = nn.Linear(16, 4)
+
+    def forward(self, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        features = self.body(images)
+        labels = targets[:, 0].long()
+        boxes = targets[:, 1:]
+        return nn.functional.cross_entropy(self.classes(features), labels) + \
+            nn.functional.smooth_l1_loss(self.box(features), boxes)
+
+
+def detector():
+    torch.manual_seed(0)
+    torch.jit.script(TinyDetector()).save(os.path.join(OUT, "tiny_detector.pt"))
+
+
 def token_lm():
     torch.manual_seed(0)
     torch.jit.script(TinyTokenLm()).save(os.path.join(OUT, "tiny_token_lm.pt"))
@@ -92,6 +120,7 @@ def main():
 
     torch.save(cnn.state_dict(), os.path.join(OUT, "state_dict.pt"))
     token_lm()
+    detector()
     print("wrote fixtures to", os.path.normpath(OUT), "with torch", torch.__version__)
 
 
@@ -113,5 +142,7 @@ if __name__ == "__main__":
         export_torch2x()
     elif sys.argv[1:] == ["--token-lm"]:
         token_lm()  # only this one: the others stay byte for byte as committed
+    elif sys.argv[1:] == ["--detector"]:
+        detector()
     else:
         main()

@@ -67,8 +67,11 @@ void add_workload_options(CLI::App& app, WorkloadArgs& a) {
   app.add_option("--num-classes", s.num_classes, "Classes the model predicts (TorchScript models, synthetic data)")
       ->check(CLI::Range(1, 1 << 20))->group(group);
   app.add_option("--target-shape", a.target_shape, "Regression target shape, e.g. 10 (implies --loss mse)")->group(group);
-  app.add_option("--loss", s.loss, "cross_entropy (default) or mse")
-      ->check(CLI::IsMember({"cross_entropy", "mse"}))->group(group);
+  app.add_option("--loss", s.loss,
+                 "cross_entropy (default), mse, or model: a TorchScript model whose forward(inputs, targets) "
+                 "returns its own training loss (a detector's, a language model's); targets of any shape and dtype "
+                 "then come from --data npy as saved")
+      ->check(CLI::IsMember({"cross_entropy", "mse", "model"}))->group(group);
   app.add_option("--mlp-hidden", a.mlp_hidden, "mlp hidden widths, e.g. 256x128 (default)")->group(group);
   app.add_option("--resnet-width", s.resnet.width, "resnet channels in the first stage")
       ->capture_default_str()->check(CLI::Range(1, 4096))->group(group);

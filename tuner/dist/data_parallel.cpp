@@ -244,7 +244,7 @@ StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Opt
     torch::Tensor loss;
     {
       AutocastScope autocast(workload.device(), workload.precision());
-      loss = workload.loss(model.forward(inputs), targets).to(torch::kFloat32);
+      loss = workload.batch_loss(model, inputs, targets).to(torch::kFloat32);
     }
     (loss * share).backward();
     weighted_loss = loss.item<double>() * share;

@@ -124,7 +124,7 @@ NoiseScale measure_noise_scale(const Workload& w, const NoiseScaleSettings& s, d
     torch::Tensor loss;
     {
       AutocastScope autocast(w.device(), w.precision());
-      loss = w.loss(model->forward(x), y).to(torch::kFloat32);
+      loss = w.batch_loss(*model, x, y).to(torch::kFloat32);
     }
     // No loss scaling here: autocast keeps parameters, and so gradients, in float32.
     loss.backward();

@@ -201,7 +201,7 @@ std::optional<plan::GradientNorms> WorkloadTrainer::gradient_norms(std::int64_t 
     torch::Tensor loss;
     {
       AutocastScope autocast(workload_.device(), workload_.precision());
-      loss = workload_.loss(model_->forward(x), y).to(torch::kFloat32);
+      loss = workload_.batch_loss(*model_, x, y).to(torch::kFloat32);
     }
     loss.backward();
     return squared_gradient_norm(params);

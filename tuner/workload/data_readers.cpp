@@ -351,7 +351,7 @@ std::int64_t highest_id(const torch::Tensor& ids, const std::string& where, cons
 
 }  // namespace
 
-Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t seed) {
+Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t seed, bool model_loss) {
   if (files.data_file.empty()) {
     throw UsageError("--data npy needs --data-file: an .npz saved with np.savez(\"data.npz\", x=inputs, y=targets), "
                      "or a .npy of inputs with --target-file for the .npy of targets");
@@ -443,7 +443,9 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
   const bool integer_inputs = !npy_is_floating(x.type);
   const bool integer_targets = !npy_is_floating(y.type);
   TaskKind task = TaskKind::regression;
-  if (integer_targets && !regression) {
+  if (model_loss) {
+    task = TaskKind::model_defined;
+  } else if (integer_targets && !regression) {
     if (y.shape.size() == 1 || (y.shape.size() == 2 && y.shape[1] == 1)) {
       task = TaskKind::classification;
     } else if (y.shape.size() == 2 && integer_inputs && x.shape == y.shape) {
@@ -456,8 +458,12 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
                        "or pass --loss mse");
     }
   }
-  const torch::ScalarType input_type = task == TaskKind::language_model ? torch::kInt64 : torch::kFloat32;
-  const torch::ScalarType target_type = task == TaskKind::regression ? torch::kFloat32 : torch::kInt64;
+  const torch::ScalarType input_type =
+      task == TaskKind::language_model || (task == TaskKind::model_defined && integer_inputs) ? torch::kInt64
+                                                                                              : torch::kFloat32;
+  const torch::ScalarType target_type =
+      task == TaskKind::regression || (task == TaskKind::model_defined && !integer_targets) ? torch::kFloat32
+                                                                                            : torch::kInt64;
   {
     // The tensors are new copies: room for them is checked before they are made.
     auto bytes = [](const NpyArray* a, torch::ScalarType t) {
@@ -486,6 +492,7 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
       if (t.dim() == 1) t = t.unsqueeze(1);  // one value per sample: a model's [B, 1] output
       require_finite(t, a.where);
     }
+    if (task == TaskKind::model_defined && target_type == torch::kFloat32) require_finite(t, a.where);
     return t;
   };
   Split train{inputs_of(x), targets_of(y)};
@@ -521,7 +528,9 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
   d.source = source;
   d.task = task;
   d.sample_shape = train.inputs.sizes().slice(1).vec();
-  if (task == TaskKind::regression) d.target_shape = train.targets.sizes().slice(1).vec();
+  if (task == TaskKind::regression || task == TaskKind::model_defined) {
+    d.target_shape = train.targets.sizes().slice(1).vec();
+  }
   if (task == TaskKind::classification) {
     d.num_classes = std::max(highest_id(train.targets, y.where, "label"),
                              highest_id(validation.targets, y_val ? y_val->where : y.where, "label")) + 1;

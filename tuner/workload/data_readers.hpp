@@ -54,6 +54,9 @@ struct NpyFiles {
 // held out and never trained on. NaN or infinite inputs and targets are
 // refused. Throws InputError naming the file and array, or UsageError for a
 // combination of options that cannot work.
-Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t seed);
+// model_loss: the model computes its own loss (--loss model), so the arrays
+// are taken as they are (integers as int64, floats as float32, any shapes)
+// with no task read into them.
+Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t seed, bool model_loss = false);
 
 }  // namespace batchtune

@@ -14,7 +14,9 @@
 
 namespace batchtune {
 
-enum class TaskKind { classification, regression, language_model };
+// model_defined: targets of any shape and dtype that only the model's own
+// loss interprets (--loss model): boxes, masks, several tensors packed in one.
+enum class TaskKind { classification, regression, language_model, model_defined };
 
 struct Split {
   torch::Tensor inputs;   // [N, ...] float, or [N, T] int64 tokens

@@ -22,6 +22,11 @@ std::int64_t Model::parameter_count() {
   return n;
 }
 
+torch::Tensor Model::forward_loss(const torch::Tensor&, const torch::Tensor&) {
+  throw UsageError("--loss model needs a model that computes its own loss: a TorchScript file whose "
+                   "forward(inputs, targets) returns it");
+}
+
 namespace {
 
 namespace nn = torch::nn;
@@ -182,6 +187,37 @@ TORCH_MODULE(Gpt);
 class ScriptModel final : public Model {
  public:
   ScriptModel(torch::jit::Module module, std::string path) : module_(std::move(module)), path_(std::move(path)) {}
+  // forward(inputs, targets) -> the loss: a 0-dim (or one-element)
+  // tensor, a tuple whose first item is one (as Hugging Face models return
+  // the loss first), or a dict with "loss".
+  torch::Tensor forward_loss(const torch::Tensor& input, const torch::Tensor& target) override {
+    // forward's schema counts self: (self, inputs, targets) takes both.
+    if (module_.get_method("forward").function().getSchema().arguments().size() < 3) {
+      throw InputError("--model " + path_ + ": --loss model calls forward(inputs, targets), but its forward takes "
+                       "only inputs; give the module a forward(self, x, y) that returns the loss, or drop "
+                       "--loss model");
+    }
+    const c10::IValue out = module_.forward({input, target});
+    torch::Tensor loss;
+    if (out.isTensor()) {
+      loss = out.toTensor();
+    } else if (out.isTuple() && !out.toTupleRef().elements().empty() && out.toTupleRef().elements()[0].isTensor()) {
+      loss = out.toTupleRef().elements()[0].toTensor();
+    } else if (out.isGenericDict()) {
+      for (const auto& item : out.toGenericDict()) {
+        if (item.key().isString() && item.key().toStringRef() == "loss" && item.value().isTensor()) {
+          loss = item.value().toTensor();
+        }
+      }
+    }
+    if (!loss.defined() || loss.numel() != 1) {
+      throw InputError("--model " + path_ + ": with --loss model, forward(inputs, targets) must return the batch's "
+                       "mean loss (one number: a 0-dim tensor, a tuple with it first, or a dict with \"loss\"); it "
+                       "returned " + (loss.defined() ? "a tensor of " + std::to_string(loss.numel()) + " values"
+                                                     : std::string(out.tagKind())));
+    }
+    return loss.reshape({});
+  }
   torch::Tensor forward(const torch::Tensor& input) override {
     const c10::IValue out = module_.forward({input});
     if (!out.isTensor()) {

@@ -19,6 +19,9 @@ class Model {
  public:
   virtual ~Model() = default;
   virtual torch::Tensor forward(const torch::Tensor& input) = 0;
+  // A model that computes its own training loss (--loss model): the batch's
+  // mean loss from forward(inputs, targets). Only TorchScript models can.
+  virtual torch::Tensor forward_loss(const torch::Tensor& input, const torch::Tensor& target);
   virtual std::vector<torch::Tensor> parameters() = 0;
   // State that is not a parameter (batch norm's running statistics), for
   // the whole-run tune's snapshots. A model without any keeps the default.

@@ -42,6 +42,7 @@ const char* task_name(TaskKind t) {
     case TaskKind::classification: return "classification";
     case TaskKind::regression: return "regression";
     case TaskKind::language_model: return "language_model";
+    case TaskKind::model_defined: return "model_defined";
   }
   return "?";
 }
@@ -61,7 +62,7 @@ Dataset load_data(const WorkloadSpec& spec, LossKind loss, bool user_model) {
   }
   if (data == "npy") {
     return load_npy_dataset({spec.data_file, spec.target_file, spec.npy_inputs, spec.npy_targets},
-                            loss == LossKind::mse, spec.seed);
+                            loss == LossKind::mse, spec.seed, loss == LossKind::model);
   }
   if (data == "fashion-mnist") return load_idx_dataset(spec.data_dir.empty() ? kFashionMnistDir : spec.data_dir, data);
   if (data == "mnist-idx") {
@@ -371,12 +372,18 @@ Workload Workload::create(const WorkloadSpec& spec) {
                      "of a TorchScript file (.pt)");
   }
   LossKind loss = LossKind::cross_entropy;
-  if (spec.loss == "mse") {
+  if (spec.loss == "model") {
+    if (!user_model) {
+      throw UsageError("--loss model: the built-in --model " + spec.model + " has no loss of its own; give a "
+                       "TorchScript file whose forward(inputs, targets) returns the loss");
+    }
+    loss = LossKind::model;
+  } else if (spec.loss == "mse") {
     loss = LossKind::mse;
   } else if (spec.loss.empty()) {
     loss = spec.target_shape.empty() ? LossKind::cross_entropy : LossKind::mse;
   } else if (spec.loss != "cross_entropy") {
-    throw UsageError("--loss " + spec.loss + ": unknown loss; choose cross_entropy or mse");
+    throw UsageError("--loss " + spec.loss + ": unknown loss; choose cross_entropy, mse or model");
   }
   const OptimizerSettings optimizer =
       resolve_optimizer(spec.optimizer, spec.learning_rate, spec.momentum, spec.weight_decay);
@@ -384,7 +391,7 @@ Workload Workload::create(const WorkloadSpec& spec) {
   ModelFactory script = user_model ? torchscript_factory(spec.model) : ModelFactory{};
 
   Dataset data = load_data(spec, loss, user_model);
-  if (spec.data == "npy" && data.task == TaskKind::regression) {
+  if (spec.data == "npy" && data.task == TaskKind::regression && loss != LossKind::model) {
     // NumPy arrays say what they are: floating targets are regression targets.
     if (spec.loss == "cross_entropy") {
       throw UsageError("--loss cross_entropy needs class labels; --data npy (" + data.source + ") has floating "
@@ -399,7 +406,9 @@ Workload Workload::create(const WorkloadSpec& spec) {
   if (loss == LossKind::mse && data.task != TaskKind::regression) {
     throw UsageError("--loss mse needs regression targets; --data " + spec.data + " has class labels");
   }
-  if (data.task == TaskKind::classification && spec.data != "synthetic") check_labels(spec, data);
+  if (data.task == TaskKind::classification && spec.data != "synthetic" && loss != LossKind::model) {
+    check_labels(spec, data);
+  }
   if (user_model && !spec.input_shape.empty() && spec.input_shape != data.sample_shape) {
     throw UsageError("--input-shape " + shape_to_string(spec.input_shape) + " does not match --data " + spec.data +
                      ", whose inputs are " + shape_to_string(data.sample_shape));
@@ -423,8 +432,15 @@ void Workload::check_model(const std::string& model_name) {
     const auto idx = torch::arange(std::min<std::int64_t>(2, data_.validation.size()), torch::kInt64);
     auto [x, y] = gather(data_.validation, idx);
     AutocastScope autocast(device_, precision_);
-    const torch::Tensor output = model->forward(x.to(device_));
-    if (custom_loss_) {
+    if (loss_ == LossKind::model) {
+      // The model's own loss decides what targets it takes; it must give one finite number.
+      const torch::Tensor l = model->forward_loss(x.to(device_), y.to(device_));
+      if (!std::isfinite(l.item<double>())) {
+        throw InputError(model_name + ": forward(inputs, targets) returned a loss that is not finite on two "
+                         "validation samples of " + data_name + " (targets of shape " +
+                         shape_to_string(y.sizes().vec()) + ")");
+      }
+    } else if (const torch::Tensor output = model->forward(x.to(device_)); custom_loss_) {
       // A program's own loss decides what outputs it takes; it must give one number.
       const torch::Tensor l = custom_loss_(output, y.to(device_));
       if (l.numel() != 1) {
@@ -538,6 +554,11 @@ std::unique_ptr<torch::optim::Optimizer> Workload::make_optimizer(Model& model, 
   throw RuntimeFailure("unknown optimizer");
 }
 
+torch::Tensor Workload::batch_loss(Model& model, const torch::Tensor& inputs, const torch::Tensor& targets) const {
+  if (loss_ == LossKind::model) return model.forward_loss(inputs, targets);
+  return loss(model.forward(inputs), targets);
+}
+
 torch::Tensor Workload::loss(const torch::Tensor& output, const torch::Tensor& target) const {
   if (custom_loss_) return custom_loss_(output, target);
   if (loss_ == LossKind::mse) return torch::mse_loss(output, target);
@@ -578,6 +599,12 @@ Evaluation Workload::evaluate_on(const Split& split, Model& model, std::int64_t 
     const std::int64_t end = std::min(n, start + batch_size);
     torch::Tensor x = split.inputs.slice(0, start, end).to(device_);
     torch::Tensor y = split.targets.slice(0, start, end).to(device_);
+    if (loss_ == LossKind::model) {
+      // The model's own loss; accuracy means nothing without knowing its outputs.
+      AutocastScope autocast(device_, precision_);
+      loss_sum += model.forward_loss(x, y).to(torch::kFloat32).item<double>() * static_cast<double>(end - start);
+      continue;
+    }
     torch::Tensor out;
     {
       AutocastScope autocast(device_, precision_);
@@ -610,7 +637,10 @@ WorkloadInfo Workload::info() const {
   w.task = task_name(data_.task);
   w.num_classes = data_.num_classes;
   w.loss_floor = data_.loss_floor;
-  w.loss = custom_loss_ ? loss_name_ : loss_ == LossKind::mse ? "mse" : "cross_entropy";
+  w.loss = custom_loss_              ? loss_name_
+           : loss_ == LossKind::mse   ? "mse"
+           : loss_ == LossKind::model ? "model"
+                                      : "cross_entropy";
   switch (optimizer_.kind) {
     case OptimizerKind::sgd: w.optimizer = "sgd"; break;
     case OptimizerKind::adam: w.optimizer = "adam"; break;
@@ -641,7 +671,7 @@ torch::Tensor train_step(Model& model, torch::optim::Optimizer& optimizer, const
   torch::Tensor loss;
   {
     AutocastScope autocast(workload.device(), workload.precision());
-    loss = workload.loss(model.forward(inputs), targets).to(torch::kFloat32);
+    loss = workload.batch_loss(model, inputs, targets).to(torch::kFloat32);
   }
   if (workload.precision() == Precision::fp16) {
     TORCH_CHECK(scaler != nullptr, "fp16 training needs a LossScaler");

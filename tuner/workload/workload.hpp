@@ -23,7 +23,8 @@
 
 namespace batchtune {
 
-enum class LossKind { cross_entropy, mse };
+// model: the model computes its own loss from forward(inputs, targets).
+enum class LossKind { cross_entropy, mse, model };
 // custom: a program's own optimizer factory (the public API).
 enum class OptimizerKind { sgd, adam, adamw, custom };
 
@@ -123,6 +124,10 @@ class Workload {
   std::unique_ptr<Model> make_model(std::uint64_t seed) const;
   std::unique_ptr<torch::optim::Optimizer> make_optimizer(Model& model, double learning_rate) const;
   torch::Tensor loss(const torch::Tensor& output, const torch::Tensor& target) const;
+  // The batch's mean loss: the loss of the model's outputs, or with --loss
+  // model the model's own forward(inputs, targets).
+  torch::Tensor batch_loss(Model& model, const torch::Tensor& inputs, const torch::Tensor& targets) const;
+  bool model_computes_loss() const { return loss_ == LossKind::model; }
   // The next batch from the training split, on the device.
   std::pair<torch::Tensor, torch::Tensor> next_batch(BatchSampler& sampler, std::int64_t batch_size) const;
   // Rows [begin, end) of the next batch of `batch_size`: one rank's share of
