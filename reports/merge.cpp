@@ -86,6 +86,10 @@ MergeResult merge_reports(const std::vector<MergeInput>& parts, const MergeSetti
   std::map<int, const MergeInput*> by_index;
   for (const auto& p : parts) {
     const ShardInfo& s = *p.report.sweep->shard;
+    if (s.index < 1 || s.index > s.count) {
+      throw InputError(name_of(p) + ": says it is part " + std::to_string(s.index) + " of " + std::to_string(s.count) +
+                       ", which no sweep --shard writes");
+    }
     if (s.count != count) {
       throw InputError(name_of(p) + ": is part " + std::to_string(s.index) + " of " + std::to_string(s.count) +
                        ", but " + name_of(first) + " is part of " + std::to_string(count) +
@@ -142,6 +146,16 @@ MergeResult merge_reports(const std::vector<MergeInput>& parts, const MergeSetti
                                       "--objective to choose one");
       }
       objective = p.report.recommendation->objective;
+    }
+  }
+
+  // The generalisation tolerance each part was run with, unless merge names one.
+  std::optional<double> tolerance = settings.max_validation_loss_excess;
+  if (!tolerance) {
+    for (const auto& p : parts) {
+      if (p.report.recommendation && p.report.recommendation->validation_loss_tolerance) {
+        tolerance = p.report.recommendation->validation_loss_tolerance;
+      }
     }
   }
 
@@ -231,7 +245,7 @@ MergeResult merge_reports(const std::vector<MergeInput>& parts, const MergeSetti
     RecommendSettings rs;
     if (objective) rs.objective = *objective;
     rs.effective_batch = settings.effective_batch;
-    rs.max_validation_loss_excess = settings.max_validation_loss_excess;
+    rs.max_validation_loss_excess = tolerance;
     report["recommendation"] = nlohmann::json(recommend(merged, probe, first.report.workload, noise, rs));
   }
   nlohmann::ordered_json from = nlohmann::ordered_json::array();

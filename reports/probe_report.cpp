@@ -32,6 +32,7 @@ void to_json(nlohmann::json& j, const ProbeResult& p) {
        {"min_batch", p.min_batch},
        {"min_batch_reason", p.min_batch_reason},
        {"trials", p.trials}};
+  if (!p.worst_case.empty()) j["worst_case"] = p.worst_case;  // variable-length data only
 }
 void from_json(const nlohmann::json& j, ProbeResult& p) {
   j.at("strategy").get_to(p.strategy);
@@ -54,6 +55,7 @@ void from_json(const nlohmann::json& j, ProbeResult& p) {
   p.min_batch = j.value("min_batch", std::int64_t{1});
   p.cap_source = j.value("cap_source", std::string());
   p.min_batch_reason = j.value("min_batch_reason", std::string());
+  p.worst_case = j.value("worst_case", std::string());
   j.at("trials").get_to(p.trials);
 }
 
@@ -91,6 +93,7 @@ void render_probe_text(std::ostream& out, const ProbeResult& p) {
   char line[256];
   out << "probe (" << to_string(p.strategy) << ", " << p.meter << " on " << p.device << ")\n";
   out << "  capacity              " << format_bytes(p.capacity_bytes) << " (" << p.capacity_source << ")\n";
+  if (!p.worst_case.empty()) out << "  worst case            " << p.worst_case << '\n';
   out << "     batch  outcome          peak        seconds\n";
   for (const auto& t : p.trials) {
     const char* outcome = t.outcome == TrialOutcome::fits ? "fits"

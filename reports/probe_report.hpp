@@ -74,6 +74,9 @@ struct ProbeResult {
   std::string cap_source;
   std::int64_t min_batch = 1;
   std::string min_batch_reason;    // why min_batch > 1, the failing size's error
+  // Variable-length samples: every trial trained on the longest ones (the
+  // worst case a batch can hold); this says which. Empty for fixed sizes.
+  std::string worst_case;
 };
 
 void to_json(nlohmann::json& j, const ProbeResult& p);

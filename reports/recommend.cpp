@@ -408,6 +408,25 @@ std::vector<std::string> missing_evidence(const Evidence& e) {
   return reasons;
 }
 
+// Data-parallel: the recommended global batch as each rank carries it (the
+// sweep's sizes are global batches): micro_batch_size becomes a rank's.
+void split_over_ranks(Recommendation& r, const DataParallelInfo& d) {
+  const std::int64_t world = d.world_size;
+  const std::int64_t step_batch = r.micro_batch_size.value_or(*r.batch_size);  // all ranks, one step
+  r.data_parallel_ranks = static_cast<int>(world);
+  r.micro_batch_size = (step_batch + world - 1) / world;
+  std::string split = "Data-parallel over " + std::to_string(world) + " ranks (" + d.backend + "): batch " +
+                      std::to_string(*r.batch_size) + " is " + std::to_string(*r.micro_batch_size) + " a rank x " +
+                      std::to_string(world) + " ranks";
+  if (r.accumulation_steps.value_or(1) > 1) split += " x " + std::to_string(*r.accumulation_steps) + " accumulation steps";
+  if (step_batch % world != 0) {
+    split += " (uneven: " + std::to_string(step_batch % world) + " of the ranks carry " +
+             std::to_string(*r.micro_batch_size) + " and the others " + std::to_string(step_batch / world) +
+             "; micro_batch_size is the larger)";
+  }
+  r.reasons.push_back(split + "; its times were measured on this world size.");
+}
+
 // Stage 4: the objective's choice among the sizes `ok` allows.
 template <class Ok>
 Choice choose_among(const Evidence& e, const std::vector<BatchPrediction>& predictions, const Ok& ok) {
@@ -495,7 +514,10 @@ Choice choose(const Evidence& e, const std::vector<BatchPrediction>& predictions
   }
   std::vector<std::int64_t> refused;
   for (const auto& m : e.measured) {
-    if (best && m.final_loss && *m.final_loss > *best->final_loss * (1.0 + *tolerance)) refused.push_back(m.batch);
+    // Relative to the best's size, so a loss below zero (a model's own) reads the same way.
+    if (best && m.final_loss && *m.final_loss - *best->final_loss > *tolerance * std::abs(*best->final_loss)) {
+      refused.push_back(m.batch);
+    }
   }
   auto swept_ok = [&](std::int64_t b) { return std::find(refused.begin(), refused.end(), b) == refused.end(); };
   auto ok = [&](std::int64_t b) {
@@ -508,6 +530,7 @@ Choice choose(const Evidence& e, const std::vector<BatchPrediction>& predictions
     return (!below || swept_ok(*below)) && (!above || swept_ok(*above));
   };
   Choice c = choose_among(e, predictions, ok);
+  if (!ok(c.batch) && best) c.batch = best->batch;  // no allowed size had the objective's evidence
   c.refused = refused;
   if (best) {
     c.best_validation_batch = best->batch;
@@ -886,6 +909,7 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   set_times(r, e, p);
   rate_confidence(r, e, choice);
   r.reasons = reasons(r, e, choice, p, noise);
+  if (sweep.data_parallel && sweep.data_parallel->world_size > 1) split_over_ranks(r, *sweep.data_parallel);
   return r;
 }
 

@@ -19,7 +19,9 @@ std::vector<double> step_total_seconds(const SweepArm& arm) {
   std::vector<double> total;
   total.reserve(arm.compute_seconds.size());
   for (std::size_t i = 0; i < arm.compute_seconds.size(); ++i) {
-    total.push_back(arm.compute_seconds[i] + (i < arm.data_seconds.size() ? arm.data_seconds[i] : 0.0));
+    // Data-parallel: the allreduce is part of every step's time.
+    total.push_back(arm.compute_seconds[i] + (i < arm.data_seconds.size() ? arm.data_seconds[i] : 0.0) +
+                    (i < arm.communication_seconds.size() ? arm.communication_seconds[i] : 0.0));
   }
   return total;
 }

@@ -239,8 +239,9 @@ struct SweepResult {
   std::optional<DataParallelInfo> data_parallel;  // arms trained on several processes
 };
 
-// Data plus compute time of each timed step: what samples/s, the step-time
-// statistics and the throughput tests are made of.
+// Data plus compute (plus, data-parallel, communication) time of each timed
+// step: what samples/s, the step-time statistics and the throughput tests
+// are made of.
 std::vector<double> step_total_seconds(const SweepArm& arm);
 
 // Where `arm`'s validation loss first crossed `target_loss` (see TimeToTarget);

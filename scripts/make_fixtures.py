@@ -8,6 +8,9 @@ tests/fixtures/state_dict.pt    a plain torch.save() of weights: NOT TorchScript
 tests/fixtures/tiny_token_lm.pt a next-token model taking int64 token ids [B, T]
                                 (vocabulary 32) to logits [B, T, 32], scripted:
                                 for --data npy with integer token arrays
+tests/fixtures/tiny_seq_classifier.pt  token ids [B, T] of any length T (vocabulary 64)
+                                -> 2 classes: embedding, conv1d, mean over time; for
+                                variable-length data (an .npz with `lengths`)
 tests/fixtures/tiny_detector.pt a detector that computes its own loss (--loss model):
                                 forward(images [B,1,16,16], targets [B,5] = class,
                                 box x0 y0 x1 y1) -> cross entropy + smooth L1, scripted
@@ -99,6 +102,23 @@ class TinyDetector(nn.Module):
             nn.functional.smooth_l1_loss(self.box(features), boxes)
 
 
+class TinySeqClassifier(nn.Module):
+    def __init__(self, vocab: int = 64, width: int = 16):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, width)
+        self.conv = nn.Conv1d(width, 32, 5, padding=2)
+        self.head = nn.Linear(32, 2)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.conv(self.embed(tokens).transpose(1, 2)))
+        return self.head(h.mean(dim=2))
+
+
+def seq_classifier():
+    torch.manual_seed(0)
+    torch.jit.script(TinySeqClassifier()).save(os.path.join(OUT, "tiny_seq_classifier.pt"))
+
+
 def detector():
     torch.manual_seed(0)
     torch.jit.script(TinyDetector()).save(os.path.join(OUT, "tiny_detector.pt"))
@@ -121,6 +141,7 @@ def main():
     torch.save(cnn.state_dict(), os.path.join(OUT, "state_dict.pt"))
     token_lm()
     detector()
+    seq_classifier()
     print("wrote fixtures to", os.path.normpath(OUT), "with torch", torch.__version__)
 
 
@@ -144,5 +165,7 @@ if __name__ == "__main__":
         token_lm()  # only this one: the others stay byte for byte as committed
     elif sys.argv[1:] == ["--detector"]:
         detector()
+    elif sys.argv[1:] == ["--seq-classifier"]:
+        seq_classifier()
     else:
         main()

@@ -254,7 +254,6 @@ StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Opt
     o.failed_out_of_memory = probes::is_out_of_memory(e);
     drain_autograd(workload.device());
   }
-  const double forward_backward_s = seconds_since(t0);
   // One flat float32 buffer: every gradient (zeros where none, or after a
   // failure), then the weighted loss, one failure slot per rank and the stop
   // flag. One allreduce carries all of it, so the ranks decide together.
@@ -308,10 +307,13 @@ StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Opt
     }
   }
   if (o.failed_rank) {
-    o.compute_seconds = forward_backward_s;
+    o.compute_seconds = seconds_since(t0) - o.communication_seconds;
     return o;
   }
-  const auto t2 = clock_type::now();
+  // Past the allreduce a failure here (an optimizer allocating its state out
+  // of memory) would leave this rank's weights apart from the others': the
+  // run cannot go on in step, so it ends like a lost peer, on every rank.
+  try {
   std::int64_t offset = 0;
   for (auto& p : params) {
     const std::int64_t n = p.numel();
@@ -325,7 +327,14 @@ StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Opt
   }
   optimizer.step();
   if (workload.device().is_cuda()) torch::cuda::synchronize();
-  o.compute_seconds = forward_backward_s + seconds_since(t2);
+  } catch (const std::exception& e) {
+    throw PeerFailure("rank " + std::to_string(dp.rank()) + " failed after the gradients were summed (" +
+                      describe_model_error(e) + "); its weights would no longer match the other ranks', so the run "
+                      "ends on every rank");
+  }
+  // Everything but the allreduce: forward, backward, packing and unpacking
+  // the gradients, the optimizer step.
+  o.compute_seconds = seconds_since(t0) - o.communication_seconds;
   return o;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -121,7 +122,7 @@ ProbeTrial run_training_trial(const Workload& workload, probes::MemoryMeter& met
     BatchSampler sampler = workload.make_sampler();
     LossScaler scaler;
     for (int step = 0; step < steps; ++step) {
-      auto [x, y] = workload.next_batch(sampler, batch_size);
+      auto [x, y] = workload.probe_batch(sampler, batch_size);
       train_step(*model, *optimizer, workload, x, y, &scaler).item<float>();  // waits for the device
     }
     t.outcome = TrialOutcome::fits;
@@ -227,6 +228,14 @@ ProbeResult run_probe(const Workload& workload, const ProbeSettings& settings, s
   result.device = workload.device().str();
   result.capacity_source = meter->capacity_source();
   result.isolated = settings.isolate;
+  if (const Dataset& d = workload.data(); d.max_length > 0) {
+    char text[200];
+    std::snprintf(text, sizeof text,
+                  "every trial trained on the longest samples, length %lld (the data's lengths average %.1f); "
+                  "the sweep trains on the real mix, each batch padded to its own longest",
+                  static_cast<long long>(d.max_length), d.mean_length);
+    result.worst_case = text;
+  }
   return result;
 }
 

@@ -52,7 +52,30 @@ struct SweepClock {
   std::size_t arms_total = 0;
   std::size_t arms_done = 0;
   double evaluation_seconds = 0;  // every arm's validation passes so far
+  // Data-parallel: some rank was asked to stop at an arm's end; the sweep
+  // ends on every rank after this arm.
+  bool stop_all = false;
 };
+
+// Data-parallel: the ranks' verdicts where they could differ (setting up an
+// arm, an evaluation, the arm's end), so that every rank takes the same path
+// and makes the same collective calls. 0 fine, 1 asked to stop, 2 out of
+// memory, 3 failed; the worst wins, with the first rank that had it.
+struct Verdict {
+  int code = 0;
+  int rank = 0;
+};
+Verdict agree(dist::DataParallel& dp, int mine) {
+  const auto all = dp.allgather(mine);
+  Verdict v;
+  for (std::size_t r = 0; r < all.size(); ++r) {
+    if (all[r] > v.code) v = Verdict{static_cast<int>(all[r]), static_cast<int>(r)};
+  }
+  return v;
+}
+int verdict_of(ArmStatus s) {
+  return s == ArmStatus::out_of_memory ? 2 : s == ArmStatus::failed || s == ArmStatus::diverged ? 3 : 0;
+}
 
 // The data-parallel arm's baseline: rank 0 alone steps the whole global
 // batch (after the arm: its weights no longer matter) while the others wait
@@ -112,9 +135,20 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     arm.failed_at_step = 0;
     arm.message = "setting up the arm (model and optimizer) failed: " + describe_model_error(e);
     drain_autograd(device);
-    return arm;
+    if (!s.data_parallel) return arm;
   }
   dist::DataParallel* dp = s.data_parallel;
+  if (dp) {
+    const Verdict v = agree(*dp, verdict_of(arm.status));
+    if (v.code >= 2) {
+      if (arm.status == ArmStatus::completed) {
+        arm.status = v.code == 2 ? ArmStatus::out_of_memory : ArmStatus::failed;
+        arm.failed_at_step = 0;
+        arm.message = "rank " + std::to_string(v.rank) + " failed setting up the arm (its own output names the error)";
+      }
+      return arm;
+    }
+  }
   // The same initial weights on every rank, whatever each built.
   if (dp) dp->broadcast_model(*model);
   BatchSampler sampler = w.make_sampler(plan.seed);
@@ -170,17 +204,21 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     arm.message = where + ": " + describe_model_error(e);
   };
   double eval_seconds = 0;
-  auto evaluate = [&] {
+  // Data-parallel ranks evaluate the same weights at a rank's share of the
+  // batch, the size the probe measured.
+  const std::int64_t eval_batch =
+      std::min(s.eval_batch_size, dp ? (plan.batch + dp->world_size() - 1) / dp->world_size() : plan.batch);
+  auto evaluate_here = [&] {
     const auto t0 = clock_type::now();
     try {
-      const Evaluation e = w.evaluate(*model, s.eval_samples, std::min(s.eval_batch_size, plan.batch));
+      const Evaluation e = w.evaluate(*model, s.eval_samples, eval_batch);
       arm.evaluations.push_back(EvalPoint{arm.steps, arm.samples, train_seconds, e.loss, e.accuracy});
       eval_seconds += seconds_since(t0);
       return true;
     } catch (const std::exception& e) {
       eval_seconds += seconds_since(t0);
       model->set_training(true);
-      const std::string where = "validation at batch " + std::to_string(std::min(s.eval_batch_size, plan.batch));
+      const std::string where = "validation at batch " + std::to_string(eval_batch);
       if (!probes::is_out_of_memory(e)) {
         fail(e, arm.steps, where + " failed");
         return false;
@@ -190,6 +228,19 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       arm.message = where + " ran out of memory: " + describe_model_error(e);
       return false;
     }
+  };
+
+  // Data-parallel: an evaluation that failed on one rank ends the arm on all.
+  auto evaluate = [&] {
+    const bool ok = evaluate_here();
+    if (!dp) return ok;
+    const Verdict v = agree(*dp, ok ? 0 : verdict_of(arm.status) == 0 ? 3 : verdict_of(arm.status));
+    if (v.code >= 2 && ok) {
+      arm.status = v.code == 2 ? ArmStatus::out_of_memory : ArmStatus::failed;
+      arm.failed_at_step = arm.steps;
+      arm.message = "rank " + std::to_string(v.rank) + "'s validation failed (its own output names the error)";
+    }
+    return v.code < 2;
   };
 
   for (std::int64_t step = 1;; ++step) {
@@ -306,6 +357,8 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   }
   if (arm.status != ArmStatus::completed && arm.status != ArmStatus::interrupted) drain_autograd(device);
   if (dp) {
+    // A stop seen by one rank between steps reaches the others here.
+    if (agree(*dp, stop.load() ? 1 : 0).code > 0) clock.stop_all = true;
     // Evidence that the ranks stayed in step: each one's weights, summed.
     torch::NoGradGuard no_grad;
     double sum = 0;
@@ -331,7 +384,8 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   // would rest its throughput on one or two of them, the first one cold. Its
   // times are taken instead from extra full steps after the last evaluation,
   // which change nothing else the report keeps.
-  if (arm.status == ArmStatus::completed && arm.compute_seconds.size() < kMinTimedSteps && !stop.load()) {
+  const bool stopping = dp ? clock.stop_all : stop.load();
+  if (arm.status == ArmStatus::completed && arm.compute_seconds.size() < kMinTimedSteps && !stopping) {
     // Taken in temporaries: a failure here keeps the arm's own timings and
     // status (its training finished), with a note.
     std::vector<double> compute, data, comm;
@@ -346,7 +400,10 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
         data.push_back(st.data_s);
         compute.push_back(st.compute_s);
         comm.push_back(st.comm_s);
-        if (st.stop) break;
+        if (st.stop) {
+          clock.stop_all = true;  // every rank saw it in the same step
+          break;
+        }
       } catch (const dist::PeerFailure&) {
         throw;
       } catch (const std::exception& e) {
@@ -382,7 +439,9 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     if (dp) arm.compute_share = *quantile_of(arm.compute_seconds, 0.5) / *arm.median_step_seconds;
   }
   if (meter) arm.peak_bytes = meter->peak_bytes();
-  if (dp && arm.status == ArmStatus::completed && arm.median_step_seconds) time_one_rank(w, *dp, *model, *optimizer, plan.batch, sampler, arm);
+  if (dp && arm.status == ArmStatus::completed && arm.median_step_seconds && !clock.stop_all) {
+    time_one_rank(w, *dp, *model, *optimizer, plan.batch, sampler, arm);
+  }
   clock.evaluation_seconds += eval_seconds;
   return arm;
 }
@@ -413,7 +472,9 @@ std::pair<BudgetKind, double> parse_budget(const std::string& text) {
 std::pair<int, int> parse_shard(const std::string& text) {
   const std::string hint = "--shard " + text + ": expected I/N with 1 <= I <= N (this machine's part of N), such as 2/4";
   const auto slash = text.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 >= text.size() || text.size() > 12) throw UsageError(hint);
+  if (slash == std::string::npos || slash == 0 || slash + 1 >= text.size() || slash > 6 || text.size() - slash > 7) {
+    throw UsageError(hint);
+  }
   const std::string a = text.substr(0, slash), b = text.substr(slash + 1);
   auto digits = [](const std::string& t) {
     return std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); });
@@ -544,8 +605,10 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
       }
       r.arms.push_back(std::move(arm));
       if (r.arms.back().status == ArmStatus::failed) failed = &r.arms.back();
-      // A stop that reached this rank through the step (another rank's signal).
-      if (s.data_parallel && r.arms.back().status == ArmStatus::interrupted) stopped_with_peers = true;
+      // A stop that reached this rank through a step or an arm's end (another rank's signal).
+      if (s.data_parallel && (r.arms.back().status == ArmStatus::interrupted || clock.stop_all)) {
+        stopped_with_peers = true;
+      }
       r.phase_seconds.training += r.arms.back().train_seconds;
       r.phase_seconds.evaluation = clock.evaluation_seconds;
       if (progress.on_arm_done) {

@@ -310,7 +310,10 @@ class Tuner {
         plan_.probe.memory_limit_bytes = usable_memory_bytes() / std::uint64_t(dp()->launch().local_world_size);
       }
     }
-    plan_.probe.stop = hooks_.stop;
+    // Data-parallel: a signal during the probe is not acted on here (one rank
+    // leaving the probe alone would leave the others waiting); the first
+    // step of the first arm carries it to every rank.
+    plan_.probe.stop = dp() ? nullptr : hooks_.stop;
     plan_.probe.on_trial = [&](const ProbeResult& p) {
       checkpoint(&p, incomplete_sweep("interrupted during the probe"), "the probe");
     };
@@ -616,23 +619,6 @@ class Tuner {
     return b;
   }
 
-  // Data-parallel: the recommended global batch as each rank carries it.
-  void split_over_ranks(Recommendation& r) const {
-    const std::int64_t world = dp()->world_size();
-    const std::int64_t step_batch = r.micro_batch_size.value_or(*r.batch_size);  // all ranks, one step
-    r.data_parallel_ranks = static_cast<int>(world);
-    r.micro_batch_size = (step_batch + world - 1) / world;
-    std::string split = "Data-parallel over " + std::to_string(world) + " ranks (" + dp()->backend() + "): batch " +
-                        std::to_string(*r.batch_size) + " is " + std::to_string(*r.micro_batch_size) + " a rank x " +
-                        std::to_string(world) + " ranks";
-    if (r.accumulation_steps.value_or(1) > 1) split += " x " + std::to_string(*r.accumulation_steps) + " accumulation steps";
-    if (step_batch % world != 0) {
-      split += " (uneven: " + std::to_string(step_batch % world) + " of the ranks carry one sample more than the others " +
-               "would at " + std::to_string(step_batch / world) + ")";
-    }
-    r.reasons.push_back(split + "; its times were measured on this world size.");
-  }
-
   void make_recommendation() {
     if (result_.incomplete) return;
     if (plan_.shard_count > 1) {
@@ -644,6 +630,7 @@ class Tuner {
       r.confidence = Confidence::none;
       r.target_loss = result_.target_loss;
       r.noise_scale = noise_;
+      r.validation_loss_tolerance = plan_.max_validation_loss_excess;
       r.reasons.push_back("This report is part " + std::to_string(plan_.shard_index) + " of " +
                           std::to_string(plan_.shard_count) + " of a sweep (--shard): it holds " +
                           std::to_string(result_.arms.size()) + " of its " +
@@ -659,7 +646,6 @@ class Tuner {
     rs.max_validation_loss_excess = plan_.max_validation_loss_excess;
     try {
       outcome_.recommendation = recommend(result_, probe(), workload_.info(), noise_, rs);
-      if (dp() && outcome_.recommendation->recommends()) split_over_ranks(*outcome_.recommendation);
     } catch (const std::exception& e) {
       // The measurements are still worth writing.
       outcome_.recommendation_error = e.what();

@@ -358,7 +358,7 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
   }
   require_path(files.data_file, PathKind::file, "--data-file");
   NpyArray x, y;
-  std::optional<NpyArray> x_val, y_val;
+  std::optional<NpyArray> x_val, y_val, lengths, lengths_val;
   std::string source = files.data_file;
   std::string names;  // for the validation note
   if (npy_file_kind(files.data_file) == NpyFileKind::npz) {
@@ -402,6 +402,16 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
       x_val = npz.read(xv);
       y_val = npz.read(yv);
       names = xv + " and " + yv;
+    }
+    // Variable-length samples: each one's length along the inputs' dim 1.
+    if (npz.has("lengths")) lengths = npz.read("lengths");
+    if (npz.has("lengths_val")) lengths_val = npz.read("lengths_val");
+    if (lengths_val && !x_val) {
+      throw InputError(files.data_file + ": has lengths_val but no validation arrays (" + xv + ", " + yv + ")");
+    }
+    if (lengths && x_val && !lengths_val) {
+      throw InputError(files.data_file + ": has lengths for the training arrays but no lengths_val for " + xv +
+                       "; save both");
     }
   } else {
     if (!files.inputs_name.empty() || !files.targets_name.empty()) {
@@ -458,9 +468,13 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
                        "or pass --loss mse");
     }
   }
+  // Integer inputs stay integers (token ids) for a language model, a model's
+  // own loss, and variable-length sequences (a `lengths` array).
   const torch::ScalarType input_type =
-      task == TaskKind::language_model || (task == TaskKind::model_defined && integer_inputs) ? torch::kInt64
-                                                                                              : torch::kFloat32;
+      task == TaskKind::language_model ||
+              (integer_inputs && (task == TaskKind::model_defined || lengths.has_value()))
+          ? torch::kInt64
+          : torch::kFloat32;
   const torch::ScalarType target_type =
       task == TaskKind::regression || (task == TaskKind::model_defined && !integer_targets) ? torch::kFloat32
                                                                                             : torch::kInt64;
@@ -496,10 +510,31 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
     return t;
   };
   Split train{inputs_of(x), targets_of(y)};
+  // Lengths: integers, one per sample, from 1 to the padded length.
+  auto lengths_of = [&](const std::optional<NpyArray>& a, const Split& split) -> torch::Tensor {
+    if (!a) return {};
+    if (npy_is_floating(a->type) || a->shape.size() != 1 || a->shape[0] != split.size()) {
+      throw InputError(a->where + ": " + npy_type_name(a->type) + " of shape " + numpy_shape(a->shape) +
+                       "; lengths are integers, one per sample: shape (" + std::to_string(split.size()) + ",)");
+    }
+    if (split.inputs.dim() < 2) {
+      throw InputError(a->where + ": lengths need inputs padded along a second axis; the inputs are of shape " +
+                       shape_to_string(split.inputs.sizes().vec()));
+    }
+    torch::Tensor t = npy_to_tensor(*a, torch::kInt64).reshape({-1});
+    const std::int64_t low = t.min().item<std::int64_t>(), high = t.max().item<std::int64_t>();
+    if (low < 1 || high > split.inputs.size(1)) {
+      throw InputError(a->where + ": lengths from " + std::to_string(low) + " to " + std::to_string(high) +
+                       "; each must be from 1 to the padded length " + std::to_string(split.inputs.size(1)));
+    }
+    return t;
+  };
+  train.lengths = lengths_of(lengths, train);
   Split validation;
   std::string note;
   if (x_val) {
     validation = {inputs_of(*x_val), targets_of(*y_val)};
+    validation.lengths = lengths_of(lengths_val, validation);
     note = "the file's own validation arrays (" + names + ")";
   } else {
     const std::int64_t n = train.size();
@@ -517,8 +552,13 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
     std::sort(order.begin() + n_val, order.end());
     const auto all = torch::from_blob(order.data(), {n}, torch::kInt64);
     const torch::Tensor val_idx = all.slice(0, 0, n_val), train_idx = all.slice(0, n_val, n);
+    const torch::Tensor all_lengths = train.lengths;
     validation = {train.inputs.index_select(0, val_idx), train.targets.index_select(0, val_idx)};
     train = {train.inputs.index_select(0, train_idx), train.targets.index_select(0, train_idx)};
+    if (all_lengths.defined()) {
+      validation.lengths = all_lengths.index_select(0, val_idx);
+      train.lengths = all_lengths.index_select(0, train_idx);
+    }
     note = "a random 10% of the samples (" + std::to_string(n_val) + " of " + std::to_string(n) + ", drawn from seed " +
            std::to_string(seed) + "), held out: never trained on";
   }
@@ -528,6 +568,12 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
   d.source = source;
   d.task = task;
   d.sample_shape = train.inputs.sizes().slice(1).vec();
+  if (train.lengths.defined()) {
+    const torch::Tensor both = validation.lengths.defined() ? torch::cat({train.lengths, validation.lengths})
+                                                            : train.lengths;
+    d.max_length = both.max().item<std::int64_t>();
+    d.mean_length = both.to(torch::kFloat64).mean().item<double>();
+  }
   if (task == TaskKind::regression || task == TaskKind::model_defined) {
     d.target_shape = train.targets.sizes().slice(1).vec();
   }

@@ -46,7 +46,21 @@ torch::Tensor BatchSampler::next(std::int64_t batch_size) {
 }
 
 std::pair<torch::Tensor, torch::Tensor> gather(const Split& split, const torch::Tensor& indices) {
-  return {split.inputs.index_select(0, indices), split.targets.index_select(0, indices)};
+  torch::Tensor x = split.inputs.index_select(0, indices);
+  torch::Tensor y = split.targets.index_select(0, indices);
+  if (split.lengths.defined() && indices.numel() > 0) {
+    const std::int64_t longest = split.lengths.index_select(0, indices).max().item<std::int64_t>();
+    const std::int64_t padded = x.size(1);
+    x = x.slice(1, 0, longest);
+    if (y.dim() >= 2 && y.size(1) == padded) y = y.slice(1, 0, longest);  // per-position targets
+  }
+  return {x, y};
+}
+
+torch::Tensor longest_indices(const Split& split, std::int64_t count) {
+  const torch::Tensor order = split.lengths.defined() ? torch::argsort(split.lengths, 0, /*descending=*/true)
+                                                      : torch::arange(split.size(), torch::kInt64);
+  return order.index_select(0, torch::arange(count, torch::kInt64).remainder(split.size()));
 }
 
 }  // namespace batchtune

@@ -21,6 +21,11 @@ enum class TaskKind { classification, regression, language_model, model_defined 
 struct Split {
   torch::Tensor inputs;   // [N, ...] float, or [N, T] int64 tokens
   torch::Tensor targets;  // [N] int64 labels, [N, ...] float, or [N, T] int64 tokens
+  // Variable-length samples (an .npz `lengths` array): each sample's valid
+  // length along dim 1 of the inputs, which are padded to the longest. A
+  // batch is then cut to its own longest sample (padded per batch), and
+  // targets with the inputs' length too. Undefined: fixed-size samples.
+  torch::Tensor lengths{};  // [N] int64
   std::int64_t size() const { return inputs.defined() ? inputs.size(0) : 0; }
 };
 
@@ -37,6 +42,10 @@ struct Dataset {
   // per token, the floor of the achievable cross-entropy loss.
   std::optional<double> loss_floor;
   std::string validation_note;  // how the validation split was made
+  // Variable-length samples: the longest and the mean length (dim 1 of the
+  // inputs) over both splits; 0 for fixed-size samples.
+  std::int64_t max_length = 0;
+  double mean_length = 0;
 };
 
 // "3x224x224" <-> {3, 224, 224}
@@ -64,6 +73,10 @@ class BatchSampler {
 };
 
 // The batch at the given indices (CPU tensors; the caller moves them).
+// Variable-length splits: cut to the batch's longest sample.
 std::pair<torch::Tensor, torch::Tensor> gather(const Split& split, const torch::Tensor& indices);
+// The `count` longest samples (cycled when the split has fewer): the worst
+// case a batch of that size can hold, for the memory probe.
+torch::Tensor longest_indices(const Split& split, std::int64_t count);
 
 }  // namespace batchtune

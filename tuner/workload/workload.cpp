@@ -434,12 +434,29 @@ void Workload::check_model(const std::string& model_name) {
     AutocastScope autocast(device_, precision_);
     if (loss_ == LossKind::model) {
       // The model's own loss decides what targets it takes; it must give one finite number.
-      const torch::Tensor l = model->forward_loss(x.to(device_), y.to(device_));
-      if (!std::isfinite(l.item<double>())) {
-        throw InputError(model_name + ": forward(inputs, targets) returned a loss that is not finite on two "
-                         "validation samples of " + data_name + " (targets of shape " +
-                         shape_to_string(y.sizes().vec()) + ")");
+      // In training mode (as trained) and in eval mode (as evaluated): a
+      // model that returns its loss only while training fails here, not in
+      // the middle of a sweep.
+      for (const bool training : {true, false}) {
+        model->set_training(training);
+        torch::Tensor l;
+        try {
+          l = model->forward_loss(x.to(device_), y.to(device_));
+        } catch (const Error&) {
+          throw;
+        } catch (const std::exception& e) {
+          throw InputError(model_name + ": forward(inputs, targets) failed in " + (training ? "training" : "eval") +
+                           " mode on two validation samples of " + data_name + " (targets of shape " +
+                           shape_to_string(y.sizes().vec()) + "): " + describe_model_error(e) +
+                           (training ? "" : "; batchtune evaluates in eval mode and needs the loss there too"));
+        }
+        if (!std::isfinite(l.item<double>())) {
+          throw InputError(model_name + ": forward(inputs, targets) returned a loss that is not finite in " +
+                           (training ? "training" : "eval") + " mode on two validation samples of " + data_name +
+                           " (targets of shape " + shape_to_string(y.sizes().vec()) + ")");
+        }
       }
+      model->set_training(true);
     } else if (const torch::Tensor output = model->forward(x.to(device_)); custom_loss_) {
       // A program's own loss decides what outputs it takes; it must give one number.
       const torch::Tensor l = custom_loss_(output, y.to(device_));
@@ -574,6 +591,13 @@ std::pair<torch::Tensor, torch::Tensor> Workload::next_batch(BatchSampler& sampl
   return {x.to(device_), y.to(device_)};
 }
 
+std::pair<torch::Tensor, torch::Tensor> Workload::probe_batch(BatchSampler& sampler, std::int64_t batch_size) const {
+  if (!data_.train.lengths.defined()) return next_batch(sampler, batch_size);
+  auto [x, y] = gather(data_.train, longest_indices(data_.train, batch_size));
+  if (device_.is_cpu()) return {x, y};
+  return {x.to(device_), y.to(device_)};
+}
+
 std::pair<torch::Tensor, torch::Tensor> Workload::next_batch_rows(BatchSampler& sampler, std::int64_t batch_size,
                                                                    std::int64_t begin, std::int64_t end) const {
   auto [x, y] = gather(data_.train, sampler.next(batch_size).slice(0, begin, end));
@@ -586,7 +610,14 @@ Evaluation Workload::evaluate(Model& model, std::int64_t max_samples, std::int64
 }
 
 Evaluation Workload::evaluate_training(Model& model, std::int64_t max_samples, std::int64_t batch_size) const {
-  return evaluate_on(data_.train, model, max_samples, batch_size);
+  const std::int64_t n = data_.train.size();
+  if (max_samples <= 0 || max_samples >= n) return evaluate_on(data_.train, model, 0, batch_size);
+  // Evenly spread over the split, not its first rows: a file sorted by class
+  // would otherwise be measured on one class.
+  const torch::Tensor idx = torch::arange(max_samples, torch::kInt64).mul(n / max_samples);
+  Split spread{data_.train.inputs.index_select(0, idx), data_.train.targets.index_select(0, idx)};
+  if (data_.train.lengths.defined()) spread.lengths = data_.train.lengths.index_select(0, idx);
+  return evaluate_on(spread, model, 0, batch_size);
 }
 
 Evaluation Workload::evaluate_on(const Split& split, Model& model, std::int64_t max_samples,
@@ -597,8 +628,10 @@ Evaluation Workload::evaluate_on(const Split& split, Model& model, std::int64_t 
   double loss_sum = 0, correct = 0, predictions = 0;
   for (std::int64_t start = 0; start < n; start += batch_size) {
     const std::int64_t end = std::min(n, start + batch_size);
-    torch::Tensor x = split.inputs.slice(0, start, end).to(device_);
-    torch::Tensor y = split.targets.slice(0, start, end).to(device_);
+    // gather: a variable-length batch is cut to its own longest sample.
+    auto [xs, ys] = gather(split, torch::arange(start, end, torch::kInt64));
+    torch::Tensor x = xs.to(device_);
+    torch::Tensor y = ys.to(device_);
     if (loss_ == LossKind::model) {
       // The model's own loss; accuracy means nothing without knowing its outputs.
       AutocastScope autocast(device_, precision_);

@@ -130,6 +130,10 @@ class Workload {
   bool model_computes_loss() const { return loss_ == LossKind::model; }
   // The next batch from the training split, on the device.
   std::pair<torch::Tensor, torch::Tensor> next_batch(BatchSampler& sampler, std::int64_t batch_size) const;
+  // What the memory probe trains on: with variable-length data the
+  // `batch_size` longest samples (the worst case a batch can hold), else the
+  // next batch.
+  std::pair<torch::Tensor, torch::Tensor> probe_batch(BatchSampler& sampler, std::int64_t batch_size) const;
   // Rows [begin, end) of the next batch of `batch_size`: one rank's share of
   // a global batch (every rank draws the same batch from the same sampler).
   std::pair<torch::Tensor, torch::Tensor> next_batch_rows(BatchSampler& sampler, std::int64_t batch_size,
