@@ -83,6 +83,12 @@ int verdict_of(ArmStatus s) {
 // batch. Out of memory or a failure leaves it unmeasured, never the arm.
 void time_one_rank(const Workload& w, dist::DataParallel& dp, Model& model, torch::optim::Optimizer& optimizer,
                    std::int64_t batch, BatchSampler& sampler, SweepArm& arm) {
+  // The others wait at most --dist-timeout: rank 0's six steps alone, at
+  // about ranks x its data-parallel step each, must fit well within it.
+  // Decided on rank 0's figure, so every rank decides the same.
+  const auto medians = dp.allgather_double(*arm.median_step_seconds);
+  const double expected_s = 6.0 * double(dp.world_size()) * medians.front();
+  if (expected_s > 0.25 * std::chrono::duration<double>(dp.timeout()).count()) return;
   double ok = 1;
   std::vector<double> times;
   if (dp.rank() == 0) {
