@@ -18,11 +18,8 @@ bt=$1
 py=/usr/bin/python3
 dir=$(mktemp -d /tmp/batchtune-dp-XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$dir"' EXIT
-fail=0
-passed=0
-check() {  # name condition-exit-code
-  if [[ $2 -eq 0 ]]; then echo "ok:   $1"; passed=$((passed + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi
-}
+# shellcheck source=../support/check.sh
+source "$(dirname "$0")/../support/check.sh"
 free_port() { $py -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
 common=(sweep --model mlp --data synthetic --mlp-hidden 32 --synthetic-train 4096 --synthetic-val 256
         --eval-samples 256 --noise-repeats 0 --threads 1 --memory-limit 64MiB)
@@ -144,5 +141,4 @@ code=$?
 [[ $code -eq 2 && $(wc -l <"$dir/partial.err") -eq 1 ]] && grep -q "WORLD_SIZE" "$dir/partial.err"
 check "RANK without WORLD_SIZE: exit 2, one line naming WORLD_SIZE" $?
 
-echo "$passed passed, $fail failed"
-[[ $fail -eq 0 ]]
+check_summary

@@ -17,11 +17,8 @@ fixtures=$2
 py=/usr/bin/python3
 dir=$(mktemp -d /tmp/batchtune-model-loss-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-fail=0
-passed=0
-check() {
-  if [[ $2 -eq 0 ]]; then echo "ok:   $1"; passed=$((passed + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi
-}
+# shellcheck source=../support/check.sh
+source "$(dirname "$0")/../support/check.sh"
 $py - "$dir/boxes.npz" <<'PY'
 import sys
 import numpy as np
@@ -77,5 +74,4 @@ code=$?
 [[ $code -eq 2 && $(wc -l <"$dir/bad2.err") -eq 1 ]]
 check "--loss model with a built-in model: exit 2, one line" $?
 
-echo "$passed passed, $fail failed"
-[[ $fail -eq 0 ]]
+check_summary

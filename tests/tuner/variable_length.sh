@@ -17,11 +17,8 @@ model=$2/tiny_seq_classifier.pt
 py=/usr/bin/python3
 dir=$(mktemp -d /tmp/batchtune-varlen-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-fail=0
-passed=0
-check() {
-  if [[ $2 -eq 0 ]]; then echo "ok:   $1"; passed=$((passed + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi
-}
+# shellcheck source=../support/check.sh
+source "$(dirname "$0")/../support/check.sh"
 $py - "$dir" <<'PY'
 import sys
 import numpy as np
@@ -78,5 +75,4 @@ echo "  bad lengths: exit $code: $(cat "$dir/bad.err")"
 [[ $code -eq 3 && $(wc -l <"$dir/bad.err") -eq 1 && ! -e $dir/bad.json ]] && grep -q "lengths" "$dir/bad.err"
 check "lengths past the padded length: exit 3, one line" $?
 
-echo "$passed passed, $fail failed"
-[[ $fail -eq 0 ]]
+check_summary
