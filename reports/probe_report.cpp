@@ -33,6 +33,7 @@ void to_json(nlohmann::json& j, const ProbeResult& p) {
        {"min_batch_reason", p.min_batch_reason},
        {"trials", p.trials}};
   if (!p.worst_case.empty()) j["worst_case"] = p.worst_case;  // variable-length data only
+  if (p.ranks > 1) j["ranks"] = p.ranks;                        // data-parallel only
 }
 void from_json(const nlohmann::json& j, ProbeResult& p) {
   j.at("strategy").get_to(p.strategy);
@@ -56,6 +57,7 @@ void from_json(const nlohmann::json& j, ProbeResult& p) {
   p.cap_source = j.value("cap_source", std::string());
   p.min_batch_reason = j.value("min_batch_reason", std::string());
   p.worst_case = j.value("worst_case", std::string());
+  p.ranks = j.value("ranks", 1);
   j.at("trials").get_to(p.trials);
 }
 
@@ -94,6 +96,10 @@ void render_probe_text(std::ostream& out, const ProbeResult& p) {
   out << "probe (" << to_string(p.strategy) << ", " << p.meter << " on " << p.device << ")\n";
   out << "  capacity              " << format_bytes(p.capacity_bytes) << " (" << p.capacity_source << ")\n";
   if (!p.worst_case.empty()) out << "  worst case            " << p.worst_case << '\n';
+  if (p.ranks > 1) {
+    out << "  data-parallel         " << p.ranks << " ranks: the trials below are rank 0's micro-batches; the largest "
+        << "fitting and safe sizes are global (the smallest rank's x " << p.ranks << ")\n";
+  }
   out << "     batch  outcome          peak        seconds\n";
   for (const auto& t : p.trials) {
     const char* outcome = t.outcome == TrialOutcome::fits ? "fits"

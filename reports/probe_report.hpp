@@ -77,6 +77,11 @@ struct ProbeResult {
   // Variable-length samples: every trial trained on the longest ones (the
   // worst case a batch can hold); this says which. Empty for fixed sizes.
   std::string worst_case;
+  // Data-parallel: the ranks the probe's global figures count. Its trials,
+  // memory line and predicted edge are rank 0's own micro-batches; the
+  // largest fitting, safe, smallest and maximum sizes are global (the
+  // smallest over the ranks x ranks). 1 otherwise.
+  int ranks = 1;
 };
 
 void to_json(nlohmann::json& j, const ProbeResult& p);

@@ -368,6 +368,7 @@ class Tuner {
     p.largest_fitting_batch = *std::min_element(fitting.begin(), fitting.end()) * world;
     p.min_batch = *std::max_element(min_batch.begin(), min_batch.end()) * world;
     p.max_batch *= world;
+    p.ranks = static_cast<int>(world);
     *hooks_.progress << "probe: data-parallel over " << world << " ranks: the smallest safe micro-batch is "
                      << p.safe_max_batch / world << ", so global batches up to " << p.safe_max_batch << " fit\n";
   }
