@@ -52,10 +52,11 @@ double point_loss(const BranchPoint& p) { return p.curve_loss.value_or(p.loss); 
 // B_crit at loss L: the power law, or the one measured value without a fit.
 struct CriticalModel {
   std::optional<CriticalBatchFit> fit;
-  double constant = 0;  // with one measured point
+  double constant = 0;    // with one measured point
+  double log_offset = 0;  // the re-centring on the noise draws' median (analyse_whole_run)
   double at(double loss, double log_shift = 0) const {
     const double b = fit ? fit->coefficient * std::pow(std::max(loss, 1e-12), fit->exponent) : constant;
-    return b * std::exp(log_shift);
+    return b * std::exp(log_offset + log_shift);
   }
 };
 
@@ -469,8 +470,8 @@ std::optional<double> extension_loss_error(const std::vector<TrunkPoint>& trunk,
 namespace {
 
 // The analysis of the measurements as they are (analyse_whole_run adds the
-// arms' noise on top).
-void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
+// arms' noise on top). `recentre` multiplies B_crit at every loss.
+void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes, double recentre = 1.0) {
   w.notes.clear();
   w.predictions.clear();
   w.best_batch.reset();
@@ -709,6 +710,7 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
     const double d = std::log(std::max(loss, 1e-12)) - x_mean;
     return log_sd * std::sqrt(1.0 + 1.0 / double(lx.size()) + d * d / sxx);
   };
+  model.log_offset = std::log(recentre);
   if (w.target_loss) w.critical_batch_at_target = model.at(*w.target_loss);
   {
     std::vector<double> ratios;
@@ -889,16 +891,19 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
 // evaluations show about their curve, analysed as the measurements are.
 constexpr int kNoiseDraws = 64;
 
-void propagate_arm_noise(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
-  if (!w.loss_extension || !(w.loss_extension->rms_error > 0) || w.predictions.empty()) return;
+struct NoiseDraws {
+  int draws = 0, agree = 0;
+  std::vector<double> critical;                       // B_crit at the target, per draw
+  std::map<std::int64_t, std::vector<double>> seconds;  // each size's predicted time, per draw
+};
+
+NoiseDraws draw_arm_noise(const WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
+  NoiseDraws out;
   const double sigma = w.loss_extension->rms_error;
   // The loss level the scatter was measured at: the trunk's last evaluation.
   const double level = w.trunk.empty() || !(w.trunk.back().loss > 0) ? 1.0 : w.trunk.back().loss;
   std::mt19937_64 rng(0x5eed);
   std::normal_distribution<double> z(0.0, sigma);
-  std::vector<double> critical;
-  std::map<std::int64_t, std::vector<double>> seconds;
-  int agree = 0, draws = 0;
   for (int d = 0; d < kNoiseDraws; ++d) {
     WholeRun c = w;
     for (auto& p : c.branch_points) {
@@ -914,21 +919,27 @@ void propagate_arm_noise(WholeRun& w, const std::vector<std::int64_t>& candidate
       }
     }
     analyse_measured(c, candidate_sizes);
-    ++draws;
-    if (c.critical_batch_at_target) critical.push_back(*c.critical_batch_at_target);
-    for (const auto& p : c.predictions) seconds[p.batch_size].push_back(p.seconds);
-    if (c.best_batch && w.best_batch && *c.best_batch == *w.best_batch) ++agree;
+    ++out.draws;
+    if (c.critical_batch_at_target) out.critical.push_back(*c.critical_batch_at_target);
+    for (const auto& p : c.predictions) out.seconds[p.batch_size].push_back(p.seconds);
+    if (c.best_batch && w.best_batch && *c.best_batch == *w.best_batch) ++out.agree;
   }
-  w.arm_loss_noise = sigma;
-  w.noise_draws = draws;
-  w.best_batch_agreement = double(agree) / double(draws);
-  if (critical.size() * 2 >= static_cast<std::size_t>(draws)) {
-    w.critical_batch_at_target_low = quantile_of(critical, 0.16);
-    w.critical_batch_at_target_high = quantile_of(critical, 0.84);
+  return out;
+}
+
+// The draws' percentiles into w: B_crit's band, each prediction's interval
+// widened to take them in, and the share of draws agreeing on the best size.
+void apply_draws(WholeRun& w, const NoiseDraws& d) {
+  w.arm_loss_noise = w.loss_extension->rms_error;
+  w.noise_draws = d.draws;
+  w.best_batch_agreement = double(d.agree) / double(d.draws);
+  if (d.critical.size() * 2 >= static_cast<std::size_t>(d.draws)) {
+    w.critical_batch_at_target_low = quantile_of(d.critical, 0.16);
+    w.critical_batch_at_target_high = quantile_of(d.critical, 0.84);
   }
   for (auto& p : w.predictions) {
-    const auto it = seconds.find(p.batch_size);
-    if (it == seconds.end() || it->second.size() * 2 < static_cast<std::size_t>(draws)) continue;
+    const auto it = d.seconds.find(p.batch_size);
+    if (it == d.seconds.end() || it->second.size() * 2 < static_cast<std::size_t>(d.draws)) continue;
     if (const auto lo = quantile_of(it->second, 0.16)) p.seconds_low = std::min(p.seconds_low, *lo);
     if (const auto hi = quantile_of(it->second, 0.84)) p.seconds_high = std::max(p.seconds_high, *hi);
   }
@@ -937,8 +948,27 @@ void propagate_arm_noise(WholeRun& w, const std::vector<std::int64_t>& candidate
 }  // namespace
 
 void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
+  w.critical_batch_unrecentred.reset();
   analyse_measured(w, candidate_sizes);
-  propagate_arm_noise(w, candidate_sizes);
+  if (!w.loss_extension || !(w.loss_extension->rms_error > 0) || w.predictions.empty()) return;
+  const NoiseDraws d = draw_arm_noise(w, candidate_sizes);
+  apply_draws(w, d);
+  // A measured B_crit outside its own draws' 16th-84th percentiles is the
+  // fit's instability, not the data's answer (measured: one branch point's
+  // narrow leave-one-out band pulled a two-point estimate to 137 where the
+  // same tune's draws ran 298-15,599 and full runs said 1024). The draws'
+  // median is the bagged estimate; the model moves to it at every loss.
+  const auto point = w.critical_batch_at_target;
+  const auto low = w.critical_batch_at_target_low, high = w.critical_batch_at_target_high;
+  const auto median = quantile_of(d.critical, 0.5);
+  if (point && low && high && median && *point > 0 && *median > 0 && (*point < *low || *point > *high)) {
+    analyse_measured(w, candidate_sizes, *median / *point);
+    apply_draws(w, d);
+    w.critical_batch_unrecentred = point;
+    w.notes.push_back("B_crit at the target measured " + fmt("%.0f", *point) + ", outside its own noise draws' band (" +
+                      fmt("%.0f", *low) + "-" + fmt("%.0f", *high) + "): one branch point's fit pulled it away; " +
+                      "re-centred on the draws' median, " + fmt("%.0f", *median) + ", at every loss");
+  }
 }
 
 Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch, bool max_fit_capped) {

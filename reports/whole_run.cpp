@@ -56,6 +56,7 @@ void to_json(nlohmann::json& j, const WholeRun& w) {
                      {"critical_batch_at_target_low", w.critical_batch_at_target_low},
                      {"critical_batch_at_target_high", w.critical_batch_at_target_high},
                      {"best_batch_agreement", w.best_batch_agreement},
+                     {"critical_batch_unrecentred", w.critical_batch_unrecentred},
                      {"early_critical_batch", w.early_critical_batch},
                      {"noise_to_critical_ratio", w.noise_to_critical_ratio},
                      {"predictions", w.predictions},
@@ -107,6 +108,8 @@ void from_json(const nlohmann::json& j, WholeRun& w) {
     j.at("critical_batch_at_target_high").get_to(w.critical_batch_at_target_high);
   }
   if (j.contains("best_batch_agreement")) j.at("best_batch_agreement").get_to(w.best_batch_agreement);
+  w.critical_batch_unrecentred.reset();
+  if (j.contains("critical_batch_unrecentred")) j.at("critical_batch_unrecentred").get_to(w.critical_batch_unrecentred);
   j.at("early_critical_batch").get_to(w.early_critical_batch);
   j.at("noise_to_critical_ratio").get_to(w.noise_to_critical_ratio);
   j.at("predictions").get_to(w.predictions);

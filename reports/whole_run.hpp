@@ -245,6 +245,12 @@ struct WholeRun {
   std::optional<double> critical_batch_at_target_low;
   std::optional<double> critical_batch_at_target_high;
   std::optional<double> best_batch_agreement;
+  // Set where the measured B_crit at the target fell outside its own draws'
+  // 16th-84th percentile band: the estimate there was one narrow-banded point
+  // pulling a nonlinear fit away from what its noise allows. The model is
+  // then re-centred on the draws' median (every loss, by the same factor:
+  // critical_batch_at_target over this), the predictions with it.
+  std::optional<double> critical_batch_unrecentred;
   std::optional<double> early_critical_batch;       // the first branch point's: what a from-init sweep sees
   std::optional<double> noise_to_critical_ratio;    // median of B_simple / B_crit at the branch points
   std::vector<RunPrediction> predictions;

@@ -2,11 +2,14 @@
 // numbers worked out by hand, and the whole-run section's JSON round trip.
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <sstream>
 
 #include "reports/predict_run.hpp"
 #include "reports/whole_run.hpp"
 #include "tests/support/catch.hpp"
+
+#include <nlohmann/json.hpp>
 
 using namespace batchtune;
 
@@ -310,4 +313,59 @@ TEST_CASE("predict_run: the arms' noise, drawn at the trunk's own scatter, widen
     CHECK(p.seconds_low <= p.seconds);
     CHECK(p.seconds <= p.seconds_high);
   }
+}
+
+namespace {
+
+// A real tune's whole-run section (mlp on Fashion-MNIST, `sweep --epochs 3
+// --target-loss 0.36`, whole_run_vs_full_runs.sh) and the sizes it judged.
+std::pair<WholeRun, std::vector<std::int64_t>> tune_fixture(const std::string& name) {
+  std::ifstream in(std::string(BATCHTUNE_FIXTURES_DIR) + "/" + name);
+  REQUIRE(in.good());
+  const auto j = nlohmann::json::parse(in);
+  return {j.at("whole_run").get<WholeRun>(), j.at("candidate_sizes").get<std::vector<std::int64_t>>()};
+}
+
+}  // namespace
+
+TEST_CASE("predict_run: a B_crit outside its own noise draws' band is re-centred on their median, the predictions "
+          "with it", "[predict_run]") {
+  // Seed 1 of the five-seed bench: its second branch point's local fit (71,
+  // band 65-114) pulled the two-point estimate to 137 while its draws ran
+  // 298-15,599; full runs of the planned length put B_crit near 1024.
+  auto [w, sizes] = tune_fixture("whole_run_outlier.json");
+  analyse_whole_run(w, sizes);
+  REQUIRE(w.critical_batch_unrecentred.has_value());
+  CHECK(*w.critical_batch_unrecentred < 200);
+  REQUIRE(w.critical_batch_at_target.has_value());
+  REQUIRE(w.critical_batch_at_target_low.has_value());
+  REQUIRE(w.critical_batch_at_target_high.has_value());
+  CHECK(*w.critical_batch_at_target >= *w.critical_batch_at_target_low);
+  CHECK(*w.critical_batch_at_target <= *w.critical_batch_at_target_high);
+  CHECK(*w.critical_batch_at_target > 2 * *w.critical_batch_unrecentred);
+  const bool said = std::any_of(w.notes.begin(), w.notes.end(), [](const std::string& n) {
+    return n.find("re-centred on the draws' median") != std::string::npos;
+  });
+  CHECK(said);
+  // The predictions moved with it (without the re-centring this tune's
+  // fastest size was 128).
+  REQUIRE(w.best_batch.has_value());
+  CHECK(*w.best_batch >= 256);
+  for (const auto& p : w.predictions) {
+    CHECK(p.seconds_low <= p.seconds);
+    CHECK(p.seconds <= p.seconds_high);
+  }
+  // Analysed again, the same answer (nothing left over from the first pass).
+  WholeRun again = w;
+  analyse_whole_run(again, sizes);
+  CHECK(again.critical_batch_at_target == w.critical_batch_at_target);
+  CHECK(again.best_batch == w.best_batch);
+}
+
+TEST_CASE("predict_run: a B_crit inside its draws' band is left as measured", "[predict_run]") {
+  auto [w, sizes] = tune_fixture("whole_run_steady.json");
+  analyse_whole_run(w, sizes);
+  CHECK_FALSE(w.critical_batch_unrecentred.has_value());
+  REQUIRE(w.critical_batch_at_target.has_value());
+  CHECK(*w.critical_batch_at_target == Approx(1171.28).epsilon(0.01));
 }
