@@ -45,6 +45,7 @@ nlohmann::json settings_of(const SweepResult& s) {
                       {"eval_samples", s.eval_samples},
                       {"seeds", s.seeds},
                       {"precision", s.precision}};
+  if (!s.batching.empty()) j["batching"] = s.batching;
   // A default target is each part's own median: recomputed over all arms.
   if (s.target_source == "--target-loss") j["target_loss"] = s.target_loss;
   if (s.shard) {

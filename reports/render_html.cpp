@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "reports/html_charts.hpp"
+#include "reports/render_text.hpp"
 #include "reports/whole_run.hpp"
 #include "reports/machine_info.hpp"
 #include "reports/svg_plot.hpp"
@@ -291,6 +292,7 @@ void write_sweep_tables(std::ostream& out, const Report& r) {
          "shown only when every seed of a size reached it. Train loss: the loss on as many training samples as "
          "the validation's, at each arm's end (eval mode; a report from before it was measured: the running "
          "training loss over the arm's last fifth of steps); gap: the final validation loss minus it.</p>\n";
+  if (const auto v = variable_size_summary(r); !v.empty()) out << "<p>" << esc(v) << "</p>\n";
   out << "<table class=\"summary\">\n<thead><tr><th>batch</th><th>learning rate</th><th>done</th>"
       << "<th>samples/s</th><th>val loss</th><th>val accuracy</th><th>time to target</th>"
       << "<th>samples to target</th><th>peak memory</th><th>train loss</th><th>gap (val - train)</th></tr></thead>\n"

@@ -77,6 +77,29 @@ void render_recommendation_text(std::ostream& out, const Recommendation& r) {
   for (const auto& reason : r.reasons) out << "  - " << reason << '\n';
 }
 
+std::string variable_size_summary(const Report& r) {
+  if (!r.sweep) return {};
+  std::string parts;
+  const MemoryModel* line = r.probe && !r.probe->worst_case.empty() && r.probe->ranks == 1 && r.probe->memory_model
+                                ? &*r.probe->memory_model
+                                : nullptr;
+  for (const auto& b : r.sweep->summaries) {
+    if (!b.padding_share) continue;
+    std::string part = std::to_string(b.batch_size) + ": padding " + format_number(100.0 * *b.padding_share, "%.0f") +
+                       "%, peak " + format_bytes(b.peak_bytes);
+    const double worst = line ? line->fixed_bytes + line->per_sample_bytes * double(b.batch_size) : 0.0;
+    if (worst > 0 && b.peak_bytes > 0) {
+      part += " = " + format_number(100.0 * double(b.peak_bytes) / worst, "%.0f") + "% of the worst case's";
+    }
+    parts += (parts.empty() ? "" : "; ") + part;
+  }
+  if (parts.empty()) return {};
+  return "Variable-size batches, each padded to its own largest sample; peak memory against the worst case's (the "
+         "probe's memory line at the same size, measured on the largest samples; an arm also evaluates and keeps "
+         "optimizer state): " +
+         parts + ".";
+}
+
 void render_report_text(std::ostream& out, const Report& r) {
   out << "batchtune report: " << header_line(r) << '\n';
   if (r.recommendation) {
@@ -90,6 +113,7 @@ void render_report_text(std::ostream& out, const Report& r) {
     if (r.sweep && r.sweep->incomplete) out << "incomplete: " << r.sweep->incomplete_reason << '\n';
   } else if (r.sweep) {
     render_sweep_text(out, *r.sweep);
+    if (const auto v = variable_size_summary(r); !v.empty()) out << "  " << v << '\n';
   }
 }
 
@@ -214,6 +238,7 @@ void render_report_markdown(std::ostream& out, const Report& r) {
           << (b.validation_worse_than_best.value_or(false) ? " (val worse than the best beyond the seed spread)" : "")
           << " |\n";
     }
+    if (const auto v = variable_size_summary(r); !v.empty()) out << '\n' << cell(v) << '\n';
     out << "\nTrain loss: the loss on as many training samples as the validation's, at each arm's end (eval mode; "
            "a report from before it was measured: the running training loss over the arm's last fifth of steps); "
            "gap: the final validation loss minus it.\n";

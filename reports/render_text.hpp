@@ -16,5 +16,9 @@ namespace batchtune {
 void render_report_text(std::ostream& out, const Report& report);
 void render_recommendation_text(std::ostream& out, const Recommendation& r);
 void render_report_markdown(std::ostream& out, const Report& report);
+// Variable-size data (an .npz with lengths or sizes): each size's padding
+// and its peak memory against the probe's worst case at that size (the
+// probe's memory line, measured at the largest samples); empty otherwise.
+std::string variable_size_summary(const Report& report);
 
 }  // namespace batchtune

@@ -92,9 +92,10 @@ void summarise_targets(SweepResult& sweep) {
     s.batch_size = batch;
     s.learning_rate = arms.front()->learning_rate;
     s.arms = static_cast<int>(arms.size());
-    std::vector<double> rate, loss, acc, t_sec, t_samples, t_steps;
+    std::vector<double> rate, loss, acc, t_sec, t_samples, t_steps, padding;
     for (const SweepArm* a : arms) {
       s.peak_bytes = std::max(s.peak_bytes, a->peak_bytes);
+      if (a->padding_share) padding.push_back(*a->padding_share);
       if (a->status == ArmStatus::completed) ++s.completed;
       if (a->samples_per_s) rate.push_back(*a->samples_per_s);
       if (a->status == ArmStatus::completed && a->final_validation_loss) loss.push_back(*a->final_validation_loss);
@@ -107,6 +108,7 @@ void summarise_targets(SweepResult& sweep) {
     }
     auto opt = [](const std::vector<double>& v) { return v.empty() ? std::nullopt : std::optional<Spread>(spread_of(v)); };
     s.samples_per_s = opt(rate);
+    s.padding_share = mean_of(padding);
     s.final_validation_loss = opt(loss);
     s.final_validation_accuracy = opt(acc);
     // Time to target only when every arm of this size reached it: a mean over
@@ -229,6 +231,7 @@ void to_json(nlohmann::json& j, const SweepArm& a) {
     j["scaling_efficiency"] = a.scaling_efficiency;
   }
   if (!a.final_weights_sum_per_rank.empty()) j["final_weights_sum_per_rank"] = a.final_weights_sum_per_rank;
+  if (a.padding_share) j["padding_share"] = number(*a.padding_share);  // variable-size data only
 }
 void from_json(const nlohmann::json& j, SweepArm& a) {
   if (j.contains("communication_seconds")) j.at("communication_seconds").get_to(a.communication_seconds);
@@ -237,6 +240,8 @@ void from_json(const nlohmann::json& j, SweepArm& a) {
   if (j.contains("single_rank_step_seconds")) j.at("single_rank_step_seconds").get_to(a.single_rank_step_seconds);
   if (j.contains("scaling_efficiency")) j.at("scaling_efficiency").get_to(a.scaling_efficiency);
   if (j.contains("final_weights_sum_per_rank")) j.at("final_weights_sum_per_rank").get_to(a.final_weights_sum_per_rank);
+  a.padding_share.reset();
+  if (j.contains("padding_share")) a.padding_share = read_number(j.at("padding_share"));
   j.at("batch_size").get_to(a.batch_size);
   j.at("seed").get_to(a.seed);
   a.learning_rate = read_number(j.at("learning_rate"));
@@ -319,6 +324,7 @@ void to_json(nlohmann::json& j, const BatchSummary& s) {
        {"final_training_loss", s.final_training_loss},
        {"generalization_gap", s.generalization_gap},
        {"validation_worse_than_best", s.validation_worse_than_best}};
+  if (s.padding_share) j["padding_share"] = number(*s.padding_share);
 }
 void from_json(const nlohmann::json& j, BatchSummary& s) {
   j.at("batch_size").get_to(s.batch_size);
@@ -336,6 +342,8 @@ void from_json(const nlohmann::json& j, BatchSummary& s) {
   if (j.contains("final_training_loss")) j.at("final_training_loss").get_to(s.final_training_loss);
   if (j.contains("generalization_gap")) j.at("generalization_gap").get_to(s.generalization_gap);
   if (j.contains("validation_worse_than_best")) j.at("validation_worse_than_best").get_to(s.validation_worse_than_best);
+  s.padding_share.reset();
+  if (j.contains("padding_share")) s.padding_share = read_number(j.at("padding_share"));
 }
 void to_json(nlohmann::json& j, const SweepResult& s) {
   j = {{"budget_kind", s.budget_kind},
@@ -361,6 +369,7 @@ void to_json(nlohmann::json& j, const SweepResult& s) {
   // Only a sharded or data-parallel sweep has these: other reports keep their shape.
   if (s.shard) j["shard"] = *s.shard;
   if (s.data_parallel) j["data_parallel"] = *s.data_parallel;
+  if (!s.batching.empty()) j["batching"] = s.batching;
 }
 void to_json(nlohmann::json& j, const ShardInfo& s) {
   j = {{"index", s.index}, {"count", s.count}, {"batch_sizes", s.batch_sizes}, {"arms_planned", s.arms_planned}};
@@ -402,6 +411,7 @@ void from_json(const nlohmann::json& j, SweepResult& s) {
   j.at("target_source").get_to(s.target_source);
   j.at("seeds").get_to(s.seeds);
   j.at("precision").get_to(s.precision);
+  s.batching = j.value("batching", std::string());
   j.at("batch_sizes_source").get_to(s.batch_sizes_source);
   j.at("incomplete").get_to(s.incomplete);
   j.at("incomplete_reason").get_to(s.incomplete_reason);

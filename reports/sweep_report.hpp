@@ -109,6 +109,9 @@ struct SweepArm {
   std::optional<double> steps_per_s;
   std::optional<double> data_share;    // data time / (data + compute)
   std::uint64_t peak_bytes = 0;
+  // Variable-size data only: the share of the training batches' input
+  // elements that were padding (each batch padded to its own largest).
+  std::optional<double> padding_share;
   double initial_weights_sum = 0;      // sum of all initial parameters: equal across arms of one seed
   std::vector<LossPoint> train_loss;   // every step
   std::vector<EvalPoint> evaluations;
@@ -149,6 +152,7 @@ struct BatchSummary {
   std::optional<Spread> samples_to_target;
   std::optional<Spread> steps_to_target;
   std::uint64_t peak_bytes = 0;
+  std::optional<double> padding_share;  // the arms' mean; variable-size data only
   // Generalisation, over the completed arms (every size trained the same
   // samples under a samples budget): the training loss at the arm's end
   // (final_training_loss; for a report without it, the running training loss
@@ -226,6 +230,9 @@ struct SweepResult {
   std::string target_source;     // "--target-loss", or how it was chosen
   int seeds = 1;
   std::string precision = "fp32";
+  // Variable-size data only: how batches were formed, "padded" (random, each
+  // padded to its own largest) or "bucketed" (by size); empty otherwise.
+  std::string batching;
   std::string batch_sizes_source;  // "auto: ..." or "--batch-sizes"
   bool incomplete = false;
   std::string incomplete_reason;

@@ -188,6 +188,86 @@ TEST_CASE("the batch sampler draws without replacement within an epoch", "[tuner
   }
 }
 
+namespace {
+
+// Images of different sizes: [N, 1, 8, 8] padded, sample i of height
+// 1 + i % 8 and width 8 - i % 8 (from an .npz's `sizes`), with per-pixel
+// masks [N, 8, 8] padded like them and one label each.
+Split image_split(std::int64_t n) {
+  Split s;
+  s.inputs = torch::ones({n, 1, 8, 8});
+  s.targets = torch::zeros({n, 8, 8}, torch::kInt64);
+  s.extents = torch::empty({n, 2}, torch::kInt64);
+  for (std::int64_t i = 0; i < n; ++i) {
+    s.extents[i][0] = 1 + i % 8;
+    s.extents[i][1] = 8 - i % 8;
+  }
+  s.varying_axes = {2, 3};
+  s.align_end = true;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("variable-size images: a batch is cut to its own largest height and width, masks with it",
+          "[tuner][data]") {
+  const Split s = image_split(16);
+  // Samples 1 (2x7) and 2 (3x6): the batch is 3 high and 7 wide.
+  auto [x, y] = gather(s, torch::tensor({1, 2}, torch::kInt64));
+  CHECK(x.sizes().vec() == std::vector<std::int64_t>{2, 1, 3, 7});
+  CHECK(y.sizes().vec() == std::vector<std::int64_t>{2, 3, 7});
+  CHECK(padding_share(s, torch::tensor({1, 2}, torch::kInt64)) == Approx(1.0 - (14.0 + 18.0) / 42.0));
+  // The worst case: the largest samples at the data's largest extent on both
+  // dims, zero-padded past the padded shape where asked.
+  auto [px, py] = gather_at_shape(s, largest_indices(s, 3), {1, 10, 12});
+  CHECK(px.sizes().vec() == std::vector<std::int64_t>{3, 1, 10, 12});
+  CHECK(py.sizes().vec() == std::vector<std::int64_t>{3, 10, 12});
+  CHECK(px.sum().item<double>() == Approx(3 * 64.0));  // the padding is zeros
+  // Largest by area: 4x5 and 5x4 (20 pixels) first.
+  const auto big = largest_indices(s, 2);
+  for (int k = 0; k < 2; ++k) {
+    const auto e = s.extents[big[k].item<std::int64_t>()];
+    CHECK(e[0].item<std::int64_t>() * e[1].item<std::int64_t>() == 20);
+  }
+}
+
+TEST_CASE("bucketed batching draws every sample once per epoch and pads less than random batches",
+          "[tuner][data]") {
+  // Sequences of lengths 1..64 in one padded dim.
+  Split s;
+  const std::int64_t n = 640;
+  s.inputs = torch::ones({n, 64});
+  s.targets = torch::zeros({n}, torch::kInt64);
+  s.extents = (torch::arange(n, torch::kInt64).remainder(64) + 1).unsqueeze(1);
+  s.varying_axes = {1};
+  BatchSampler padded(n, 3), bucketed(n, 3);
+  bucketed.bucket_by(sample_sizes(s), 5);
+  std::multiset<std::int64_t> seen;
+  double pad_random = 0, pad_bucketed = 0;
+  for (int step = 0; step < 40; ++step) {  // one epoch: 40 x 16
+    const auto a = padded.next(16), b = bucketed.next(16);
+    pad_random += padding_share(s, a) / 40;
+    pad_bucketed += padding_share(s, b) / 40;
+    for (int k = 0; k < 16; ++k) seen.insert(b[k].item<std::int64_t>());
+  }
+  CHECK(seen.size() == static_cast<std::size_t>(n));
+  CHECK(std::set<std::int64_t>(seen.begin(), seen.end()).size() == static_cast<std::size_t>(n));
+  CHECK(bucketed.epoch() == 0);
+  // Random batches of 16 from lengths 1..64 pad about 45%; sorted windows of
+  // 80 samples leave batches a few lengths apart.
+  CHECK(pad_random > 0.35);
+  CHECK(pad_bucketed < 0.5 * pad_random);
+  // The same seed, the same batches; the next epoch is bucketed again.
+  BatchSampler again(n, 3);
+  again.bucket_by(sample_sizes(s), 5);
+  BatchSampler replay = bucketed;
+  CHECK(again.next(16).equal(BatchSampler(n, 3).next(16)) == false);
+  double pad_next = 0;
+  for (int step = 0; step < 40; ++step) pad_next += padding_share(s, replay.next(16)) / 40;
+  CHECK(pad_next < 0.5 * pad_random);
+  CHECK(replay.epoch() == 1);
+}
+
 TEST_CASE("Markov token data knows its loss floor", "[tuner][data]") {
   CHECK(markov_entropy_rate(torch::full({8, 8}, 1.0 / 8)) == Approx(std::log(8.0)));
   CHECK(markov_entropy_rate(torch::eye(5).roll(1, 1)) == Approx(0.0).margin(1e-12));

@@ -34,6 +34,7 @@ WorkloadSpec WorkloadArgs::to_spec() const {
   if (!input_shape.empty()) s.input_shape = parse_shape(input_shape, "--input-shape");
   if (!target_shape.empty()) s.target_shape = parse_shape(target_shape, "--target-shape");
   if (!mlp_hidden.empty()) s.mlp.hidden = parse_shape(mlp_hidden, "--mlp-hidden");
+  if (!probe_shape.empty()) s.probe_shape = parse_shape(probe_shape, "--probe-shape");
   return s;
 }
 
@@ -72,6 +73,16 @@ void add_workload_options(CLI::App& app, WorkloadArgs& a) {
                  "returns its own training loss (a detector's, a language model's); targets of any shape and dtype "
                  "then come from --data npy as saved")
       ->check(CLI::IsMember({"cross_entropy", "mse", "model"}))->group(group);
+  app.add_option("--probe-shape", a.probe_shape,
+                 "The memory probe's input shape, one sample without the batch dimension, e.g. 3x640x640: the "
+                 "largest your run will see (default: the data's largest extent on every dim that varies, from an "
+                 ".npz's lengths or sizes; samples are cut or zero-padded to it)")
+      ->group(group);
+  app.add_option("--batching", s.batching,
+                 "Variable-size data (an .npz with lengths or sizes): padded (random batches, each padded to its own "
+                 "largest sample) or bucketed (samples of similar size batched together: less padding, the same "
+                 "samples each epoch)")
+      ->capture_default_str()->check(CLI::IsMember({"padded", "bucketed"}))->group(group);
   app.add_option("--mlp-hidden", a.mlp_hidden, "mlp hidden widths, e.g. 256x128 (default)")->group(group);
   app.add_option("--resnet-width", s.resnet.width, "resnet channels in the first stage")
       ->capture_default_str()->check(CLI::Range(1, 4096))->group(group);

@@ -17,7 +17,7 @@ namespace batchtune {
 
 struct WorkloadArgs {
   WorkloadSpec spec;
-  std::string input_shape, target_shape, mlp_hidden;
+  std::string input_shape, target_shape, mlp_hidden, probe_shape;
   // The spec with the shape strings parsed; throws UsageError.
   WorkloadSpec to_spec() const;
 };

@@ -26,6 +26,47 @@
 extern char** environ;
 
 namespace batchtune {
+
+namespace {
+
+std::string join_extents(const std::vector<double>& v, const char* format) {
+  std::string s;
+  char part[32];
+  for (double x : v) {
+    std::snprintf(part, sizeof part, format, x);
+    s += (s.empty() ? "" : "x") + std::string(part);
+  }
+  return s;
+}
+
+// What the probe's trials trained on, where that is not simply the data:
+// variable-size samples or --probe-shape.
+std::string worst_case_text(const Workload& workload) {
+  const Dataset& d = workload.data();
+  const bool named = !workload.spec().probe_shape.empty();
+  if (d.max_extent.empty() && !named) return {};
+  const std::string shape = shape_to_string(workload.probe_shape());
+  std::vector<double> largest(d.max_extent.begin(), d.max_extent.end());
+  const std::string data_largest = join_extents(largest, "%.0f"), data_mean = join_extents(d.mean_extent, "%.1f");
+  std::string text;
+  if (named) {
+    text = "every trial trained at --probe-shape " + shape + " (samples cut or zero-padded to it; the data's " +
+           (d.max_extent.empty() ? "samples are " + shape_to_string(d.sample_shape)
+                                 : "largest " + d.extent_name + " is " + data_largest + ", mean " + data_mean) +
+           ")";
+  } else {
+    text = "every trial trained on the largest samples at the data's largest " + d.extent_name + " " + data_largest +
+           " (input " + shape + "; the data's " + d.extent_name + "s average " + data_mean + ")";
+  }
+  if (!d.max_extent.empty()) {
+    text += workload.spec().batching == "bucketed"
+                ? "; the sweep trains on the real mix, bucketed by size, each batch padded to its own largest"
+                : "; the sweep trains on the real mix, each batch padded to its own largest";
+  }
+  return text;
+}
+
+}  // namespace
 namespace {
 
 struct ChildResult {
@@ -228,14 +269,7 @@ ProbeResult run_probe(const Workload& workload, const ProbeSettings& settings, s
   result.device = workload.device().str();
   result.capacity_source = meter->capacity_source();
   result.isolated = settings.isolate;
-  if (const Dataset& d = workload.data(); d.max_length > 0) {
-    char text[200];
-    std::snprintf(text, sizeof text,
-                  "every trial trained on the longest samples, length %lld (the data's lengths average %.1f); "
-                  "the sweep trains on the real mix, each batch padded to its own longest",
-                  static_cast<long long>(d.max_length), d.mean_length);
-    result.worst_case = text;
-  }
+  result.worst_case = worst_case_text(workload);
   return result;
 }
 

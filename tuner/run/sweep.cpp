@@ -158,6 +158,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   // The same initial weights on every rank, whatever each built.
   if (dp) dp->broadcast_model(*model);
   BatchSampler sampler = w.make_sampler(plan.seed);
+  const BatchSampler first_sampler = sampler;  // replayed after the arm for its padding
   LossScaler scaler;
   // One step of `batch` samples: this process alone, or its rows of the
   // global batch with the gradients summed over the ranks. Data, compute and
@@ -445,6 +446,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     if (dp) arm.compute_share = *quantile_of(arm.compute_seconds, 0.5) / *arm.median_step_seconds;
   }
   if (meter) arm.peak_bytes = meter->peak_bytes();
+  arm.padding_share = w.padding_share(first_sampler, plan.batch, arm.steps);
   if (dp && arm.status == ArmStatus::completed && arm.median_step_seconds && !clock.stop_all) {
     time_one_rank(w, *dp, *model, *optimizer, plan.batch, sampler, arm);
   }
@@ -540,6 +542,7 @@ SweepResult sweep_settings_record(const Workload& w, const SweepSettings& s) {
   if (s.target_loss) r.target_source = "--target-loss";
   r.seeds = s.seeds;
   r.precision = s.precision;
+  if (w.data().train.extents.defined()) r.batching = w.spec().batching;
   r.batch_sizes_source = s.batch_sizes_source;
   return r;
 }

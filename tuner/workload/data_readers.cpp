@@ -358,7 +358,8 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
   }
   require_path(files.data_file, PathKind::file, "--data-file");
   NpyArray x, y;
-  std::optional<NpyArray> x_val, y_val, lengths, lengths_val;
+  std::optional<NpyArray> x_val, y_val, lengths, lengths_val;  // lengths: `lengths` or `sizes`
+  std::string extent_key = "lengths";
   std::string source = files.data_file;
   std::string names;  // for the validation note
   if (npy_file_kind(files.data_file) == NpyFileKind::npz) {
@@ -403,15 +404,23 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
       y_val = npz.read(yv);
       names = xv + " and " + yv;
     }
-    // Variable-length samples: each one's length along the inputs' dim 1.
-    if (npz.has("lengths")) lengths = npz.read("lengths");
-    if (npz.has("lengths_val")) lengths_val = npz.read("lengths_val");
+    // Variable-size samples: each one's length along the inputs' dim 1
+    // (`lengths`), or its extent along their last k dims (`sizes`, (N, k):
+    // an image's height and width).
+    if (npz.has("lengths") && npz.has("sizes")) {
+      throw InputError(files.data_file + ": has both lengths and sizes; save one (lengths (N,) for sequences, "
+                       "sizes (N, k) for the last k dims of images)");
+    }
+    extent_key = npz.has("sizes") ? "sizes" : "lengths";
+    if (npz.has(extent_key)) lengths = npz.read(extent_key);
+    if (npz.has(extent_key + "_val")) lengths_val = npz.read(extent_key + "_val");
     if (lengths_val && !x_val) {
-      throw InputError(files.data_file + ": has lengths_val but no validation arrays (" + xv + ", " + yv + ")");
+      throw InputError(files.data_file + ": has " + extent_key + "_val but no validation arrays (" + xv + ", " + yv +
+                       ")");
     }
     if (lengths && x_val && !lengths_val) {
-      throw InputError(files.data_file + ": has lengths for the training arrays but no lengths_val for " + xv +
-                       "; save both");
+      throw InputError(files.data_file + ": has " + extent_key + " for the training arrays but no " + extent_key +
+                       "_val for " + xv + "; save both");
     }
   } else {
     if (!files.inputs_name.empty() || !files.targets_name.empty()) {
@@ -469,10 +478,11 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
     }
   }
   // Integer inputs stay integers (token ids) for a language model, a model's
-  // own loss, and variable-length sequences (a `lengths` array).
+  // own loss, and variable-length sequences (a `lengths` array; images with
+  // `sizes` are pixels, floats).
   const torch::ScalarType input_type =
       task == TaskKind::language_model ||
-              (integer_inputs && (task == TaskKind::model_defined || lengths.has_value()))
+              (integer_inputs && (task == TaskKind::model_defined || (lengths.has_value() && extent_key == "lengths")))
           ? torch::kInt64
           : torch::kFloat32;
   const torch::ScalarType target_type =
@@ -510,31 +520,51 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
     return t;
   };
   Split train{inputs_of(x), targets_of(y)};
-  // Lengths: integers, one per sample, from 1 to the padded length.
-  auto lengths_of = [&](const std::optional<NpyArray>& a, const Split& split) -> torch::Tensor {
-    if (!a) return {};
-    if (npy_is_floating(a->type) || a->shape.size() != 1 || a->shape[0] != split.size()) {
-      throw InputError(a->where + ": " + npy_type_name(a->type) + " of shape " + numpy_shape(a->shape) +
-                       "; lengths are integers, one per sample: shape (" + std::to_string(split.size()) + ",)");
+  // Lengths: integers, one per sample, from 1 to the padded length; sizes:
+  // k integers per sample, each from 1 to the padded size of its dim.
+  const bool sizes = extent_key == "sizes";
+  auto lengths_of = [&](const std::optional<NpyArray>& a, Split& split) {
+    if (!a) return;
+    const std::int64_t n = split.size(), dims = split.inputs.dim() - 1;
+    const bool shape_ok = sizes ? a->shape.size() == 2 && a->shape[0] == n && a->shape[1] >= 1 &&
+                                      static_cast<std::int64_t>(a->shape[1]) <= dims
+                                : a->shape.size() == 1 && a->shape[0] == n;
+    if (npy_is_floating(a->type) || !shape_ok) {
+      throw InputError(a->where + ": " + npy_type_name(a->type) + " of shape " + numpy_shape(a->shape) + "; " +
+                       (sizes ? "sizes are integers, k per sample for the inputs' last k dims: shape (" +
+                                    std::to_string(n) + ", k) with k from 1 to " + std::to_string(std::max<std::int64_t>(dims, 1))
+                              : "lengths are integers, one per sample: shape (" + std::to_string(n) + ",)"));
     }
-    if (split.inputs.dim() < 2) {
-      throw InputError(a->where + ": lengths need inputs padded along a second axis; the inputs are of shape " +
+    if (dims < 1) {
+      throw InputError(a->where + ": " + extent_key + " need inputs padded along a dim past the first; the inputs are of shape " +
                        shape_to_string(split.inputs.sizes().vec()));
     }
-    torch::Tensor t = npy_to_tensor(*a, torch::kInt64).reshape({-1});
-    const std::int64_t low = t.min().item<std::int64_t>(), high = t.max().item<std::int64_t>();
-    if (low < 1 || high > split.inputs.size(1)) {
-      throw InputError(a->where + ": lengths from " + std::to_string(low) + " to " + std::to_string(high) +
-                       "; each must be from 1 to the padded length " + std::to_string(split.inputs.size(1)));
+    torch::Tensor t = npy_to_tensor(*a, torch::kInt64).reshape({n, -1});
+    const std::int64_t k = t.size(1);
+    std::vector<std::int64_t> axes;
+    for (std::int64_t i = 0; i < k; ++i) axes.push_back(sizes ? split.inputs.dim() - k + i : 1);
+    for (std::int64_t i = 0; i < k; ++i) {
+      const torch::Tensor col = t.select(1, i);
+      const std::int64_t low = col.min().item<std::int64_t>(), high = col.max().item<std::int64_t>();
+      const std::int64_t padded = split.inputs.size(axes[static_cast<std::size_t>(i)]);
+      if (low < 1 || high > padded) {
+        throw InputError(a->where + ": " + (sizes ? "column " + std::to_string(i) + " runs" : std::string("lengths run")) +
+                         " from " + std::to_string(low) + " to " + std::to_string(high) + "; each must be from 1 to the padded " +
+                         (sizes ? "size of the inputs' dim " + std::to_string(axes[static_cast<std::size_t>(i)]) + ", "
+                                : std::string("length ")) +
+                         std::to_string(padded));
+      }
     }
-    return t;
+    split.extents = t;
+    split.varying_axes = axes;
+    split.align_end = sizes;
   };
-  train.lengths = lengths_of(lengths, train);
+  lengths_of(lengths, train);
   Split validation;
   std::string note;
   if (x_val) {
     validation = {inputs_of(*x_val), targets_of(*y_val)};
-    validation.lengths = lengths_of(lengths_val, validation);
+    lengths_of(lengths_val, validation);
     note = "the file's own validation arrays (" + names + ")";
   } else {
     const std::int64_t n = train.size();
@@ -552,12 +582,15 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
     std::sort(order.begin() + n_val, order.end());
     const auto all = torch::from_blob(order.data(), {n}, torch::kInt64);
     const torch::Tensor val_idx = all.slice(0, 0, n_val), train_idx = all.slice(0, n_val, n);
-    const torch::Tensor all_lengths = train.lengths;
-    validation = {train.inputs.index_select(0, val_idx), train.targets.index_select(0, val_idx)};
-    train = {train.inputs.index_select(0, train_idx), train.targets.index_select(0, train_idx)};
-    if (all_lengths.defined()) {
-      validation.lengths = all_lengths.index_select(0, val_idx);
-      train.lengths = all_lengths.index_select(0, train_idx);
+    const Split whole = train;
+    validation = whole;
+    validation.inputs = whole.inputs.index_select(0, val_idx);
+    validation.targets = whole.targets.index_select(0, val_idx);
+    train.inputs = whole.inputs.index_select(0, train_idx);
+    train.targets = whole.targets.index_select(0, train_idx);
+    if (whole.extents.defined()) {
+      validation.extents = whole.extents.index_select(0, val_idx);
+      train.extents = whole.extents.index_select(0, train_idx);
     }
     note = "a random 10% of the samples (" + std::to_string(n_val) + " of " + std::to_string(n) + ", drawn from seed " +
            std::to_string(seed) + "), held out: never trained on";
@@ -568,11 +601,15 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
   d.source = source;
   d.task = task;
   d.sample_shape = train.inputs.sizes().slice(1).vec();
-  if (train.lengths.defined()) {
-    const torch::Tensor both = validation.lengths.defined() ? torch::cat({train.lengths, validation.lengths})
-                                                            : train.lengths;
-    d.max_length = both.max().item<std::int64_t>();
-    d.mean_length = both.to(torch::kFloat64).mean().item<double>();
+  if (train.extents.defined()) {
+    const torch::Tensor both = validation.extents.defined() ? torch::cat({train.extents, validation.extents})
+                                                            : train.extents;
+    const torch::Tensor largest = std::get<0>(both.max(0)), mean = both.to(torch::kFloat64).mean(0);
+    for (std::int64_t i = 0; i < both.size(1); ++i) {
+      d.max_extent.push_back(largest[i].item<std::int64_t>());
+      d.mean_extent.push_back(mean[i].item<double>());
+    }
+    d.extent_name = sizes ? "size" : "length";
   }
   if (task == TaskKind::regression || task == TaskKind::model_defined) {
     d.target_shape = train.targets.sizes().slice(1).vec();

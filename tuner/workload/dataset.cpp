@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 namespace batchtune {
 
 std::string shape_to_string(const std::vector<std::int64_t>& shape) {
@@ -19,6 +21,42 @@ BatchSampler::BatchSampler(std::int64_t dataset_size, std::uint64_t seed)
   reshuffle();
 }
 
+void BatchSampler::bucket_by(torch::Tensor keys, std::int64_t window_batches) {
+  TORCH_CHECK(keys.numel() == size_, "bucket_by needs one key per sample");
+  TORCH_CHECK(window_batches > 0, "bucket_by needs a window of at least one batch");
+  const torch::Tensor k = keys.to(torch::kInt64).contiguous();
+  keys_.assign(k.data_ptr<std::int64_t>(), k.data_ptr<std::int64_t>() + size_);
+  window_batches_ = window_batches;
+  bucket_pending_ = position_ == 0;  // from the next epoch on, when called mid-epoch
+}
+
+void BatchSampler::bucket(std::int64_t batch_size) {
+  bucket_pending_ = false;
+  const std::size_t b = static_cast<std::size_t>(batch_size);
+  const std::size_t window = b * static_cast<std::size_t>(window_batches_);
+  for (std::size_t start = 0; start < order_.size(); start += window) {
+    const auto first = order_.begin() + static_cast<std::ptrdiff_t>(start);
+    const auto last = order_.begin() + static_cast<std::ptrdiff_t>(std::min(order_.size(), start + window));
+    std::stable_sort(first, last, [&](std::int64_t a, std::int64_t c) {
+      return keys_[static_cast<std::size_t>(a)] < keys_[static_cast<std::size_t>(c)];
+    });
+  }
+  // The full batches in a random order (the last, partial one stays last).
+  const std::size_t blocks = order_.size() / b;
+  if (blocks < 2) return;
+  std::vector<std::int64_t> shuffled(order_.size());
+  std::vector<std::size_t> block(blocks);
+  for (std::size_t i = 0; i < blocks; ++i) block[i] = i;
+  for (std::size_t i = blocks - 1; i > 0; --i) std::swap(block[i], block[static_cast<std::size_t>(rng_() % (i + 1))]);
+  for (std::size_t i = 0; i < blocks; ++i) {
+    std::copy_n(order_.begin() + static_cast<std::ptrdiff_t>(block[i] * b), b,
+                shuffled.begin() + static_cast<std::ptrdiff_t>(i * b));
+  }
+  std::copy(order_.begin() + static_cast<std::ptrdiff_t>(blocks * b), order_.end(),
+            shuffled.begin() + static_cast<std::ptrdiff_t>(blocks * b));
+  order_ = std::move(shuffled);
+}
+
 void BatchSampler::reshuffle() {
   for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<std::int64_t>(i);
   // Fisher-Yates with our own index draw: std::shuffle's algorithm differs
@@ -28,6 +66,7 @@ void BatchSampler::reshuffle() {
     std::swap(order_[i], order_[j]);
   }
   position_ = 0;
+  bucket_pending_ = !keys_.empty();
 }
 
 torch::Tensor BatchSampler::next(std::int64_t batch_size) {
@@ -39,28 +78,110 @@ torch::Tensor BatchSampler::next(std::int64_t batch_size) {
       ++epoch_;
       reshuffle();
     }
+    if (bucket_pending_) bucket(batch_size);
     out[k] = order_[position_++];
   }
   samples_drawn_ += batch_size;
   return indices;
 }
 
+namespace {
+
+// The targets' dim that runs along the inputs' dim `axis` (both batched), or
+// -1: counted from the start for sequences, from the end for images.
+std::int64_t target_axis(const Split& split, const torch::Tensor& x, const torch::Tensor& y, std::int64_t axis) {
+  const std::int64_t t = split.align_end ? y.dim() - (x.dim() - axis) : axis;
+  return t >= 1 && t < y.dim() ? t : -1;
+}
+
+// `t` cut or zero-padded to `size` along `dim`.
+torch::Tensor to_size(const torch::Tensor& t, std::int64_t dim, std::int64_t size) {
+  const std::int64_t now = t.size(dim);
+  if (size == now) return t;
+  if (size < now) return t.slice(dim, 0, size);
+  std::vector<std::int64_t> pad(static_cast<std::size_t>(2 * t.dim()), 0);
+  pad[static_cast<std::size_t>(2 * (t.dim() - 1 - dim) + 1)] = size - now;  // after, on this dim
+  return at::constant_pad_nd(t, pad, 0);
+}
+
+// x and y with x's dim `axis` at `size`, and y's matching dim where y is
+// padded like x along it.
+void resize_axis(const Split& split, torch::Tensor& x, torch::Tensor& y, std::int64_t axis, std::int64_t size) {
+  const std::int64_t ty = target_axis(split, x, y, axis);
+  if (ty >= 0 && y.size(ty) == x.size(axis)) y = to_size(y, ty, size);
+  x = to_size(x, axis, size);
+}
+
+}  // namespace
+
 std::pair<torch::Tensor, torch::Tensor> gather(const Split& split, const torch::Tensor& indices) {
   torch::Tensor x = split.inputs.index_select(0, indices);
   torch::Tensor y = split.targets.index_select(0, indices);
-  if (split.lengths.defined() && indices.numel() > 0) {
-    const std::int64_t longest = split.lengths.index_select(0, indices).max().item<std::int64_t>();
-    const std::int64_t padded = x.size(1);
-    x = x.slice(1, 0, longest);
-    if (y.dim() >= 2 && y.size(1) == padded) y = y.slice(1, 0, longest);  // per-position targets
+  if (split.extents.defined() && indices.numel() > 0) {
+    const torch::Tensor largest = std::get<0>(split.extents.index_select(0, indices).max(0));
+    for (std::size_t k = 0; k < split.varying_axes.size(); ++k) {
+      resize_axis(split, x, y, split.varying_axes[k], largest[static_cast<std::int64_t>(k)].item<std::int64_t>());
+    }
   }
   return {x, y};
 }
 
-torch::Tensor longest_indices(const Split& split, std::int64_t count) {
-  const torch::Tensor order = split.lengths.defined() ? torch::argsort(split.lengths, 0, /*descending=*/true)
+std::pair<torch::Tensor, torch::Tensor> gather_at_shape(const Split& split, const torch::Tensor& indices,
+                                                        const std::vector<std::int64_t>& sample_shape) {
+  torch::Tensor x = split.inputs.index_select(0, indices);
+  torch::Tensor y = split.targets.index_select(0, indices);
+  TORCH_CHECK(static_cast<std::int64_t>(sample_shape.size()) == x.dim() - 1, "gather_at_shape: a shape of ",
+              sample_shape.size(), " dims for samples of ", x.dim() - 1);
+  for (std::size_t d = 0; d < sample_shape.size(); ++d) {
+    const std::int64_t axis = static_cast<std::int64_t>(d) + 1;
+    const bool varying = std::find(split.varying_axes.begin(), split.varying_axes.end(), axis) != split.varying_axes.end();
+    if (varying) {
+      resize_axis(split, x, y, axis, sample_shape[d]);
+    } else {
+      x = to_size(x, axis, sample_shape[d]);
+    }
+  }
+  return {x, y};
+}
+
+torch::Tensor sample_sizes(const Split& split) {
+  if (!split.extents.defined()) return {};
+  return split.extents.prod(1);
+}
+
+torch::Tensor bucket_keys(const Split& split) {
+  if (!split.extents.defined()) return {};
+  const std::int64_t n = split.extents.size(0), k = split.extents.size(1);
+  if (k == 1) return split.extents.select(1, 0).clone();
+  // Z-order: the extents' bits interleaved, so samples next to each other in
+  // the order are close on every dim (sorting by area would batch a tall
+  // image with a wide one and pad both to a square).
+  const torch::Tensor e = split.extents.contiguous();
+  const auto* v = e.data_ptr<std::int64_t>();
+  torch::Tensor keys = torch::zeros({n}, torch::kInt64);
+  auto* out = keys.data_ptr<std::int64_t>();
+  const int bits = static_cast<int>(62 / k);
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::uint64_t key = 0;
+    for (int b = bits - 1; b >= 0; --b) {
+      for (std::int64_t d = 0; d < k; ++d) key = (key << 1) | ((static_cast<std::uint64_t>(v[i * k + d]) >> b) & 1u);
+    }
+    out[i] = static_cast<std::int64_t>(key);
+  }
+  return keys;
+}
+
+torch::Tensor largest_indices(const Split& split, std::int64_t count) {
+  const torch::Tensor order = split.extents.defined() ? torch::argsort(sample_sizes(split), 0, /*descending=*/true)
                                                       : torch::arange(split.size(), torch::kInt64);
   return order.index_select(0, torch::arange(count, torch::kInt64).remainder(split.size()));
+}
+
+double padding_share(const Split& split, const torch::Tensor& indices) {
+  if (!split.extents.defined() || indices.numel() == 0) return 0.0;
+  const torch::Tensor e = split.extents.index_select(0, indices).to(torch::kFloat64);
+  const double padded = std::get<0>(e.max(0)).prod().item<double>() * double(indices.numel());
+  return padded > 0 ? 1.0 - e.prod(1).sum().item<double>() / padded : 0.0;
 }
 
 }  // namespace batchtune

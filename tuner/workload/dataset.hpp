@@ -21,11 +21,16 @@ enum class TaskKind { classification, regression, language_model, model_defined 
 struct Split {
   torch::Tensor inputs;   // [N, ...] float, or [N, T] int64 tokens
   torch::Tensor targets;  // [N] int64 labels, [N, ...] float, or [N, T] int64 tokens
-  // Variable-length samples (an .npz `lengths` array): each sample's valid
-  // length along dim 1 of the inputs, which are padded to the longest. A
-  // batch is then cut to its own longest sample (padded per batch), and
-  // targets with the inputs' length too. Undefined: fixed-size samples.
-  torch::Tensor lengths{};  // [N] int64
+  // Variable-size samples: each sample's valid extent along `varying_axes`
+  // of the inputs, which are padded to the largest. From an .npz `lengths`
+  // array (N,): dim 1 (sequences); from `sizes` (N, k): the last k dims
+  // (images: height and width). A batch is cut to its own largest extent on
+  // each axis (padded per batch), and targets padded like the inputs along
+  // the same axis (per-token labels, masks) with them. Undefined: fixed-size
+  // samples.
+  torch::Tensor extents{};                 // [N, k] int64
+  std::vector<std::int64_t> varying_axes{};  // k input dims (of the batched tensor)
+  bool align_end{false};                   // targets' matching dims counted from the end (sizes) or the start (lengths)
   std::int64_t size() const { return inputs.defined() ? inputs.size(0) : 0; }
 };
 
@@ -42,10 +47,12 @@ struct Dataset {
   // per token, the floor of the achievable cross-entropy loss.
   std::optional<double> loss_floor;
   std::string validation_note;  // how the validation split was made
-  // Variable-length samples: the longest and the mean length (dim 1 of the
-  // inputs) over both splits; 0 for fixed-size samples.
-  std::int64_t max_length = 0;
-  double mean_length = 0;
+  // Variable-size samples: the largest and the mean extent on each varying
+  // axis over both splits ("length" for sequences, "size" for images);
+  // empty for fixed-size samples.
+  std::vector<std::int64_t> max_extent;
+  std::vector<double> mean_extent;
+  std::string extent_name;
 };
 
 // "3x224x224" <-> {3, 224, 224}
@@ -57,6 +64,11 @@ std::string shape_to_string(const std::vector<std::int64_t>& shape);
 class BatchSampler {
  public:
   BatchSampler(std::int64_t dataset_size, std::uint64_t seed);
+  // Bucketed batching: each epoch's shuffled order is cut into windows of
+  // `window_batches` batches, each window sorted by `keys` (a sample's size),
+  // cut into batches, and the batches shuffled, so a batch holds samples of
+  // similar size and pads less. Every sample is still drawn once per epoch.
+  void bucket_by(torch::Tensor keys, std::int64_t window_batches = 50);
   // The indices of the next batch, as an int64 tensor on the CPU.
   torch::Tensor next(std::int64_t batch_size);
   std::int64_t epoch() const { return epoch_; }
@@ -64,19 +76,38 @@ class BatchSampler {
 
  private:
   void reshuffle();
+  void bucket(std::int64_t batch_size);
   std::int64_t size_;
   std::mt19937_64 rng_;  // fully specified by the standard: the same stream everywhere
   std::vector<std::int64_t> order_;
   std::size_t position_ = 0;
   std::int64_t epoch_ = 0;
   std::int64_t samples_drawn_ = 0;
+  std::vector<std::int64_t> keys_;  // bucketed: a size per sample; empty: plain shuffling
+  std::int64_t window_batches_ = 0;
+  bool bucket_pending_ = false;     // the epoch's order is bucketed at its first batch (its size is known then)
 };
 
 // The batch at the given indices (CPU tensors; the caller moves them).
-// Variable-length splits: cut to the batch's longest sample.
+// Variable-size splits: cut to the batch's largest extent on each axis.
 std::pair<torch::Tensor, torch::Tensor> gather(const Split& split, const torch::Tensor& indices);
-// The `count` longest samples (cycled when the split has fewer): the worst
-// case a batch of that size can hold, for the memory probe.
-torch::Tensor longest_indices(const Split& split, std::int64_t count);
+// The batch at the given indices with every sample cut or zero-padded to
+// `sample_shape` (one input, no batch dim; the probe's worst case), targets
+// padded like the inputs along the varying axes with them.
+std::pair<torch::Tensor, torch::Tensor> gather_at_shape(const Split& split, const torch::Tensor& indices,
+                                                        const std::vector<std::int64_t>& sample_shape);
+// The `count` largest samples (by the product of their extents; cycled when
+// the split has fewer): the worst case a batch of that size can hold.
+torch::Tensor largest_indices(const Split& split, std::int64_t count);
+// A sample's size for bucketing: the product of its extents; undefined for
+// fixed-size splits.
+torch::Tensor sample_sizes(const Split& split);
+// Bucketing's sort key: the length, or for several varying dims their
+// Z-order (samples close on every dim sort together); undefined for
+// fixed-size splits.
+torch::Tensor bucket_keys(const Split& split);
+// The padded share of the inputs a batch at these indices holds (0 for
+// fixed-size splits): what padding per batch costs.
+double padding_share(const Split& split, const torch::Tensor& indices);
 
 }  // namespace batchtune

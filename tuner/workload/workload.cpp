@@ -295,6 +295,8 @@ std::vector<std::string> workload_to_args(const WorkloadSpec& s) {
   if (!s.target_shape.empty()) a.insert(a.end(), {"--target-shape", shape_to_string(s.target_shape)});
   if (s.num_classes > 0) a.insert(a.end(), {"--num-classes", num(s.num_classes)});
   if (!s.loss.empty()) a.insert(a.end(), {"--loss", s.loss});
+  if (!s.probe_shape.empty()) a.insert(a.end(), {"--probe-shape", shape_to_string(s.probe_shape)});
+  if (s.batching != "padded") a.insert(a.end(), {"--batching", s.batching});
   a.insert(a.end(), {"--mlp-hidden", shape_to_string(s.mlp.hidden), "--resnet-width", num(s.resnet.width),
                      "--resnet-blocks", num(s.resnet.blocks_per_stage), "--gpt-vocab", num(s.gpt.vocab),
                      "--gpt-context", num(s.gpt.context), "--gpt-width", num(s.gpt.width), "--gpt-depth",
@@ -412,6 +414,17 @@ Workload Workload::create(const WorkloadSpec& spec) {
   if (user_model && !spec.input_shape.empty() && spec.input_shape != data.sample_shape) {
     throw UsageError("--input-shape " + shape_to_string(spec.input_shape) + " does not match --data " + spec.data +
                      ", whose inputs are " + shape_to_string(data.sample_shape));
+  }
+  if (!spec.probe_shape.empty() && spec.probe_shape.size() != data.sample_shape.size()) {
+    throw UsageError("--probe-shape " + shape_to_string(spec.probe_shape) + " has " +
+                     std::to_string(spec.probe_shape.size()) + " dims; one input of --data " + spec.data + " has " +
+                     std::to_string(data.sample_shape.size()) + " (" + shape_to_string(data.sample_shape) +
+                     "): name every dim, such as " + shape_to_string(data.sample_shape));
+  }
+  if (spec.batching == "bucketed" && !data.train.extents.defined()) {
+    throw UsageError("--batching bucketed groups samples of similar size; --data " + spec.data +
+                     " has samples of one shape (" + shape_to_string(data.sample_shape) +
+                     "): save an .npz with lengths (sequences) or sizes (images), or leave --batching out");
   }
   ModelFactory factory = user_model ? script : builtin_factory(spec, data, device);
 
@@ -591,9 +604,36 @@ std::pair<torch::Tensor, torch::Tensor> Workload::next_batch(BatchSampler& sampl
   return {x.to(device_), y.to(device_)};
 }
 
+BatchSampler Workload::make_sampler(std::uint64_t seed) const {
+  BatchSampler sampler(data_.train.size(), seed);
+  if (spec_.batching == "bucketed" && data_.train.extents.defined()) sampler.bucket_by(bucket_keys(data_.train));
+  return sampler;
+}
+
+std::optional<double> Workload::padding_share(BatchSampler sampler, std::int64_t batch_size,
+                                              std::int64_t steps) const {
+  if (!data_.train.extents.defined() || steps <= 0 || batch_size <= 0) return std::nullopt;
+  double sum = 0;
+  for (std::int64_t i = 0; i < steps; ++i) sum += batchtune::padding_share(data_.train, sampler.next(batch_size));
+  return sum / double(steps);
+}
+
+std::vector<std::int64_t> Workload::probe_shape() const {
+  if (!spec_.probe_shape.empty()) return spec_.probe_shape;
+  std::vector<std::int64_t> shape = data_.sample_shape;
+  const auto& axes = data_.train.varying_axes;
+  for (std::size_t k = 0; k < axes.size() && k < data_.max_extent.size(); ++k) {
+    shape[static_cast<std::size_t>(axes[k] - 1)] = data_.max_extent[k];
+  }
+  return shape;
+}
+
 std::pair<torch::Tensor, torch::Tensor> Workload::probe_batch(BatchSampler& sampler, std::int64_t batch_size) const {
-  if (!data_.train.lengths.defined()) return next_batch(sampler, batch_size);
-  auto [x, y] = gather(data_.train, longest_indices(data_.train, batch_size));
+  if (!data_.train.extents.defined() && spec_.probe_shape.empty()) return next_batch(sampler, batch_size);
+  // The largest samples at the worst case: the data's largest extent on
+  // every varying dim at once (a batch can hold the tallest image and the
+  // widest), or the shape the user named.
+  auto [x, y] = gather_at_shape(data_.train, largest_indices(data_.train, batch_size), probe_shape());
   if (device_.is_cpu()) return {x, y};
   return {x.to(device_), y.to(device_)};
 }
@@ -615,8 +655,10 @@ Evaluation Workload::evaluate_training(Model& model, std::int64_t max_samples, s
   // Evenly spread over the split, not its first rows: a file sorted by class
   // would otherwise be measured on one class.
   const torch::Tensor idx = torch::arange(max_samples, torch::kInt64).mul(n / max_samples);
-  Split spread{data_.train.inputs.index_select(0, idx), data_.train.targets.index_select(0, idx)};
-  if (data_.train.lengths.defined()) spread.lengths = data_.train.lengths.index_select(0, idx);
+  Split spread = data_.train;
+  spread.inputs = data_.train.inputs.index_select(0, idx);
+  spread.targets = data_.train.targets.index_select(0, idx);
+  if (data_.train.extents.defined()) spread.extents = data_.train.extents.index_select(0, idx);
   return evaluate_on(spread, model, 0, batch_size);
 }
 

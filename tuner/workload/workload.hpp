@@ -62,6 +62,12 @@ struct WorkloadSpec {
   std::string precision = "fp32";          // fp32 | bf16 | fp16 (autocast)
   int threads = 0;                         // 0: LibTorch's default
   std::uint64_t seed = 0;
+  // Variable-size data: the probe's sample shape (empty: the data's largest
+  // extent on each varying dim), and how the sweep forms batches: padded
+  // (random batches, each padded to its own largest) or bucketed (batches of
+  // similar sizes).
+  std::vector<std::int64_t> probe_shape;
+  std::string batching = "padded";
 };
 
 // The spec as the command-line options that make it again (for --isolate's
@@ -134,12 +140,19 @@ class Workload {
   // `batch_size` longest samples (the worst case a batch can hold), else the
   // next batch.
   std::pair<torch::Tensor, torch::Tensor> probe_batch(BatchSampler& sampler, std::int64_t batch_size) const;
+  // Variable-size data: the padded share of the input elements in `steps`
+  // batches of `batch_size` drawn from `sampler` (a copy, replayed); none
+  // for fixed-size data or no steps.
+  std::optional<double> padding_share(BatchSampler sampler, std::int64_t batch_size, std::int64_t steps) const;
+  // One input as the probe trains it: --probe-shape, or the data's largest
+  // extent on every varying dim (the padded shape for fixed-size data).
+  std::vector<std::int64_t> probe_shape() const;
   // Rows [begin, end) of the next batch of `batch_size`: one rank's share of
   // a global batch (every rank draws the same batch from the same sampler).
   std::pair<torch::Tensor, torch::Tensor> next_batch_rows(BatchSampler& sampler, std::int64_t batch_size,
                                                           std::int64_t begin, std::int64_t end) const;
   BatchSampler make_sampler() const { return make_sampler(spec_.seed); }
-  BatchSampler make_sampler(std::uint64_t seed) const { return BatchSampler(data_.train.size(), seed); }
+  BatchSampler make_sampler(std::uint64_t seed) const;
   // Mean loss (and accuracy) over the first `max_samples` validation samples
   // (all when 0), in eval mode without gradients; the model is left in train mode.
   Evaluation evaluate(Model& model, std::int64_t max_samples = 0, std::int64_t batch_size = 512) const;
