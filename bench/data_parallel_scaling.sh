@@ -16,7 +16,13 @@
 # the machine's own ceiling: N independent one-rank processes at once (no
 # communication at all), their summed samples/s over N x one rank alone. On
 # a machine whose cores share memory bandwidth that ceiling is well under 1,
-# and data-parallel efficiency is read against it.
+# and data-parallel efficiency is read against it. Last, the gain from
+# overlapping the allreduce with backward: the same data-parallel sweep with
+# BATCHTUNE_DIST_OVERLAP=0 (every bucket waits for the end of backward), N
+# ranks' samples/s with overlap over without. Buckets are 1 MB, then 25 MB
+# (PyTorch DDP's defaults): a model with under 1 MB of gradients has one
+# bucket and nothing to overlap (the default mlp's are 0.94 MB); try
+# ARGS="--mlp-hidden 2048x2048x2048x2048" (57 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/dev}
@@ -42,6 +48,14 @@ for k in $(seq 1 "$repeats"); do
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p"; done
+  port=$($py -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+  pids=()
+  for ((r = 0; r < ranks; r++)); do
+    BATCHTUNE_DIST_OVERLAP=0 RANK=$r WORLD_SIZE=$ranks LOCAL_RANK=$r LOCAL_WORLD_SIZE=$ranks MASTER_ADDR=127.0.0.1 \
+      MASTER_PORT=$port "$bt" "${common[@]}" -o "$out/serial-$k.json" >/dev/null 2>"$out/serial-$k-$r.err" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
   pids=()
   for ((r = 0; r < ranks; r++)); do
     "$bt" "${common[@]}" -o "$out/indep-$k-$r.json" >/dev/null 2>"$out/indep-$k-$r.err" &
@@ -58,7 +72,7 @@ def rates(prefix):
         for a in json.load(open(f"{out}/{prefix}-{k}.json"))["sweep"]["arms"]:
             per.setdefault(a["batch_size"], []).append((a["samples_per_s"], (a.get("scaling_efficiency"), a.get("compute_share"))))
     return per
-one, dp = rates("one"), rates("dp")
+one, dp, serial = rates("one"), rates("dp"), rates("serial")
 indep = {}  # summed samples/s of the independent processes, per run
 for k in range(1, repeats + 1):
     run = {}
@@ -70,14 +84,16 @@ for k in range(1, repeats + 1):
 print(f"data-parallel scaling, {ranks} ranks (Gloo, 1 thread each) against 1 rank (1 thread); "
       f"median of {repeats} alternating runs")
 print(f"{'global batch':>12} {'1 rank samples/s':>17} {f'{ranks} ranks samples/s':>18} {'efficiency':>11} "
-      f"{'report: efficiency':>19} {'compute share':>14} {'machine ceiling':>16} {'efficiency / ceiling':>21}")
+      f"{'report: efficiency':>19} {'compute share':>14} {'machine ceiling':>16} {'efficiency / ceiling':>21} "
+      f"{'overlap gain':>13}")
 for b in sorted(one):
     s1 = statistics.median(x for x, _ in one[b])
     sn = statistics.median(x for x, _ in dp[b])
     reported = statistics.median(e[0] for _, e in dp[b] if e[0] is not None) if any(e[0] for _, e in dp[b]) else float("nan")
     share = statistics.median(e[1] for _, e in dp[b])
     ceiling = statistics.median(indep[b]) / (ranks * s1)
+    gain = sn / statistics.median(x for x, _ in serial[b])
     print(f"{b:>12} {s1:>17.0f} {sn:>18.0f} {sn / (ranks * s1):>11.2f} {reported:>19.2f} {share:>14.2f} {ceiling:>16.2f} "
-          f"{sn / (ranks * s1) / ceiling:>21.2f}")
+          f"{sn / (ranks * s1) / ceiling:>21.2f} {gain:>13.2f}")
 PY
 echo "reports in $out" >&2

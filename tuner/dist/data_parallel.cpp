@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "probes/oom.hpp"
@@ -42,6 +43,7 @@ std::string first_line(const std::string& m) { return m.substr(0, m.find('\n'));
 struct DataParallel::Group {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+  std::vector<c10::intrusive_ptr<c10d::Work>> pending;  // start_allreduce's, until wait_allreduces
 };
 
 bool gloo_available() { return true; }
@@ -117,6 +119,26 @@ void DataParallel::allreduce_sum(std::vector<torch::Tensor>& tensors) {
       works.push_back(group_->gloo->allreduce(one));
     }
     for (auto& w : works) w->wait();
+  } catch (const std::exception& e) {
+    peer_failed("summing gradients", e, *this);
+  }
+}
+
+void DataParallel::start_allreduce(torch::Tensor tensor) {
+  try {
+    std::vector<torch::Tensor> one{std::move(tensor)};
+    group_->pending.push_back(group_->gloo->allreduce(one));
+  } catch (const std::exception& e) {
+    group_->pending.clear();
+    peer_failed("summing gradients", e, *this);
+  }
+}
+
+void DataParallel::wait_allreduces() {
+  auto pending = std::move(group_->pending);
+  group_->pending.clear();
+  try {
+    for (auto& w : pending) w->wait();
   } catch (const std::exception& e) {
     peer_failed("summing gradients", e, *this);
   }
@@ -207,6 +229,8 @@ std::unique_ptr<DataParallel> DataParallel::connect(const LaunchInfo& launch, st
 }
 void DataParallel::broadcast_model(Model&) {}
 void DataParallel::allreduce_sum(std::vector<torch::Tensor>&) {}
+void DataParallel::start_allreduce(torch::Tensor) {}
+void DataParallel::wait_allreduces() {}
 std::vector<std::int64_t> DataParallel::allgather(std::int64_t v) { return {v}; }
 std::vector<double> DataParallel::allgather_double(double v) { return {v}; }
 std::vector<std::string> DataParallel::allgather_text(const std::string& t) { return {t}; }
@@ -226,6 +250,100 @@ std::pair<std::int64_t, std::int64_t> rank_rows(std::int64_t global, int rank, i
   return {begin, begin + base + (rank < extra ? 1 : 0)};
 }
 
+namespace {
+
+// The gradients in buckets of about 25 MB after a first one of 1 MB (PyTorch
+// DDP's defaults: the first starts early), the parameters in reverse order
+// (backward reaches the last layers first). A hook on each parameter copies
+// its gradient into its bucket as backward produces it; a full bucket's
+// allreduce starts at once, behind the rest of backward, in bucket order on
+// every rank (Gloo matches collectives by order). BATCHTUNE_DIST_OVERLAP=0
+// waits for the end of backward instead (for bench/data_parallel_scaling.sh
+// to measure the difference).
+class GradientBuckets {
+ public:
+  GradientBuckets(DataParallel& dp, const std::vector<torch::Tensor>& params) : dp_(dp), params_(params) {
+    constexpr std::int64_t kFirstBucketFloats = (1 << 20) / 4, kBucketFloats = (25 << 20) / 4;
+    const char* overlap = std::getenv("BATCHTUNE_DIST_OVERLAP");
+    overlap_ = !(overlap && std::string(overlap) == "0");
+    std::int64_t filled = 0;
+    std::vector<std::int64_t> sizes;
+    slot_.resize(params.size());
+    for (std::size_t k = params.size(); k-- > 0;) {
+      const std::int64_t n = params[k].numel();
+      const std::int64_t cap = sizes.size() <= 1 ? kFirstBucketFloats : kBucketFloats;
+      if (sizes.empty() || (filled > 0 && filled + n > cap)) {
+        sizes.push_back(0);
+        pending_.push_back(0);
+        filled = 0;
+      }
+      slot_[k] = {sizes.size() - 1, sizes.back()};
+      sizes.back() += n;
+      ++pending_.back();
+      filled += n;
+    }
+    for (std::int64_t n : sizes) flat_.push_back(torch::zeros({n}, torch::kFloat32));
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      hooks_.push_back(params[k].register_hook([this, k](const torch::Tensor& grad) { arrived(k, grad); }));
+    }
+  }
+  ~GradientBuckets() { remove_hooks(); }
+  GradientBuckets(const GradientBuckets&) = delete;
+  GradientBuckets& operator=(const GradientBuckets&) = delete;
+
+  void remove_hooks() {
+    for (std::size_t k = 0; k < hooks_.size(); ++k) params_[k].remove_hook(static_cast<unsigned>(hooks_[k]));
+    hooks_.clear();
+  }
+  // After backward (or its failure): every bucket not yet started starts,
+  // in order, with zeros for gradients that never came (unused parameters,
+  // or all of them after a failure: `zero_unfinished`).
+  void finish(bool zero_unfinished) {
+    remove_hooks();
+    if (failure_) std::rethrow_exception(failure_);
+    for (std::size_t b = started_; b < flat_.size(); ++b) {
+      if (zero_unfinished) flat_[b].zero_();
+      pending_[b] = 0;
+    }
+    start_ready();
+  }
+  // This parameter's summed gradient (after wait_allreduces).
+  torch::Tensor summed(std::size_t k) const {
+    const auto [b, offset] = slot_[k];
+    return flat_[b].slice(0, offset, offset + params_[k].numel());
+  }
+
+ private:
+  void arrived(std::size_t k, const torch::Tensor& grad) {
+    if (failure_) return;
+    try {
+      torch::NoGradGuard no_grad;
+      summed(k).copy_(grad.detach().reshape({-1}));  // to the CPU, as float32
+      const std::size_t b = slot_[k].first;
+      if (--pending_[b] == 0 && overlap_) start_ready();
+    } catch (...) {
+      // Not thrown into autograd (it would read as the model's failure):
+      // finish() rethrows it.
+      failure_ = std::current_exception();
+    }
+  }
+  void start_ready() {
+    while (started_ < flat_.size() && pending_[started_] <= 0) dp_.start_allreduce(flat_[started_++]);
+  }
+
+  DataParallel& dp_;
+  const std::vector<torch::Tensor>& params_;
+  std::vector<torch::Tensor> flat_;
+  std::vector<std::pair<std::size_t, std::int64_t>> slot_;  // each parameter's bucket and offset in it
+  std::vector<std::int64_t> pending_;                        // gradients each bucket still waits for
+  std::vector<unsigned> hooks_;
+  std::size_t started_ = 0;
+  bool overlap_ = true;
+  std::exception_ptr failure_;
+};
+
+}  // namespace
+
 StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Optimizer& optimizer,
                                const Workload& workload, const torch::Tensor& inputs, const torch::Tensor& targets,
                                std::int64_t global_batch, bool stop_requested) {
@@ -240,6 +358,7 @@ StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Opt
   optimizer.zero_grad();
   double weighted_loss = 0;
   bool failed = false;
+  GradientBuckets buckets(dp, params);
   try {
     torch::Tensor loss;
     {
@@ -254,47 +373,24 @@ StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Opt
     o.failed_out_of_memory = probes::is_out_of_memory(e);
     drain_autograd(workload.device());
   }
-  // One flat float32 buffer: every gradient (zeros where none, or after a
-  // failure), then the weighted loss, one failure slot per rank and the stop
-  // flag. One allreduce carries all of it, so the ranks decide together.
+  // What backward did not start starts now; then one small allreduce of the
+  // weighted loss, one failure slot per rank and the stop flag, so the
+  // ranks decide together. After a failure every bucket still goes out (as
+  // zeros where not yet started): the ranks' collectives must pair up.
+  const auto t1 = clock_type::now();
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> pieces;
-  for (auto& p : params) {
-    torch::Tensor g = p.grad();
-    if (!g.defined() || failed) g = torch::zeros_like(p);
-    pieces.push_back(g.detach().to(torch::kCPU, torch::kFloat32).reshape({-1}));
-  }
+  buckets.finish(failed);
   torch::Tensor control = torch::zeros({2 + world}, torch::kFloat32);
   control[0] = weighted_loss;
   if (failed) control[1 + dp.rank()] = o.failed_out_of_memory ? 2.0f : 1.0f;
   control[1 + world] = stop_requested ? 1.0f : 0.0f;
-  pieces.push_back(control);
-  // Buckets of about 25 MB (PyTorch DDP's default), each its own allreduce,
-  // all in flight at once; then one flat view to read back from.
-  constexpr std::int64_t kBucketFloats = (25 << 20) / 4;
-  std::vector<torch::Tensor> buckets;
-  std::vector<torch::Tensor> gathering;
-  std::int64_t filled = 0;
-  for (auto& piece : pieces) {
-    if (!gathering.empty() && filled + piece.numel() > kBucketFloats) {
-      buckets.push_back(torch::cat(gathering));
-      gathering.clear();
-      filled = 0;
-    }
-    gathering.push_back(piece);
-    filled += piece.numel();
-  }
-  buckets.push_back(torch::cat(gathering));
-  const auto t1 = clock_type::now();
-  dp.allreduce_sum(buckets);
+  dp.start_allreduce(control);
+  dp.wait_allreduces();
   o.communication_seconds = seconds_since(t1);
-  const torch::Tensor summed = buckets.size() == 1 ? buckets.front() : torch::cat(buckets);
-  const std::int64_t control_at = summed.size(0) - (2 + world);
-  const torch::Tensor c = summed.slice(0, control_at);
-  o.loss = c[0].item<double>();
-  o.stop = c[1 + world].item<float>() > 0;
+  o.loss = control[0].item<double>();
+  o.stop = control[1 + world].item<float>() > 0;
   for (int r = 0; r < world; ++r) {
-    const float flag = c[1 + r].item<float>();
+    const float flag = control[1 + r].item<float>();
     if (flag > 0 && !o.failed_rank) {
       o.failed_rank = r;
       if (r != dp.rank()) {
@@ -314,26 +410,25 @@ StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Opt
   // of memory) would leave this rank's weights apart from the others': the
   // run cannot go on in step, so it ends like a lost peer, on every rank.
   try {
-  std::int64_t offset = 0;
-  for (auto& p : params) {
-    const std::int64_t n = p.numel();
-    torch::Tensor g = summed.slice(0, offset, offset + n).view(p.sizes()).to(p.device(), p.scalar_type());
-    if (p.grad().defined()) {
-      p.mutable_grad().copy_(g);
-    } else {
-      p.mutable_grad() = g.clone();
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      auto& p = params[k];
+      torch::Tensor g = buckets.summed(k).view(p.sizes()).to(p.device(), p.scalar_type());
+      if (p.grad().defined()) {
+        p.mutable_grad().copy_(g);
+      } else {
+        p.mutable_grad() = g.clone();
+      }
     }
-    offset += n;
-  }
-  optimizer.step();
-  if (workload.device().is_cuda()) torch::cuda::synchronize();
+    optimizer.step();
+    if (workload.device().is_cuda()) torch::cuda::synchronize();
   } catch (const std::exception& e) {
     throw PeerFailure("rank " + std::to_string(dp.rank()) + " failed after the gradients were summed (" +
                       describe_model_error(e) + "); its weights would no longer match the other ranks', so the run "
                       "ends on every rank");
   }
-  // Everything but the allreduce: forward, backward, packing and unpacking
-  // the gradients, the optimizer step.
+  // Everything but the allreduce the step waited for: forward, backward
+  // (with the buckets' copies and the allreduces it overlapped), unpacking,
+  // the optimizer step.
   o.compute_seconds = seconds_since(t0) - o.communication_seconds;
   return o;
 }

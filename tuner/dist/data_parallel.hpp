@@ -58,6 +58,11 @@ class DataParallel {
   // Sums each tensor over the ranks, in place (CPU tensors): one allreduce
   // a tensor, all started before the first is waited on.
   void allreduce_sum(std::vector<torch::Tensor>& tensors);
+  // The same, split: start summing `tensor` (in place; left untouched until
+  // waited for), and wait for every one started. Every rank starts the same
+  // tensors in the same order.
+  void start_allreduce(torch::Tensor tensor);
+  void wait_allreduces();
   // Every rank's value, in rank order.
   std::vector<std::int64_t> allgather(std::int64_t value);
   std::vector<double> allgather_double(double value);
@@ -83,7 +88,10 @@ std::pair<std::int64_t, std::int64_t> rank_rows(std::int64_t global, int rank, i
 struct StepOutcome {
   double loss = 0;               // the global batch's mean loss (the same on every rank)
   double compute_seconds = 0;    // forward, backward and the optimizer step, synchronised
-  double communication_seconds = 0;  // the gradient allreduce
+  // The gradient allreduce left after backward: the buckets that became
+  // ready during backward were summed behind it (overlapped), so this is
+  // the communication the step waited for.
+  double communication_seconds = 0;
   // Set when a rank failed inside the step: the step was not taken anywhere.
   std::optional<int> failed_rank;
   bool failed_out_of_memory = false;
