@@ -54,9 +54,17 @@ struct CriticalModel {
   std::optional<CriticalBatchFit> fit;
   double constant = 0;    // with one measured point
   double log_offset = 0;  // the re-centring on the noise draws' median (analyse_whole_run)
+  // Lower bounds (loss, B): a branch point whose arms showed no knee up to B.
+  // B_crit grows as the loss falls, so it is at least B at that loss and
+  // every lower one.
+  std::vector<std::pair<double, double>> floors;
   double at(double loss, double log_shift = 0) const {
     const double b = fit ? fit->coefficient * std::pow(std::max(loss, 1e-12), fit->exponent) : constant;
-    return b * std::exp(log_offset + log_shift);
+    double v = b * std::exp(log_offset + log_shift);
+    for (const auto& [at_loss, bound] : floors) {
+      if (loss <= at_loss) v = std::max(v, bound);
+    }
+    return v;
   }
 };
 
@@ -711,7 +719,20 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
     return log_sd * std::sqrt(1.0 + 1.0 / double(lx.size()) + d * d / sxx);
   };
   model.log_offset = std::log(recentre);
-  if (w.target_loss) w.critical_batch_at_target = model.at(*w.target_loss);
+  for (const auto& p : w.branch_points) {
+    if (p.lower_bound && p.critical_batch && *p.critical_batch > 0) model.floors.emplace_back(point_loss(p), *p.critical_batch);
+  }
+  if (w.target_loss) {
+    w.critical_batch_at_target = model.at(*w.target_loss);
+    CriticalModel unfloored = model;
+    unfloored.floors.clear();
+    if (unfloored.at(*w.target_loss) < *w.critical_batch_at_target) {
+      w.notes.push_back("B_crit at the target held at " + fmt("%.0f", *w.critical_batch_at_target) +
+                        ", the lower bound a branch point at a higher loss measured (its arms showed no knee up to "
+                        "there, and B_crit grows as the loss falls); the fit alone gave " +
+                        fmt("%.0f", unfloored.at(*w.target_loss)));
+    }
+  }
   {
     std::vector<double> ratios;
     for (const auto& p : w.branch_points) {

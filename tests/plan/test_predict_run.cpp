@@ -369,3 +369,28 @@ TEST_CASE("predict_run: a B_crit inside its draws' band is left as measured", "[
   REQUIRE(w.critical_batch_at_target.has_value());
   CHECK(*w.critical_batch_at_target == Approx(1171.28).epsilon(0.01));
 }
+
+TEST_CASE("predict_run: a branch point's lower bound holds B_crit up at every lower loss", "[predict_run]") {
+  // Seed 6 of the ten-seed bench: the first branch point (loss 0.57) saw no
+  // knee up to its largest arm, 512; the second (0.50) measured 305, and the
+  // fit through both put B_crit at the target (0.36) at 327, below what the
+  // first point had already shown. Full runs put it near 1024.
+  auto [w, sizes] = tune_fixture("whole_run_bounded.json");
+  REQUIRE(w.branch_points.size() == 2);
+  analyse_whole_run(w, sizes);
+  REQUIRE(w.branch_points[0].lower_bound);
+  REQUIRE_FALSE(w.branch_points[1].lower_bound);
+  REQUIRE(w.critical_batch_at_target.has_value());
+  CHECK(*w.critical_batch_at_target >= *w.branch_points[0].critical_batch);
+  const bool said = std::any_of(w.notes.begin(), w.notes.end(), [](const std::string& n) {
+    return n.find("the lower bound a branch point at a higher loss measured") != std::string::npos;
+  });
+  CHECK(said);
+  // Without the bounded point the second alone says less: the bound, not
+  // the measured point, holds the estimate.
+  WholeRun unbounded = w;
+  unbounded.branch_points.erase(unbounded.branch_points.begin());
+  analyse_whole_run(unbounded, sizes);
+  REQUIRE(unbounded.critical_batch_at_target.has_value());
+  CHECK(*unbounded.critical_batch_at_target < *w.critical_batch_at_target);
+}
