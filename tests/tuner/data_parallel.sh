@@ -11,7 +11,8 @@
 #      report is valid, marked incomplete, with the arms finished before.
 #   4. SIGTERM to rank 0 alone: both ranks stop at the same step, exit 7,
 #      rank 0's report incomplete;
-#   5. a partial launch (RANK without WORLD_SIZE): exit 2, one line.
+#   5. a partial launch (RANK without WORLD_SIZE): exit 2, one line;
+#   6. automatic sizes: powers of two up to the ranks' global safe maximum.
 # Usage: data_parallel.sh BATCHTUNE
 set -u
 bt=$1
@@ -140,5 +141,26 @@ RANK=1 "$bt" "${common[@]}" --batch-sizes 16 -o "$dir/partial.json" >/dev/null 2
 code=$?
 [[ $code -eq 2 && $(wc -l <"$dir/partial.err") -eq 1 ]] && grep -q "WORLD_SIZE" "$dir/partial.err"
 check "RANK without WORLD_SIZE: exit 2, one line naming WORLD_SIZE" $?
+
+# 6. No --batch-sizes: each rank probes its micro-batch; the sizes run up to
+# the smallest rank's safe micro-batch x the ranks.
+launch 2 "$(free_port)" "$dir/auto" "${common[@]}" --dist-timeout 30 --budget samples=1024 -o "$dir/auto.json"
+codes=0
+for pid in $(cat "$dir"/auto-*.pid); do wait "$pid" || codes=1; done
+$py - "$dir/auto.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+s, p = r["sweep"], r["probe"]
+sizes = [a["batch_size"] for a in s["arms"]]
+per_rank = [x["safe_max_micro_batch"] for x in s["data_parallel"]["ranks"]]
+print(f"  automatic sizes over 2 ranks: {sizes}; the ranks' safe micro-batches {per_rank}, global {p['safe_max_batch']}")
+assert "data-parallel" in s["batch_sizes_source"], s["batch_sizes_source"]
+assert p["safe_max_batch"] == 2 * min(per_rank), (p["safe_max_batch"], per_rank)
+assert sizes[0] == 16 and sizes[-1] == p["safe_max_batch"] and len(sizes) >= 3, sizes
+assert all(a["status"] == "completed" for a in s["arms"]), [a["message"] for a in s["arms"]]
+PY
+ok=$?
+[[ $codes -eq 0 && $ok -eq 0 ]]
+check "automatic sizes over 2 ranks: powers of two up to the smallest rank's safe micro-batch x 2" $?
 
 check_summary

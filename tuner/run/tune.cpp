@@ -89,7 +89,7 @@ class Tuner {
 
   // What a data-parallel sweep does not do (yet), refused before any work,
   // with the same answer on every rank.
-  void check_data_parallel_plan(bool auto_sizes) const {
+  void check_data_parallel_plan() const {
     const dist::DataParallel& d = *dp();
     const std::string world = "a data-parallel sweep (" + d.launch().launcher + ", " +
                               std::to_string(d.world_size()) + " ranks)";
@@ -97,11 +97,7 @@ class Tuner {
       throw UsageError(world + " trains the early sweep's arms; the whole-run tune (--epochs, --train-samples) and "
                                "--throughput-only run in one process: launch them without torchrun/srun");
     }
-    if (auto_sizes) {
-      throw UsageError(world + " runs no throughput scan: list the global batch sizes with --batch-sizes (each "
-                               "split across the ranks)");
-    }
-    if (plan_.batch_sizes.front() < d.world_size()) {
+    if (!plan_.batch_sizes.empty() && plan_.batch_sizes.front() < d.world_size()) {
       throw UsageError("--batch-sizes " + std::to_string(plan_.batch_sizes.front()) + " is smaller than the " +
                        std::to_string(d.world_size()) + " ranks of " + world +
                        ": every rank needs at least one sample of each global batch");
@@ -178,7 +174,7 @@ class Tuner {
     s.shard_index = plan_.shard_index;
     s.shard_count = plan_.shard_count;
     s.data_parallel = hooks_.data_parallel;
-    if (dp()) check_data_parallel_plan(auto_sizes);
+    if (dp()) check_data_parallel_plan();
 
     // Never search above what a sweep could run: the training set,
     // --max-batch and a samples budget (an arm needs one whole batch).
@@ -293,7 +289,10 @@ class Tuner {
     }
     // (A whole-run tune whose base batch is the smallest size has nothing
     // for the scan to time.)
-    const bool scan = plan_.throughput_only || (auto_sizes && !(plan_.whole_run && settings_.base_batch <= 16));
+    // Nor under data-parallel: the scan's knee would be one device's, and a
+    // rank scanning alone would keep the others waiting.
+    const bool scan =
+        plan_.throughput_only || (auto_sizes && !dp() && !(plan_.whole_run && settings_.base_batch <= 16));
     if (auto_sizes || plan_.throughput_only) {
       if (scan && !scan_throughput_knee()) return false;
     } else {
@@ -383,8 +382,11 @@ class Tuner {
       sizes = auto_batch_sizes(p->safe_max_batch, smallest, plan_.probe.search.multiple_of);
       s.batch_sizes_source = "auto: powers of two from " + std::to_string(smallest) + " to " +
                              std::to_string(p->safe_max_batch) +
-                             (p->capped ? " (the largest size the throughput scan and caps allow, verified by the probe)"
-                                        : " (the probe's safe maximum)");
+                             (dp() ? " (the probe's safe maximum: the smallest rank's x " +
+                                         std::to_string(dp()->world_size()) +
+                                         " ranks; no throughput scan under data-parallel)"
+                              : p->capped ? " (the largest size the throughput scan and caps allow, verified by the probe)"
+                                          : " (the probe's safe maximum)");
     } else {
       s.batch_sizes_source = "--batch-sizes";
       if (p && !plan_.force) {
