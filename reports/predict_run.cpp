@@ -479,7 +479,8 @@ namespace {
 
 // The analysis of the measurements as they are (analyse_whole_run adds the
 // arms' noise on top). `recentre` multiplies B_crit at every loss.
-void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes, double recentre = 1.0) {
+void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes, double recentre = 1.0,
+                      std::optional<double>* fit_at_target = nullptr) {
   w.notes.clear();
   w.predictions.clear();
   w.best_batch.reset();
@@ -726,6 +727,7 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
     w.critical_batch_at_target = model.at(*w.target_loss);
     CriticalModel unfloored = model;
     unfloored.floors.clear();
+    if (fit_at_target) *fit_at_target = unfloored.at(*w.target_loss);
     if (unfloored.at(*w.target_loss) < *w.critical_batch_at_target) {
       w.notes.push_back("B_crit at the target held at " + fmt("%.0f", *w.critical_batch_at_target) +
                         ", the lower bound a branch point at a higher loss measured (its arms showed no knee up to "
@@ -913,7 +915,8 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
 constexpr int kNoiseDraws = 64;
 
 struct NoiseDraws {
-  int draws = 0, agree = 0;
+  int draws = 0;
+  std::vector<std::optional<std::int64_t>> best;          // each draw's fastest size
   std::vector<double> critical;                       // B_crit at the target, per draw
   std::map<std::int64_t, std::vector<double>> seconds;  // each size's predicted time, per draw
 };
@@ -943,7 +946,7 @@ NoiseDraws draw_arm_noise(const WholeRun& w, const std::vector<std::int64_t>& ca
     ++out.draws;
     if (c.critical_batch_at_target) out.critical.push_back(*c.critical_batch_at_target);
     for (const auto& p : c.predictions) out.seconds[p.batch_size].push_back(p.seconds);
-    if (c.best_batch && w.best_batch && *c.best_batch == *w.best_batch) ++out.agree;
+    out.best.push_back(c.best_batch);
   }
   return out;
 }
@@ -953,7 +956,10 @@ NoiseDraws draw_arm_noise(const WholeRun& w, const std::vector<std::int64_t>& ca
 void apply_draws(WholeRun& w, const NoiseDraws& d) {
   w.arm_loss_noise = w.loss_extension->rms_error;
   w.noise_draws = d.draws;
-  w.best_batch_agreement = double(d.agree) / double(d.draws);
+  const auto agree = std::count_if(d.best.begin(), d.best.end(), [&](const std::optional<std::int64_t>& b) {
+    return b && w.best_batch && *b == *w.best_batch;
+  });
+  w.best_batch_agreement = double(agree) / double(d.draws);
   if (d.critical.size() * 2 >= static_cast<std::size_t>(d.draws)) {
     w.critical_batch_at_target_low = quantile_of(d.critical, 0.16);
     w.critical_batch_at_target_high = quantile_of(d.critical, 0.84);
@@ -970,7 +976,8 @@ void apply_draws(WholeRun& w, const NoiseDraws& d) {
 
 void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
   w.critical_batch_unrecentred.reset();
-  analyse_measured(w, candidate_sizes);
+  std::optional<double> fit;  // B_crit at the target from the fit alone, before any lower bound
+  analyse_measured(w, candidate_sizes, 1.0, &fit);
   if (!w.loss_extension || !(w.loss_extension->rms_error > 0) || w.predictions.empty()) return;
   const NoiseDraws d = draw_arm_noise(w, candidate_sizes);
   apply_draws(w, d);
@@ -978,17 +985,28 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
   // fit's instability, not the data's answer (measured: one branch point's
   // narrow leave-one-out band pulled a two-point estimate to 137 where the
   // same tune's draws ran 298-15,599 and full runs said 1024). The draws'
-  // median is the bagged estimate; the model moves to it at every loss.
+  // median is the bagged estimate: the fit moves to it at every loss (a
+  // branch point's lower bound still holds under it).
   const auto point = w.critical_batch_at_target;
   const auto low = w.critical_batch_at_target_low, high = w.critical_batch_at_target_high;
   const auto median = quantile_of(d.critical, 0.5);
-  if (point && low && high && median && *point > 0 && *median > 0 && (*point < *low || *point > *high)) {
-    analyse_measured(w, candidate_sizes, *median / *point);
+  if (point && fit && low && high && median && *fit > 0 && *median > 0 && (*point < *low || *point > *high)) {
+    analyse_measured(w, candidate_sizes, *median / *fit);
+    if (!w.critical_batch_at_target || std::abs(*w.critical_batch_at_target - *point) <= 1e-9 * *point) {
+      // Held where it was (by a lower bound): nothing moved.
+      analyse_measured(w, candidate_sizes);
+      apply_draws(w, d);
+      return;
+    }
     apply_draws(w, d);
     w.critical_batch_unrecentred = point;
     w.notes.push_back("B_crit at the target measured " + fmt("%.0f", *point) + ", outside its own noise draws' band (" +
                       fmt("%.0f", *low) + "-" + fmt("%.0f", *high) + "): one branch point's fit pulled it away; " +
-                      "re-centred on the draws' median, " + fmt("%.0f", *median) + ", at every loss");
+                      "re-centred on the draws' median, " + fmt("%.0f", *median) + ", at every loss" +
+                      (*w.critical_batch_at_target > *median + 1e-9 ? " (held at " +
+                                                                          fmt("%.0f", *w.critical_batch_at_target) +
+                                                                          " by a branch point's lower bound)"
+                                                                    : std::string()));
   }
 }
 

@@ -95,8 +95,8 @@ std::string variable_size_summary(const Report& r) {
   }
   if (parts.empty()) return {};
   return "Variable-size batches, each padded to its own largest sample; peak memory against the worst case's (the "
-         "probe's memory line at the same size, measured on the largest samples; an arm also evaluates and keeps "
-         "optimizer state): " +
+         "probe's memory line at the same size, measured at its worst case, probe.worst_case; an arm also evaluates "
+         "and keeps optimizer state): " +
          parts + ".";
 }
 

@@ -239,10 +239,6 @@ void DataParallel::barrier() {}
 
 #endif
 
-DataParallel::DataParallel(LaunchInfo launch, std::chrono::milliseconds timeout, std::unique_ptr<Group> group)
-    : launch_(std::move(launch)), timeout_(timeout), group_(std::move(group)) {}
-
-DataParallel::~DataParallel() = default;
 
 std::pair<std::int64_t, std::int64_t> rank_rows(std::int64_t global, int rank, int world) {
   const std::int64_t base = global / world, extra = global % world;
@@ -250,99 +246,153 @@ std::pair<std::int64_t, std::int64_t> rank_rows(std::int64_t global, int rank, i
   return {begin, begin + base + (rank < extra ? 1 : 0)};
 }
 
-namespace {
-
 // The gradients in buckets of about 25 MB after a first one of 1 MB (PyTorch
 // DDP's defaults: the first starts early), the parameters in reverse order
 // (backward reaches the last layers first). A hook on each parameter copies
 // its gradient into its bucket as backward produces it; a full bucket's
 // allreduce starts at once, behind the rest of backward, in bucket order on
-// every rank (Gloo matches collectives by order). BATCHTUNE_DIST_OVERLAP=0
-// waits for the end of backward instead (for bench/data_parallel_scaling.sh
-// to measure the difference).
+// every rank (Gloo matches collectives by order). The hooks stay on the
+// model from step to step (LibTorch keeps a removed hook's slot) and act
+// only inside a data-parallel step. BATCHTUNE_DIST_OVERLAP=0 waits for the
+// end of backward instead (for bench/data_parallel_scaling.sh to measure
+// the difference).
 class GradientBuckets {
  public:
-  GradientBuckets(DataParallel& dp, const std::vector<torch::Tensor>& params) : dp_(dp), params_(params) {
+  GradientBuckets(DataParallel& dp, const std::vector<torch::Tensor>& params) : state_(std::make_shared<State>()) {
     constexpr std::int64_t kFirstBucketFloats = (1 << 20) / 4, kBucketFloats = (25 << 20) / 4;
     const char* overlap = std::getenv("BATCHTUNE_DIST_OVERLAP");
-    overlap_ = !(overlap && std::string(overlap) == "0");
+    State& st = *state_;
+    st.dp = &dp;
+    st.overlap = !(overlap && std::string(overlap) == "0");
     std::int64_t filled = 0;
     std::vector<std::int64_t> sizes;
-    slot_.resize(params.size());
+    st.slot.resize(params.size());
     for (std::size_t k = params.size(); k-- > 0;) {
       const std::int64_t n = params[k].numel();
       const std::int64_t cap = sizes.size() <= 1 ? kFirstBucketFloats : kBucketFloats;
       if (sizes.empty() || (filled > 0 && filled + n > cap)) {
         sizes.push_back(0);
-        pending_.push_back(0);
         filled = 0;
       }
-      slot_[k] = {sizes.size() - 1, sizes.back()};
+      st.slot[k] = {sizes.size() - 1, sizes.back(), n};
       sizes.back() += n;
-      ++pending_.back();
       filled += n;
     }
-    for (std::int64_t n : sizes) flat_.push_back(torch::zeros({n}, torch::kFloat32));
+    for (std::int64_t n : sizes) st.flat.push_back(torch::zeros({n}, torch::kFloat32));
     for (std::size_t k = 0; k < params.size(); ++k) {
-      hooks_.push_back(params[k].register_hook([this, k](const torch::Tensor& grad) { arrived(k, grad); }));
+      ids_.emplace_back(params[k].getIntrusivePtr());
+      // The hook holds the state, not this object: a model that outlives its
+      // buckets finds them inactive.
+      params[k].register_hook([state = state_, k](const torch::Tensor& grad) { state->arrived(k, grad); });
     }
   }
-  ~GradientBuckets() { remove_hooks(); }
+  ~GradientBuckets() { state_->active = false; }
   GradientBuckets(const GradientBuckets&) = delete;
   GradientBuckets& operator=(const GradientBuckets&) = delete;
 
-  void remove_hooks() {
-    for (std::size_t k = 0; k < hooks_.size(); ++k) params_[k].remove_hook(static_cast<unsigned>(hooks_[k]));
-    hooks_.clear();
-  }
-  // After backward (or its failure): every bucket not yet started starts,
-  // in order, with zeros for gradients that never came (unused parameters,
-  // or all of them after a failure: `zero_unfinished`).
-  void finish(bool zero_unfinished) {
-    remove_hooks();
-    if (failure_) std::rethrow_exception(failure_);
-    for (std::size_t b = started_; b < flat_.size(); ++b) {
-      if (zero_unfinished) flat_[b].zero_();
-      pending_[b] = 0;
+  bool serves(const std::vector<torch::Tensor>& params) const {
+    if (params.size() != ids_.size()) return false;
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      if (ids_[k].lock().get() != params[k].unsafeGetTensorImpl()) return false;
     }
-    start_ready();
+    return true;
   }
-  // This parameter's summed gradient (after wait_allreduces).
-  torch::Tensor summed(std::size_t k) const {
-    const auto [b, offset] = slot_[k];
-    return flat_[b].slice(0, offset, offset + params_[k].numel());
+  // Before backward: empty buckets, hooks on.
+  void begin() {
+    State& st = *state_;
+    for (auto& f : st.flat) f.zero_();
+    st.pending.assign(st.flat.size(), 0);
+    for (const auto& sl : st.slot) ++st.pending[sl.bucket];
+    st.arrived_at.assign(st.slot.size(), false);
+    st.started = 0;
+    st.peer_failure = nullptr;
+    st.failure.clear();
+    st.failure_out_of_memory = false;
+    st.active = true;
   }
+  // A hook's own failure (not a peer's): the step's failure on this rank.
+  const std::string& failure() const { return state_->failure; }
+  bool failure_out_of_memory() const { return state_->failure_out_of_memory; }
+  // After backward (or its failure): hooks off; a gradient that never came
+  // through its hook is taken from the parameter (zeros where it has none,
+  // or everywhere after a failure: `failed`); every bucket not yet started
+  // starts, in order.
+  void finish(const std::vector<torch::Tensor>& params, bool failed) {
+    State& st = *state_;
+    st.active = false;
+    if (st.peer_failure) std::rethrow_exception(st.peer_failure);
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      const Slot& sl = st.slot[k];
+      if (sl.bucket < st.started || st.arrived_at[k]) continue;
+      const torch::Tensor g = params[k].grad();
+      torch::Tensor dst = st.summed(k);
+      if (failed || !g.defined()) {
+        dst.zero_();
+      } else {
+        dst.copy_(g.detach().reshape({-1}));
+      }
+    }
+    st.pending.assign(st.flat.size(), 0);
+    st.start_ready();
+  }
+  torch::Tensor summed(std::size_t k) const { return state_->summed(k); }
 
  private:
-  void arrived(std::size_t k, const torch::Tensor& grad) {
-    if (failure_) return;
-    try {
-      torch::NoGradGuard no_grad;
-      summed(k).copy_(grad.detach().reshape({-1}));  // to the CPU, as float32
-      const std::size_t b = slot_[k].first;
-      if (--pending_[b] == 0 && overlap_) start_ready();
-    } catch (...) {
-      // Not thrown into autograd (it would read as the model's failure):
-      // finish() rethrows it.
-      failure_ = std::current_exception();
-    }
-  }
-  void start_ready() {
-    while (started_ < flat_.size() && pending_[started_] <= 0) dp_.start_allreduce(flat_[started_++]);
-  }
+  struct Slot {
+    std::size_t bucket = 0;
+    std::int64_t offset = 0, numel = 0;
+  };
+  struct State {
+    DataParallel* dp = nullptr;
+    bool overlap = true, active = false;
+    std::vector<torch::Tensor> flat;
+    std::vector<Slot> slot;                // each parameter's bucket and place in it
+    std::vector<std::int64_t> pending;     // gradients each bucket still waits for
+    std::vector<bool> arrived_at;          // this step, per parameter
+    std::size_t started = 0;               // buckets started, in order
+    std::exception_ptr peer_failure;
+    std::string failure;
+    bool failure_out_of_memory = false;
 
-  DataParallel& dp_;
-  const std::vector<torch::Tensor>& params_;
-  std::vector<torch::Tensor> flat_;
-  std::vector<std::pair<std::size_t, std::int64_t>> slot_;  // each parameter's bucket and offset in it
-  std::vector<std::int64_t> pending_;                        // gradients each bucket still waits for
-  std::vector<unsigned> hooks_;
-  std::size_t started_ = 0;
-  bool overlap_ = true;
-  std::exception_ptr failure_;
+    torch::Tensor summed(std::size_t k) const {
+      const Slot& sl = slot[k];
+      return flat[sl.bucket].slice(0, sl.offset, sl.offset + sl.numel);
+    }
+    void start_ready() {
+      while (started < flat.size() && pending[started] <= 0) dp->start_allreduce(flat[started++]);
+    }
+    void arrived(std::size_t k, const torch::Tensor& grad) {
+      if (!active || peer_failure || !failure.empty()) return;
+      // Nothing is thrown into autograd (it would read as the model's own
+      // failure): a peer's failure is rethrown by finish(), this rank's own
+      // ends the step like a failed backward.
+      try {
+        torch::NoGradGuard no_grad;
+        if (slot[k].bucket < started) return;  // its bucket is already out (a gradient twice)
+        summed(k).copy_(grad.detach().reshape({-1}));  // to the CPU, as float32
+        arrived_at[k] = true;
+        if (--pending[slot[k].bucket] == 0 && overlap) start_ready();
+      } catch (const PeerFailure&) {
+        peer_failure = std::current_exception();
+      } catch (const std::exception& e) {
+        failure = describe_model_error(e);
+        failure_out_of_memory = probes::is_out_of_memory(e);
+      }
+    }
+  };
+  std::shared_ptr<State> state_;
+  std::vector<c10::weak_intrusive_ptr<c10::TensorImpl>> ids_;  // the parameters served, without keeping them
 };
 
-}  // namespace
+DataParallel::DataParallel(LaunchInfo launch, std::chrono::milliseconds timeout, std::unique_ptr<Group> group)
+    : launch_(std::move(launch)), timeout_(timeout), group_(std::move(group)) {}
+
+DataParallel::~DataParallel() = default;
+
+GradientBuckets& DataParallel::buckets_for(const std::vector<torch::Tensor>& params) {
+  if (!buckets_ || !buckets_->serves(params)) buckets_ = std::make_unique<GradientBuckets>(*this, params);
+  return *buckets_;
+}
 
 StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Optimizer& optimizer,
                                const Workload& workload, const torch::Tensor& inputs, const torch::Tensor& targets,
@@ -358,7 +408,8 @@ StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Opt
   optimizer.zero_grad();
   double weighted_loss = 0;
   bool failed = false;
-  GradientBuckets buckets(dp, params);
+  GradientBuckets& buckets = dp.buckets_for(params);
+  buckets.begin();
   try {
     torch::Tensor loss;
     {
@@ -373,13 +424,18 @@ StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Opt
     o.failed_out_of_memory = probes::is_out_of_memory(e);
     drain_autograd(workload.device());
   }
+  if (!failed && !buckets.failure().empty()) {
+    failed = true;
+    o.failure = buckets.failure();
+    o.failed_out_of_memory = buckets.failure_out_of_memory();
+  }
   // What backward did not start starts now; then one small allreduce of the
   // weighted loss, one failure slot per rank and the stop flag, so the
   // ranks decide together. After a failure every bucket still goes out (as
   // zeros where not yet started): the ranks' collectives must pair up.
   const auto t1 = clock_type::now();
   torch::NoGradGuard no_grad;
-  buckets.finish(failed);
+  buckets.finish(params, failed);
   torch::Tensor control = torch::zeros({2 + world}, torch::kFloat32);
   control[0] = weighted_loss;
   if (failed) control[1 + dp.rank()] = o.failed_out_of_memory ? 2.0f : 1.0f;

@@ -37,6 +37,8 @@ struct PeerFailure : Error {
 // Whether this build has c10d's Gloo backend (its headers were found).
 bool gloo_available();
 
+class GradientBuckets;
+
 class DataParallel {
  public:
   // Meets the other ranks (rank 0 hosts the store) within `timeout`.
@@ -71,6 +73,9 @@ class DataParallel {
   // Rank 0's values to every rank (the others' `values` are replaced).
   void broadcast(std::vector<std::int64_t>& values);
   void barrier();
+  // The gradient buckets for these parameters: kept (with their hooks)
+  // while the model is the same, made anew for another.
+  GradientBuckets& buckets_for(const std::vector<torch::Tensor>& params);
 
  private:
   struct Group;
@@ -78,6 +83,7 @@ class DataParallel {
   LaunchInfo launch_;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<Group> group_;
+  std::unique_ptr<GradientBuckets> buckets_;
 };
 
 // This rank's rows of a global batch of `global` samples: [begin, end).

@@ -107,7 +107,9 @@ NoiseScale measure_noise_scale(const Workload& w, const NoiseScaleSettings& s, d
   try {
   auto model = w.make_model(s.seed);
   auto optimizer = w.make_optimizer(*model, learning_rate);
-  BatchSampler sampler = w.make_sampler(s.seed + 7919);  // another stream than the arms'
+  // Another stream than the arms', and never bucketed: the estimator needs
+  // batches drawn at random.
+  BatchSampler sampler(w.data().train.size(), s.seed + 7919);
   LossScaler scaler;
   for (std::int64_t step = 0; step < s.warm_in_steps; ++step) {
     check_stop();

@@ -303,8 +303,11 @@ class Tuner {
     if (dp()) {
       // Each rank probes the micro-batch it will carry, on its own device;
       // ranks on one machine share its memory.
+      // Listed sizes: the largest micro-batch a rank carries (rounded up: the
+      // split may be uneven); automatic sizes: global sizes within the caps.
       const std::int64_t world = dp()->world_size();
-      plan_.probe.search.max_batch = (plan_.probe.search.max_batch + world - 1) / world;
+      const std::int64_t global = plan_.probe.search.max_batch;
+      plan_.probe.search.max_batch = auto_sizes ? std::max<std::int64_t>(1, global / world) : (global + world - 1) / world;
       if (!plan_.probe.memory_limit_bytes && workload_.device().is_cpu()) {
         plan_.probe.memory_limit_bytes = usable_memory_bytes() / std::uint64_t(dp()->launch().local_world_size);
       }

@@ -565,6 +565,12 @@ Dataset load_npy_dataset(const NpyFiles& files, bool regression, std::uint64_t s
   if (x_val) {
     validation = {inputs_of(*x_val), targets_of(*y_val)};
     lengths_of(lengths_val, validation);
+    if (train.extents.defined() && validation.extents.defined() && train.varying_axes != validation.varying_axes) {
+      throw InputError(files.data_file + ": " + extent_key + " gives " + std::to_string(train.extents.size(1)) +
+                       " extents per sample and " + extent_key + "_val " + std::to_string(validation.extents.size(1)) +
+                       " (for inputs of " + std::to_string(train.inputs.dim() - 1) + " and " +
+                       std::to_string(validation.inputs.dim() - 1) + " dims); save both alike");
+    }
     note = "the file's own validation arrays (" + names + ")";
   } else {
     const std::int64_t n = train.size();

@@ -27,34 +27,41 @@ void BatchSampler::bucket_by(torch::Tensor keys, std::int64_t window_batches) {
   const torch::Tensor k = keys.to(torch::kInt64).contiguous();
   keys_.assign(k.data_ptr<std::int64_t>(), k.data_ptr<std::int64_t>() + size_);
   window_batches_ = window_batches;
-  bucket_pending_ = position_ == 0;  // from the next epoch on, when called mid-epoch
+  laid_out_for_ = 0;  // the rest of this epoch is laid out at the next batch
 }
 
-void BatchSampler::bucket(std::int64_t batch_size) {
-  bucket_pending_ = false;
+void BatchSampler::shuffle_range(std::size_t first, std::size_t count) {
+  for (std::size_t i = count; i-- > 1;) {
+    std::swap(order_[first + i], order_[first + static_cast<std::size_t>(rng_() % (i + 1))]);
+  }
+}
+
+void BatchSampler::bucket(std::int64_t batch_size, std::size_t lead) {
+  laid_out_for_ = batch_size;
   const std::size_t b = static_cast<std::size_t>(batch_size);
+  // The first `lead` samples finish a batch begun before; batches start after them.
+  const std::size_t start = std::min(order_.size(), position_ + lead);
   const std::size_t window = b * static_cast<std::size_t>(window_batches_);
-  for (std::size_t start = 0; start < order_.size(); start += window) {
-    const auto first = order_.begin() + static_cast<std::ptrdiff_t>(start);
-    const auto last = order_.begin() + static_cast<std::ptrdiff_t>(std::min(order_.size(), start + window));
+  for (std::size_t w = start; w < order_.size(); w += window) {
+    const auto first = order_.begin() + static_cast<std::ptrdiff_t>(w);
+    const auto last = order_.begin() + static_cast<std::ptrdiff_t>(std::min(order_.size(), w + window));
     std::stable_sort(first, last, [&](std::int64_t a, std::int64_t c) {
       return keys_[static_cast<std::size_t>(a)] < keys_[static_cast<std::size_t>(c)];
     });
   }
-  // The full batches in a random order (the last, partial one stays last).
-  const std::size_t blocks = order_.size() / b;
-  if (blocks < 2) return;
-  std::vector<std::int64_t> shuffled(order_.size());
+  // The full batches in a random order (a last, partial one stays last),
+  // and each batch's rows shuffled: the ranks of a data-parallel step take
+  // row ranges, and sorted rows would give the last rank the largest.
+  const std::size_t blocks = (order_.size() - start) / b;
   std::vector<std::size_t> block(blocks);
   for (std::size_t i = 0; i < blocks; ++i) block[i] = i;
-  for (std::size_t i = blocks - 1; i > 0; --i) std::swap(block[i], block[static_cast<std::size_t>(rng_() % (i + 1))]);
+  for (std::size_t i = blocks; i-- > 1;) std::swap(block[i], block[static_cast<std::size_t>(rng_() % (i + 1))]);
+  std::vector<std::int64_t> laid(order_.begin() + static_cast<std::ptrdiff_t>(start), order_.end());
   for (std::size_t i = 0; i < blocks; ++i) {
-    std::copy_n(order_.begin() + static_cast<std::ptrdiff_t>(block[i] * b), b,
-                shuffled.begin() + static_cast<std::ptrdiff_t>(i * b));
+    std::copy_n(laid.begin() + static_cast<std::ptrdiff_t>(block[i] * b), b,
+                order_.begin() + static_cast<std::ptrdiff_t>(start + i * b));
+    shuffle_range(start + i * b, b);
   }
-  std::copy(order_.begin() + static_cast<std::ptrdiff_t>(blocks * b), order_.end(),
-            shuffled.begin() + static_cast<std::ptrdiff_t>(blocks * b));
-  order_ = std::move(shuffled);
 }
 
 void BatchSampler::reshuffle() {
@@ -66,7 +73,7 @@ void BatchSampler::reshuffle() {
     std::swap(order_[i], order_[j]);
   }
   position_ = 0;
-  bucket_pending_ = !keys_.empty();
+  laid_out_for_ = 0;
 }
 
 torch::Tensor BatchSampler::next(std::int64_t batch_size) {
@@ -78,7 +85,9 @@ torch::Tensor BatchSampler::next(std::int64_t batch_size) {
       ++epoch_;
       reshuffle();
     }
-    if (bucket_pending_) bucket(batch_size);
+    // Bucketed: lay out what is left of the epoch for this batch size (a new
+    // epoch, or a batch size that changed, as at a whole-run branch point).
+    if (!keys_.empty() && laid_out_for_ != batch_size) bucket(batch_size, k == 0 ? 0 : static_cast<std::size_t>(batch_size - k));
     out[k] = order_[position_++];
   }
   samples_drawn_ += batch_size;
@@ -87,10 +96,28 @@ torch::Tensor BatchSampler::next(std::int64_t batch_size) {
 
 namespace {
 
-// The targets' dim that runs along the inputs' dim `axis` (both batched), or
-// -1: counted from the start for sequences, from the end for images.
+// Whether the targets are laid out like the inputs along the dims that may
+// be cut or padded, and so follow them: per-position labels of sequences
+// (`lengths`: the targets' dim 1 is the inputs' dim 1), or masks of images
+// (from the end: every one of the targets' dims past the batch equals the
+// inputs' last dims, as [N, H, W] masks for [N, C, H, W] images). Boxes or
+// class labels never follow, even where one of their dims happens to equal
+// a padded size.
+bool targets_follow(const Split& split, const torch::Tensor& x, const torch::Tensor& y) {
+  if (y.dim() < 2) return false;
+  if (split.extents.defined() && !split.align_end) return y.size(1) == x.size(1);
+  if (y.dim() > x.dim()) return false;
+  for (std::int64_t i = 1; i < y.dim(); ++i) {
+    if (y.size(y.dim() - i) != x.size(x.dim() - i)) return false;
+  }
+  return true;
+}
+
+// The targets' dim that runs along the inputs' dim `axis` where they
+// follow the inputs, or -1.
 std::int64_t target_axis(const Split& split, const torch::Tensor& x, const torch::Tensor& y, std::int64_t axis) {
-  const std::int64_t t = split.align_end ? y.dim() - (x.dim() - axis) : axis;
+  const bool from_start = split.extents.defined() && !split.align_end;
+  const std::int64_t t = from_start ? axis : y.dim() - (x.dim() - axis);
   return t >= 1 && t < y.dim() ? t : -1;
 }
 
@@ -104,11 +131,13 @@ torch::Tensor to_size(const torch::Tensor& t, std::int64_t dim, std::int64_t siz
   return at::constant_pad_nd(t, pad, 0);
 }
 
-// x and y with x's dim `axis` at `size`, and y's matching dim where y is
-// padded like x along it.
-void resize_axis(const Split& split, torch::Tensor& x, torch::Tensor& y, std::int64_t axis, std::int64_t size) {
-  const std::int64_t ty = target_axis(split, x, y, axis);
-  if (ty >= 0 && y.size(ty) == x.size(axis)) y = to_size(y, ty, size);
+// x (and y where `follow`) at `size` along x's dim `axis`.
+void resize_axis(const Split& split, torch::Tensor& x, torch::Tensor& y, bool follow, std::int64_t axis,
+                 std::int64_t size) {
+  if (follow) {
+    const std::int64_t ty = target_axis(split, x, y, axis);
+    if (ty >= 0) y = to_size(y, ty, size);
+  }
   x = to_size(x, axis, size);
 }
 
@@ -118,9 +147,10 @@ std::pair<torch::Tensor, torch::Tensor> gather(const Split& split, const torch::
   torch::Tensor x = split.inputs.index_select(0, indices);
   torch::Tensor y = split.targets.index_select(0, indices);
   if (split.extents.defined() && indices.numel() > 0) {
+    const bool follow = targets_follow(split, x, y);
     const torch::Tensor largest = std::get<0>(split.extents.index_select(0, indices).max(0));
     for (std::size_t k = 0; k < split.varying_axes.size(); ++k) {
-      resize_axis(split, x, y, split.varying_axes[k], largest[static_cast<std::int64_t>(k)].item<std::int64_t>());
+      resize_axis(split, x, y, follow, split.varying_axes[k], largest[static_cast<std::int64_t>(k)].item<std::int64_t>());
     }
   }
   return {x, y};
@@ -132,14 +162,9 @@ std::pair<torch::Tensor, torch::Tensor> gather_at_shape(const Split& split, cons
   torch::Tensor y = split.targets.index_select(0, indices);
   TORCH_CHECK(static_cast<std::int64_t>(sample_shape.size()) == x.dim() - 1, "gather_at_shape: a shape of ",
               sample_shape.size(), " dims for samples of ", x.dim() - 1);
+  const bool follow = targets_follow(split, x, y);
   for (std::size_t d = 0; d < sample_shape.size(); ++d) {
-    const std::int64_t axis = static_cast<std::int64_t>(d) + 1;
-    const bool varying = std::find(split.varying_axes.begin(), split.varying_axes.end(), axis) != split.varying_axes.end();
-    if (varying) {
-      resize_axis(split, x, y, axis, sample_shape[d]);
-    } else {
-      x = to_size(x, axis, sample_shape[d]);
-    }
+    resize_axis(split, x, y, follow, static_cast<std::int64_t>(d) + 1, sample_shape[d]);
   }
   return {x, y};
 }

@@ -66,8 +66,10 @@ class BatchSampler {
   BatchSampler(std::int64_t dataset_size, std::uint64_t seed);
   // Bucketed batching: each epoch's shuffled order is cut into windows of
   // `window_batches` batches, each window sorted by `keys` (a sample's size),
-  // cut into batches, and the batches shuffled, so a batch holds samples of
-  // similar size and pads less. Every sample is still drawn once per epoch.
+  // cut into batches, the batches shuffled and each one's rows, so a batch
+  // holds samples of similar size and pads less. Every sample is still drawn
+  // once per epoch; a batch size that changes lays out the rest of the epoch
+  // again.
   void bucket_by(torch::Tensor keys, std::int64_t window_batches = 50);
   // The indices of the next batch, as an int64 tensor on the CPU.
   torch::Tensor next(std::int64_t batch_size);
@@ -76,7 +78,8 @@ class BatchSampler {
 
  private:
   void reshuffle();
-  void bucket(std::int64_t batch_size);
+  void bucket(std::int64_t batch_size, std::size_t lead);
+  void shuffle_range(std::size_t first, std::size_t count);
   std::int64_t size_;
   std::mt19937_64 rng_;  // fully specified by the standard: the same stream everywhere
   std::vector<std::int64_t> order_;
@@ -85,7 +88,7 @@ class BatchSampler {
   std::int64_t samples_drawn_ = 0;
   std::vector<std::int64_t> keys_;  // bucketed: a size per sample; empty: plain shuffling
   std::int64_t window_batches_ = 0;
-  bool bucket_pending_ = false;     // the epoch's order is bucketed at its first batch (its size is known then)
+  std::int64_t laid_out_for_ = 0;   // bucketed: the batch size the rest of the epoch is laid out for (0: not yet)
 };
 
 // The batch at the given indices (CPU tensors; the caller moves them).
