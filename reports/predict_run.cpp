@@ -728,7 +728,7 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
     CriticalModel unfloored = model;
     unfloored.floors.clear();
     if (fit_at_target) *fit_at_target = unfloored.at(*w.target_loss);
-    if (unfloored.at(*w.target_loss) < *w.critical_batch_at_target) {
+    if (unfloored.at(*w.target_loss) < *w.critical_batch_at_target * (1.0 - 1e-6)) {
       w.notes.push_back("B_crit at the target held at " + fmt("%.0f", *w.critical_batch_at_target) +
                         ", the lower bound a branch point at a higher loss measured (its arms showed no knee up to "
                         "there, and B_crit grows as the loss falls); the fit alone gave " +
