@@ -12,7 +12,8 @@
 #   4. SIGTERM to rank 0 alone: both ranks stop at the same step, exit 7,
 #      rank 0's report incomplete;
 #   5. a partial launch (RANK without WORLD_SIZE): exit 2, one line;
-#   6. automatic sizes: powers of two up to the ranks' global safe maximum.
+#   6. automatic sizes: powers of two up to the ranks' global safe maximum;
+#   7. a seconds budget: rank 0's clock ends every rank's arm at one step.
 # Usage: data_parallel.sh BATCHTUNE
 set -u
 bt=$1
@@ -162,5 +163,26 @@ PY
 ok=$?
 [[ $codes -eq 0 && $ok -eq 0 ]]
 check "automatic sizes over 2 ranks: powers of two up to the smallest rank's safe micro-batch x 2" $?
+
+# 7. --budget seconds=: the ranks' own clocks differ; rank 0's, shared in
+# each step, ends the arm at the same step everywhere (equal weights).
+launch 2 "$(free_port)" "$dir/sec" "${common[@]}" --dist-timeout 30 --batch-sizes 16,64 --budget seconds=0.5 \
+  -o "$dir/sec.json"
+codes=0
+for pid in $(cat "$dir"/sec-*.pid); do wait "$pid" || codes=1; done
+$py - "$dir/sec.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))["sweep"]
+for a in s["arms"]:
+    sums = a["final_weights_sum_per_rank"]
+    print(f"  seconds budget 0.5: batch {a['batch_size']}: {a['steps']} steps in {a['train_seconds']:.2f} s, "
+          f"ranks' weight sums {sums}")
+    assert a["status"] == "completed" and a["steps"] > 1, a["message"]
+    assert len(set(sums)) == 1, sums
+    assert a["train_seconds"] < 0.5 + 5 * max(a["compute_seconds"] + [0.05]), a["train_seconds"]
+PY
+ok=$?
+[[ $codes -eq 0 && $ok -eq 0 ]]
+check "a seconds budget over 2 ranks: every arm ends at the same step on both ranks" $?
 
 check_summary

@@ -396,7 +396,7 @@ GradientBuckets& DataParallel::buckets_for(const std::vector<torch::Tensor>& par
 
 StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Optimizer& optimizer,
                                const Workload& workload, const torch::Tensor& inputs, const torch::Tensor& targets,
-                               std::int64_t global_batch, bool stop_requested) {
+                               std::int64_t global_batch, bool stop_requested, double clock) {
   StepOutcome o;
   const int world = dp.world_size();
   const double share = double(inputs.size(0)) / double(global_batch);
@@ -436,21 +436,23 @@ StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Opt
   const auto t1 = clock_type::now();
   torch::NoGradGuard no_grad;
   buckets.finish(params, failed);
-  torch::Tensor control = torch::zeros({2 + world}, torch::kFloat32);
+  torch::Tensor control = torch::zeros({3 + world}, torch::kFloat64);
   control[0] = weighted_loss;
-  if (failed) control[1 + dp.rank()] = o.failed_out_of_memory ? 2.0f : 1.0f;
-  control[1 + world] = stop_requested ? 1.0f : 0.0f;
+  if (failed) control[1 + dp.rank()] = o.failed_out_of_memory ? 2.0 : 1.0;
+  control[1 + world] = stop_requested ? 1.0 : 0.0;
+  if (dp.rank() == 0) control[2 + world] = clock;
   dp.start_allreduce(control);
   dp.wait_allreduces();
   o.communication_seconds = seconds_since(t1);
   o.loss = control[0].item<double>();
-  o.stop = control[1 + world].item<float>() > 0;
+  o.stop = control[1 + world].item<double>() > 0;
+  o.rank0_clock = control[2 + world].item<double>();
   for (int r = 0; r < world; ++r) {
-    const float flag = control[1 + r].item<float>();
+    const double flag = control[1 + r].item<double>();
     if (flag > 0 && !o.failed_rank) {
       o.failed_rank = r;
       if (r != dp.rank()) {
-        o.failed_out_of_memory = flag > 1.5f;
+        o.failed_out_of_memory = flag > 1.5;
         o.failure = std::string("rank ") + std::to_string(r) + (o.failed_out_of_memory ? " ran out of memory" : " failed") +
                     " in this step (its own output names the error)";
       } else {

@@ -103,16 +103,19 @@ struct StepOutcome {
   bool failed_out_of_memory = false;
   std::string failure;           // this rank's own error, or which rank failed
   bool stop = false;             // some rank was asked to stop (a signal)
+  double rank0_clock = 0;        // rank 0's `clock`, the same on every rank
 };
 
 // One data-parallel step on this rank's `inputs`/`targets` (its rows of a
 // global batch of `global_batch`): the local mean loss is weighted by the
 // rank's share, so the summed gradients are exactly the global batch's mean
 // gradient, then every rank steps. `stop_requested` is this rank's stop
-// flag, shared with the others in the same allreduce. fp32 and bf16 only.
+// flag, shared with the others in the same allreduce, as is rank 0's
+// `clock` (its training seconds so far: a seconds budget ends every rank's
+// arm at the same step). fp32 and bf16 only.
 // Throws PeerFailure when a peer is gone.
 StepOutcome data_parallel_step(DataParallel& dp, Model& model, torch::optim::Optimizer& optimizer,
                                const Workload& workload, const torch::Tensor& inputs, const torch::Tensor& targets,
-                               std::int64_t global_batch, bool stop_requested);
+                               std::int64_t global_batch, bool stop_requested, double clock = 0);
 
 }  // namespace batchtune::dist

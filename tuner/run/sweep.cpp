@@ -166,10 +166,11 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   // every rank in the same step (the data-parallel step carries them).
   struct Step {
     double loss = 0, data_s = 0, compute_s = 0, comm_s = 0;
+    double rank0_clock = 0;  // data-parallel: rank 0's training seconds before this step
     bool stop = false;
     std::optional<dist::StepOutcome> failed;  // data-parallel: some rank failed; nothing was stepped
   };
-  auto one_step = [&](std::int64_t batch) {
+  auto one_step = [&](std::int64_t batch, double seconds_so_far) {
     Step st;
     const auto t0 = clock_type::now();
     if (dp) {
@@ -177,7 +178,8 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       auto [x, y] = w.next_batch_rows(sampler, batch, begin, end);
       synchronize(device);
       st.data_s = seconds_since(t0);
-      dist::StepOutcome o = dist::data_parallel_step(*dp, *model, *optimizer, w, x, y, batch, stop.load());
+      dist::StepOutcome o = dist::data_parallel_step(*dp, *model, *optimizer, w, x, y, batch, stop.load(), seconds_so_far);
+      st.rank0_clock = o.rank0_clock;
       st.loss = o.loss;
       st.compute_s = o.compute_seconds;
       st.comm_s = o.communication_seconds;
@@ -250,9 +252,13 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     return v.code < 2;
   };
 
+  // A seconds budget under data-parallel reads rank 0's clock (shared in
+  // each step), so every rank ends the arm at the same step: one step later
+  // than rank 0 alone would.
+  double shared_clock = 0;
   for (std::int64_t step = 1;; ++step) {
     if (plan.planned_steps > 0 && step > plan.planned_steps) break;
-    if (plan.planned_steps == 0 && train_seconds >= plan.seconds) break;
+    if (plan.planned_steps == 0 && (dp ? shared_clock : train_seconds) >= plan.seconds) break;
     // Data-parallel ranks stop together: the step carries the request.
     if (!dp && stop.load()) {
       arm.status = ArmStatus::interrupted;
@@ -274,7 +280,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     double data_s = 0, compute_s = 0, comm_s = 0;
     bool stop_after = false;
     try {
-      Step st = one_step(batch);
+      Step st = one_step(batch, train_seconds);
       if (st.failed) {
         arm.status = st.failed->failed_out_of_memory ? ArmStatus::out_of_memory : ArmStatus::failed;
         arm.failed_at_step = step;
@@ -287,6 +293,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       compute_s = st.compute_s;
       comm_s = st.comm_s;
       stop_after = st.stop;
+      shared_clock = st.rank0_clock;
     } catch (const dist::PeerFailure&) {
       throw;
     } catch (const std::exception& e) {
@@ -399,7 +406,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
     std::string failure;
     for (std::size_t i = 0; i < kMinTimedSteps && (dp || !stop.load()); ++i) {
       try {
-        const Step st = one_step(plan.batch);
+        const Step st = one_step(plan.batch, 0.0);
         if (st.failed) {
           failure = st.failed->failure;
           break;

@@ -102,10 +102,6 @@ class Tuner {
                        std::to_string(d.world_size()) + " ranks of " + world +
                        ": every rank needs at least one sample of each global batch");
     }
-    if (settings_.budget_kind == BudgetKind::seconds) {
-      throw UsageError("--budget seconds=...: each rank's clock would end its arms at a different step in " + world +
-                       "; give samples=N or steps=N");
-    }
     if (workload_.precision() == Precision::fp16) {
       throw UsageError("--precision fp16 (loss scaling) is not supported in " + world + "; use bf16 or fp32");
     }
