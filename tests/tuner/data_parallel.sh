@@ -13,7 +13,9 @@
 #      rank 0's report incomplete;
 #   5. a partial launch (RANK without WORLD_SIZE): exit 2, one line;
 #   6. automatic sizes: powers of two up to the ranks' global safe maximum;
-#   7. a seconds budget: rank 0's clock ends every rank's arm at one step.
+#   7. a seconds budget: rank 0's clock ends every rank's arm at one step;
+#   8. --isolate: each rank's probe trials run in child processes that do
+#      not join the ranks.
 # Usage: data_parallel.sh BATCHTUNE
 set -u
 bt=$1
@@ -184,5 +186,24 @@ PY
 ok=$?
 [[ $codes -eq 0 && $ok -eq 0 ]]
 check "a seconds budget over 2 ranks: every arm ends at the same step on both ranks" $?
+
+# 8. --isolate: the trials' child processes inherit RANK and WORLD_SIZE but
+# never connect (only the sweep command reads a launch).
+launch 2 "$(free_port)" "$dir/iso" "${common[@]}" --dist-timeout 30 --isolate --batch-sizes 16,32 \
+  --budget samples=256 -o "$dir/iso.json"
+codes=0
+for pid in $(cat "$dir"/iso-*.pid); do wait "$pid" || codes=1; done
+$py - "$dir/iso.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+p, s = r["probe"], r["sweep"]
+print(f"  --isolate over 2 ranks: probe isolated {p['isolated']}, {len(p['trials'])} trials on rank 0, "
+      f"ranks' safe micro-batches {[x['safe_max_micro_batch'] for x in s['data_parallel']['ranks']]}")
+assert p["isolated"] and all(x["safe_max_micro_batch"] > 0 for x in s["data_parallel"]["ranks"])
+assert all(a["status"] == "completed" for a in s["arms"]), [a["message"] for a in s["arms"]]
+PY
+ok=$?
+[[ $codes -eq 0 && $ok -eq 0 ]]
+check "--isolate over 2 ranks: each rank probes in child processes, the sweep completes" $?
 
 check_summary

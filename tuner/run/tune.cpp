@@ -105,7 +105,6 @@ class Tuner {
     if (workload_.precision() == Precision::fp16) {
       throw UsageError("--precision fp16 (loss scaling) is not supported in " + world + "; use bf16 or fp32");
     }
-    if (plan_.probe.isolate) throw UsageError("--isolate is not supported in " + world);
     if (plan_.shard_count > 1) throw UsageError("--shard splits arms over machines; " + world + " shares each arm");
   }
   const ProbeResult* probe() const { return outcome_.probe ? &*outcome_.probe : nullptr; }
