@@ -152,6 +152,10 @@ std::pair<torch::Tensor, torch::Tensor> gather(const Split& split, const torch::
     for (std::size_t k = 0; k < split.varying_axes.size(); ++k) {
       resize_axis(split, x, y, follow, split.varying_axes[k], largest[static_cast<std::int64_t>(k)].item<std::int64_t>());
     }
+    // Compact copies: a cut is a view that would keep the whole padded batch
+    // alive through the step.
+    x = x.contiguous();
+    y = y.contiguous();
   }
   return {x, y};
 }
@@ -166,7 +170,7 @@ std::pair<torch::Tensor, torch::Tensor> gather_at_shape(const Split& split, cons
   for (std::size_t d = 0; d < sample_shape.size(); ++d) {
     resize_axis(split, x, y, follow, static_cast<std::int64_t>(d) + 1, sample_shape[d]);
   }
-  return {x, y};
+  return {x.contiguous(), y.contiguous()};
 }
 
 torch::Tensor sample_sizes(const Split& split) {
