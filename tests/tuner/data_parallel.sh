@@ -15,7 +15,9 @@
 #   6. automatic sizes: powers of two up to the ranks' global safe maximum;
 #   7. a seconds budget: rank 0's clock ends every rank's arm at one step;
 #   8. --isolate: each rank's probe trials run in child processes that do
-#      not join the ranks.
+#      not join the ranks;
+#   9. --force without a probe and a samples budget that leaves a last batch
+#      of one sample: it is raised to one a rank.
 # Usage: data_parallel.sh BATCHTUNE
 set -u
 bt=$1
@@ -205,5 +207,22 @@ PY
 ok=$?
 [[ $codes -eq 0 && $ok -eq 0 ]]
 check "--isolate over 2 ranks: each rank probes in child processes, the sweep completes" $?
+
+# 9. 33 samples at 16: the last batch would hold 1 sample for 2 ranks.
+launch 2 "$(free_port)" "$dir/tail" "${common[@]}" --dist-timeout 30 --force --batch-sizes 16 --budget samples=33 \
+  -o "$dir/tail.json"
+codes=0
+for pid in $(cat "$dir"/tail-*.pid); do wait "$pid" || codes=1; done
+$py - "$dir/tail.json" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))["sweep"]["arms"][0]
+steps = [p["samples"] for p in a["train_loss"]]
+print(f"  --force, 33 samples at 16 over 2 ranks: {a['status']}, samples after each step {steps}")
+assert a["status"] == "completed", a["message"]
+assert steps[-1] - steps[-2] >= 2, steps
+PY
+ok=$?
+[[ $codes -eq 0 && $ok -eq 0 ]]
+check "the last partial batch of a samples budget holds at least one sample a rank" $?
 
 check_summary

@@ -375,6 +375,9 @@ class Tuner {
     const ProbeResult* p = probe();
     std::vector<std::int64_t> sizes = plan_.batch_sizes;
     if (p) s.min_batch = p->min_batch;
+    // Data-parallel: every rank needs a row of every batch, the last partial
+    // one of a samples budget included (without a probe, under --force, too).
+    if (dp()) s.min_batch = std::max<std::int64_t>(s.min_batch, dp()->world_size());
     if (sizes.empty()) {
       const std::int64_t smallest = std::max<std::int64_t>(16, p->min_batch);
       sizes = auto_batch_sizes(p->safe_max_batch, smallest, plan_.probe.search.multiple_of);
