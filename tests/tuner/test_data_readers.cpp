@@ -207,6 +207,16 @@ Split image_split(std::int64_t n) {
   return s;
 }
 
+// Sequences [n, 64] of lengths 1..64 in turn (from an .npz's `lengths`).
+Split sequence_split(std::int64_t n) {
+  Split s;
+  s.inputs = torch::ones({n, 64});
+  s.targets = torch::zeros({n}, torch::kInt64);
+  s.extents = (torch::arange(n, torch::kInt64).remainder(64) + 1).unsqueeze(1);
+  s.varying_axes = {1};
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("variable-size images: a batch is cut to its own largest height and width, masks with it",
@@ -233,13 +243,8 @@ TEST_CASE("variable-size images: a batch is cut to its own largest height and wi
 
 TEST_CASE("bucketed batching draws every sample once per epoch and pads less than random batches",
           "[tuner][data]") {
-  // Sequences of lengths 1..64 in one padded dim.
-  Split s;
   const std::int64_t n = 640;
-  s.inputs = torch::ones({n, 64});
-  s.targets = torch::zeros({n}, torch::kInt64);
-  s.extents = (torch::arange(n, torch::kInt64).remainder(64) + 1).unsqueeze(1);
-  s.varying_axes = {1};
+  const Split s = sequence_split(n);
   BatchSampler padded(n, 3), bucketed(n, 3);
   bucketed.bucket_by(sample_sizes(s), 5);
   std::multiset<std::int64_t> seen;
@@ -271,12 +276,8 @@ TEST_CASE("bucketed batching draws every sample once per epoch and pads less tha
 TEST_CASE("bucketed batching stays aligned across epochs and batch sizes, with each batch's rows unsorted",
           "[tuner][data]") {
   // 650 sequences: an epoch of batches of 16 ends inside a batch.
-  Split s;
   const std::int64_t n = 650;
-  s.inputs = torch::ones({n, 64});
-  s.targets = torch::zeros({n}, torch::kInt64);
-  s.extents = (torch::arange(n, torch::kInt64).remainder(64) + 1).unsqueeze(1);
-  s.varying_axes = {1};
+  const Split s = sequence_split(n);
   BatchSampler random(n, 5), bucketed(n, 5);
   bucketed.bucket_by(bucket_keys(s), 5);
   const int per_epoch = static_cast<int>(n / 16);
