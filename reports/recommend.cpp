@@ -224,8 +224,32 @@ std::optional<StepsFit> fit_steps_to_target(const std::vector<std::pair<double, 
 }
 
 std::optional<StepTimeFit> fit_step_time(const std::vector<std::pair<double, double>>& batch_seconds) {
-  const auto line = fit_relative(batch_seconds, [](double b) { return b; });
+  auto line = fit_relative(batch_seconds, [](double b) { return b; });
   if (!line) return std::nullopt;
+  if (line->intercept < 0) {
+    // A negative fixed cost is a few sizes' noise, not the machine (a step
+    // cannot take less than nothing): the line through the origin instead,
+    // with the same relative weights.
+    double sxy = 0, sxx = 0, sw = 0, swy = 0;
+    for (const auto& [b, t] : batch_seconds) {
+      if (!(b > 0) || !std::isfinite(t) || t <= 0) continue;
+      const double w = 1.0 / (t * t);
+      sxy += w * b * t;
+      sxx += w * b * b;
+      sw += w;
+      swy += w * t;
+    }
+    line->slope = sxy / sxx;
+    line->intercept = 0;
+    double ss_res = 0, ss_tot = 0;
+    for (const auto& [b, t] : batch_seconds) {
+      if (!(b > 0) || !std::isfinite(t) || t <= 0) continue;
+      const double w = 1.0 / (t * t);
+      ss_res += w * (t - line->slope * b) * (t - line->slope * b);
+      ss_tot += w * (t - swy / sw) * (t - swy / sw);
+    }
+    line->r_squared = ss_tot > 0 ? 1.0 - ss_res / ss_tot : 1.0;
+  }
   StepTimeFit f;
   f.fixed_s = line->intercept;
   f.per_sample_s = line->slope;

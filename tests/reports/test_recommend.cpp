@@ -103,6 +103,19 @@ TEST_CASE("the step-time fit recovers t0 and c, and the saturation batch", "[rep
   CHECK(interpolate_step_time(pts, 64) == Approx(exact_step_s(64)));
 }
 
+TEST_CASE("a step-time line with a negative fixed cost goes through the origin instead", "[reports][recommend]") {
+  // Steps growing faster than the batch over a few sizes (a cache filling
+  // up): the free line's intercept would be below zero.
+  const std::vector<std::pair<double, double>> pts = {{16, 0.010}, {32, 0.025}, {49, 0.040}};
+  const auto fit = fit_step_time(pts);
+  REQUIRE(fit.has_value());
+  CHECK(fit->fixed_s == 0.0);
+  CHECK(fit->per_sample_s > 0.0);
+  CHECK(fit->per_sample_s == Approx(0.00075).epsilon(0.1));
+  CHECK_FALSE(fit->saturation_batch.has_value());
+  CHECK(fit->r_squared <= 1.0);
+}
+
 TEST_CASE("time to target is minimised near sqrt(B_crit x B_sat)", "[reports][recommend]") {
   const SweepResult sweep = exact_sweep({16, 32, 64, 128, 256, 512, 1024}, 600000);
   const Recommendation r = recommend_at_1024(sweep);
