@@ -432,25 +432,6 @@ std::vector<std::string> missing_evidence(const Evidence& e) {
   return reasons;
 }
 
-// Data-parallel: the recommended global batch as each rank carries it (the
-// sweep's sizes are global batches): micro_batch_size becomes a rank's.
-void split_over_ranks(Recommendation& r, const DataParallelInfo& d) {
-  const std::int64_t world = d.world_size;
-  const std::int64_t step_batch = r.micro_batch_size.value_or(*r.batch_size);  // all ranks, one step
-  r.data_parallel_ranks = static_cast<int>(world);
-  r.micro_batch_size = (step_batch + world - 1) / world;
-  std::string split = "Data-parallel over " + std::to_string(world) + " ranks (" + d.backend + "): batch " +
-                      std::to_string(*r.batch_size) + " is " + std::to_string(*r.micro_batch_size) + " a rank x " +
-                      std::to_string(world) + " ranks";
-  if (r.accumulation_steps.value_or(1) > 1) split += " x " + std::to_string(*r.accumulation_steps) + " accumulation steps";
-  if (step_batch % world != 0) {
-    split += " (uneven: " + std::to_string(step_batch % world) + " of the ranks carry " +
-             std::to_string(*r.micro_batch_size) + " and the others " + std::to_string(step_batch / world) +
-             "; micro_batch_size is the larger)";
-  }
-  r.reasons.push_back(split + "; its times were measured on this world size.");
-}
-
 // Stage 4: the objective's choice among the sizes `ok` allows.
 template <class Ok>
 Choice choose_among(const Evidence& e, const std::vector<BatchPrediction>& predictions, const Ok& ok) {
@@ -886,6 +867,26 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
 }
 
 }  // namespace
+
+// Data-parallel: the recommended global batch as each rank carries it (the
+// sweep's sizes are global batches): micro_batch_size becomes a rank's.
+void split_over_ranks(Recommendation& r, const DataParallelInfo& d) {
+  const std::int64_t world = d.world_size;
+  const std::int64_t step_batch = r.micro_batch_size.value_or(*r.batch_size);  // all ranks, one step
+  r.data_parallel_ranks = static_cast<int>(world);
+  r.micro_batch_size = (step_batch + world - 1) / world;
+  std::string split = "Data-parallel over " + std::to_string(world) + " ranks (" + d.backend + "): batch " +
+                      std::to_string(*r.batch_size) + " is " + std::to_string(*r.micro_batch_size) + " a rank x " +
+                      std::to_string(world) + " ranks";
+  if (r.accumulation_steps.value_or(1) > 1) split += " x " + std::to_string(*r.accumulation_steps) + " accumulation steps";
+  if (step_batch % world != 0) {
+    split += " (uneven: " + std::to_string(step_batch % world) + " of the ranks carry " +
+             std::to_string(*r.micro_batch_size) + " and the others " + std::to_string(step_batch / world) +
+             "; micro_batch_size is the larger)";
+  }
+  r.reasons.push_back(split + "; its times were measured on this world size.");
+}
+
 
 // measure -> fit -> predict -> (enough evidence?) -> choose (and plan an
 // --effective-batch) -> learning rate and times -> confidence -> reasons.

@@ -65,4 +65,10 @@ struct RecommendSettings {
 Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, const WorkloadInfo& workload,
                          const NoiseScale& noise, const RecommendSettings& settings);
 
+// Data-parallel: a recommended global batch as each rank carries it
+// (micro_batch_size becomes a rank's, data_parallel_ranks the world size),
+// with a reason saying so. For a recommendation whose step times were
+// measured on `d`'s ranks.
+void split_over_ranks(Recommendation& r, const DataParallelInfo& d);
+
 }  // namespace batchtune

@@ -260,6 +260,20 @@ void write_sweep_tables(std::ostream& out, const Report& r) {
     return;
   }
   const SweepResult& s = *r.sweep;
+  if (is_throughput_only(s)) {
+    out << "<h3>Throughput only</h3>\n<p>Timed steps at each size, no training runs"
+        << (s.throughput_knee.empty() ? std::string() : " (" + esc(s.throughput_knee) + ")") << ".</p>\n";
+    if (s.incomplete) out << "<p class=\"warning\">Incomplete: " << esc(s.incomplete_reason) << "</p>\n";
+    out << "<table class=\"summary\">\n<thead><tr><th>batch</th><th>samples/s</th><th>step</th><th>peak memory</th>"
+           "<th>steps timed</th></tr></thead>\n<tbody>\n";
+    for (const auto& p : s.throughput_scan) {
+      out << "<tr><td>" << integer(p.batch_size) << "</td><td>" << esc(num(p.samples_per_s, "%.0f")) << "</td><td>"
+          << esc(num(1000.0 * p.median_step_seconds, "%.3g")) << " ms</td><td>" << esc(format_bytes(p.peak_bytes))
+          << "</td><td>" << p.timed_steps << "</td></tr>\n";
+    }
+    out << "</tbody>\n</table>\n";
+    return;
+  }
   const auto rec = recommended_batch(r);
   out << "<h3>Sweep: per batch size</h3>\n<p>" << esc(to_string(s.budget_kind)) << " budget "
       << esc(num(s.budget_value, "%.6g"))

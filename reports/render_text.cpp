@@ -211,7 +211,19 @@ void render_report_markdown(std::ostream& out, const Report& r) {
     for (const auto& n : w.notes) out << "- " << cell(n) << '\n';
     if (!w.notes.empty()) out << '\n';
   }
-  if (r.sweep && !r.whole_run) {
+  if (r.sweep && !r.whole_run && is_throughput_only(*r.sweep)) {
+    const SweepResult& s = *r.sweep;
+    out << "### Throughput only\n\nTimed steps at each size, no training runs";
+    if (!s.throughput_knee.empty()) out << " (" << cell(s.throughput_knee) << ")";
+    out << ".\n\n| batch | samples/s | step | peak memory | steps timed |\n|---:|---:|---:|---:|---:|\n";
+    for (const auto& p : s.throughput_scan) {
+      out << "| " << p.batch_size << " | " << format_number(p.samples_per_s, "%.0f") << " | "
+          << format_number(1000.0 * p.median_step_seconds, "%.3g") << " ms | " << format_bytes(p.peak_bytes) << " | "
+          << p.timed_steps << " |\n";
+    }
+    if (s.incomplete) out << "\n**Incomplete:** " << cell(s.incomplete_reason) << ".\n";
+    out << '\n';
+  } else if (r.sweep && !r.whole_run) {
     const SweepResult& s = *r.sweep;
     out << "### Sweep\n\n";
     out << to_string(s.budget_kind) << " budget " << format_number(s.budget_value, "%.0f") << " per arm, " << s.seeds << " seed"

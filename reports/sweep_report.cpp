@@ -427,12 +427,20 @@ void from_json(const nlohmann::json& j, SweepResult& s) {
   }
 }
 
+bool is_throughput_only(const SweepResult& s) {
+  return s.budget_value == 0 && !s.throughput_scan.empty() && s.arms.empty();
+}
+
 void render_sweep_text(std::ostream& out, const SweepResult& s) {
   char line[256];
-  out << "sweep (" << to_string(s.budget_kind) << " budget " << s.budget_value << " per arm, lr scaling "
-      << to_string(s.lr_scaling)
-      << " from batch " << s.base_batch << " at " << s.base_learning_rate << ", " << s.seeds << " seed"
-      << (s.seeds > 1 ? "s" : "") << ", " << s.precision << ")\n";
+  const bool timing_only = is_throughput_only(s);
+  if (timing_only) {
+    out << "sweep: throughput only (timed steps at each size, no training runs; " << s.precision << ")\n";
+  } else {
+    out << "sweep (" << to_string(s.budget_kind) << " budget " << s.budget_value << " per arm, lr scaling "
+        << to_string(s.lr_scaling) << " from batch " << s.base_batch << " at " << s.base_learning_rate << ", "
+        << s.seeds << " seed" << (s.seeds > 1 ? "s" : "") << ", " << s.precision << ")\n";
+  }
   if (s.data_parallel) {
     const DataParallelInfo& d = *s.data_parallel;
     std::string ranks, shares;
@@ -454,7 +462,9 @@ void render_sweep_text(std::ostream& out, const SweepResult& s) {
     out << "  part " << s.shard->index << " of " << s.shard->count << " (--shard): " << s.arms.size() << " of the sweep's "
         << s.shard->arms_planned << " arms; `batchtune merge` joins the parts\n";
   }
-  if (!s.throughput_scan.empty()) {
+  if (!s.throughput_scan.empty() && timing_only) {
+    if (!s.throughput_knee.empty()) out << "  throughput scan       " << s.throughput_knee << '\n';
+  } else if (!s.throughput_scan.empty()) {
     std::string scan;
     for (const auto& p : s.throughput_scan) {
       scan += (scan.empty() ? "" : ", ") + std::to_string(p.batch_size) + " at " + format_number(p.samples_per_s, "%.0f");
@@ -469,7 +479,17 @@ void render_sweep_text(std::ostream& out, const SweepResult& s) {
     out << line;
     out << "  time to target: where the validation loss crossed it, interpolated between evaluations\n";
   }
-  out << "     batch        lr  done  samples/s   val_loss  val_acc  to_target_s  to_target_samples       peak\n";
+  if (timing_only) {
+    for (const auto& p : s.throughput_scan) {
+      std::snprintf(line, sizeof line, "  %8lld  %10.0f samples/s  %9.3f ms a step  %10s  (%d steps timed)\n",
+                    static_cast<long long>(p.batch_size), p.samples_per_s, 1000.0 * p.median_step_seconds,
+                    format_bytes(p.peak_bytes).c_str(), p.timed_steps);
+      out << line;
+    }
+  }
+  if (!timing_only) {
+    out << "     batch        lr  done  samples/s   val_loss  val_acc  to_target_s  to_target_samples       peak\n";
+  }
   auto fmt = [](const std::optional<Spread>& v, const char* f) {
     char b[32];
     if (!v) return std::string("-");

@@ -251,6 +251,10 @@ struct SweepResult {
 // are made of.
 std::vector<double> step_total_seconds(const SweepArm& arm);
 
+// A `sweep --throughput-only` record: the scan's timed steps, no arms and
+// no budget.
+bool is_throughput_only(const SweepResult& s);
+
 // Where `arm`'s validation loss first crossed `target_loss` (see TimeToTarget);
 // none when it never did, or a non-finite loss came first (it diverged). A
 // first evaluation already at the target is the crossing itself.

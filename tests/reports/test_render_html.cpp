@@ -45,3 +45,23 @@ TEST_CASE("the HTML page shows the smallest batch, the scan, the phase times and
   CHECK_THAT(page.str(), Catch::Contains("training 10.0 s") && Catch::Contains("total 12.0 s"));
   CHECK_THAT(page.str(), Catch::Contains("<li>batch 16 seed 0: failed (the model threw)</li>"));
 }
+
+TEST_CASE("a throughput-only report shows its timed sizes, not an empty sweep table", "[reports][html]") {
+  Report r;
+  SweepResult s;
+  s.throughput_scan = {ScanPoint{16, 0.004, 4000, 1 << 20, 50}, ScanPoint{32, 0.005, 6400, 2 << 20, 40}};
+  s.throughput_knee = "data-parallel over 2 ranks (gloo): 2 of 2 global batches timed";
+  r.sweep = s;
+  std::ostringstream page, text;
+  render_report_html(page, r);
+  CHECK_THAT(page.str(), Catch::Contains("<h3>Throughput only</h3>"));
+  CHECK_THAT(page.str(), Catch::Contains("<tr><td>32</td><td>6400</td><td>5 ms</td><td>2.0 MiB</td><td>40</td></tr>"));
+  CHECK_THAT(page.str(), !Catch::Contains("Sweep: per batch size"));
+  render_sweep_text(text, s);
+  CHECK_THAT(text.str(), Catch::Contains("sweep: throughput only"));
+  CHECK_THAT(text.str(), !Catch::Contains("val_loss"));
+  // A sweep whose arms ran is not one.
+  s.arms.push_back(SweepArm{});
+  s.budget_value = 1000;
+  CHECK_FALSE(is_throughput_only(s));
+}

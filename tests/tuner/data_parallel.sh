@@ -17,7 +17,9 @@
 #   8. --isolate: each rank's probe trials run in child processes that do
 #      not join the ranks;
 #   9. --force without a probe and a samples budget that leaves a last batch
-#      of one sample: it is raised to one a rank.
+#      of one sample: it is raised to one a rank;
+#  10. --throughput-only: global batches timed data-parallel, and `report
+#      --step-times` predicting a whole-run tune's run on the 2 ranks.
 # Usage: data_parallel.sh BATCHTUNE
 set -u
 bt=$1
@@ -38,15 +40,29 @@ launch() {  # world port out-prefix args...
     echo $! >"$prefix-$r.pid"
   done
 }
+# Launches on a free port and waits for every rank; status 1 when any rank
+# failed. free_port's port is free when asked, not when rank 0 binds it: when
+# something took it in between, the launch runs again on another port.
+launch_wait() {  # world out-prefix args...
+  local world=$1 prefix=$2 try pid codes=0
+  shift 2
+  for try in 1 2 3; do
+    launch "$world" "$(free_port)" "$prefix" "$@"
+    codes=0
+    for pid in $(cat "$prefix"-*.pid); do wait "$pid" || codes=1; done
+    grep -qiE "address already in use|MASTER_PORT [0-9]+ is in use" "$prefix"-*.err || break
+    echo "  (try $try: the port was taken before rank 0 bound it; launching again)"
+  done
+  return $codes
+}
 
 # 1. Equal to one process, and the ranks in step.
 "$bt" "${common[@]}" --batch-sizes 16,64 --budget samples=2048 -o "$dir/single.json" >/dev/null 2>"$dir/single.err"
 check "single-process sweep runs" $?
 for world in 2 4; do
-  launch "$world" "$(free_port)" "$dir/w$world" "${common[@]}" --dist-timeout 20 --batch-sizes 16,64 --budget samples=2048 \
+  launch_wait "$world" "$dir/w$world" "${common[@]}" --dist-timeout 20 --batch-sizes 16,64 --budget samples=2048 \
     -o "$dir/dp$world.json"
-  codes=0
-  for pid in $(cat "$dir"/w$world-*.pid); do wait "$pid" || codes=1; done
+  codes=$?
   check "$world ranks: every rank exits 0" $codes
   $py - "$dir/single.json" "$dir/dp$world.json" "$world" <<'PY'
 import json, sys
@@ -149,9 +165,8 @@ check "RANK without WORLD_SIZE: exit 2, one line naming WORLD_SIZE" $?
 
 # 6. No --batch-sizes: each rank probes its micro-batch; the sizes run up to
 # the smallest rank's safe micro-batch x the ranks.
-launch 2 "$(free_port)" "$dir/auto" "${common[@]}" --dist-timeout 30 --budget samples=1024 -o "$dir/auto.json"
-codes=0
-for pid in $(cat "$dir"/auto-*.pid); do wait "$pid" || codes=1; done
+launch_wait 2 "$dir/auto" "${common[@]}" --dist-timeout 30 --budget samples=1024 -o "$dir/auto.json"
+codes=$?
 $py - "$dir/auto.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -170,10 +185,9 @@ check "automatic sizes over 2 ranks: powers of two up to the smallest rank's saf
 
 # 7. --budget seconds=: the ranks' own clocks differ; rank 0's, shared in
 # each step, ends the arm at the same step everywhere (equal weights).
-launch 2 "$(free_port)" "$dir/sec" "${common[@]}" --dist-timeout 30 --batch-sizes 16,64 --budget seconds=0.5 \
+launch_wait 2 "$dir/sec" "${common[@]}" --dist-timeout 30 --batch-sizes 16,64 --budget seconds=0.5 \
   -o "$dir/sec.json"
-codes=0
-for pid in $(cat "$dir"/sec-*.pid); do wait "$pid" || codes=1; done
+codes=$?
 $py - "$dir/sec.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))["sweep"]
@@ -191,10 +205,9 @@ check "a seconds budget over 2 ranks: every arm ends at the same step on both ra
 
 # 8. --isolate: the trials' child processes inherit RANK and WORLD_SIZE but
 # never connect (only the sweep command reads a launch).
-launch 2 "$(free_port)" "$dir/iso" "${common[@]}" --dist-timeout 30 --isolate --batch-sizes 16,32 \
+launch_wait 2 "$dir/iso" "${common[@]}" --dist-timeout 30 --isolate --batch-sizes 16,32 \
   --budget samples=256 -o "$dir/iso.json"
-codes=0
-for pid in $(cat "$dir"/iso-*.pid); do wait "$pid" || codes=1; done
+codes=$?
 $py - "$dir/iso.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -209,10 +222,9 @@ ok=$?
 check "--isolate over 2 ranks: each rank probes in child processes, the sweep completes" $?
 
 # 9. 33 samples at 16: the last batch would hold 1 sample for 2 ranks.
-launch 2 "$(free_port)" "$dir/tail" "${common[@]}" --dist-timeout 30 --force --batch-sizes 16 --budget samples=33 \
+launch_wait 2 "$dir/tail" "${common[@]}" --dist-timeout 30 --force --batch-sizes 16 --budget samples=33 \
   -o "$dir/tail.json"
-codes=0
-for pid in $(cat "$dir"/tail-*.pid); do wait "$pid" || codes=1; done
+codes=$?
 $py - "$dir/tail.json" <<'PY'
 import json, sys
 a = json.load(open(sys.argv[1]))["sweep"]["arms"][0]
@@ -224,5 +236,38 @@ PY
 ok=$?
 [[ $codes -eq 0 && $ok -eq 0 ]]
 check "the last partial batch of a samples budget holds at least one sample a rank" $?
+
+# 10. --throughput-only under a launch: the world size's step times at global
+# batches (trained data-parallel, nothing evaluated), which `report
+# --step-times` joins to a whole-run tune made in one process: the planned
+# run predicted on 2 ranks, the recommendation split over them.
+launch_wait 2 "$dir/tp" "${common[@]}" --dist-timeout 30 --throughput-only -o "$dir/tp.json"
+codes=$?
+"$bt" "${common[@]}" --epochs 10 -o "$dir/whole.json" >/dev/null 2>"$dir/whole.err" || codes=1
+"$bt" report "$dir/whole.json" --step-times "$dir/tp.json" -o "$dir/pred.json" >"$dir/pred.out" 2>"$dir/pred.err" ||
+  codes=1
+$py - "$dir/tp.json" "$dir/pred.json" <<'PY'
+import json, sys
+tp, pred = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+s, p = tp["sweep"], tp["probe"]
+sizes = [x["batch_size"] for x in s["throughput_scan"]]
+print(f"  --throughput-only over 2 ranks: global batches {sizes}, safe global maximum {p['safe_max_batch']}, "
+      f"{[x['timed_steps'] for x in s['throughput_scan']]} steps timed")
+assert s["data_parallel"]["world_size"] == 2 and not s["incomplete"], s.get("incomplete_reason")
+assert sizes[0] == 16 and sizes[-1] == p["safe_max_batch"] and len(sizes) >= 3, sizes
+assert all(x["median_step_seconds"] > 0 and x["timed_steps"] >= 3 for x in s["throughput_scan"])
+assert not s["arms"] and tp["recommendation"] is None
+w, rec = pred["whole_run"], pred["recommendation"]
+print(f"  report --step-times: {w['step_times_source']}; recommended {rec['batch_size']} = "
+      f"{rec['micro_batch_size']} a rank x {rec['data_parallel_ranks']} ranks")
+assert "data-parallel over 2 ranks" in w["step_times_source"], w["step_times_source"]
+times = dict((x["batch_size"], x["median_step_seconds"]) for x in s["throughput_scan"])
+assert all(abs(x["step_s"] - times[x["batch_size"]]) < 1e-12 for x in w["step_seconds"]), w["step_seconds"]
+assert rec["status"] == "recommended" and rec["data_parallel_ranks"] == 2, rec
+assert rec["micro_batch_size"] * 2 >= rec["batch_size"] > (rec["micro_batch_size"] - 1) * 2, rec
+PY
+ok=$?
+[[ $codes -eq 0 && $ok -eq 0 ]]
+check "--throughput-only over 2 ranks times global batches; report --step-times predicts the run on 2 ranks" $?
 
 check_summary

@@ -14,6 +14,7 @@
 
 #include "reports/error.hpp"
 #include "reports/report_reader.hpp"
+#include "reports/statistics.hpp"
 #include "tests/support/cli_run.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tuner/run/workload_trainer.hpp"
@@ -207,6 +208,24 @@ TEST_CASE("whole-run report: --step-times predicts the planned run with another 
   for (const auto& p : tp.sweep->throughput_scan) scan[p.batch_size] = p.median_step_seconds;
   for (const auto& [b, s] : other.whole_run->step_seconds) CHECK(s == Approx(scan.at(b)));
   for (const auto& p : other.whole_run->predictions) CHECK(p.batch_size <= 512);
+
+  // A sweep's completed arms stand in for a scan: each size's median step
+  // over its seeds.
+  const std::string arms = tmp.file("arms.json"), from_arms = tmp.file("from-arms.json");
+  const test::CliRun e = with({"sweep"}, {"--batch-sizes", "64,128,256", "--budget", "steps=12", "--seeds", "2",
+                                          "--noise-repeats", "0", "-o", arms});
+  INFO(e.err);
+  REQUIRE(e.code == 0);
+  const test::CliRun ra = cli({"report", conv, "--step-times", arms, "-o", from_arms});
+  INFO(ra.err);
+  REQUIRE(ra.code == 0);
+  const Report early = read_report(arms);
+  std::map<std::int64_t, std::vector<double>> per_size;
+  for (const auto& a : early.sweep->arms) per_size[a.batch_size].push_back(*a.median_step_seconds);
+  const Report via_arms = read_report(from_arms);
+  REQUIRE(via_arms.whole_run->step_seconds.size() == 3);
+  for (const auto& [b, s] : via_arms.whole_run->step_seconds) CHECK(s == Approx(*median_of(per_size.at(b))));
+  for (const auto& p : via_arms.whole_run->predictions) CHECK(p.batch_size <= 256);
 
   // The other way round: the throughput report has no whole run to predict from.
   const test::CliRun wrong = cli({"report", steps, "--step-times", conv});

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <ostream>
 
@@ -15,6 +16,7 @@
 #include "reports/recommend.hpp"
 
 #include "reports/render_text.hpp"
+#include "reports/statistics.hpp"
 #include "reports/report_outputs.hpp"
 #include "tuner/cli/cli.hpp"
 #include "tuner/cli/output_plan.hpp"
@@ -54,9 +56,19 @@ void predict_with_step_times(Report& r, const ReportOptions& o) {
       if (p.median_step_seconds > 0) steps.emplace_back(p.batch_size, p.median_step_seconds);
     }
   }
+  if (steps.empty() && other.sweep) {
+    // A sweep's arms: each size's median step, the median over its completed arms (seeds).
+    std::map<std::int64_t, std::vector<double>> by_size;
+    for (const auto& a : other.sweep->arms) {
+      if (a.status == ArmStatus::completed && a.median_step_seconds && *a.median_step_seconds > 0) {
+        by_size[a.batch_size].push_back(*a.median_step_seconds);
+      }
+    }
+    for (auto& [b, times] : by_size) steps.emplace_back(b, *median_of(times));
+  }
   if (steps.empty()) {
-    throw InputError("--step-times " + o.step_times + ": has no step times (a throughput scan or a whole-run tune); "
-                     "make one on that machine with `batchtune sweep --throughput-only`");
+    throw InputError("--step-times " + o.step_times + ": has no step times (a throughput scan, a whole-run tune or "
+                     "a sweep's completed arms); make one on that machine with `batchtune sweep --throughput-only`");
   }
   std::sort(steps.begin(), steps.end());
   std::int64_t largest = steps.back().first;
@@ -65,13 +77,26 @@ void predict_with_step_times(Report& r, const ReportOptions& o) {
   for (const auto& [b, t] : steps) {
     if (b <= largest) sizes.push_back(b);
   }
+  // Measured data-parallel (`sweep --throughput-only` under a launch): the
+  // sizes are global batches on that world size, and the probe's safe
+  // maximum is the smallest rank's micro-batch x the ranks.
+  const DataParallelInfo* ranks =
+      other.sweep && other.sweep->data_parallel && other.sweep->data_parallel->world_size > 1
+          ? &*other.sweep->data_parallel
+          : nullptr;
   WholeRun w = *r.whole_run;
   w.step_seconds = steps;
-  w.step_times_source = "--step-times " + o.step_times +
-                        (other.machine ? " (" + other.machine->host_name + ", " + other.machine->cpu_model + ")" : "");
+  std::string where;
+  if (other.machine) where = other.machine->host_name + ", " + other.machine->cpu_model;
+  if (ranks) {
+    where += (where.empty() ? "" : "; ") + std::string("data-parallel over ") + std::to_string(ranks->world_size) +
+             " ranks, " + ranks->backend + ", global batches";
+  }
+  w.step_times_source = "--step-times " + o.step_times + (where.empty() ? "" : " (" + where + ")");
   analyse_whole_run(w, sizes);
   r.whole_run = w;
   r.recommendation = recommend_whole_run(w, largest, other.probe && other.probe->capped);
+  if (ranks && r.recommendation->batch_size) split_over_ranks(*r.recommendation, *ranks);
 }
 
 // Recompute the recommendation for another objective from the saved sweep

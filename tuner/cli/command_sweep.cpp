@@ -301,7 +301,7 @@ void setup_sweep(CLI::App& app, Io io) {
   sub->add_flag("--throughput-only", o->throughput_only,
                 "Probe and time a few steps at every power of two up to the largest that fits, with no training "
                 "runs: this machine's step times, for `report CONV.json --step-times THIS.json` on a whole-run "
-                "report made elsewhere")
+                "report made elsewhere. Under torchrun/srun: global batches, each trained data-parallel for 0.3 s")
       ->group(whole);
   sub->add_option("--shard", o->shard,
                   "I/N: run only every N-th arm from the I-th (1-based), as one of N machines sharing the sweep "

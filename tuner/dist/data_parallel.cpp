@@ -70,6 +70,13 @@ std::unique_ptr<DataParallel> DataParallel::connect(const LaunchInfo& launch, st
     so.timeout = timeout;
     group->store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, so);
   } catch (const std::exception& e) {
+    const std::string what = e.what();
+    if (launch.rank == 0 && what.find("Address already in use") != std::string::npos) {
+      throw PeerFailure("rank 0 could not listen on " + where + ": MASTER_PORT " +
+                        std::to_string(launch.master_port) +
+                        " is in use on this machine; launch again with a free port (torchrun --master-port, or "
+                        "export MASTER_PORT)");
+    }
     throw PeerFailure("rank " + std::to_string(launch.rank) + " could not meet the other ranks at " + where +
                       " within --dist-timeout " + std::to_string(timeout.count() / 1000) + " s (" +
                       first_line(e.what()) + "); start all " + std::to_string(launch.world_size) +

@@ -331,7 +331,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       arm.message = "training loss became " + what + " at step " + std::to_string(step) + " (learning rate " + rate + ")";
       break;
     }
-    if (s.eval_every_samples > 0 && arm.samples >= next_eval) {
+    if (s.eval_every_samples > 0 && !s.timing_only && arm.samples >= next_eval) {
       if (!evaluate()) break;
       while (next_eval <= arm.samples) next_eval += s.eval_every_samples;
     }
@@ -364,7 +364,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   }
   arm.train_seconds = train_seconds;
   if (arm.status == ArmStatus::completed || arm.status == ArmStatus::interrupted) {
-    if (arm.steps > 0 && arm.status == ArmStatus::completed &&
+    if (arm.steps > 0 && arm.status == ArmStatus::completed && !s.timing_only &&
         (arm.evaluations.empty() || arm.evaluations.back().samples != arm.samples)) {
       evaluate();
     }

@@ -49,6 +49,9 @@ struct SweepSettings {
   // Set: every arm trains data-parallel on the launch's ranks; batch sizes
   // are global batches, each split across the ranks.
   dist::DataParallel* data_parallel = nullptr;
+  // Steps are timed and nothing is evaluated (`--throughput-only` under a
+  // launch: step times, not convergence).
+  bool timing_only = false;
 };
 
 // "samples=30000", "steps=200", "seconds=5" -> kind and value; UsageError.

@@ -46,6 +46,10 @@ std::int64_t default_eval_samples(BudgetKind kind, double value, std::int64_t sm
 // seeds of tunes at 1,000 picked as well as at 2,000.
 constexpr std::int64_t kWholeRunEvalSamples = 1000;
 
+// `--throughput-only` under a launch: training seconds timed at each global
+// batch (rank 0's clock; at least a few steps are always timed).
+constexpr double kDataParallelTimedSeconds = 0.3;
+
 // One run of tune(): the plan, the hooks and what has been measured so far,
 // with one method per stage.
 class Tuner {
@@ -63,6 +67,7 @@ class Tuner {
     checkpoint(nullptr, incomplete_sweep("interrupted before the probe"), "the set-up");
     if (!measure_memory()) return finish();
     if (plan_.throughput_only) {
+      if (dp()) time_data_parallel();
       result_.phase_seconds.total = seconds_since(started_);
       return finish();
     }
@@ -93,9 +98,11 @@ class Tuner {
     const dist::DataParallel& d = *dp();
     const std::string world = "a data-parallel sweep (" + d.launch().launcher + ", " +
                               std::to_string(d.world_size()) + " ranks)";
-    if (plan_.whole_run || plan_.throughput_only) {
-      throw UsageError(world + " trains the early sweep's arms; the whole-run tune (--epochs, --train-samples) and "
-                               "--throughput-only run in one process: launch them without torchrun/srun");
+    if (plan_.whole_run) {
+      throw UsageError(world + " trains the early sweep's arms; the whole-run tune (--epochs, --train-samples) runs "
+                               "in one process: launch it without torchrun/srun, time this world size with "
+                               "`sweep --throughput-only` under the launch, and join the two with "
+                               "`batchtune report WHOLE.json --step-times THAT.json`");
     }
     if (!plan_.batch_sizes.empty() && plan_.batch_sizes.front() < d.world_size()) {
       throw UsageError("--batch-sizes " + std::to_string(plan_.batch_sizes.front()) + " is smaller than the " +
@@ -286,8 +293,7 @@ class Tuner {
     // for the scan to time.)
     // Nor under data-parallel: the scan's knee would be one device's, and a
     // rank scanning alone would keep the others waiting.
-    const bool scan =
-        plan_.throughput_only || (auto_sizes && !dp() && !(plan_.whole_run && settings_.base_batch <= 16));
+    const bool scan = !dp() && (plan_.throughput_only || (auto_sizes && !(plan_.whole_run && settings_.base_batch <= 16)));
     if (auto_sizes || plan_.throughput_only) {
       if (scan && !scan_throughput_knee()) return false;
     } else {
@@ -460,6 +466,76 @@ class Tuner {
     r.throughput_knee = result_.throughput_knee;
     r.phase_seconds.probe = result_.phase_seconds.probe;
     r.phase_seconds.throughput_scan = result_.phase_seconds.throughput_scan;
+  }
+
+  // `--throughput-only` under a launch: the throughput scan of this world
+  // size. Each global batch (powers of two up to the smallest rank's safe
+  // micro-batch x the ranks) trains data-parallel for a short while by rank
+  // 0's clock, with nothing evaluated; its median step (data, compute and the
+  // allreduce) becomes the scan's point at that global batch.
+  void time_data_parallel() {
+    const ProbeResult& p = *probe();
+    SweepSettings s = settings_;
+    s.min_batch = std::max<std::int64_t>(p.min_batch, dp()->world_size());
+    const std::int64_t smallest = std::max<std::int64_t>(16, s.min_batch);
+    s.batch_sizes = auto_batch_sizes(p.safe_max_batch, smallest, plan_.probe.search.multiple_of);
+    s.batch_sizes_source = "the throughput scan's: powers of two from " + std::to_string(smallest) + " to " +
+                           std::to_string(p.safe_max_batch) + " (the smallest rank's safe micro-batch x " +
+                           std::to_string(dp()->world_size()) + " ranks)";
+    s.budget_kind = BudgetKind::seconds;
+    s.budget_value = kDataParallelTimedSeconds;
+    s.seeds = 1;
+    s.shard_index = s.shard_count = 1;
+    s.warmup_share = 0;
+    s.eval_every_samples = 0;
+    s.timing_only = true;
+    *hooks_.progress << "scan: data-parallel over " << dp()->world_size() << " ranks: timing "
+                     << kDataParallelTimedSeconds << " s of steps (by rank 0's clock) at each global batch from "
+                     << s.batch_sizes.front() << " to " << s.batch_sizes.back() << "\n";
+    const auto start = clock_type::now();
+    SweepProgress progress;
+    progress.out = hooks_.progress;
+    progress.live = hooks_.live_progress;
+    progress.on_arm_done = [&](const SweepResult& so_far) {
+      SweepResult r = incomplete_sweep("interrupted during the data-parallel throughput scan");
+      r.throughput_scan = scan_points(so_far);
+      r.phase_seconds.throughput_scan = seconds_since(start);
+      checkpoint(probe(), r, "the throughput scan");
+    };
+    const SweepResult timed = run_sweep(workload_, s, meter_.get(), progress, *hooks_.stop, &peer_failure_);
+    meter_.reset();
+    result_.throughput_scan = scan_points(timed);
+    result_.phase_seconds.throughput_scan = seconds_since(start);
+    result_.throughput_knee = "data-parallel over " + std::to_string(dp()->world_size()) + " ranks (" +
+                              dp()->backend() + "): " + std::to_string(result_.throughput_scan.size()) + " of " +
+                              std::to_string(s.batch_sizes.size()) + " global batches timed, " +
+                              format_number(kDataParallelTimedSeconds, "%g") + " s of steps each";
+    if (timed.incomplete) {
+      result_.incomplete = true;
+      result_.incomplete_reason = "the data-parallel throughput scan stopped: " + timed.incomplete_reason;
+    }
+    // A rank's failure is the command's (exit codes as for a sweep); the
+    // points timed before it stay in the report.
+    if (!peer_failure_.empty()) return;
+    for (const SweepArm& a : timed.arms) {
+      if (a.status == ArmStatus::failed) result_.arms.push_back(a);  // finish() reads the failure from it
+    }
+  }
+
+  // Completed arms' step times as scan points (global batches).
+  static std::vector<ScanPoint> scan_points(const SweepResult& r) {
+    std::vector<ScanPoint> points;
+    for (const SweepArm& a : r.arms) {
+      if (a.status != ArmStatus::completed || !a.median_step_seconds || *a.median_step_seconds <= 0) continue;
+      ScanPoint pt;
+      pt.batch_size = a.batch_size;
+      pt.median_step_seconds = *a.median_step_seconds;
+      pt.samples_per_s = a.samples_per_s.value_or(double(a.batch_size) / *a.median_step_seconds);
+      pt.peak_bytes = a.peak_bytes;
+      pt.timed_steps = static_cast<int>(a.compute_seconds.size());
+      points.push_back(pt);
+    }
+    return points;
   }
 
   // The gradient noise scale: the smallest swept size against a larger one
