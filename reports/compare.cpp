@@ -176,6 +176,7 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
   std::set<std::int64_t> sizes;
   for (const auto& r : reports) {
     if (r.sweep) for (const auto& b : r.sweep->summaries) sizes.insert(b.batch_size);
+    if (r.sweep && is_throughput_only(*r.sweep)) for (const auto& p : r.sweep->throughput_scan) sizes.insert(p.batch_size);
     if (r.whole_run) for (const auto& p : r.whole_run->predictions) sizes.insert(p.batch_size);
   }
   const auto predicted_at = [](const Report& r, std::int64_t batch) -> std::optional<double> {
@@ -185,16 +186,41 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
     }
     return std::nullopt;
   };
+  // A throughput-only report's scan point at `batch`: its one median step.
+  const auto scan_at = [](const Report& r, std::int64_t batch) -> const ScanPoint* {
+    if (!r.sweep || !is_throughput_only(*r.sweep)) return nullptr;
+    for (const auto& p : r.sweep->throughput_scan) {
+      if (p.batch_size == batch && p.samples_per_s > 0) return &p;
+    }
+    return nullptr;
+  };
   for (std::int64_t batch : sizes) {
     ComparedBatch row;
     row.batch_size = batch;
+    const ScanPoint* base_scan = scan_at(first, batch);
     const BatchSummary* base = first.sweep ? summary_at(*first.sweep, batch) : nullptr;
+    std::optional<double> base_rate = base && base->samples_per_s ? std::optional<double>(base->samples_per_s->mean)
+                                                                   : std::nullopt;
+    if (base_scan) base_rate = base_scan->samples_per_s;
     const std::vector<double> base_times = base ? step_times_at(*first.sweep, batch) : std::vector<double>{};
     const std::vector<double> base_reps = base ? step_time_repetitions(*first.sweep, batch) : std::vector<double>{};
     for (std::size_t i = 0; i < reports.size(); ++i) {
       ComparedCell cell;
       cell.predicted_run_seconds = predicted_at(reports[i], batch);
       const BatchSummary* s = reports[i].sweep ? summary_at(*reports[i].sweep, batch) : nullptr;
+      const ScanPoint* scan = scan_at(reports[i], batch);
+      if (scan || (s && base_scan)) {
+        // One median each side at most: the ratio, no test.
+        cell.samples_per_s = scan ? std::optional<double>(scan->samples_per_s)
+                             : s->samples_per_s ? std::optional<double>(s->samples_per_s->mean) : std::nullopt;
+        cell.median_step_s = scan ? std::optional<double>(scan->median_step_seconds) : median_of(step_times_at(*reports[i].sweep, batch));
+        cell.verdict = i == 0 ? CompareVerdict::baseline
+                       : (base || base_scan) ? CompareVerdict::untested
+                                             : CompareVerdict::not_in_baseline;
+        if (i > 0) cell.throughput_ratio = ratio(cell.samples_per_s, base_rate);
+        row.cells.push_back(cell);
+        continue;
+      }
       if (!s) {
         cell.verdict = CompareVerdict::not_run;
         row.cells.push_back(cell);
@@ -313,6 +339,11 @@ std::string ratio_text(const std::optional<double>& r) { return r ? format_numbe
 std::string cell_text(const ComparedCell& cell) {
   if (cell.verdict == CompareVerdict::not_run) return "not run";
   std::string s = format_number(cell.samples_per_s, "%.1f");
+  if (cell.verdict == CompareVerdict::untested || (cell.verdict == CompareVerdict::baseline && cell.repetitions == 0)) {
+    // A scan point: one median, no repetitions to test.
+    return s + (cell.throughput_ratio ? " (" + ratio_text(cell.throughput_ratio) + ", " + to_string(cell.verdict) + ")"
+                                      : cell.verdict == CompareVerdict::baseline ? std::string() : " (" + to_string(cell.verdict) + ")");
+  }
   const std::string reps = std::to_string(cell.repetitions) + " reps" + (cell.unreliable ? ", unreliable" : "");
   const std::string verdict = to_string(cell.verdict);
   if (cell.throughput_ratio) s += " (" + ratio_text(cell.throughput_ratio) + ", " + verdict + ", " + reps + ")";
@@ -391,6 +422,13 @@ void render_comparison_text(std::ostream& out, const Comparison& c) {
       }
       out << '\n';
     }
+  }
+  const bool any_target = std::any_of(c.batches.begin(), c.batches.end(), [](const ComparedBatch& b) {
+    return std::any_of(b.cells.begin(), b.cells.end(), [](const ComparedCell& x) { return x.seconds_to_target.has_value(); });
+  });
+  if (!any_target) {
+    out << "time to target by batch size: none measured (no report reached a target loss)\n";
+    return;
   }
   out << "time to target by batch size\n";
   for (const auto& b : c.batches) {

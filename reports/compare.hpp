@@ -23,14 +23,17 @@ namespace batchtune {
 
 // How one report's step times at a batch size compare with the first
 // report's, by the U test.
-enum class CompareVerdict { baseline, faster, slower, within_noise, too_few_repetitions, not_run, not_in_baseline };
+// untested: a throughput-only report's scan point (one median step a size,
+// no steps kept to test), set beside the other only as a ratio.
+enum class CompareVerdict { baseline, faster, slower, within_noise, too_few_repetitions, not_run, not_in_baseline, untested };
 NLOHMANN_JSON_SERIALIZE_ENUM(CompareVerdict, {{CompareVerdict::baseline, "baseline"},
                                               {CompareVerdict::faster, "faster"},
                                               {CompareVerdict::slower, "slower"},
                                               {CompareVerdict::within_noise, "within noise"},
                                               {CompareVerdict::too_few_repetitions, "too few repetitions"},
                                               {CompareVerdict::not_run, "not run"},
-                                              {CompareVerdict::not_in_baseline, "not in baseline"}})
+                                              {CompareVerdict::not_in_baseline, "not in baseline"},
+                                              {CompareVerdict::untested, "untested (scan)"}})
 inline std::string to_string(CompareVerdict v) { return json_util::enum_word(v); }
 
 struct CompareSettings {

@@ -47,6 +47,47 @@ TEST_CASE("compare matches batch sizes, gives ratios and says what is noise", "[
   CHECK(j.at("steps_per_repetition") == 8);
 }
 
+TEST_CASE("compare sets throughput-only reports beside each other and beside a sweep, as untested ratios",
+          "[reports][compare]") {
+  const Report sweep = synthetic_report("a.json", 1e-4, 4000, 1, 200);
+  // A throughput-only report of the same workload: its scan, no arms.
+  auto scan_only = [&](const std::string& path, double step_s) {
+    Report r = sweep;
+    r.path = path;
+    SweepResult s;
+    for (std::int64_t b : {16, 64, 256, 1024}) {
+      s.throughput_scan.push_back(ScanPoint{b, step_s * double(b), 1.0 / step_s, 1 << 20, 30});
+    }
+    r.sweep = s;
+    r.recommendation.reset();
+    return r;
+  };
+  const Report slow = scan_only("slow.json", 1e-4), quick = scan_only("quick.json", 0.25e-4);
+  const Comparison c = compare_reports({slow, quick}, {});
+  REQUIRE(c.batches.size() == 4);
+  for (const auto& row : c.batches) {
+    CHECK(row.cells[0].verdict == CompareVerdict::baseline);
+    CHECK(row.cells[1].verdict == CompareVerdict::untested);
+    REQUIRE(row.cells[1].throughput_ratio.has_value());
+    CHECK(*row.cells[1].throughput_ratio == Approx(4.0));
+    CHECK_FALSE(row.cells[1].p_value.has_value());
+  }
+  std::ostringstream text;
+  render_comparison_text(text, c);
+  CHECK_THAT(text.str(), Catch::Contains("4.00x, untested (scan)") && Catch::Contains("none measured"));
+  // Beside a sweep: the sizes both have get a ratio; the scan's own sizes stand alone.
+  const Comparison mixed = compare_reports({sweep, quick}, {});
+  bool any_ratio = false;
+  for (const auto& row : mixed.batches) {
+    if (row.batch_size == 1024) CHECK(row.cells[1].verdict == CompareVerdict::not_in_baseline);
+    if (row.cells[0].verdict == CompareVerdict::baseline && row.cells[1].throughput_ratio) {
+      any_ratio = true;
+      CHECK(row.cells[1].verdict == CompareVerdict::untested);
+    }
+  }
+  CHECK(any_ratio);
+}
+
 TEST_CASE("compare tests block medians, not correlated single steps, and warns when they are few",
           "[reports][compare]") {
   // 40 steps a side, twice as fast and never overlapping: on raw steps the U
