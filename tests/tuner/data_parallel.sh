@@ -19,7 +19,8 @@
 #   9. --force without a probe and a samples budget that leaves a last batch
 #      of one sample: it is raised to one a rank;
 #  10. --throughput-only: global batches timed data-parallel, and `report
-#      --step-times` predicting a whole-run tune's run on the 2 ranks.
+#      --step-times` predicting a whole-run tune's run on the 2 ranks;
+#  11. SIGTERM to rank 0 between arms: both ranks stop, exit 7 each.
 # Usage: data_parallel.sh BATCHTUNE
 set -u
 bt=$1
@@ -269,5 +270,34 @@ PY
 ok=$?
 [[ $codes -eq 0 && $ok -eq 0 ]]
 check "--throughput-only over 2 ranks times global batches; report --step-times predicts the run on 2 ranks" $?
+
+# 11. A signal between arms: one-step arms at a global batch of 2048, each
+# followed by rank 0 timing that batch alone (five steps, the other rank
+# waiting): most of the time lies between two arms' collective steps, and a
+# SIGTERM to rank 0 at a random moment there lands there in about two tries
+# of three. The ranks agree before each arm, so both stop with exit 7; before
+# that, rank 0 stopped alone and rank 1, waiting in the next arm, exited 10
+# (4 of 6 tries). Two tries here.
+gap_ok=0
+for try in 1 2; do
+  launch 2 "$(free_port)" "$dir/gap$try" sweep --model mlp --data synthetic --mlp-hidden 256 --synthetic-train 4096 \
+    --synthetic-val 256 --eval-samples 64 --noise-repeats 0 --threads 1 --memory-limit 256MiB --dist-timeout 20 \
+    --batch-sizes 2048 --seeds 100 --budget steps=1 -o "$dir/gap$try.json"
+  for _ in $(seq 300); do  # until a few arms have finished (at most 30 s)
+    (( $(grep -c ': completed' "$dir/gap$try-0.err" 2>/dev/null || true) >= 3 )) && break
+    sleep 0.1
+  done
+  sleep "0.$((RANDOM % 10))"
+  kill -TERM "$(cat "$dir/gap$try-0.pid")"
+  wait "$(cat "$dir/gap$try-0.pid")"
+  c0=$?
+  wait "$(cat "$dir/gap$try-1.pid")"
+  c1=$?
+  echo "  try $try: SIGTERM to rank 0 after $(grep -c ': completed' "$dir/gap$try-0.err") one-step arms: exits $c0 and $c1"
+  $py -c "import json,sys; s=json.load(open(sys.argv[1]))['sweep']; assert s['incomplete'], s" "$dir/gap$try.json" ||
+    gap_ok=1
+  [[ $c0 -eq 7 && $c1 -eq 7 ]] || gap_ok=1
+done
+check "SIGTERM to rank 0 between arms: both ranks stop before the next arm, exit 7 each" $gap_ok
 
 check_summary

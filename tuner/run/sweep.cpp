@@ -575,8 +575,29 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
   // instead of on every seed of one size.
   for (int k = 0; k < s.seeds; ++k) {
     for (std::int64_t batch : s.batch_sizes) {
-      if (stop.load() || failed || stopped_with_peers) break;
+      if (failed || stopped_with_peers) break;
       if (!arm_in_shard(planned_index++, s.shard_index, s.shard_count)) continue;
+      if (s.data_parallel) {
+        // A signal that reached one rank between arms stops every rank here,
+        // before any starts the next arm (alone it would wait for the others).
+        try {
+          if (agree(*s.data_parallel, stop.load() ? 1 : 0).code > 0) {
+            stopped_with_peers = true;
+            break;
+          }
+        } catch (const dist::PeerFailure& e) {
+          r.incomplete = true;
+          r.incomplete_reason = std::string("data-parallel: before the arm at batch ") + std::to_string(batch) + ": " +
+                                e.what() + "; " + std::to_string(r.arms.size()) + " of " +
+                                std::to_string(total_arms) + " arms finished before it";
+          if (progress.out) *progress.out << (progress.live ? "\n" : "") << "sweep: " << e.what() << '\n';
+          if (peer_failure) *peer_failure = e.what();
+          summarise_sweep(r);
+          return r;
+        }
+      } else if (stop.load()) {
+        break;
+      }
       ArmPlan plan;
       plan.batch = batch;
       plan.seed = w.spec().seed + static_cast<std::uint64_t>(k);

@@ -511,8 +511,15 @@ class Tuner {
                               std::to_string(s.batch_sizes.size()) + " global batches timed, " +
                               format_number(kDataParallelTimedSeconds, "%g") + " s of steps each";
     if (timed.incomplete) {
+      const bool failed = !peer_failure_.empty() || std::any_of(timed.arms.begin(), timed.arms.end(), [](const SweepArm& a) {
+        return a.status == ArmStatus::failed;
+      });
       result_.incomplete = true;
-      result_.incomplete_reason = "the data-parallel throughput scan stopped: " + timed.incomplete_reason;
+      result_.incomplete_reason =
+          failed ? "the data-parallel throughput scan stopped: " + timed.incomplete_reason
+                 : "interrupted by " + hooks_.stop_cause() + " during the data-parallel throughput scan; " +
+                       std::to_string(result_.throughput_scan.size()) + " of " + std::to_string(s.batch_sizes.size()) +
+                       " global batches timed";
     }
     // A rank's failure is the command's (exit codes as for a sweep); the
     // points timed before it stay in the report.
