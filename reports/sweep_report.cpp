@@ -428,7 +428,7 @@ void from_json(const nlohmann::json& j, SweepResult& s) {
 }
 
 bool is_throughput_only(const SweepResult& s) {
-  return s.budget_value == 0 && !s.throughput_scan.empty() && s.arms.empty();
+  return s.budget_value == 0 && s.arms.empty() && (!s.throughput_scan.empty() || !s.throughput_knee.empty());
 }
 
 void render_sweep_text(std::ostream& out, const SweepResult& s) {

@@ -251,8 +251,8 @@ struct SweepResult {
 // are made of.
 std::vector<double> step_total_seconds(const SweepArm& arm);
 
-// A `sweep --throughput-only` record: the scan's timed steps, no arms and
-// no budget.
+// A `sweep --throughput-only` record: the scan (its points, or at least
+// its outcome in words), no arms and no budget.
 bool is_throughput_only(const SweepResult& s);
 
 // Where `arm`'s validation loss first crossed `target_loss` (see TimeToTarget);

@@ -280,12 +280,18 @@ check "--throughput-only over 2 ranks times global batches; report --step-times 
 # (4 of 6 tries). Two tries here.
 gap_ok=0
 for try in 1 2; do
-  launch 2 "$(free_port)" "$dir/gap$try" sweep --model mlp --data synthetic --mlp-hidden 256 --synthetic-train 4096 \
-    --synthetic-val 256 --eval-samples 64 --noise-repeats 0 --threads 1 --memory-limit 256MiB --dist-timeout 20 \
-    --batch-sizes 2048 --seeds 100 --budget steps=1 -o "$dir/gap$try.json"
-  for _ in $(seq 300); do  # until a few arms have finished (at most 30 s)
-    (( $(grep -c ': completed' "$dir/gap$try-0.err" 2>/dev/null || true) >= 3 )) && break
-    sleep 0.1
+  for attempt in 1 2 3; do  # again on another port when rank 0's was taken
+    launch 2 "$(free_port)" "$dir/gap$try" sweep --model mlp --data synthetic --mlp-hidden 256 --synthetic-train 4096 \
+      --synthetic-val 256 --eval-samples 64 --noise-repeats 0 --threads 1 --memory-limit 256MiB --dist-timeout 20 \
+      --batch-sizes 2048 --seeds 100 --budget steps=1 -o "$dir/gap$try.json"
+    for _ in $(seq 300); do  # until a few arms have finished (at most 30 s), or rank 0 has ended
+      (( $(grep -c ': completed' "$dir/gap$try-0.err" 2>/dev/null || true) >= 3 )) && break
+      kill -0 "$(cat "$dir/gap$try-0.pid")" 2>/dev/null || break
+      sleep 0.1
+    done
+    grep -qiE "address already in use|MASTER_PORT [0-9]+ is in use" "$dir/gap$try-0.err" || break
+    wait "$(cat "$dir/gap$try-0.pid")" "$(cat "$dir/gap$try-1.pid")"
+    echo "  (the port was taken before rank 0 bound it; launching again)"
   done
   sleep "0.$((RANDOM % 10))"
   kill -TERM "$(cat "$dir/gap$try-0.pid")"

@@ -92,6 +92,7 @@ void predict_with_step_times(Report& r, const ReportOptions& o) {
     where += (where.empty() ? "" : "; ") + std::string("data-parallel over ") + std::to_string(ranks->world_size) +
              " ranks, " + ranks->backend + ", global batches";
   }
+  if (other.sweep && other.sweep->incomplete) where += (where.empty() ? "" : "; ") + std::string("incomplete: ") + other.sweep->incomplete_reason;
   w.step_times_source = "--step-times " + o.step_times + (where.empty() ? "" : " (" + where + ")");
   analyse_whole_run(w, sizes);
   r.whole_run = w;

@@ -4,9 +4,12 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
+#include <type_traits>
 
 #include "probes/oom.hpp"
 #include "tuner/workload/precision.hpp"
@@ -49,6 +52,20 @@ struct DataParallel::Group {
 bool gloo_available() { return true; }
 
 namespace {
+// 2.4 and later: TCPStoreOptions::useLibUV, true by default, and a build
+// without libuv (Debian's 2.6) refuses to start the store with it. The
+// sockets backend is in every version: asked for where the option exists.
+template <class Options, class = void>
+struct HasUseLibUV : std::false_type {};
+template <class Options>
+struct HasUseLibUV<Options, std::void_t<decltype(std::declval<Options&>().useLibUV)>> : std::true_type {};
+template <class Options>
+void use_plain_sockets(Options& options) {
+  if constexpr (HasUseLibUV<Options>::value) options.useLibUV = false;
+}
+}  // namespace
+
+namespace {
 // A peer failure, in words: Gloo says "Connection reset by peer", "Timed
 // out waiting ...ms for recv", "Socket Timeout".
 [[noreturn]] void peer_failed(const std::string& what, const std::exception& e, const DataParallel& dp) {
@@ -68,10 +85,13 @@ std::unique_ptr<DataParallel> DataParallel::connect(const LaunchInfo& launch, st
     so.numWorkers = static_cast<std::size_t>(launch.world_size);
     so.waitWorkers = true;
     so.timeout = timeout;
+    use_plain_sockets(so);
     group->store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, so);
   } catch (const std::exception& e) {
-    const std::string what = e.what();
-    if (launch.rank == 0 && what.find("Address already in use") != std::string::npos) {
+    std::string what = e.what();
+    std::transform(what.begin(), what.end(), what.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (launch.rank == 0 && (what.find("address already in use") != std::string::npos ||
+                             what.find("eaddrinuse") != std::string::npos)) {
       throw PeerFailure("rank 0 could not listen on " + where + ": MASTER_PORT " +
                         std::to_string(launch.master_port) +
                         " is in use on this machine; launch again with a free port (torchrun --master-port, or "

@@ -454,7 +454,7 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
   }
   if (meter) arm.peak_bytes = meter->peak_bytes();
   arm.padding_share = w.padding_share(first_sampler, plan.batch, arm.steps);
-  if (dp && arm.status == ArmStatus::completed && arm.median_step_seconds && !clock.stop_all) {
+  if (dp && arm.status == ArmStatus::completed && arm.median_step_seconds && !clock.stop_all && !s.timing_only) {
     time_one_rank(w, *dp, *model, *optimizer, plan.batch, sampler, arm);
   }
   clock.evaluation_seconds += eval_seconds;
@@ -601,7 +601,9 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
       ArmPlan plan;
       plan.batch = batch;
       plan.seed = w.spec().seed + static_cast<std::uint64_t>(k);
-      plan.lr = scaled_learning_rate(s.lr_scaling, w.optimizer().learning_rate, s.base_batch, batch);
+      // Timing only: every step's work at a rate of zero, as the throughput
+      // scan's (the weights never move, so no size can diverge).
+      plan.lr = s.timing_only ? 0.0 : scaled_learning_rate(s.lr_scaling, w.optimizer().learning_rate, s.base_batch, batch);
       if (s.budget_kind == BudgetKind::samples) {
         plan.total_samples = static_cast<std::int64_t>(s.budget_value);
         plan.planned_steps = (plan.total_samples + batch - 1) / batch;
@@ -659,6 +661,19 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
     }
     if (failed || stopped_with_peers) break;
   }
+  if (s.data_parallel && !failed && !stopped_with_peers) {
+    // A signal that reached one rank after the last arm's own agreement
+    // (while rank 0 timed the batch alone) stops every rank the same way.
+    try {
+      if (agree(*s.data_parallel, stop.load() ? 1 : 0).code > 0) stopped_with_peers = true;
+    } catch (const dist::PeerFailure& e) {
+      r.incomplete = true;
+      r.incomplete_reason = std::string("data-parallel: after the last arm: ") + e.what();
+      if (peer_failure) *peer_failure = e.what();
+      summarise_sweep(r);
+      return r;
+    }
+  }
   if (failed) {
     r.incomplete = true;
     r.incomplete_reason = "the arm at batch " + std::to_string(failed->batch_size) + " (seed " +
@@ -667,8 +682,10 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
                           " arms finished before it";
   } else if (stop.load() || stopped_with_peers) {
     r.incomplete = true;
+    const bool cut = !r.arms.empty() && r.arms.back().status == ArmStatus::interrupted;
     r.incomplete_reason = "interrupted by a signal after " + std::to_string(r.arms.size()) + " of " +
-                          std::to_string(total_arms) + " arms; the last may be partial (status interrupted)";
+                          std::to_string(total_arms) + " arms" +
+                          (cut ? "; the last is partial (status interrupted)" : "; none was cut short");
   }
   summarise_sweep(r);
   return r;

@@ -130,7 +130,7 @@ class Tuner {
 
   TuneOutcome finish() {
     outcome_.sweep = result_;
-    const bool failed = trunk_failed_ || std::any_of(result_.arms.begin(), result_.arms.end(),
+    const bool failed = trunk_failed_ || scan_failed_ || std::any_of(result_.arms.begin(), result_.arms.end(),
                                                      [](const SweepArm& a) { return a.status == ArmStatus::failed; });
     outcome_.end = !peer_failure_.empty() ? TuneEnd::rank_failed
                    : failed               ? TuneEnd::model_failed
@@ -479,9 +479,10 @@ class Tuner {
     s.min_batch = std::max<std::int64_t>(p.min_batch, dp()->world_size());
     const std::int64_t smallest = std::max<std::int64_t>(16, s.min_batch);
     s.batch_sizes = auto_batch_sizes(p.safe_max_batch, smallest, plan_.probe.search.multiple_of);
-    s.batch_sizes_source = "the throughput scan's: powers of two from " + std::to_string(smallest) + " to " +
-                           std::to_string(p.safe_max_batch) + " (the smallest rank's safe micro-batch x " +
-                           std::to_string(dp()->world_size()) + " ranks)";
+    s.batch_sizes_source = "the data-parallel throughput scan's: powers of two from " +
+                           std::to_string(s.batch_sizes.front()) + " to " + std::to_string(s.batch_sizes.back()) +
+                           " (the smallest rank's safe micro-batch x " + std::to_string(dp()->world_size()) + " ranks)";
+    result_.batch_sizes_source = s.batch_sizes_source;
     s.budget_kind = BudgetKind::seconds;
     s.budget_value = kDataParallelTimedSeconds;
     s.seeds = 1;
@@ -509,7 +510,8 @@ class Tuner {
     result_.throughput_knee = "data-parallel over " + std::to_string(dp()->world_size()) + " ranks (" +
                               dp()->backend() + "): " + std::to_string(result_.throughput_scan.size()) + " of " +
                               std::to_string(s.batch_sizes.size()) + " global batches timed, " +
-                              format_number(kDataParallelTimedSeconds, "%g") + " s of steps each";
+                              format_number(kDataParallelTimedSeconds, "%g") +
+                              " s of steps each at a learning rate of 0; peak memory is rank 0's";
     if (timed.incomplete) {
       const bool failed = !peer_failure_.empty() || std::any_of(timed.arms.begin(), timed.arms.end(), [](const SweepArm& a) {
         return a.status == ArmStatus::failed;
@@ -521,12 +523,11 @@ class Tuner {
                        std::to_string(result_.throughput_scan.size()) + " of " + std::to_string(s.batch_sizes.size()) +
                        " global batches timed";
     }
-    // A rank's failure is the command's (exit codes as for a sweep); the
-    // points timed before it stay in the report.
-    if (!peer_failure_.empty()) return;
-    for (const SweepArm& a : timed.arms) {
-      if (a.status == ArmStatus::failed) result_.arms.push_back(a);  // finish() reads the failure from it
-    }
+    // A failed size (the model's own error) ends the command as a failed
+    // sweep does (exit 5); the points timed before it stay in the report,
+    // whose reason names the size.
+    scan_failed_ = std::any_of(timed.arms.begin(), timed.arms.end(),
+                               [](const SweepArm& a) { return a.status == ArmStatus::failed; });
   }
 
   // Completed arms' step times as scan points (global batches).
@@ -757,6 +758,7 @@ class Tuner {
   NoiseScale noise_;
   TuneOutcome outcome_;
   bool trunk_failed_ = false;
+  bool scan_failed_ = false;  // a size of the data-parallel throughput scan failed (the model's error)
 };
 
 }  // namespace
