@@ -75,6 +75,16 @@ namespace {
 }
 }  // namespace
 
+namespace {
+std::string not_all_arrived(const LaunchInfo& launch, const std::string& where, std::chrono::milliseconds timeout,
+                            const std::exception& e) {
+  return "rank " + std::to_string(launch.rank) + ": not every one of the " + std::to_string(launch.world_size) +
+         " ranks (WORLD_SIZE) arrived at " + where + " within --dist-timeout " +
+         std::to_string(timeout.count() / 1000) + " s (" + first_line(e.what()) +
+         "); start all of them, or launch with a smaller world";
+}
+}  // namespace
+
 std::unique_ptr<DataParallel> DataParallel::connect(const LaunchInfo& launch, std::chrono::milliseconds timeout) {
   auto group = std::make_unique<Group>();
   const std::string where = launch.master_addr + ":" + std::to_string(launch.master_port);
@@ -97,6 +107,11 @@ std::unique_ptr<DataParallel> DataParallel::connect(const LaunchInfo& launch, st
                         " is in use on this machine; launch again with a free port (torchrun --master-port, or "
                         "export MASTER_PORT)");
     }
+    // 2.x's store server waits for the workers itself (1.13's returns, and
+    // the group's constructor times out instead, below).
+    if (what.find("waiting for clients") != std::string::npos || what.find("clients joined") != std::string::npos) {
+      throw PeerFailure(not_all_arrived(launch, where, timeout, e));
+    }
     throw PeerFailure("rank " + std::to_string(launch.rank) + " could not meet the other ranks at " + where +
                       " within --dist-timeout " + std::to_string(timeout.count() / 1000) + " s (" +
                       first_line(e.what()) + "); start all " + std::to_string(launch.world_size) +
@@ -113,10 +128,7 @@ std::unique_ptr<DataParallel> DataParallel::connect(const LaunchInfo& launch, st
     options->threads = 2;
     group->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(group->store, launch.rank, launch.world_size, options);
   } catch (const std::exception& e) {
-    throw PeerFailure("rank " + std::to_string(launch.rank) + ": not every one of the " +
-                      std::to_string(launch.world_size) + " ranks (WORLD_SIZE) arrived at " + where + " within " +
-                      "--dist-timeout " + std::to_string(timeout.count() / 1000) + " s (" + first_line(e.what()) +
-                      "); start all of them, or launch with a smaller world");
+    throw PeerFailure(not_all_arrived(launch, where, timeout, e));
   }
   return std::unique_ptr<DataParallel>(new DataParallel(launch, timeout, std::move(group)));
 }
