@@ -524,7 +524,7 @@ class Tuner {
                        " global batches timed";
     }
     // A failed size (the model's own error) ends the command as a failed
-    // sweep does (exit 5); the points timed before it stay in the report,
+    // sweep does (exit 9); the points timed before it stay in the report,
     // whose reason names the size.
     scan_failed_ = std::any_of(timed.arms.begin(), timed.arms.end(),
                                [](const SweepArm& a) { return a.status == ArmStatus::failed; });
