@@ -1,11 +1,15 @@
 #include "tuner/workload/workload.hpp"
 
+#include <dlfcn.h>
+
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 #include "reports/error.hpp"
@@ -363,10 +367,32 @@ Workload::Workload(WorkloadSpec spec, Dataset data, ModelFactory factory, torch:
       loss_(loss),
       optimizer_(optimizer) {}
 
+namespace {
+// LibTorch 2.x on a pthread OpenBLAS (Debian 13: libtorch 2.6 with
+// libopenblas0-pthread, which scripts/setup.sh installs): each of LibTorch's
+// OpenMP threads calls into OpenBLAS, whose own threads then spin against
+// them. Measured on a 2-core VM, the default mlp at 2 intra-op threads ran
+// 206 samples/s at batch 8 where one thread ran 18,207 (and 1,938 against
+// 84,085 at 64); with OpenBLAS held to one thread, 18,619 and 74,909. So
+// where LibTorch runs more than one intra-op thread, OpenBLAS is held to one,
+// unless OPENBLAS_NUM_THREADS says otherwise. LibTorch 1.13 (Debian 12) shows
+// no such contention and loses 13-28% on GEMM-bound steps with OpenBLAS
+// held to one, so it is left alone. A build without OpenBLAS (MKL, the
+// reference BLAS) has no such symbol: nothing happens.
+void settle_blas_threads() {
+#if TORCH_VERSION_MAJOR >= 2
+  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr || at::get_num_threads() <= 1) return;
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
+#endif
+}
+}  // namespace
+
 Workload Workload::create(const WorkloadSpec& spec) {
   if (spec.threads < 0) throw UsageError("--threads must be positive");
   const torch::Device device = resolve_device(spec.device);
   if (spec.threads > 0) at::set_num_threads(spec.threads);
+  settle_blas_threads();
 
   const bool user_model = !is_builtin(spec.model);
   if (user_model && !looks_like_path(spec.model)) {
@@ -528,6 +554,7 @@ Workload Workload::from_parts(WorkloadParts parts) {
   if (parts.threads < 0) throw UsageError("threads must be positive");
   const torch::Device device = resolve_device(parts.device);
   if (parts.threads > 0) at::set_num_threads(parts.threads);
+  settle_blas_threads();
   Dataset& d = parts.data;
   if (d.train.size() < 1 || d.validation.size() < 1) {
     throw InputError("the data (" + d.name + ") needs at least one training and one validation sample");
