@@ -41,7 +41,17 @@ std::optional<std::int64_t> recommended_batch(const Report& r) {
 
 std::vector<BatchSummary> summaries_of(const SweepResult& sweep) {
   std::vector<BatchSummary> summaries = sweep.summaries;
-  if (summaries.empty()) {
+  if (summaries.empty() && is_throughput_only(sweep)) {
+    // A throughput-only report: its scan's points, one median step each.
+    for (const auto& p : sweep.throughput_scan) {
+      if (p.samples_per_s <= 0) continue;
+      BatchSummary s;
+      s.batch_size = p.batch_size;
+      s.peak_bytes = p.peak_bytes;
+      s.samples_per_s = spread_of({p.samples_per_s});
+      summaries.push_back(s);
+    }
+  } else if (summaries.empty()) {
     std::map<std::int64_t, std::vector<const SweepArm*>> by_batch;
     for (const auto& arm : sweep.arms) by_batch[arm.batch_size].push_back(&arm);
     for (const auto& [batch_size, arms] : by_batch) {
@@ -87,9 +97,10 @@ bool throughput_chart(std::ostream& out, const Report& r) {
     same_seeds = same_seeds && s->samples_per_s->n == points.front()->samples_per_s->n;
     seeds = std::max(seeds, s->samples_per_s->n);
   }
-  const std::string subtitle = seeds > 1 ? std::string("mean over ") + (same_seeds ? "" : "up to ") +
-                                               std::to_string(seeds) + " seeds, whiskers min to max"
-                                         : "";
+  const std::string subtitle = is_throughput_only(*r.sweep) ? std::string("timed steps at each size, no training runs")
+                               : seeds > 1 ? std::string("mean over ") + (same_seeds ? "" : "up to ") +
+                                                 std::to_string(seeds) + " seeds, whiskers min to max"
+                                           : "";
   Plot plot("throughput", "Throughput", subtitle,
                log2_axis(x, "batch size (samples, log2 scale)", Plot::kPlotWidth),
                linear_axis(y, "throughput (samples/s)", true, 5));

@@ -57,6 +57,9 @@ TEST_CASE("a throughput-only report shows its timed sizes, not an empty sweep ta
   CHECK_THAT(page.str(), Catch::Contains("<h3>Throughput only</h3>"));
   CHECK_THAT(page.str(), Catch::Contains("<tr><td>32</td><td>6400</td><td>5 ms</td><td>2.0 MiB</td><td>40</td></tr>"));
   CHECK_THAT(page.str(), !Catch::Contains("Sweep: per batch size"));
+  // The throughput chart draws the scan's points.
+  CHECK_THAT(page.str(), Catch::Contains("timed steps at each size, no training runs"));
+  CHECK_THAT(page.str(), !Catch::Contains("No throughput chart"));
   render_sweep_text(text, s);
   CHECK_THAT(text.str(), Catch::Contains("sweep: throughput only"));
   CHECK_THAT(text.str(), !Catch::Contains("val_loss"));
