@@ -8,8 +8,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <utility>
 #include <type_traits>
+#include <utility>
 
 #include "probes/oom.hpp"
 #include "tuner/workload/precision.hpp"
@@ -63,9 +63,7 @@ template <class Options>
 void use_plain_sockets(Options& options) {
   if constexpr (HasUseLibUV<Options>::value) options.useLibUV = false;
 }
-}  // namespace
 
-namespace {
 // A peer failure, in words: Gloo says "Connection reset by peer", "Timed
 // out waiting ...ms for recv", "Socket Timeout".
 [[noreturn]] void peer_failed(const std::string& what, const std::exception& e, const DataParallel& dp) {
@@ -73,9 +71,7 @@ namespace {
                     ": a peer died, ran out of memory or stopped answering within --dist-timeout " +
                     std::to_string(dp.timeout().count() / 1000) + " s (" + first_line(e.what()) + ")");
 }
-}  // namespace
 
-namespace {
 std::string not_all_arrived(const LaunchInfo& launch, const std::string& where, std::chrono::milliseconds timeout,
                             const std::exception& e) {
   return "rank " + std::to_string(launch.rank) + ": not every one of the " + std::to_string(launch.world_size) +
