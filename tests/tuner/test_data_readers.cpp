@@ -88,6 +88,71 @@ TEST_CASE("IDX files: gzipped or plain, and broken ones named", "[tuner][data]")
     CHECK(t.sizes() == torch::IntArrayRef({12, 4, 4}));
     CHECK(t.flatten()[150].item<int>() == 150 % 251);
   }
+  SECTION("gzip streams: several members, trailing bytes, a lying size trailer, a cut or corrupt stream") {
+    const std::string plain = dir.file("train-images-idx3-ubyte");
+    const std::vector<std::uint8_t> bytes = idx_bytes({12, 4, 4}, 251);
+    // One gzip member of the given bytes, in memory.
+    auto gzip_of = [&](const std::uint8_t* data, std::size_t n) {
+      const std::string tmp = dir.file("member.gz");
+      gzFile gz = gzopen(tmp.c_str(), "wb");
+      gzwrite(gz, data, static_cast<unsigned>(n));
+      gzclose(gz);
+      std::ifstream in(tmp, std::ios::binary);
+      return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+    auto read_as = [&](const std::vector<std::uint8_t>& file) {
+      fs::remove(plain);
+      write_bytes(plain + ".gz", file);
+      return read_idx_file(plain + ".gz", 3);
+    };
+    const auto whole = gzip_of(bytes.data(), bytes.size());
+    const torch::Tensor expected = read_as(whole);
+    CHECK(expected.flatten()[150].item<int>() == 150 % 251);
+
+    // gzip -c a b > ab.gz: the members read as one stream. The last member's
+    // size trailer (10 bytes) is all the reader has to size its buffer by:
+    // 76,816 bytes must grow it.
+    const std::vector<std::uint8_t> large = idx_bytes({300, 16, 16}, 251);
+    auto two = gzip_of(large.data(), large.size() - 10);
+    const auto rest = gzip_of(large.data() + large.size() - 10, 10);
+    two.insert(two.end(), rest.begin(), rest.end());
+    const torch::Tensor joined = read_as(two);
+    CHECK(joined.sizes() == torch::IntArrayRef({300, 16, 16}));
+    CHECK(joined.flatten()[300 * 256 - 1].item<int>() == (300 * 256 - 1) % 251);
+
+    // Bytes after a whole member are ignored, as gunzip ignores them.
+    auto padded = whole;
+    padded.insert(padded.end(), {0, 0, 0, 7, 9});
+    CHECK(read_as(padded).equal(expected));
+
+    // A size trailer that disagrees with the data is corruption (zlib checks
+    // it), whether it claims too little or 4 GiB.
+    auto small_hint = whole;
+    small_hint[small_hint.size() - 4] = 1;
+    for (std::size_t i = 3; i >= 1; --i) small_hint[small_hint.size() - i] = 0;
+    CHECK_THROWS_WITH(read_as(small_hint), Catch::Contains("corrupt or truncated"));  // zlib checks ISIZE
+    auto big_hint = whole;
+    for (std::size_t i = 4; i >= 1; --i) big_hint[big_hint.size() - i] = 0xff;
+    CHECK_THROWS_WITH(read_as(big_hint), Catch::Contains("corrupt or truncated"));
+
+    // Cut short, or a flipped byte inside the deflate data.
+    auto cut = whole;
+    cut.resize(cut.size() - 12);
+    CHECK_THROWS_WITH(read_as(cut), Catch::Contains("corrupt or truncated") && Catch::Contains(plain));
+    auto flipped = whole;
+    flipped[flipped.size() / 2] ^= 0x5a;
+    CHECK_THROWS_WITH(read_as(flipped), Catch::Contains("download it again"));
+  }
+  SECTION("images are standardised with the training split's exact mean and deviation") {
+    const Dataset d = load_idx_dataset(dir.path().string(), "mnist-idx");
+    // The element-wise reference: x / 255, then the training mean and deviation.
+    const torch::Tensor raw = read_idx_file(dir.file("train-images-idx3-ubyte"), 3).to(torch::kFloat64).div(255.0);
+    const double mean = raw.mean().item<double>(), stddev = raw.std().item<double>();
+    CHECK(d.train.inputs.sizes() == torch::IntArrayRef({12, 1, 4, 4}));
+    CHECK(torch::allclose(d.train.inputs.to(torch::kFloat64), ((raw - mean) / stddev).unsqueeze(1), 1e-5, 1e-5));
+    const torch::Tensor val = read_idx_file(dir.file("t10k-images-idx3-ubyte"), 3).to(torch::kFloat64).div(255.0);
+    CHECK(torch::allclose(d.validation.inputs.to(torch::kFloat64), ((val - mean) / stddev).unsqueeze(1), 1e-5, 1e-5));
+  }
   SECTION("a truncated file says so") {
     auto bytes = idx_bytes({12, 4, 4}, 251);
     bytes.resize(bytes.size() - 7);
