@@ -160,6 +160,13 @@ class Tuner {
       s.budget_kind = *plan_.budget_kind;
       s.budget_value = plan_.budget_value;
     }
+    if (plan_.whole_run && plan_.whole_run->target_accuracy && !workload_.has_accuracy()) {
+      throw UsageError("--target-accuracy: --model " + workload_.spec().model + " on --data " + workload_.spec().data +
+                       " has no accuracy to reach (" +
+                       (workload_.loss_kind() == LossKind::model ? "it returns its own loss" : "a regression loss") +
+                       "); give the run's target as --target-loss, or leave it out for the base batch's loss at the "
+                       "run's end");
+    }
     if (!auto_sizes && plan_.batch_sizes.back() > train_size) {
       throw UsageError("--batch-sizes " + std::to_string(plan_.batch_sizes.back()) +
                        " is larger than the training set (" + std::to_string(train_size) + " samples of --data " +

@@ -161,6 +161,10 @@ class Workload {
   Evaluation evaluate_training(Model& model, std::int64_t max_samples, std::int64_t batch_size = 512) const;
 
   const Dataset& data() const { return data_; }
+  LossKind loss_kind() const { return loss_; }
+  // Whether evaluations measure an accuracy: a classification loss on the
+  // model's outputs (not a regression loss, nor a model's own loss).
+  bool has_accuracy() const { return loss_ != LossKind::model && data_.task != TaskKind::regression; }
   const torch::Device& device() const { return device_; }
   const OptimizerSettings& optimizer() const { return optimizer_; }
   Precision precision() const { return precision_; }
