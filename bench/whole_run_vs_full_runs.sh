@@ -27,7 +27,7 @@
 #
 #   bench/whole_run_vs_full_runs.sh [BUILD_DIR]
 #   environment: SIZES (default "16 32 64 128 256 512 1024 2048 4096"),
-#                FACTORS (default "0.5 1 2"), SEEDS (default "1 2"), EPOCHS (3),
+#                FACTORS (default "0.5 1 2"), SEEDS (default "1 2"), EPOCHS (10),
 #                TUNE_SEEDS (the tunes' seeds, default "0 1 2 3 4"),
 #                TARGET (a --target-loss for the tune and the full runs; default:
 #                the tune's own, the base batch's loss at the run's end on its fit),
@@ -52,7 +52,7 @@ bt=$build/batchtune
 sizes=${SIZES:-16 32 64 128 256 512 1024 2048 4096}
 factors=${FACTORS:-0.5 1 2}
 seeds=${SEEDS:-1 2}
-epochs=${EPOCHS:-3}
+epochs=${EPOCHS:-10}
 tune_seeds=${TUNE_SEEDS:-0 1 2 3 4}
 out=${BATCHTUNE_BENCH_OUT:-$(mktemp -d)}
 mkdir -p "$out"

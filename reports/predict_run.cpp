@@ -21,6 +21,8 @@ constexpr int kPhases = 64;
 constexpr double kPerfectScaling = 0.05;
 // A schedule is proposed only when it saves at least this share.
 constexpr double kScheduleSaving = 0.05;
+// Predicted times this close to the fastest are a tie: the smallest size wins.
+constexpr double kNearTie = 0.05;
 
 std::string fmt(const char* format, double v) {
   char buf[64];
@@ -851,8 +853,15 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
     w.predictions.push_back(p);
   }
   if (w.predictions.empty()) return;
-  const auto best = std::min_element(w.predictions.begin(), w.predictions.end(),
-                                     [](const RunPrediction& a, const RunPrediction& b) { return a.seconds < b.seconds; });
+  // The fastest prediction, or the smallest size predicted within
+  // kNearTie of it: S(B) t(B) is flat near its minimum (between B_sat and
+  // B_crit), the fit does not separate sizes that close, and of two such the
+  // smaller needs fewer samples and less memory.
+  const auto fastest = std::min_element(w.predictions.begin(), w.predictions.end(),
+                                        [](const RunPrediction& a, const RunPrediction& b) { return a.seconds < b.seconds; });
+  const auto best = std::find_if(w.predictions.begin(), w.predictions.end(), [&](const RunPrediction& p) {
+    return p.seconds <= (1.0 + kNearTie) * fastest->seconds;
+  });
   w.best_batch = best->batch_size;
   // What a from-init estimate would pick: B_crit held at the first point's.
   if (w.early_critical_batch) {
@@ -1139,6 +1148,14 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
                       fmt("%.0f", best->steps) + " steps at " +
                       (best->step_s < 1.0 ? fmt("%.3g", 1000.0 * best->step_s) + " ms" : format_seconds(best->step_s)) +
                       " a step");
+  const auto fastest = std::min_element(w.predictions.begin(), w.predictions.end(),
+                                        [](const RunPrediction& a, const RunPrediction& b) { return a.seconds < b.seconds; });
+  if (fastest->batch_size != best->batch_size) {
+    r.reasons.push_back("batch " + std::to_string(fastest->batch_size) + " is predicted " +
+                        fmt("%.1f", 100.0 * (1.0 - fastest->seconds / best->seconds)) +
+                        "% faster, within the " + fmt("%.0f", 100.0 * kNearTie) +
+                        "% the prediction does not separate: the smaller batch is kept (fewer samples, less memory)");
+  }
   if (w.critical_batch_at_target) {
     std::string s = w.critical_fit ? "B_crit grows as the loss falls: " : "B_crit at the branch points: ";
     for (const auto& p : w.branch_points) {

@@ -254,7 +254,7 @@ struct WholeRun {
   std::optional<double> early_critical_batch;       // the first branch point's: what a from-init sweep sees
   std::optional<double> noise_to_critical_ratio;    // median of B_simple / B_crit at the branch points
   std::vector<RunPrediction> predictions;
-  std::optional<std::int64_t> best_batch;           // argmin of the predicted time
+  std::optional<std::int64_t> best_batch;           // the smallest size predicted within 5% of the fastest
   std::optional<std::int64_t> early_best_batch;     // the same with B_crit held at the early estimate
   std::optional<BatchSchedule> schedule;
   std::vector<std::string> notes;

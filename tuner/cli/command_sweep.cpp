@@ -55,7 +55,7 @@ struct SweepOptions {
   double target_accuracy = -1;
   double trunk_share = 0.2;
   int branch_points = 2;
-  double tune_share = 0.35;
+  double tune_share = 0.4;
   int lr_grid = 0;
   bool throughput_only = false;
   std::string shard;

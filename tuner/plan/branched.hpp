@@ -34,7 +34,7 @@ struct BranchedSettings {
   std::string extra_step_seconds_source;
   double trunk_share = 0.2;     // of the planned run's samples
   int branch_points = 2;
-  double budget_share = 0.35;   // trunk + arms, in samples, against the planned run
+  double budget_share = 0.4;    // trunk + arms, in samples, against the planned run
   int lr_grid = 0;              // K: also 2^-K .. 2^K times the rule's rate
   std::int64_t min_arm_steps = 8;
   int trunk_evaluations = 24;

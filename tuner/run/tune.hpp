@@ -39,7 +39,7 @@ struct WholeRunPlan {
   std::optional<double> target_accuracy;
   double trunk_share = 0.2;              // of the run, trained at the base batch
   int branch_points = 2;
-  double budget_share = 0.35;            // the tune's samples against the run's
+  double budget_share = 0.4;             // the tune's samples against the run's
   int lr_grid = 0;
   // Step times from another machine's report, instead of this one's.
   std::vector<std::pair<std::int64_t, double>> step_seconds;
