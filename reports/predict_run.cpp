@@ -23,6 +23,9 @@ constexpr double kPerfectScaling = 0.05;
 constexpr double kScheduleSaving = 0.05;
 // Predicted times this close to the fastest are a tie: the smallest size wins.
 constexpr double kNearTie = 0.05;
+// B_crit's growth with the loss is carried past the branch points only when
+// its exponent is this many standard errors below zero.
+constexpr double kGrowthSigmas = 2.0;
 
 std::string fmt(const char* format, double v) {
   char buf[64];
@@ -676,7 +679,28 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
         ss += e * e;
       }
       f.log_residual_sd = lx.size() > 2 ? std::sqrt(ss / double(lx.size() - 2)) : 0.0;
-      if (f.exponent > 0) {
+      // The exponent's standard error from the points' bands (their weights
+      // are 1 / sd^2), widened by the residuals' excess where there are more
+      // than two points.
+      double wsum_x = 0, wx = 0;
+      for (std::size_t i = 0; i < lx.size(); ++i) {
+        wsum_x += lw[i];
+        wx += lw[i] * lx[i];
+      }
+      double sxx_w = 0, chi2 = 0;
+      for (std::size_t i = 0; i < lx.size(); ++i) {
+        sxx_w += lw[i] * (lx[i] - wx / wsum_x) * (lx[i] - wx / wsum_x);
+        const double e = ly[i] - (line->intercept + line->slope * lx[i]);
+        chi2 += lw[i] * e * e;
+      }
+      const double excess = lx.size() > 2 ? std::max(1.0, std::sqrt(chi2 / double(lx.size() - 2))) : 1.0;
+      const double exponent_se = sxx_w > 0 ? excess / std::sqrt(sxx_w) : std::numeric_limits<double>::infinity();
+      // A growth the points do not tell from none is not carried past them:
+      // two points close in loss, each uncertain several-fold, give any
+      // exponent (measured: -6 to -13 through points 0.07 apart, carried to
+      // 4-28x the full runs' B_crit; past the trunk B_crit levelled off).
+      const bool undetermined = f.exponent <= 0 && -f.exponent < kGrowthSigmas * exponent_se;
+      if (f.exponent > 0 || undetermined) {
         // B_crit falling as the loss falls runs against every measurement in
         // the literature (McCandlish et al. 2018, Merrill et al. 2025); with
         // a few noisy points it is the noise. Held at the points' geometric
@@ -690,9 +714,18 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
         for (double v : ly) ss2 += (v - mean) * (v - mean);
         model.constant = std::exp(mean);
         log_sd = std::max(log_sd, std::sqrt(ss2 / double(std::max<std::size_t>(1, ly.size() - 1))));
-        w.notes.push_back("the branch points' B_crit did not grow as the loss fell (fitted exponent " +
-                          fmt("%.2f", f.exponent) + " > 0, as it can when the rule's rate nears the curvature limit at the larger sizes); not carried past the measurements: held at their geometric mean (weighted by their bands), " +
-                          fmt("%.0f", model.constant));
+        if (f.exponent > 0) {
+          w.notes.push_back("the branch points' B_crit did not grow as the loss fell (fitted exponent " +
+                            fmt("%.2f", f.exponent) + " > 0, as it can when the rule's rate nears the curvature limit at the larger sizes); not carried past the measurements: held at their geometric mean (weighted by their bands), " +
+                            fmt("%.0f", model.constant));
+        } else {
+          w.notes.push_back("the branch points do not say how fast B_crit grows as the loss falls (fitted exponent " +
+                            fmt("%.2f", f.exponent) + " +- " + fmt("%.2f", exponent_se) +
+                            ", within " + fmt("%.0f", kGrowthSigmas) +
+                            " standard errors of none, from their bands): not carried past the measurements: held "
+                            "at their geometric mean (weighted by their bands), " + fmt("%.0f", model.constant) +
+                            "; more --branch-points or longer arms (--tune-share) pin it down");
+        }
       } else {
         w.critical_fit = f;
         model.fit = f;
@@ -990,16 +1023,21 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
   if (!w.loss_extension || !(w.loss_extension->rms_error > 0) || w.predictions.empty()) return;
   const NoiseDraws d = draw_arm_noise(w, candidate_sizes);
   apply_draws(w, d);
-  // A measured B_crit outside its own draws' 16th-84th percentiles is the
-  // fit's instability, not the data's answer (measured: one branch point's
+  // A measured B_crit below its own draws' 16th percentile is the fit's
+  // instability, not the data's answer (measured: one branch point's
   // narrow leave-one-out band pulled a two-point estimate to 137 where the
   // same tune's draws ran 298-15,599 and full runs said 1024). The draws'
   // median is the bagged estimate: the fit moves to it at every loss (a
-  // branch point's lower bound still holds under it).
+  // branch point's lower bound still holds under it). Above the band it is
+  // left as measured: a knee past the largest arm is an extrapolation, and
+  // the draws' noise moves it into the arms' range or turns it into a bound
+  // at the largest arm more often than further out, so the draws sit low
+  // (measured: 1,171 from points at 1,176 and 977, draws 196-542, full runs
+  // 1024).
   const auto point = w.critical_batch_at_target;
   const auto low = w.critical_batch_at_target_low, high = w.critical_batch_at_target_high;
   const auto median = quantile_of(d.critical, 0.5);
-  if (point && fit && low && high && median && *fit > 0 && *median > 0 && (*point < *low || *point > *high)) {
+  if (point && fit && low && high && median && *fit > 0 && *median > 0 && *point < *low) {
     analyse_measured(w, candidate_sizes, *median / *fit);
     if (!w.critical_batch_at_target || std::abs(*w.critical_batch_at_target - *point) <= 1e-9 * *point) {
       // Held where it was (by a lower bound): nothing moved.
@@ -1009,7 +1047,7 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
     }
     apply_draws(w, d);
     w.critical_batch_unrecentred = point;
-    w.notes.push_back("B_crit at the target measured " + fmt("%.0f", *point) + ", outside its own noise draws' band (" +
+    w.notes.push_back("B_crit at the target measured " + fmt("%.0f", *point) + ", below its own noise draws' band (" +
                       fmt("%.0f", *low) + "-" + fmt("%.0f", *high) + "): one branch point's fit pulled it away; " +
                       "re-centred on the draws' median, " + fmt("%.0f", *median) + ", at every loss" +
                       (*w.critical_batch_at_target > *median + 1e-9 ? " (held at " +
@@ -1098,8 +1136,8 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
   }
   if (!w.critical_fit && measured >= 2 && r.confidence == Confidence::high) {
     r.confidence = Confidence::medium;
-    r.confidence_notes.push_back("B_crit did not grow as the loss fell across the branch points: held at their "
-                                 "geometric mean rather than carried to the target");
+    r.confidence_notes.push_back("B_crit did not grow measurably as the loss fell across the branch points: held at "
+                                 "their geometric mean rather than carried to the target");
   }
   if (w.noise_to_critical_ratio && (*w.noise_to_critical_ratio > 4.0 || *w.noise_to_critical_ratio < 0.25)) {
     if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
@@ -1162,7 +1200,8 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
       if (p.critical_batch) s += fmt("%.0f", *p.critical_batch) + (p.lower_bound ? "+" : "") + " at loss " + fmt("%.3g", point_loss(p)) + ", ";
     }
     s += w.critical_fit ? "carried to " + fmt("%.0f", *w.critical_batch_at_target) + " at the target"
-                        : "held at " + fmt("%.0f", *w.critical_batch_at_target) + " (it did not grow as the loss fell)";
+                        : "held at " + fmt("%.0f", *w.critical_batch_at_target) +
+                              " (it did not grow measurably as the loss fell: not carried past the points)";
     r.reasons.push_back(s);
   }
   if (w.early_best_batch && *w.early_best_batch != best->batch_size) {
