@@ -423,6 +423,36 @@ TEST_CASE("predict_run: a B_crit inside or above its draws' band is left as meas
   CHECK(*w.critical_batch_at_target_high < *w.critical_batch_at_target);
 }
 
+TEST_CASE("predict_run: where the noise draws contradict the fit's pick, a majority size of the draws is recommended",
+          "[predict_run]") {
+  // Seed 10 of the 10-epoch bench (this CPU's step times): the fit put 512
+  // first, but its last branch point's 256 arm jumped in loss and B_crit
+  // fell between the points; with the arms' losses moved by their noise
+  // 512 was best in none of 64 draws and 256 in most. Full runs of 10
+  // epochs: 256 best, 512 1.18x slower.
+  auto [w, sizes] = tune_fixture("whole_run_contradicted.json");
+  analyse_whole_run(w, sizes);
+  REQUIRE(w.best_batch.has_value());
+  CHECK(*w.best_batch == 256);
+  REQUIRE(w.best_batch_agreement.has_value());
+  CHECK(*w.best_batch_agreement > 0.5);
+  const bool said = std::any_of(w.notes.begin(), w.notes.end(), [](const std::string& n) {
+    return n.find("the fit's pick, batch 512") != std::string::npos && n.find("batch 256 is in") != std::string::npos;
+  });
+  CHECK(said);
+  const Recommendation r = recommend_whole_run(w, 1024);
+  CHECK(r.batch_size == 256);
+  const bool reason = std::any_of(r.reasons.begin(), r.reasons.end(), [](const std::string& s) {
+    return s.find("the measured fit predicts batch 512") != std::string::npos && s.find("draws") != std::string::npos;
+  });
+  CHECK(reason);
+  // A fit whose pick holds in the draws keeps it (the steady tune: 1,171).
+  auto [steady, steady_sizes] = tune_fixture("whole_run_steady.json");
+  analyse_whole_run(steady, steady_sizes);
+  CHECK(std::none_of(steady.notes.begin(), steady.notes.end(),
+                     [](const std::string& n) { return n.find("the fit's pick, batch") != std::string::npos; }));
+}
+
 TEST_CASE("predict_run: a branch point's lower bound holds B_crit up at every lower loss", "[predict_run]") {
   // Seed 6 of the ten-seed bench: the first branch point (loss 0.57) saw no
   // knee up to its largest arm, 512; the second (0.50) measured 305, and the
