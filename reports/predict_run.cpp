@@ -30,6 +30,17 @@ constexpr double kBagOwnShare = 0.25;
 // its exponent is this many standard errors below zero.
 constexpr double kGrowthSigmas = 2.0;
 
+// The smallest size predicted within kNearTie of the fastest prediction.
+std::vector<RunPrediction>::const_iterator tie_pick(const std::vector<RunPrediction>& predictions) {
+  const auto fastest = std::min_element(predictions.begin(), predictions.end(),
+                                        [](const RunPrediction& a, const RunPrediction& b) { return a.seconds < b.seconds; });
+  auto pick = fastest;
+  for (auto it = predictions.begin(); it != predictions.end(); ++it) {
+    if (it->seconds <= (1.0 + kNearTie) * fastest->seconds && it->batch_size < pick->batch_size) pick = it;
+  }
+  return pick;
+}
+
 std::string fmt(const char* format, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, v);
@@ -683,8 +694,9 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
       }
       f.log_residual_sd = lx.size() > 2 ? std::sqrt(ss / double(lx.size() - 2)) : 0.0;
       // The exponent's standard error from the points' bands (their weights
-      // are 1 / sd^2), widened by the residuals' excess where there are more
-      // than two points.
+      // are 1 / sd^2, each band's half log-width standing for its point's
+      // error: an approximation, the bands being leave-one-size-out spreads),
+      // widened by the residuals' excess where there are more than two points.
       double wsum_x = 0, wx = 0;
       for (std::size_t i = 0; i < lx.size(); ++i) {
         wsum_x += lw[i];
@@ -895,9 +907,7 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
   // smaller needs fewer samples and less memory.
   const auto fastest = std::min_element(w.predictions.begin(), w.predictions.end(),
                                         [](const RunPrediction& a, const RunPrediction& b) { return a.seconds < b.seconds; });
-  const auto best = std::find_if(w.predictions.begin(), w.predictions.end(), [&](const RunPrediction& p) {
-    return p.seconds <= (1.0 + kNearTie) * fastest->seconds;
-  });
+  const auto best = tie_pick(w.predictions);
   w.best_batch = best->batch_size;
   // What a from-init estimate would pick: B_crit held at the first point's.
   if (w.early_critical_batch) {
@@ -937,7 +947,7 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
       choice.push_back(pick);
       t_sched += pick_t;
     }
-    const double saving = 1.0 - t_sched / best->seconds;
+    const double saving = 1.0 - t_sched / fastest->seconds;  // against the fastest fixed size
     if (saving >= kScheduleSaving) {
       BatchSchedule sch;
       for (std::size_t k = 0; k < choice.size(); ++k) {
@@ -1221,18 +1231,18 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
   }
   r.reasons.push_back("for the planned run (" + w.run.source + ") to loss " + fmt("%.4g", w.target_loss.value_or(0)) +
                       " (" + w.target_source + "), batch " + std::to_string(best->batch_size) +
-                      " is predicted fastest: " + format_seconds(best->seconds) + " (" +
+                      " is recommended, predicted " + format_seconds(best->seconds) + " (" +
                       format_seconds(best->seconds_low) + " to " + format_seconds(best->seconds_high) + "), " +
                       fmt("%.0f", best->steps) + " steps at " +
                       (best->step_s < 1.0 ? fmt("%.3g", 1000.0 * best->step_s) + " ms" : format_seconds(best->step_s)) +
                       " a step");
   const auto fastest = std::min_element(w.predictions.begin(), w.predictions.end(),
                                         [](const RunPrediction& a, const RunPrediction& b) { return a.seconds < b.seconds; });
-  // The tie rule's pick: the smallest size within kNearTie of the fastest.
-  const auto tie_pick = std::find_if(w.predictions.begin(), w.predictions.end(), [&](const RunPrediction& p) {
-    return p.seconds <= (1.0 + kNearTie) * fastest->seconds;
-  });
-  if (fastest->batch_size != best->batch_size && tie_pick->batch_size == best->batch_size) {
+  // The tie rule's pick; where best_batch is another size, the noise draws
+  // overruled the fit (bag_best).
+  const auto tied = tie_pick(w.predictions);
+  const bool bagged = tied->batch_size != best->batch_size;
+  if (fastest->batch_size != best->batch_size && !bagged) {
     r.reasons.push_back("batch " + std::to_string(fastest->batch_size) + " is predicted " +
                         fmt("%.1f", 100.0 * (1.0 - fastest->seconds / best->seconds)) +
                         "% faster, within the " + fmt("%.0f", 100.0 * kNearTie) +
@@ -1244,6 +1254,10 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
                         std::to_string(best->batch_size) + " is the fastest in " +
                         fmt("%.0f", 100.0 * w.best_batch_agreement.value_or(0.0)) +
                         "% of the draws, more than any other: it is recommended");
+    // The fit and its draws disagree: at most medium, whatever the draws' share.
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("the measured fit's own pick (batch " + std::to_string(tied->batch_size) +
+                                 ") was overruled by the arms' noise draws");
   }
   if (w.critical_batch_at_target) {
     std::string s = w.critical_fit ? "B_crit grows as the loss falls: " : "B_crit at the branch points: ";
@@ -1259,12 +1273,13 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     const RunPrediction* early = find(*w.early_best_batch);
     r.reasons.push_back("a from-init estimate (B_crit " + fmt("%.0f", w.early_critical_batch.value_or(0)) +
                         ") would pick batch " + std::to_string(*w.early_best_batch) +
-                        (early ? ", predicted " + fmt("%.2f", early->seconds / best->seconds) + "x slower for this run"
+                        (early ? ", predicted at " + fmt("%.2f", early->seconds / best->seconds) +
+                                     "x the recommended size's time for this run"
                                : std::string()));
   }
   if (largest && largest->batch_size != best->batch_size) {
     r.reasons.push_back("the largest candidate (" + std::to_string(largest->batch_size) + ") is predicted " +
-                        fmt("%.2f", largest->seconds / best->seconds) + "x the best time");
+                        fmt("%.2f", largest->seconds / best->seconds) + "x the recommended size's time");
   }
   if (w.schedule) {
     std::string s = "a batch-size schedule";

@@ -287,9 +287,13 @@ TEST_CASE("predict_run: with step time climbing with the batch the best size sit
            reason.find("the smaller batch is kept") != std::string::npos;
   });
   CHECK(names_the_tie);
-  // Where the fastest is clear of the rest, it is the best.
+  // Where the fastest is clear of the rest by more than 5%, it is the best.
   WholeRun steep = synthetic_run(1e-4);
-  analyse_whole_run(steep, {16, 2048});
+  analyse_whole_run(steep, {16, 1024});
+  REQUIRE(steep.predictions.size() == 2);
+  const double slow = std::max(steep.predictions[0].seconds, steep.predictions[1].seconds);
+  const double quick = std::min(steep.predictions[0].seconds, steep.predictions[1].seconds);
+  REQUIRE(slow > 1.05 * quick);
   REQUIRE(steep.best_batch.has_value());
   const auto steep_fastest = std::min_element(steep.predictions.begin(), steep.predictions.end(),
                                               [](const auto& a, const auto& b) { return a.seconds < b.seconds; });

@@ -153,6 +153,13 @@ TEST_CASE("IDX files: gzipped or plain, and broken ones named", "[tuner][data]")
     const torch::Tensor val = read_idx_file(dir.file("t10k-images-idx3-ubyte"), 3).to(torch::kFloat64).div(255.0);
     CHECK(torch::allclose(d.validation.inputs.to(torch::kFloat64), ((val - mean) / stddev).unsqueeze(1), 1e-5, 1e-5));
   }
+  SECTION("images of one value standardise to zeros, not NaN") {
+    write_bytes(dir.file("train-images-idx3-ubyte"), idx_bytes({12, 4, 4}, 1));
+    const Dataset d = load_idx_dataset(dir.path().string(), "mnist-idx");
+    CHECK(d.train.inputs.isfinite().all().item<bool>());
+    CHECK(d.train.inputs.abs().max().item<float>() == 0.0f);
+    CHECK(d.validation.inputs.isfinite().all().item<bool>());
+  }
   SECTION("a truncated file says so") {
     auto bytes = idx_bytes({12, 4, 4}, 251);
     bytes.resize(bytes.size() - 7);

@@ -95,6 +95,7 @@ TEST_CASE("whole-run sweep: options that contradict get one line and nothing is 
       {{"--epochs", "2", "--trunk-share", "0.6", "--tune-share", "0.5"}, "make the trunk the smaller"},
       {{"--epochs", "-1"}, "--epochs"},
       {{"--epochs", "0"}, "must be above zero, got 0"},
+      {{"--epochs", "1e300"}, "must be at most 1e+06"},
       {{"--epochs", "2", "--target-shape", "4", "--target-accuracy", "0.9"}, "has no accuracy to reach"},
       {{"--train-samples", "100"}, "shorter than 8 steps"},
   };

@@ -280,7 +280,7 @@ void setup_sweep(CLI::App& app, Io io) {
   sub->add_option("--epochs", o->epochs,
                   "The run you plan, in epochs of the training split: tune for it (a trunk at --base-batch along "
                   "the run, short arms branched from it at every size, the whole run's time predicted at each)")
-      ->check(finite_number(false))->group(whole);
+      ->check(finite_number(false, 1e6))->group(whole);
   sub->add_option("--train-samples", o->train_samples, "The run you plan, in training samples (instead of --epochs)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 50))->group(whole);
   sub->add_option("--target-accuracy", o->target_accuracy,

@@ -105,7 +105,7 @@ void setup_train(CLI::App& app, Io io) {
   add_workload_options(*sub, o->workload);
   sub->add_option("-b,--batch-size", o->batch_size, "Batch size")->capture_default_str()->check(CLI::Range(1, 1 << 24));
   auto* steps = sub->add_option("--steps", o->steps, "Optimizer steps (default: one epoch)")->check(CLI::Range(1, 1 << 30));
-  sub->add_option("--epochs", o->epochs, "Epochs instead of steps")->check(finite_number(false))->excludes(steps);
+  sub->add_option("--epochs", o->epochs, "Epochs instead of steps")->check(finite_number(false, 1e6))->excludes(steps);
   sub->add_option("--log-every", o->log_every, "Print every N steps (default: 10 lines)")->check(CLI::Range(1, 1 << 30));
   sub->add_option("--eval-samples", o->eval_samples, "Validation samples to evaluate (default: all)")
       ->check(CLI::Range(1, 1 << 30));

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cmath>
+#include <cstdio>
 
 #include <sstream>
 
@@ -10,9 +11,9 @@ namespace batchtune {
 
 // A finite number above zero (or at least zero): CLI11's PositiveNumber
 // accepts inf and prints its range with DBL_MAX in full.
-CLI::Validator finite_number(bool zero_allowed) {
+CLI::Validator finite_number(bool zero_allowed, double max) {
   return CLI::Validator(
-      [zero_allowed](std::string& text) -> std::string {
+      [zero_allowed, max](std::string& text) -> std::string {
         double v = 0;
         try {
           std::size_t used = 0;
@@ -23,6 +24,11 @@ CLI::Validator finite_number(bool zero_allowed) {
         }
         if (!std::isfinite(v)) return "must be a finite number, got " + text;
         if (zero_allowed ? v < 0 : v <= 0) return std::string("must be ") + (zero_allowed ? "zero or more" : "above zero") + ", got " + text;
+        if (v > max) {
+          char limit[32];
+          std::snprintf(limit, sizeof limit, "%g", max);
+          return "must be at most " + std::string(limit) + ", got " + text;
+        }
         return "";
       },
       zero_allowed ? "NUMBER>=0" : "NUMBER>0");

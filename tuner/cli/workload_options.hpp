@@ -2,6 +2,7 @@
 // sweep): model, data, loss, optimizer, device, threads, seed.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,8 @@ void add_workload_options(CLI::App& app, WorkloadArgs& args);
 std::vector<NamedPath> model_and_data_inputs(const WorkloadArgs& args);
 
 // A finite number above zero, or at least zero: one line when it is not.
-CLI::Validator finite_number(bool zero_allowed);
+CLI::Validator finite_number(bool zero_allowed,
+                              double max = std::numeric_limits<double>::infinity());
 
 // The command-line options that reproduce `spec` (for child processes).
 }  // namespace batchtune

@@ -46,8 +46,9 @@ std::vector<std::uint8_t> read_maybe_gzipped(const std::string& path) {
     if (fstat(fileno(f), &st) == 0 && st.st_size > 0) raw.resize(static_cast<std::size_t>(st.st_size));
     const std::size_t got = raw.empty() ? 0 : std::fread(raw.data(), 1, raw.size(), f);
     const bool failed = std::ferror(f) != 0;
+    const int read_errno = errno;
     std::fclose(f);
-    if (failed) throw InputError(path + ": cannot read the file (" + std::strerror(errno) + ")");
+    if (failed) throw InputError(path + ": cannot read the file (" + std::strerror(read_errno) + ")");
     raw.resize(got);
   }
   const bool gzip = raw.size() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b;
@@ -58,12 +59,13 @@ std::vector<std::uint8_t> read_maybe_gzipped(const std::string& path) {
   if (raw.size() < 18) throw broken("shorter than a gzip header and trailer");
   const std::size_t isize = std::size_t{raw[raw.size() - 4]} | (std::size_t{raw[raw.size() - 3]} << 8) |
                             (std::size_t{raw[raw.size() - 2]} << 16) | (std::size_t{raw[raw.size() - 1]} << 24);
-  // The trailer is a hint, not a promise (it wraps at 4 GiB, and a corrupt
-  // one may claim anything): the buffer starts at it, capped at 1,032x the
-  // compressed size (deflate's best ratio), and grows as needed.
-  std::vector<std::uint8_t> out(std::max<std::size_t>(1 << 16, std::min(isize, raw.size() * 1032)));
+  // The trailer is a hint, not a promise (it wraps at 4 GiB, and the last
+  // four bytes of a cut download are anything): the buffer starts at it,
+  // capped at 16x the compressed size and at 1 GiB, and grows as needed.
+  const std::size_t hint = std::min({isize, raw.size() * 16, std::size_t{1} << 30});
+  std::vector<std::uint8_t> out(std::max<std::size_t>(1 << 16, hint));
   z_stream z{};
-  if (inflateInit2(&z, 15 + 16) != Z_OK) throw RuntimeFailure("zlib: inflateInit2 failed");
+  if (inflateInit2(&z, 15 + 16) != Z_OK) throw RuntimeFailure(path + ": zlib could not start inflating (inflateInit2)");
   std::size_t in_pos = 0, out_pos = 0;
   int rc = Z_OK;
   for (;;) {
@@ -85,8 +87,7 @@ std::vector<std::uint8_t> read_maybe_gzipped(const std::string& path) {
       if (inflateReset(&z) != Z_OK) break;
       continue;
     }
-    if (rc == Z_BUF_ERROR && in_pos == raw.size()) break;  // the input ends mid-stream
-    if (rc != Z_OK) break;
+    if (rc != Z_OK) break;  // Z_BUF_ERROR here: the input ended mid-stream
   }
   const std::string why = z.msg ? z.msg : "";
   inflateEnd(&z);
@@ -118,23 +119,25 @@ void require_dir(const std::string& dir, const std::string& hint) {
 }
 
 // The mean and the sample deviation (n - 1, as torch.std) of a byte tensor's
-// values, from a histogram of them: exact up to the final division.
+// values scaled to [0, 1], from a histogram of them, in two passes over its
+// 256 bins: stable, and exactly zero for images of one value (which then
+// keep a deviation of 1).
 std::pair<float, float> byte_mean_and_deviation(const torch::Tensor& bytes) {
   const torch::Tensor flat = bytes.contiguous();
   const std::uint8_t* p = flat.data_ptr<std::uint8_t>();
   const std::int64_t n = flat.numel();
   std::array<std::uint64_t, 256> counts{};
   for (std::int64_t i = 0; i < n; ++i) ++counts[p[i]];
-  long double sum = 0, sum_sq = 0;
-  for (int v = 0; v < 256; ++v) {
-    const long double x = static_cast<long double>(v) / 255.0L;
-    sum += x * static_cast<long double>(counts[v]);
-    sum_sq += x * x * static_cast<long double>(counts[v]);
+  std::uint64_t sum = 0;  // at most 255 n: no overflow below 7e16 bytes
+  for (unsigned v = 0; v < 256; ++v) sum += std::uint64_t{v} * counts[v];
+  const long double mean = n > 0 ? static_cast<long double>(sum) / static_cast<long double>(n) : 0.0L;
+  long double squares = 0;
+  for (unsigned v = 0; v < 256; ++v) {
+    const long double d = static_cast<long double>(v) - mean;
+    squares += d * d * static_cast<long double>(counts[v]);
   }
-  const long double mean = sum / static_cast<long double>(n);
-  const long double var = n > 1 ? (sum_sq - sum * mean) / static_cast<long double>(n - 1) : 0.0L;
-  const float stddev = static_cast<float>(std::sqrt(std::max(var, 0.0L)));
-  return {static_cast<float>(mean), stddev > 0 ? stddev : 1.0f};
+  const long double var = n > 1 ? squares / static_cast<long double>(n - 1) / (255.0L * 255.0L) : 0.0L;
+  return {static_cast<float>(mean / 255.0L), var > 0 ? static_cast<float>(std::sqrt(var)) : 1.0f};
 }
 
 // N x H x W bytes as N x 1 x H x W floats, (x / 255 - mean) / stddev.
