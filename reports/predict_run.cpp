@@ -1198,7 +1198,9 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     r.confidence = Confidence::low;
     r.confidence_notes.push_back("the target loss " + fmt("%.3g", *w.target_loss) +
                                  " is far below the deepest branch point's " + fmt("%.3g", deepest) +
-                                 ": B_crit there is extrapolated");
+                                 (w.critical_fit ? std::string(": B_crit there is extrapolated")
+                                                 : std::string(": B_crit there is the points' value, and may have "
+                                                               "grown since")));
   }
   if (w.best_batch_agreement && *w.best_batch_agreement < 0.5) {
     if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
