@@ -393,7 +393,10 @@ bool critical_batch_chart(std::ostream& out, const Report& r) {
     }
   }
   Plot plot("critical-batch", "Critical batch against the loss",
-            "measured at the branch points, carried to the run's target", log10_axis(x, "loss (log scale)"),
+            w.critical_fit ? "measured at the branch points, carried to the run's target"
+                           : "measured at the branch points, held at their mean to the run's target (no growth the "
+                             "points could tell from their noise)",
+            log10_axis(x, "loss (log scale)"),
             log2_axis(y, "batch size (samples, log2 scale)", Plot::kPlotHeight));
   std::vector<Point> noise;
   for (const auto& n : w.trunk_noise) {
