@@ -30,10 +30,15 @@ constexpr double kBagOwnShare = 0.25;
 // its exponent is this many standard errors below zero.
 constexpr double kGrowthSigmas = 2.0;
 
+// The prediction with the least time (the first of equals).
+std::vector<RunPrediction>::const_iterator fastest_prediction(const std::vector<RunPrediction>& predictions) {
+  return std::min_element(predictions.begin(), predictions.end(),
+                          [](const RunPrediction& a, const RunPrediction& b) { return a.seconds < b.seconds; });
+}
+
 // The smallest size predicted within kNearTie of the fastest prediction.
 std::vector<RunPrediction>::const_iterator tie_pick(const std::vector<RunPrediction>& predictions) {
-  const auto fastest = std::min_element(predictions.begin(), predictions.end(),
-                                        [](const RunPrediction& a, const RunPrediction& b) { return a.seconds < b.seconds; });
+  const auto fastest = fastest_prediction(predictions);
   auto pick = fastest;
   for (auto it = predictions.begin(); it != predictions.end(); ++it) {
     if (it->seconds <= (1.0 + kNearTie) * fastest->seconds && it->batch_size < pick->batch_size) pick = it;
@@ -905,8 +910,7 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
   // kNearTie of it: S(B) t(B) is flat near its minimum (between B_sat and
   // B_crit), the fit does not separate sizes that close, and of two such the
   // smaller needs fewer samples and less memory.
-  const auto fastest = std::min_element(w.predictions.begin(), w.predictions.end(),
-                                        [](const RunPrediction& a, const RunPrediction& b) { return a.seconds < b.seconds; });
+  const auto fastest = fastest_prediction(w.predictions);
   const auto best = tie_pick(w.predictions);
   w.best_batch = best->batch_size;
   // What a from-init estimate would pick: B_crit held at the first point's.
@@ -1238,8 +1242,7 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
                       fmt("%.0f", best->steps) + " steps at " +
                       (best->step_s < 1.0 ? fmt("%.3g", 1000.0 * best->step_s) + " ms" : format_seconds(best->step_s)) +
                       " a step");
-  const auto fastest = std::min_element(w.predictions.begin(), w.predictions.end(),
-                                        [](const RunPrediction& a, const RunPrediction& b) { return a.seconds < b.seconds; });
+  const auto fastest = fastest_prediction(w.predictions);
   // The tie rule's pick; where best_batch is another size, the noise draws
   // overruled the fit (bag_best).
   const auto tied = tie_pick(w.predictions);
