@@ -1,6 +1,11 @@
 #include "reports/machine_info.hpp"
 
+#include <algorithm>
+#include <fstream>
 #include <ostream>
+#include <sstream>
+
+#include <unistd.h>
 
 #include "reports/units.hpp"
 
@@ -39,6 +44,45 @@ void render_machine_text(std::ostream& out, const MachineInfo& m) {
             g.compute_capability);
   }
   row("build", m.build_type + ", " + m.compiler);
+}
+
+std::optional<CpuTimes> read_cpu_times() {
+  const long ticks = sysconf(_SC_CLK_TCK);
+  if (ticks <= 0) return std::nullopt;
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  // user nice system idle iowait irq softirq steal (guest time is inside user)
+  unsigned long long v[8] = {};
+  if (!(stat >> cpu) || cpu != "cpu") return std::nullopt;
+  for (auto& x : v) {
+    if (!(stat >> x)) return std::nullopt;
+  }
+  std::ifstream self("/proc/self/stat");
+  std::string line;
+  if (!std::getline(self, line)) return std::nullopt;
+  // Fields after the command name (which may hold spaces, inside parentheses):
+  // state is field 3, utime 14, stime 15.
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(line.substr(close + 1));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15; ++i) {
+    if (!(rest >> field)) return std::nullopt;
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  CpuTimes t;
+  t.busy_seconds = double(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / double(ticks);
+  t.own_seconds = double(utime + stime) / double(ticks);
+  return t;
+}
+
+std::optional<double> other_cpu_cores(const std::optional<CpuTimes>& before, const std::optional<CpuTimes>& after,
+                                      double wall_seconds) {
+  if (!before || !after || !(wall_seconds > 0)) return std::nullopt;
+  const double others = (after->busy_seconds - before->busy_seconds) - (after->own_seconds - before->own_seconds);
+  return std::max(0.0, others / wall_seconds);
 }
 
 }  // namespace batchtune

@@ -57,4 +57,18 @@ std::string machine_label(const MachineInfo& m);
 
 void render_machine_text(std::ostream& out, const MachineInfo& m);
 
+// CPU time so far, from /proc (Linux): every CPU's busy time and this
+// process's own (user + system), in seconds; none where /proc is unreadable.
+// Two readings apart give the CPU other processes used in between.
+struct CpuTimes {
+  double busy_seconds = 0;
+  double own_seconds = 0;
+};
+std::optional<CpuTimes> read_cpu_times();
+
+// Other processes' CPU use between two readings `wall_seconds` apart, in
+// cores; none where either reading failed or no time passed.
+std::optional<double> other_cpu_cores(const std::optional<CpuTimes>& before, const std::optional<CpuTimes>& after,
+                                      double wall_seconds);
+
 }  // namespace batchtune

@@ -30,6 +30,10 @@ constexpr double kBagOwnShare = 0.25;
 // its exponent is this many standard errors below zero.
 constexpr double kGrowthSigmas = 2.0;
 
+// Other processes' CPU use during the tune, in cores, from which the
+// machine counts as loaded: half a core is a build or a browser busy beside it.
+constexpr double kLoadedCores = 0.5;
+
 // The prediction with the least time (the first of equals).
 std::vector<RunPrediction>::const_iterator fastest_prediction(const std::vector<RunPrediction>& predictions) {
   return std::min_element(predictions.begin(), predictions.end(),
@@ -1229,6 +1233,15 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
                                  fmt("%.3g", *w.target_loss) + " +- " + fmt("%.2g", *w.target_loss_error) +
                                  " (jackknife over the trunk's later evaluations); a --target-loss, or more "
                                  "--trunk-share, makes it firmer");
+  }
+  if (w.other_cpu_cores && *w.other_cpu_cores >= kLoadedCores) {
+    // The interleaved timing pass keeps the sizes' comparison fair under a
+    // steady load; the seconds are still those of a busy machine.
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("the machine was loaded: other processes used " + fmt("%.1f", *w.other_cpu_cores) +
+                                 " cores on average while the tune ran; every size was timed in one interleaved "
+                                 "pass, so load moved them alike, but the predicted seconds are a busy machine's: "
+                                 "tune on a quiet machine (or with fewer --threads) for the run's own time");
   }
   if (best->seconds_high > 1.5 * best->seconds_low) {
     // Near-ties within the band are common; say so rather than overstate.

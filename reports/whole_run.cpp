@@ -43,6 +43,8 @@ void to_json(nlohmann::json& j, const WholeRun& w) {
                      {"step_times_source", w.step_times_source},
                      {"tune_samples", w.tune_samples},
                      {"tune_seconds", json_util::number(w.tune_seconds)},
+                     {"timing_samples", w.timing_samples},
+                     {"other_cpu_cores", w.other_cpu_cores},
                      {"target_loss", w.target_loss},
                      {"target_loss_error", w.target_loss_error},
                      {"target_source", w.target_source},
@@ -85,6 +87,9 @@ void from_json(const nlohmann::json& j, WholeRun& w) {
   j.at("step_times_source").get_to(w.step_times_source);
   j.at("tune_samples").get_to(w.tune_samples);
   w.tune_seconds = json_util::read_number(j.at("tune_seconds"));
+  w.other_cpu_cores.reset();
+  w.timing_samples = j.value("timing_samples", std::int64_t{0});  // added within schema 2
+  if (j.contains("other_cpu_cores")) j.at("other_cpu_cores").get_to(w.other_cpu_cores);  // added within schema 2
   j.at("target_loss").get_to(w.target_loss);
   w.target_loss_error.reset();
   if (j.contains("target_loss_error")) j.at("target_loss_error").get_to(w.target_loss_error);  // added within schema 2

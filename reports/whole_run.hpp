@@ -220,6 +220,11 @@ struct WholeRun {
   // The tune's own cost: samples trained (trunk + arms) and wall time.
   std::int64_t tune_samples = 0;
   double tune_seconds = 0;
+  // Of tune_samples, the interleaved timing pass's (steps at learning rate 0).
+  std::int64_t timing_samples = 0;
+  // Other processes' CPU use while the tune ran, in cores (Linux /proc/stat
+  // less this process's own); none where it could not be read.
+  std::optional<double> other_cpu_cores;
 
   // The analysis (reports/predict_run.*).
   std::optional<double> target_loss;     // the run's final target

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <map>
 #include <iostream>
@@ -237,7 +238,8 @@ TEST_CASE("branched tune: the trunk stands in for the base batch's arms, which w
           "[branched]") {
   NqmSpec spec;
   const std::int64_t run_samples = 64 * 3000;
-  const plan::BranchedSettings s = settings_for(run_samples, 5, 0.0, 0.02);
+  plan::BranchedSettings s = settings_for(run_samples, 5, 0.0, 0.02);
+  s.timing_share = 0.05;  // room for the timing pass on this short run
   NqmTrainer trainer(spec);
   const auto result = plan::run_branched(trainer, s);
   REQUIRE(result.end == plan::BranchedEnd::complete);
@@ -268,6 +270,86 @@ TEST_CASE("branched tune: the trunk stands in for the base batch's arms, which w
     CHECK(base->averaged_loss.value() == Approx(again.evaluate_average()->loss).epsilon(1e-12));
     CHECK(base->samples_ratio.value_or(0.0) == Approx(1.0));
   }
-  // Its samples are the trunk's: the tune counts the trunk and the other arms.
-  CHECK(w.tune_samples == w.trunk_samples + arm_samples);
+  // Its samples are the trunk's: the tune counts the trunk, the other arms
+  // and the timing pass.
+  CHECK(w.timing_samples > 0);
+  CHECK(w.tune_samples == w.trunk_samples + arm_samples + w.timing_samples);
+}
+
+namespace {
+
+// The quadratic on a machine whose load comes and goes: every step's time
+// is multiplied by `load(step index)`, the steps counted from reset.
+class LoadedTrainer final : public plan::Trainer {
+ public:
+  LoadedTrainer(NqmSpec spec, std::function<double(std::int64_t, double)> load) : inner_(spec), load_(std::move(load)) {}
+  void reset(std::uint64_t seed) override {
+    inner_.reset(seed);
+    steps_ = 0;
+  }
+  plan::StepOutcome step(std::int64_t batch, double lr) override {
+    plan::StepOutcome o = inner_.step(batch, lr);
+    o.seconds *= load_(steps_++, lr);
+    return o;
+  }
+  plan::EvalOutcome evaluate() override { return inner_.evaluate(); }
+  int save() override { return inner_.save(); }
+  void restore(int snapshot) override { inner_.restore(snapshot); }
+  std::optional<double> rescale_momentum(double factor) override { return inner_.rescale_momentum(factor); }
+  bool begin_average(int slot) override { return inner_.begin_average(slot); }
+  std::optional<plan::EvalOutcome> evaluate_average(int slot) override { return inner_.evaluate_average(slot); }
+  std::optional<plan::GradientNorms> gradient_norms(std::int64_t small, std::int64_t large) override {
+    return inner_.gradient_norms(small, large);
+  }
+  std::int64_t steps() const { return steps_; }
+
+ private:
+  NqmTrainer inner_;
+  std::function<double(std::int64_t, double)> load_;
+  std::int64_t steps_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("branched tune: a load that comes and goes moves no size's step time against another's", "[branched]") {
+  NqmSpec spec;
+  const std::int64_t run_samples = 64 * 3000;
+  plan::BranchedSettings s = settings_for(run_samples, 3, 0.0, 0.02);
+  s.timing_share = 0.05;  // room for the timing pass on this short run
+  s.timing_share_loaded = 0.05;
+  const std::int64_t trunk_steps = plan::trunk_steps_of(s);
+  // A build beside the tune: every trunk step 20x slower, the arms quiet.
+  LoadedTrainer burst(spec, [&](std::int64_t k, double) { return k < trunk_steps ? 20.0 : 1.0; });
+  const auto loaded = plan::run_branched(burst, s);
+  REQUIRE(loaded.end == plan::BranchedEnd::complete);
+  LoadedTrainer quiet(spec, [](std::int64_t, double) { return 1.0; });
+  const auto clean = plan::run_branched(quiet, s);
+  REQUIRE(clean.end == plan::BranchedEnd::complete);
+  const auto& w = loaded.whole_run;
+  REQUIRE(w.timing_samples > 0);
+  CHECK(w.step_times_source.find("interleaved") != std::string::npos);
+  CHECK(w.timing_samples <= static_cast<std::int64_t>(s.timing_share * double(run_samples)));
+  // Every size the arms ran is timed as on a quiet machine: the base
+  // batch's trunk median (20x) no longer stands.
+  REQUIRE(w.step_seconds.size() == clean.whole_run.step_seconds.size());
+  for (const auto& [b, t] : w.step_seconds) {
+    INFO("batch " << b);
+    CHECK(t == Approx(spec.step_time(double(b))).epsilon(1e-9));
+  }
+  REQUIRE(w.best_batch.has_value());
+  CHECK(w.best_batch == clean.whole_run.best_batch);
+
+  // A steady load through the whole tune, and a burst on the timing pass's
+  // first steps (the first round's smallest size): every size is slowed
+  // alike and the median over rounds drops the burst, so the pick stands.
+  int pass_steps = 0;
+  LoadedTrainer busy(spec, [&](std::int64_t, double lr) { return lr == 0.0 && pass_steps++ < 3 ? 60.0 : 3.0; });
+  const auto slow = plan::run_branched(busy, s);
+  REQUIRE(slow.end == plan::BranchedEnd::complete);
+  REQUIRE(pass_steps > 3);
+  for (const auto& [b, t] : slow.whole_run.step_seconds) {
+    INFO("batch " << b);
+    CHECK(t == Approx(3.0 * spec.step_time(double(b))).epsilon(1e-9));
+  }
+  CHECK(slow.whole_run.best_batch == clean.whole_run.best_batch);
 }

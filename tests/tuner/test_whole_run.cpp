@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <map>
 
@@ -237,6 +238,67 @@ TEST_CASE("whole-run report: --step-times predicts the planned run with another 
   CHECK(test::count_lines(wrong.err) == 1);
   const test::CliRun mixed = with({"sweep"}, {"--throughput-only", "--epochs", "2", "-o", tmp.file("x.json")});
   CHECK(mixed.code == to_int(ExitCode::usage));
+}
+
+TEST_CASE("report --target-loss re-targets a saved report from its measurements, trains nothing",
+          "[tuner][whole_run][cli]") {
+  const test::TempDir tmp;
+  const std::string tune = tmp.file("tune.json"), same = tmp.file("same.json"), looser = tmp.file("looser.json");
+  const std::vector<std::string> workload{"--model", "mlp", "--data", "synthetic", "--mlp-hidden", "32",
+                                          "--synthetic-train", "2048", "--synthetic-val", "256"};
+  std::vector<std::string> args{"sweep", "--train-samples", "16384", "-o", tune};
+  args.insert(args.end(), workload.begin(), workload.end());
+  const test::CliRun c = cli(args);
+  INFO(c.err);
+  REQUIRE(c.code == 0);
+  const Report original = read_report(tune);
+  REQUIRE(original.whole_run.has_value());
+  REQUIRE(original.whole_run->target_loss.has_value());
+  REQUIRE(original.recommendation.has_value());
+
+  // Its own target again: the same analysis, the same answer.
+  char target[64];
+  std::snprintf(target, sizeof target, "%.17g", *original.whole_run->target_loss);
+  const test::CliRun r = cli({"report", tune, "--target-loss", target, "-o", same});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const Report again = read_report(same);
+  REQUIRE(again.whole_run.has_value());
+  CHECK(again.whole_run->target_source == "--target-loss");
+  CHECK(again.recommendation->batch_size == original.recommendation->batch_size);
+  CHECK(again.whole_run->best_batch == original.whole_run->best_batch);
+  REQUIRE(again.whole_run->predictions.size() == original.whole_run->predictions.size());
+  for (std::size_t i = 0; i < again.whole_run->predictions.size(); ++i) {
+    CHECK(again.whole_run->predictions[i].batch_size == original.whole_run->predictions[i].batch_size);
+    CHECK(again.whole_run->predictions[i].seconds == Approx(original.whole_run->predictions[i].seconds));
+  }
+  // The measurements are kept as they were: nothing trained.
+  CHECK(again.whole_run->trunk.size() == original.whole_run->trunk.size());
+  CHECK(again.whole_run->tune_samples == original.whole_run->tune_samples);
+
+  // A looser target (the trunk's loss half way): the base batch needs fewer
+  // samples to it, and every size's predicted run is shorter.
+  const double half = original.whole_run->trunk[original.whole_run->trunk.size() / 2].loss;
+  std::snprintf(target, sizeof target, "%.6g", half);
+  const test::CliRun l = cli({"report", tune, "--target-loss", target, "-o", looser});
+  INFO(l.err);
+  REQUIRE(l.code == 0);
+  const Report loose = read_report(looser);
+  REQUIRE(loose.whole_run->target_loss.has_value());
+  CHECK(*loose.whole_run->target_loss == Approx(half).epsilon(1e-5));
+  REQUIRE_FALSE(loose.whole_run->predictions.empty());
+  for (const auto& p : loose.whole_run->predictions) {
+    for (const auto& q : original.whole_run->predictions) {
+      if (q.batch_size == p.batch_size) CHECK(p.seconds < q.seconds);
+    }
+  }
+
+  // One target at a time, and a sweep report takes --target-loss only.
+  const test::CliRun both = cli({"report", tune, "--target-loss", "0.5", "--target-accuracy", "0.8"});
+  CHECK(both.code == to_int(ExitCode::usage));
+  CHECK(test::count_lines(both.err) == 1);
+  const test::CliRun bad = cli({"report", tune, "--target-loss", "-1"});
+  CHECK(bad.code == to_int(ExitCode::usage));
 }
 
 TEST_CASE("whole-run trainer: SGD's momentum buffer is rescaled at a branch, Adam keeps none to rescale",

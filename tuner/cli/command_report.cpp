@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
 
 #include "reports/atomic_file.hpp"
@@ -32,7 +33,56 @@ struct ReportOptions {
   std::string max_val_loss_excess;
   std::string output;
   std::string step_times;
+  std::optional<double> target_loss;
+  std::optional<double> target_accuracy;
+  bool retarget() const { return target_loss || target_accuracy; }
 };
+
+// `--target-loss L` / `--target-accuracy A`: the recommendation for another
+// target, recomputed from the saved measurements (a whole-run tune's trunk
+// and arms, or a sweep's evaluations); nothing is trained again.
+void retarget(Report& r, const ReportOptions& o) {
+  const bool incomplete = r.sweep && r.sweep->incomplete;
+  if (incomplete) {
+    throw InputError(o.file + ": is an incomplete report (" + r.sweep->incomplete_reason +
+                     "); a new target needs the complete measurements: run the sweep again to the end");
+  }
+  if (r.whole_run) {
+    WholeRun& w = *r.whole_run;
+    w.run.target_loss = o.target_loss;
+    w.run.target_accuracy = o.target_accuracy;
+    const bool has_accuracy =
+        std::any_of(w.trunk.begin(), w.trunk.end(), [](const TrunkPoint& t) { return t.accuracy.has_value(); });
+    if (o.target_accuracy && !has_accuracy) {
+      throw UsageError("--target-accuracy: " + o.file + "'s workload (" + r.workload.task +
+                       ") has no accuracy in its measurements; give --target-loss");
+    }
+    std::int64_t largest = 0;
+    std::vector<std::int64_t> sizes;
+    for (const auto& [b, t] : w.step_seconds) sizes.push_back(b);
+    std::sort(sizes.begin(), sizes.end());
+    if (r.probe && r.probe->safe_max_batch > 0) {
+      largest = r.probe->safe_max_batch;
+      sizes.erase(std::remove_if(sizes.begin(), sizes.end(), [&](std::int64_t b) { return b > largest; }),
+                  sizes.end());
+    } else if (!sizes.empty()) {
+      largest = sizes.back();
+    }
+    analyse_whole_run(w, sizes);
+    r.recommendation = recommend_whole_run(w, largest, r.probe && r.probe->capped);
+    return;
+  }
+  if (!r.sweep || r.sweep->arms.empty()) {
+    throw InputError(o.file + ": has no sweep arms to read a new target from (a probe or throughput-only report)");
+  }
+  if (o.target_accuracy) {
+    throw UsageError("--target-accuracy re-targets a whole-run report (sweep --epochs); for this sweep give "
+                     "--target-loss");
+  }
+  r.sweep->target_loss = o.target_loss;
+  r.sweep->target_source = "--target-loss";
+  summarise_targets(*r.sweep);
+}
 
 // `--step-times OTHER.json`: the convergence measured here, the step times
 // measured there. Convergence is the workload's and step time the machine's,
@@ -102,7 +152,7 @@ void predict_with_step_times(Report& r, const ReportOptions& o) {
 
 // Recompute the recommendation for another objective from the saved sweep
 // (the noise scale measured then is kept); -o saves the result.
-void recommend_again(Report& r, const ReportOptions& o, Io io) {
+void recommend_again(Report& r, const ReportOptions& o, Io io, bool sweep_changed = false) {
   if (!r.sweep) throw InputError(o.file + ": has no sweep section to recommend from");
   NoiseScale noise;
   noise.status = NoiseScaleStatus::not_measured;
@@ -124,8 +174,8 @@ void recommend_again(Report& r, const ReportOptions& o, Io io) {
   if (r.schema_version != kReportSchemaVersion) {
     json["schema_version"] = kReportSchemaVersion;
     if (r.probe) json["probe"] = nlohmann::json(*r.probe);
-    json["sweep"] = nlohmann::json(*r.sweep);
   }
+  if (r.schema_version != kReportSchemaVersion || sweep_changed) json["sweep"] = nlohmann::json(*r.sweep);
   json["recommendation"] = nlohmann::json(*r.recommendation);
   write_file_atomically(o.output, json.dump(2) + "\n");
   io.err << "wrote " << o.output << '\n';
@@ -133,16 +183,36 @@ void recommend_again(Report& r, const ReportOptions& o, Io io) {
 
 void run_report(const ReportOptions& o, Io io) {
   const bool recompute = !o.objective.empty() || o.effective_batch > 0 || !o.max_val_loss_excess.empty();
-  if (!o.output.empty() && !recompute && o.step_times.empty()) {
-    throw UsageError("-o writes a recomputed report: give --objective, --effective-batch, --max-val-loss-excess or "
-                     "--step-times too");
+  if (!o.output.empty() && !recompute && o.step_times.empty() && !o.retarget()) {
+    throw UsageError("-o writes a recomputed report: give --target-loss, --target-accuracy, --objective, "
+                     "--effective-batch, --max-val-loss-excess or --step-times too");
+  }
+  if (o.target_loss && o.target_accuracy) {
+    throw UsageError("--target-loss and --target-accuracy: give one target");
   }
   // Outputs never replace the reports being read, nor each other.
   std::vector<NamedPath> inputs{{"FILE", o.file}};
   if (!o.step_times.empty()) inputs.push_back({"--step-times", o.step_times});
   check_outputs({{"-o", o.output}, {"--html", o.targets.html}, {"--markdown", o.targets.markdown}}, inputs);
   Report r = read_report(o.file);
-  if (!o.step_times.empty()) {
+  if (o.retarget()) {
+    if (r.whole_run && recompute) {
+      throw UsageError("--objective, --effective-batch and --max-val-loss-excess recompute a sweep's "
+                       "recommendation; a whole-run report is re-targeted with --target-loss alone");
+    }
+    retarget(r, o);
+  }
+  if (o.retarget() && o.step_times.empty()) {
+    if (!r.whole_run) recommend_again(r, o, io, /*sweep_changed=*/true);
+    if (r.whole_run && !o.output.empty()) {
+      std::ifstream in(o.file, std::ios::binary);
+      nlohmann::ordered_json json = nlohmann::ordered_json::parse(in);
+      json["whole_run"] = nlohmann::json(*r.whole_run);
+      json["recommendation"] = nlohmann::json(*r.recommendation);
+      write_file_atomically(o.output, json.dump(2) + "\n");
+      io.err << "wrote " << o.output << '\n';
+    }
+  } else if (!o.step_times.empty()) {
     if (recompute) {
       throw UsageError("--step-times predicts the planned run for another machine; it does not combine with "
                        "--objective, --effective-batch or --max-val-loss-excess");
@@ -190,9 +260,18 @@ void setup_report(CLI::App& app, Io io) {
   sub->add_option("--step-times", o->step_times,
                   "Another machine's report (sweep --throughput-only there): predict FILE's planned run (a sweep "
                   "--epochs report) with that machine's step times, and recommend for it without training there");
+  sub->add_option_function<double>(
+         "--target-loss", [o](const double& v) { o->target_loss = v; },
+         "Recompute the recommendation for this target validation loss from the saved measurements (a whole-run "
+         "tune's trunk and arms, or a sweep's evaluations); nothing is trained again")
+      ->check(CLI::PositiveNumber);
+  sub->add_option_function<double>(
+         "--target-accuracy", [o](const double& v) { o->target_accuracy = v; },
+         "Recompute a whole-run report's recommendation for this target validation accuracy (0-1)")
+      ->check(CLI::Range(0.0, 1.0));
   sub->add_option("-o,--output", o->output,
-                  "With --objective, --effective-batch or --step-times: write the report with the new "
-                  "recommendation here");
+                  "With --target-loss, --target-accuracy, --objective, --effective-batch or --step-times: write "
+                  "the report with the new recommendation here");
   sub->callback([o, io] { run_report(*o, io); });
 }
 

@@ -9,6 +9,7 @@
 #include <set>
 #include <ostream>
 
+#include "reports/machine_info.hpp"
 #include "reports/predict_run.hpp"
 #include "reports/recommend.hpp"
 #include "reports/statistics.hpp"
@@ -90,6 +91,58 @@ std::int64_t arms_cost(const std::vector<std::int64_t>& sizes, std::int64_t span
   return total;
 }
 
+struct TimingPass {
+  std::map<std::int64_t, double> seconds;  // size -> the median over rounds of its block's mean step
+  int rounds = 0;
+  std::int64_t samples = 0;
+  double train_seconds = 0;
+};
+
+// Every size in `sizes` timed again, interleaved: rounds of one block of
+// steps at every size (ascending one round, descending the next, so a drift
+// in load meets every size at both ends), at learning rate 0 from a kept
+// state, so nothing is learnt and every size sees the same weights. A
+// block's mean step counts its stalls (a run's wall time does), and the
+// median over at least three rounds drops a round that a burst of load hit.
+// A block is 4 base batches of samples (1 to 16 steps). The rounds (3 to
+// timing_rounds) fit in timing_share of the run's samples, or on a loaded
+// machine (others used `loaded` or more cores so far) in
+// timing_share_loaded; none where three do not fit.
+TimingPass interleaved_step_times(Trainer& trainer, const std::vector<std::int64_t>& sizes, std::int64_t b0,
+                                  const BranchedSettings& s, int snapshot, bool loaded) {
+  TimingPass pass;
+  if (sizes.empty()) return pass;
+  auto block_steps = [&](std::int64_t b) { return std::clamp<std::int64_t>((4 * b0 + b - 1) / b, 1, 16); };
+  std::int64_t per_round = 0;
+  for (std::int64_t b : sizes) per_round += block_steps(b) * b;
+  const double share = loaded ? std::max(s.timing_share, s.timing_share_loaded) : s.timing_share;
+  const auto budget = static_cast<std::int64_t>(share * double(s.run.train_samples));
+  const int rounds =
+      static_cast<int>(std::min<std::int64_t>(s.timing_rounds, budget / std::max<std::int64_t>(1, per_round)));
+  if (rounds < 3) return pass;
+  trainer.restore(snapshot);
+  std::map<std::int64_t, std::vector<double>> blocks;
+  for (int r = 0; r < rounds; ++r) {
+    if (s.stop && s.stop->load()) return TimingPass{};
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      const std::int64_t b = r % 2 == 0 ? sizes[i] : sizes[sizes.size() - 1 - i];
+      double sum = 0;
+      const std::int64_t n = block_steps(b);
+      for (std::int64_t k = 0; k < n; ++k) {
+        const StepOutcome o = trainer.step(b, 0.0);
+        if (o.status != ArmStatus::completed) return TimingPass{};  // memory, or the model failed: keep the arms'
+        sum += o.seconds;
+        pass.samples += b;
+        pass.train_seconds += o.seconds;
+      }
+      blocks[b].push_back(sum / double(n));
+    }
+  }
+  for (const auto& [b, v] : blocks) pass.seconds[b] = *median_of(v);
+  pass.rounds = rounds;
+  return pass;
+}
+
 }  // namespace
 
 std::pair<std::int64_t, std::vector<std::int64_t>> plan_arm_span(const BranchedSettings& s, std::int64_t trunk_samples) {
@@ -137,6 +190,8 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
   const auto stopped = [&] { return s.stop && s.stop->load(); };
   BranchedResult result;
   WholeRun& w = result.whole_run;
+  const auto cpu_at_start = read_cpu_times();
+  const auto started = clock_type::now();
   w.run = s.run;
   w.base_batch = s.base_batch;
   w.base_learning_rate = scaled_learning_rate(s.lr_scaling, s.base_learning_rate, s.base_batch, s.base_batch);
@@ -464,9 +519,40 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
     if (const auto m = median_of(times)) table[b] = *m;
   }
   if (const auto m = median_of(trunk_step_times)) table[b0] = *m;
-  for (const auto& [b, t] : table) w.step_seconds.emplace_back(b, t);
   w.step_times_source = "measured in the arms and the trunk" +
                         (s.extra_step_seconds.empty() ? std::string() : "; " + s.extra_step_seconds_source);
+  // The trunk, the scan and each size's arms ran minutes apart: a load that
+  // came and went between them (a build beside the tune) would move one
+  // size's time and not the next, and flip the pick (measured: the trunk's
+  // base-batch step read 145 ms against 10 ms in a quiet sweep, and the pick
+  // was 1.72x slower). The interleaved pass times every size again in
+  // rounds, a short block of steps at each size per round, so that load
+  // moves every size alike; its times replace the others where it ran.
+  if (s.timing_rounds > 0 && !snapshots.empty() && !stopped()) {
+    std::vector<std::int64_t> timed;
+    const std::int64_t top = sizes.empty() ? b0 : std::max(sizes.back(), b0);
+    for (const auto& [b, t] : table) {
+      if (b <= top) timed.push_back(b);
+    }
+    const auto load = other_cpu_cores(cpu_at_start, read_cpu_times(),
+                                      std::chrono::duration<double>(clock_type::now() - started).count());
+    const auto pass = interleaved_step_times(trainer, timed, b0, s, snapshots.back(), load && *load >= 0.5);
+    if (!pass.seconds.empty()) {
+      for (const auto& [b, t] : pass.seconds) table[b] = t;
+      w.tune_samples += pass.samples;
+      w.timing_samples = pass.samples;
+      w.tune_seconds += pass.train_seconds;
+      w.step_times_source = "an interleaved timing pass (" + std::to_string(pass.rounds) +
+                            " rounds over every size, each size's median block)" +
+                            (pass.seconds.size() < table.size() ? "; the arms' and the scan's for the rest"
+                                                                : std::string());
+      out << "whole run: timing pass, " << pass.rounds << " rounds over " << pass.seconds.size() << " sizes, "
+          << pass.samples << " samples\n";
+    }
+  }
+  for (const auto& [b, t] : table) w.step_seconds.emplace_back(b, t);
+  w.other_cpu_cores = other_cpu_cores(cpu_at_start, read_cpu_times(),
+                                      std::chrono::duration<double>(clock_type::now() - started).count());
   for (auto& bp : w.branch_points) {
     // The trunk's noise scale nearest the point.
     const TrunkNoisePoint* nearest = nullptr;

@@ -41,6 +41,14 @@ struct BranchedSettings {
   int noise_measurements = 24;    // gradient-norm pairs along the trunk, smoothed over the last 6
   std::int64_t noise_large_batch = 0;  // 0: 4x the base batch
   double warmup_share = 0.05;   // the trunk's warm-up, a share of the run's steps at the base batch
+  // The interleaved timing pass after the arms: 3 to timing_rounds rounds
+  // over every size, within timing_share of the run's samples, or
+  // timing_share_loaded where other processes used half a core or more
+  // during the tune; none where three rounds do not fit (the arms' and the
+  // trunk's medians stand).
+  int timing_rounds = 5;
+  double timing_share = 0.03;
+  double timing_share_loaded = 0.1;
   std::uint64_t seed = 0;
   std::int64_t eval_samples = 0;       // recorded in the report (the trainer holds the subset)
   std::ostream* progress = nullptr;

@@ -1,0 +1,507 @@
+#!/usr/bin/python3
+"""Is the whole-run answer right on workloads it was not tuned on?
+
+Ground truth from full runs of the planned length, on several workloads that
+differ in architecture, optimizer and loss, against `batchtune sweep
+--train-samples N` (the whole-run tune) on the same workload. The workloads
+are the WORKLOADS table below; two are for development (rules and defaults
+are chosen looking at them), the others are held out (reported, never tuned
+on). bench/README.md says which is which and keeps the table of results.
+
+  bench/whole_run_truth.py prepare            export the models and data (Python, Debian's torch)
+  bench/whole_run_truth.py truth  [NAME ...]  full runs: every size x rate factor x seed
+  bench/whole_run_truth.py timing [NAME ...]  a quiet step-time table per workload (the truth's clock)
+  bench/whole_run_truth.py tune   [NAME ...]  whole-run tunes (TUNE_SEEDS), timed; HOG=1: beside a CPU hog
+  bench/whole_run_truth.py table  [NAME ...]  the results table (bench/README.md's), from the kept JSON
+
+Kept in bench/results/whole_run/ (committed, small): NAME.truth.json (every
+full run's validation curve, so any target can be read off it again), NAME.
+timing.json, NAME.tunes[-hog][-LABEL].json (what each tune recommended and
+predicted). A rerun of `tune` against the same truth costs only the tunes.
+Work files (models, data, the full runs' reports) go to BATCHTUNE_BENCH_WORK
+(default build/bench-work).
+
+Environment: BATCHTUNE (the binary, default build/dev/batchtune), JOBS (full
+runs at once, default 2), TUNE_SEEDS (default "0 1 2"), LABEL (a name for a
+set of tunes, e.g. "before"), TUNE_ARGS (more options for the tunes).
+
+The truth of one workload:
+  - each full run is `batchtune sweep --batch-sizes B --force --budget
+    samples=RUN` at the rule's rate from the base batch times a factor,
+    evaluated 40 times, constant rate after a 5% warm-up (as the tune's trunk);
+  - the target is the base batch's real final validation loss at the rule's
+    rate (the mean of the last two evaluations, the worse seed), which is
+    what the tune's default target predicts;
+  - steps to the target per size: for each factor the mean over seeds (a
+    size counts where every seed reached it), then the best factor;
+  - true time = steps x t(B), with t(B) this workload's quiet step-time
+    table (`timing`), and again with a GPU-like t(B) = t0 (1 + B/1024);
+  - B_crit: S(B) = S_min (1 + B_crit/B) fitted to the steps in log space.
+"""
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+RESULTS = os.path.join(ROOT, "bench", "results", "whole_run")
+WORK = os.path.abspath(os.environ.get("BATCHTUNE_BENCH_WORK", os.path.join(ROOT, "build", "bench-work")))
+BT = os.path.abspath(os.environ.get("BATCHTUNE", os.path.join(ROOT, "build", "dev", "batchtune")))
+FMNIST = "/usr/share/datasets/fashion-mnist"
+POW2 = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+
+# One row per workload. `args` are the workload options (both the full runs
+# and the tunes get them); `run` the planned run in samples; `sizes` the full
+# runs' sizes (powers of two from 16 up to where neither throughput nor steps
+# improve); `lr` the rate at `base`; `rule` the scaling rule; `threads` the
+# LibTorch threads of every command of this workload.
+WORKLOADS = [
+    {"name": "mlp-sgd", "role": "development",
+     "what": "the default mlp (784-256-128-10), Fashion-MNIST, SGD momentum 0.9, cross-entropy; 10 epochs",
+     "args": [], "run": 600_000, "base": 64, "lr": 0.01, "rule": "linear",
+     "sizes": POW2, "factors": [0.5, 1, 2], "eval_samples": 5000},
+    {"name": "lngelu-adam", "role": "development",
+     "what": "a LayerNorm/GELU MLP exported from Python (TorchScript), Fashion-MNIST, Adam; 5 epochs",
+     "args": ["--model", "{work}/lngelu_mlp.pt", "--optimizer", "adam"],
+     "run": 300_000, "base": 64, "lr": 1e-3, "rule": "sqrt",
+     "sizes": POW2, "factors": [0.5, 1, 2], "eval_samples": 5000},
+    {"name": "cnn-bn-sgd", "role": "held out",
+     "what": "a small CNN with batch norm exported from Python (tests/fixtures/tiny_cnn.pt: conv 8 3x3, BN, ReLU, "
+             "max-pool, linear), Fashion-MNIST, SGD momentum 0.9; 3 epochs",
+     "args": ["--model", "{root}/tests/fixtures/tiny_cnn.pt"],
+     "run": 180_000, "base": 64, "lr": 0.01, "rule": "linear",
+     "sizes": POW2, "factors": [0.5, 1, 2], "eval_samples": 2000},
+    {"name": "gpt-adamw-code", "role": "held out",
+     "what": "the built-in GPT (2 layers, width 32, context 32, 128 symbols), characters of Python's standard "
+             "library (2 MB), AdamW; one epoch",
+     "args": ["--model", "gpt", "--data", "tokens", "--data-file", "{work}/stdlib.tokens", "--gpt-vocab", "128",
+              "--gpt-width", "32", "--optimizer", "adamw"],
+     "run": 56_000, "base": 64, "lr": 1e-3, "rule": "sqrt",
+     "sizes": POW2[:-1], "factors": [0.5, 1, 2], "eval_samples": 2000},
+    {"name": "ownloss-aux-sgd", "role": "held out",
+     "what": "a TorchScript classifier that computes its own loss (cross-entropy + 0.5 x reconstruction), "
+             "20,000 Fashion-MNIST images as .npz, --loss model, SGD; 10 epochs",
+     "args": ["--model", "{work}/aux_classifier.pt", "--data", "npy", "--data-file", "{work}/fmnist20k.npz",
+              "--loss", "model"],
+     "run": 200_000, "base": 64, "lr": 0.01, "rule": "linear",
+     "sizes": POW2, "factors": [0.5, 1, 2], "eval_samples": 5000},
+]
+BY_NAME = {w["name"]: w for w in WORKLOADS}
+
+
+def workload_args(w):
+    return [a.replace("{work}", WORK).replace("{root}", ROOT) for a in w["args"]] + ["--threads", str(w.get("threads", 1))]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_bt(args, out_json=None, check=True):
+    cmd = [BT] + args + (["-o", out_json] if out_json else [])
+    start = time.monotonic()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wall = time.monotonic() - start
+    if check and p.returncode not in (0,):
+        log(f"  exit {p.returncode}: {' '.join(cmd)}\n  {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ''}")
+    return p, wall
+
+
+# ---------------------------------------------------------------- prepare
+def prepare():
+    """The Python side a user would have: two exported models, an .npz of
+    Fashion-MNIST, a token file of real text."""
+    import gzip
+    import glob
+    import numpy as np
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+    os.makedirs(WORK, exist_ok=True)
+    torch.manual_seed(0)
+
+    class LnGeluMlp(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.LayerNorm(256), nn.GELU(),
+                                      nn.Linear(256, 128), nn.LayerNorm(128), nn.GELU(), nn.Linear(128, 10))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.body(x)
+
+    class AuxClassifier(nn.Module):
+        """Classes and a reconstruction from one hidden layer: the loss is the
+        model's own (cross-entropy + 0.5 x mean squared reconstruction error)."""
+        def __init__(self):
+            super().__init__()
+            self.enc = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU())
+            self.cls = nn.Linear(128, 10)
+            self.dec = nn.Linear(128, 784)
+
+        def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            h = self.enc(x)
+            rec = self.dec(h).view(x.shape)
+            return F.cross_entropy(self.cls(h), y) + 0.5 * F.mse_loss(rec, x)
+
+    torch.jit.script(LnGeluMlp()).save(os.path.join(WORK, "lngelu_mlp.pt"))
+    torch.jit.script(AuxClassifier()).save(os.path.join(WORK, "aux_classifier.pt"))
+
+    def idx(name):
+        with gzip.open(os.path.join(FMNIST, name)) as f:
+            data = f.read()
+        dims = data[3]
+        shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+        return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+    xtr, ytr = idx("train-images-idx3-ubyte.gz"), idx("train-labels-idx1-ubyte.gz")
+    xte, yte = idx("t10k-images-idx3-ubyte.gz"), idx("t10k-labels-idx1-ubyte.gz")
+    rng = np.random.default_rng(0)
+    pick = rng.permutation(len(xtr))[:20000]
+    mean, std = xtr[pick].mean() / 255.0, xtr[pick].std() / 255.0
+    def norm(x):
+        return ((x.astype(np.float32) / 255.0 - mean) / std)[:, None, :, :]
+    np.savez(os.path.join(WORK, "fmnist20k.npz"), x=norm(xtr[pick]), y=ytr[pick].astype(np.int64),
+             x_val=norm(xte[:5000]), y_val=yte[:5000].astype(np.int64))
+
+    # Characters of Python's standard library (sorted file names, 2 MB),
+    # printable ASCII mapped to 1..95, anything else to 0: 128 symbols.
+    text = bytearray()
+    for path in sorted(glob.glob("/usr/lib/python3.11/*.py")):
+        with open(path, "rb") as f:
+            text += f.read()
+        if len(text) >= 2_000_000:
+            break
+    tokens = np.array([b - 31 if 32 <= b < 127 else (96 if b == 10 else 0) for b in text[:2_000_000]],
+                      dtype="<u2")
+    tokens.tofile(os.path.join(WORK, "stdlib.tokens"))
+    log(f"prepared in {WORK}: lngelu_mlp.pt, aux_classifier.pt, fmnist20k.npz, stdlib.tokens ({len(tokens)} tokens)")
+
+
+# ---------------------------------------------------------------- truth
+def full_run_path(w, seed, factor, b):
+    return os.path.join(WORK, w["name"], f"full-{seed}-{factor}-{b}.json")
+
+
+def full_run(w, seed, factor, b):
+    path = full_run_path(w, seed, factor, b)
+    if os.path.exists(path):
+        return
+    if os.path.exists(path + ".part"):  # written (atomically) by a run whose driver was stopped
+        try:
+            json.load(open(path + ".part"))
+            os.replace(path + ".part", path)
+            return
+        except ValueError:
+            pass
+    lr = w["lr"] * factor
+    args = ["sweep", "--batch-sizes", str(b), "--force", "--budget", f"samples={w['run']}", "--lr", repr(lr),
+            "--lr-scaling", w["rule"], "--base-batch", str(w["base"]), "--eval-every", str(w["run"] // 40),
+            "--eval-samples", str(w["eval_samples"]), "--noise-repeats", "0", "--warmup", "0.05",
+            "--seed", str(seed)] + workload_args(w)
+    log(f"  full run {w['name']}: seed {seed}, factor {factor}, batch {b}")
+    p, wall = run_bt(args, path + ".part", check=False)
+    if os.path.exists(path + ".part"):
+        os.replace(path + ".part", path)
+    else:
+        log(f"  no report: exit {p.returncode}: {p.stderr.strip()[-300:]}")
+
+
+def truth(names):
+    jobs = int(os.environ.get("JOBS", "2"))
+    for name in names:
+        w = BY_NAME[name]
+        os.makedirs(os.path.join(WORK, name), exist_ok=True)
+        start = time.monotonic()
+        todo = [(s, f, b) for s in (1, 2) for f in w["factors"] for b in w["sizes"]]
+        with ThreadPoolExecutor(jobs) as ex:
+            list(ex.map(lambda t: full_run(w, *t), todo))
+        runs = []
+        for s, f, b in todo:
+            path = full_run_path(w, s, f, b)
+            if not os.path.exists(path):
+                continue
+            rep = json.load(open(path))
+            for a in rep["sweep"]["arms"]:
+                runs.append({"seed": s, "factor": f, "batch_size": a["batch_size"],
+                             "learning_rate": a.get("learning_rate"), "status": a.get("status"),
+                             "steps": a.get("steps"), "samples": a.get("samples"),
+                             "train_seconds": a.get("train_seconds"),
+                             "evaluations": [[e["step"], e["samples"], e["loss"]]
+                                             for e in a.get("evaluations") or []]})
+        out = {"workload": w, "wall_seconds": round(time.monotonic() - start, 1), "jobs": jobs,
+               "machine": machine(), "runs": runs}
+        os.makedirs(RESULTS, exist_ok=True)
+        json.dump(out, open(os.path.join(RESULTS, f"{name}.truth.json"), "w"))
+        log(f"{name}: {len(runs)} full runs kept in {RESULTS}/{name}.truth.json")
+
+
+def machine():
+    return {"cpus": os.cpu_count(), "host": os.uname().nodename, "date": time.strftime("%Y-%m-%d")}
+
+
+# ---------------------------------------------------------------- timing
+def timing(names):
+    """Each size's median step, alone on a quiet machine, at the workload's
+    threads: `sweep --throughput-only` over the truth's sizes."""
+    for name in names:
+        w = BY_NAME[name]
+        path = os.path.join(WORK, name, "timing.json")
+        args = ["sweep", "--throughput-only", "--batch-sizes", ",".join(map(str, w["sizes"])), "--force",
+                "--seed", "1"] + workload_args(w)
+        p, wall = run_bt(args, path)
+        if p.returncode != 0:
+            continue
+        rep = json.load(open(path))
+        table = [[pt["batch_size"], pt["median_step_seconds"]] for pt in rep["sweep"]["throughput_scan"]
+                 if pt.get("median_step_seconds")]
+        json.dump({"workload": name, "machine": machine(), "step_seconds": table},
+                  open(os.path.join(RESULTS, f"{name}.timing.json"), "w"), indent=1)
+        log(f"{name}: step times " + ", ".join(f"{b}: {t * 1e3:.2f} ms" for b, t in table))
+
+
+# ---------------------------------------------------------------- tune
+def tune(names):
+    seeds = os.environ.get("TUNE_SEEDS", "0 1 2").split()
+    hog = os.environ.get("HOG") == "1"
+    label = os.environ.get("LABEL", "")
+    extra = os.environ.get("TUNE_ARGS", "").split()
+    for name in names:
+        w = BY_NAME[name]
+        tr = load_truth(name)
+        rows = []
+        for s in seeds:
+            path = os.path.join(WORK, name, f"tune-{s}{'-hog' if hog else ''}{'-' + label if label else ''}.json")
+            hog_procs = []
+            if hog:  # one busy process per core: what a parallel build beside the tune does
+                hog_procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                             for _ in range(os.cpu_count() or 1)]
+            try:
+                p, wall = run_bt(["sweep", "--train-samples", str(w["run"]), "--base-batch", str(w["base"]),
+                                  "--lr", repr(w["lr"]), "--lr-scaling", w["rule"], "--seed", s]
+                                 + workload_args(w) + extra, path)
+            finally:
+                for h in hog_procs:
+                    h.kill()
+            if p.returncode not in (0,) or not os.path.exists(path):
+                rows.append({"seed": s, "exit": p.returncode, "error": p.stderr.strip()[-400:]})
+                continue
+            row = summarise_tune(json.load(open(path)), wall)
+            row["seed"] = s
+            if tr:  # the same tune, re-targeted at the truth's target (report --target-loss)
+                rt = path.replace(".json", "-truth-target.json")
+                p2, _ = run_bt(["report", path, "--target-loss", repr(tr["target"])], rt)
+                if p2.returncode == 0 and os.path.exists(rt):
+                    row["at_truth_target"] = summarise_tune(json.load(open(rt)), None)
+                else:
+                    row["at_truth_target"] = {"error": p2.stderr.strip()[-300:]}
+            rows.append(row)
+            log(f"{name} tune seed {s}: {row.get('batch_size')} (wall {wall:.1f} s)")
+        out = {"workload": name, "hog": hog, "label": label, "tune_args": extra, "machine": machine(), "tunes": rows}
+        suffix = ("-hog" if hog else "") + ("-" + label if label else "")
+        json.dump(out, open(os.path.join(RESULTS, f"{name}.tunes{suffix}.json"), "w"), indent=1)
+
+
+def summarise_tune(rep, wall):
+    rec = rep.get("recommendation") or {}
+    w = rep.get("whole_run") or {}
+    preds = [{"batch_size": p.get("batch_size"), "seconds": p.get("seconds")}
+             for p in w.get("predictions") or []]
+    return {"batch_size": rec.get("batch_size"), "learning_rate": rec.get("learning_rate"),
+            "confidence": rec.get("confidence"), "status": rec.get("status"),
+            "target_loss": w.get("target_loss"), "target_source": w.get("target_source"),
+            "target_loss_error": w.get("target_loss_error"),
+            "critical_batch_at_target": w.get("critical_batch_at_target"),
+            "critical_batch_bound": w.get("critical_batch_bound"),
+            "critical_batch_band": w.get("critical_batch_band"),
+            "step_seconds": [[s["batch_size"], s["step_s"]] for s in w.get("step_seconds") or []],
+            "predictions": preds, "phase_seconds": (rep.get("sweep") or {}).get("phase_seconds"),
+            "wall_seconds": wall, "notes": w.get("notes")}
+
+
+# ---------------------------------------------------------------- analysis
+def steps_to(evals, loss):
+    """Steps to `loss`: the first evaluation at or below it, interpolated from
+    the one before (the sweep's own rule)."""
+    prev = None
+    for step, _, l in evals:
+        if l is None or not math.isfinite(l):
+            return None
+        if l <= loss:
+            if prev is None or prev[1] <= l:
+                return step
+            f = (prev[1] - loss) / (prev[1] - l)
+            return prev[0] + f * (step - prev[0])
+        prev = (step, l)
+    return None
+
+
+def final_loss(evals):
+    tail = [l for _, _, l in evals[-2:] if l is not None and math.isfinite(l)]
+    return sum(tail) / len(tail) if tail else None
+
+
+def fit_critical(steps):
+    sizes = sorted(steps)
+    def fit_log(bc):
+        logs = [math.log(steps[b]) - math.log(1 + bc / b) for b in sizes]
+        ls = sum(logs) / len(logs)
+        return sum((math.log(steps[b]) - ls - math.log(1 + bc / b)) ** 2 for b in sizes), math.exp(ls)
+    grid = [2 ** (k / 16) for k in range(0, 16 * 17)]
+    bc = min(grid, key=lambda x: fit_log(x)[0])
+    return bc, fit_log(bc)[1]
+
+
+def interp(table, b):
+    pts = sorted(table)
+    if len(pts) == 1:
+        return pts[0][1]
+    if b <= pts[0][0]:
+        (x0, y0), (x1, y1) = pts[0], pts[1]
+    elif b >= pts[-1][0]:
+        (x0, y0), (x1, y1) = pts[-2], pts[-1]
+    else:
+        i = next(i for i in range(1, len(pts)) if pts[i][0] >= b)
+        (x0, y0), (x1, y1) = pts[i - 1], pts[i]
+    k = math.log(y1 / y0) / math.log(x1 / x0)
+    return y0 * math.exp(k * math.log(b / x0))
+
+
+def load_truth(name):
+    path = os.path.join(RESULTS, f"{name}.truth.json")
+    if not os.path.exists(path):
+        return None
+    t = json.load(open(path))
+    w = t["workload"]
+    base_final = [final_loss(r["evaluations"]) for r in t["runs"]
+                  if r["batch_size"] == w["base"] and r["factor"] == 1 and r["status"] == "completed"]
+    base_final = [x for x in base_final if x is not None]
+    if not base_final:
+        return None
+    target = max(base_final)
+    t["base_final"] = base_final
+    t["target"] = target
+    steps, best_f = steps_at_target(t, target)
+    t["steps"], t["best_factor"] = steps, best_f
+    t["critical"] = fit_critical(steps) if len(steps) >= 3 else None
+    tp = os.path.join(RESULTS, f"{name}.timing.json")
+    t["step_seconds"] = json.load(open(tp))["step_seconds"] if os.path.exists(tp) else None
+    return t
+
+
+def steps_at_target(t, target):
+    w = t["workload"]
+    steps, best_f = {}, {}
+    for f in w["factors"]:
+        per = {}
+        for r in t["runs"]:
+            if r["factor"] != f:
+                continue
+            s = steps_to(r["evaluations"], target) if r["status"] == "completed" else None
+            per.setdefault(r["batch_size"], []).append(s)
+        for b, v in per.items():
+            if len(v) >= 2 and all(x is not None for x in v):
+                m = sum(v) / len(v)
+                if b not in steps or m < steps[b]:
+                    steps[b], best_f[b] = m, f
+    return steps, best_f
+
+
+def true_times(t, table):
+    top = max(b for b, _ in table)
+    return {b: s * interp(table, b) for b, s in t["steps"].items() if b <= top}
+
+
+def steps_at(steps, b):
+    if b in steps:
+        return steps[b]
+    lo = [x for x in steps if x < b]
+    hi = [x for x in steps if x > b]
+    if not lo or not hi:
+        return None
+    return interp([(max(lo), steps[max(lo)]), (min(hi), steps[min(hi)])], b)
+
+
+def pick_ratio(t, table, pick):
+    tt = true_times(t, table)
+    if not tt:
+        return None, None, None
+    best = min(tt, key=tt.get)
+    if pick is None:
+        return best, tt[best], None
+    s = steps_at(t["steps"], pick)
+    return best, tt[best], (s * interp(table, pick) / tt[best] if s is not None else None)
+
+
+def synthetic(table):
+    t64 = interp(table, 64)
+    t0 = t64 / (1 + 64 / 1024)
+    return [[b, t0 * (1 + b / 1024)] for b in POW2]
+
+
+def table(names):
+    print("| workload | role | target (truth) | true best: size, rate, time | tune's target | pick | ratio, this CPU | "
+          "pick, GPU-like t(B) | ratio | B_crit tune / truth | cost share |")
+    print("| --- " * 11 + "|")
+    for name in names:
+        t = load_truth(name)
+        if t is None:
+            print(f"| {name} | {BY_NAME[name]['role']} | no truth yet |" + " |" * 8)
+            continue
+        w = t["workload"]
+        clock = t["step_seconds"]
+        best = bt = None
+        if clock:
+            tt = true_times(t, clock)
+            best = min(tt, key=tt.get)
+            bt = tt[best]
+        bc = t["critical"][0] if t["critical"] else None
+        files = sorted(f for f in os.listdir(RESULTS) if f.startswith(name + ".tunes"))
+        head = (f"| {name} | {w['role']} | {t['target']:.4f} (base finals "
+                + "/".join(f"{x:.4f}" for x in t["base_final"]) + ") | "
+                + (f"{best}, x{t['best_factor'][best]}, {bt:.1f} s" if best else "no clock") + " | ")
+        if not files:
+            print(head + "no tunes |" + " |" * 5)
+        for f in files:
+            tunes = json.load(open(os.path.join(RESULTS, f)))
+            for row in tunes["tunes"]:
+                tag = f.replace(name + ".tunes", "").replace(".json", "") or ""
+                if "error" in row:
+                    print(head + f"seed {row['seed']}{tag}: exit {row.get('exit')} |" + " |" * 5)
+                    continue
+                at = row.get("at_truth_target") or {}
+                pick = at.get("batch_size")
+                r = pick_ratio(t, clock, pick)[2] if clock else None
+                syn_pick = None
+                sr = None
+                bcr = (at.get("critical_batch_at_target") / bc) if at.get("critical_batch_at_target") and bc else None
+                work = (row.get("phase_seconds") or {}).get("total")
+                base_runs = [x for x in t["runs"] if x["batch_size"] == w["base"] and x["factor"] == 1]
+                full_work = statistics.median(x["train_seconds"] for x in base_runs) if base_runs else None
+                cost = f"{work / full_work:.2f}" if work and full_work else "-"
+                print(head + f"{row['target_loss']:.4f} (seed {row['seed']}{tag}) | {pick} | "
+                      + (f"{r:.2f}" if r else "-") + f" | {syn_pick or '-'} | " + (f"{sr:.2f}" if sr else "-")
+                      + " | " + (f"{bcr:.2f}" + (" (bound)" if at.get("critical_batch_bound") else "") if bcr else "-")
+                      + f" | {cost} |")
+        if t["steps"]:
+            print(f"|   steps to target | | " + ", ".join(f"{b}: {s:.0f}" for b, s in sorted(t["steps"].items()))
+                  + (f"; B_crit {bc:.0f}, S_min {t['critical'][1]:.0f}" if bc else "") + " |" + " |" * 8)
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] not in ("prepare", "truth", "timing", "tune", "table"):
+        print(__doc__)
+        sys.exit(2)
+    names = sys.argv[2:] or [w["name"] for w in WORKLOADS]
+    for n in names:
+        if n not in BY_NAME:
+            sys.exit(f"whole_run_truth: no workload {n!r}; the table has {', '.join(BY_NAME)}")
+    if sys.argv[1] != "prepare" and not os.access(BT, os.X_OK):
+        sys.exit(f"whole_run_truth: no {BT}; build first (cmake --build --preset dev) or set BATCHTUNE")
+    {"prepare": lambda n: prepare(), "truth": truth, "timing": timing, "tune": tune, "table": table}[sys.argv[1]](names)
+
+
+if __name__ == "__main__":
+    main()
