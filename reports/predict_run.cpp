@@ -34,6 +34,27 @@ constexpr double kGrowthSigmas = 2.0;
 // machine counts as loaded: half a core is a build or a browser busy beside it.
 constexpr double kLoadedCores = 0.5;
 
+// The largest size an arm measured a ratio at.
+std::int64_t largest_arm(const WholeRun& w) {
+  std::int64_t top = w.base_batch;
+  for (const auto& p : w.branch_points) {
+    for (const auto& a : p.arms) {
+      if (a.samples_ratio) top = std::max(top, a.batch_size);
+    }
+  }
+  return top;
+}
+
+// The answer is bounded by the arms' reach: the budget left larger sizes
+// out, and B_crit at the target is at the largest arm or past it (a branch
+// point's lower bound, or a value within 10% of the largest arm).
+bool bounded_by_reach(const WholeRun& w) {
+  if (!w.next_arm_size || !w.critical_batch_at_target) return false;
+  bool bound = false;
+  for (const auto& p : w.branch_points) bound = bound || p.lower_bound;
+  return bound || *w.critical_batch_at_target >= 0.9 * double(largest_arm(w));
+}
+
 // The prediction with the least time (the first of equals).
 std::vector<RunPrediction>::const_iterator fastest_prediction(const std::vector<RunPrediction>& predictions) {
   return std::min_element(predictions.begin(), predictions.end(),
@@ -510,6 +531,13 @@ namespace {
 void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes, double recentre = 1.0,
                       std::optional<double>* fit_at_target = nullptr) {
   w.notes.clear();
+  if (w.next_arm_size) {
+    w.notes.push_back("the tune's budget (--tune-share " + fmt("%.2g", w.tune_share.value_or(0)) +
+                      ") ran no arm at batch " + std::to_string(*w.next_arm_size) + " or above" +
+                      (w.tune_share_for_next_arm
+                           ? "; --tune-share " + fmt("%.2g", *w.tune_share_for_next_arm) + " would run it"
+                           : std::string("; no share of the run would")));
+  }
   w.predictions.clear();
   w.best_batch.reset();
   w.early_best_batch.reset();
@@ -1233,6 +1261,19 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
                                  fmt("%.3g", *w.target_loss) + " +- " + fmt("%.2g", *w.target_loss_error) +
                                  " (jackknife over the trunk's later evaluations); a --target-loss, or more "
                                  "--trunk-share, makes it firmer");
+  }
+  if (bounded_by_reach(w)) {
+    // B_crit sits at the largest arm: the knee may lie past what the arms
+    // measured, and sizes above it are not predicted. Say what would reach it.
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    const std::int64_t top = largest_arm(w);
+    r.reasons.push_back("bounded: B_crit at the target (" + fmt("%.0f", *w.critical_batch_at_target) +
+                        ") lies at or past " + std::to_string(top) + ", the largest size an arm ran: sizes above " +
+                        std::to_string(top) + " are not predicted and the best size may be larger; " +
+                        (w.tune_share_for_next_arm
+                             ? "--tune-share " + fmt("%.2g", *w.tune_share_for_next_arm) + " runs arms at " +
+                                   std::to_string(*w.next_arm_size)
+                             : std::string("no larger tune share runs a larger arm")));
   }
   if (w.other_cpu_cores && *w.other_cpu_cores >= kLoadedCores) {
     // The interleaved timing pass keeps the sizes' comparison fair under a

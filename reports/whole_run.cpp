@@ -44,6 +44,9 @@ void to_json(nlohmann::json& j, const WholeRun& w) {
                      {"tune_samples", w.tune_samples},
                      {"tune_seconds", json_util::number(w.tune_seconds)},
                      {"timing_samples", w.timing_samples},
+                     {"tune_share", w.tune_share},
+                     {"next_arm_size", w.next_arm_size},
+                     {"tune_share_for_next_arm", w.tune_share_for_next_arm},
                      {"other_cpu_cores", w.other_cpu_cores},
                      {"target_loss", w.target_loss},
                      {"target_loss_error", w.target_loss_error},
@@ -89,6 +92,12 @@ void from_json(const nlohmann::json& j, WholeRun& w) {
   w.tune_seconds = json_util::read_number(j.at("tune_seconds"));
   w.other_cpu_cores.reset();
   w.timing_samples = j.value("timing_samples", std::int64_t{0});  // added within schema 2
+  w.tune_share.reset();
+  w.next_arm_size.reset();
+  w.tune_share_for_next_arm.reset();
+  if (j.contains("tune_share")) j.at("tune_share").get_to(w.tune_share);
+  if (j.contains("next_arm_size")) j.at("next_arm_size").get_to(w.next_arm_size);
+  if (j.contains("tune_share_for_next_arm")) j.at("tune_share_for_next_arm").get_to(w.tune_share_for_next_arm);
   if (j.contains("other_cpu_cores")) j.at("other_cpu_cores").get_to(w.other_cpu_cores);  // added within schema 2
   j.at("target_loss").get_to(w.target_loss);
   w.target_loss_error.reset();

@@ -220,6 +220,13 @@ struct WholeRun {
   // The tune's own cost: samples trained (trunk + arms) and wall time.
   std::int64_t tune_samples = 0;
   double tune_seconds = 0;
+  // The arms' reach: the --tune-share the tune ran at, the next candidate
+  // size above the largest arm that the budget left out (none: every size
+  // ran, or none larger was a candidate), and the --tune-share whose budget
+  // runs arms at it (none: not even the whole run would).
+  std::optional<double> tune_share;
+  std::optional<std::int64_t> next_arm_size;
+  std::optional<double> tune_share_for_next_arm;
   // Of tune_samples, the interleaved timing pass's (steps at learning rate 0).
   std::int64_t timing_samples = 0;
   // Other processes' CPU use while the tune ran, in cores (Linux /proc/stat

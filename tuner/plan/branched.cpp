@@ -215,10 +215,30 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
       << "% of the planned run), " << points.size() << " branch points, arms of " << span << " samples at";
   for (std::int64_t b : sizes) out << ' ' << b;
   out << (s.lr_grid > 0 ? " (" + std::to_string(2 * s.lr_grid + 1) + " learning rates each)" : std::string()) << "\n";
+  w.tune_share = s.budget_share;
+  std::optional<std::int64_t> next;
   if (sizes.size() < arm_sizes(s).size()) {
-    w.notes.push_back("the tune's budget (" + std::to_string(static_cast<int>(std::lround(100 * s.budget_share))) +
-                      "% of the run) left no room for arms above batch " +
-                      (sizes.empty() ? std::to_string(b0) : std::to_string(sizes.back())));
+    next = arm_sizes(s)[sizes.size()];
+  } else if (s.next_size_left_out && (sizes.empty() || *s.next_size_left_out > sizes.back())) {
+    next = s.next_size_left_out;
+  }
+  if (next) {
+    // The first size the budget left out, and the share that would run it
+    // (the analysis says so where B_crit reaches past the largest arm).
+    w.next_arm_size = next;
+    for (int k = 1; k <= 200; ++k) {
+      BranchedSettings more = s;
+      more.branch_sizes.push_back(*next);
+      std::sort(more.branch_sizes.begin(), more.branch_sizes.end());
+      more.branch_sizes.erase(std::unique(more.branch_sizes.begin(), more.branch_sizes.end()), more.branch_sizes.end());
+      more.budget_share = s.budget_share + 0.01 * k;
+      if (more.budget_share > 1.0 + 1e-9) break;
+      const auto kept = plan_arm_span(more, trunk_steps * b0).second;
+      if (std::find(kept.begin(), kept.end(), *next) != kept.end()) {
+        w.tune_share_for_next_arm = std::round(100.0 * more.budget_share) / 100.0;
+        break;
+      }
+    }
   }
 
   // --- the trunk ---------------------------------------------------------

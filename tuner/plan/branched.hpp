@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,10 @@ struct BranchedSettings {
   LrScaling lr_scaling = LrScaling::linear;
   std::vector<std::int64_t> branch_sizes;     // ascending; arms at each (the base batch is the trunk itself)
   std::vector<std::int64_t> candidate_sizes;  // ascending; the sizes the run is predicted at
+  // A size above branch_sizes that the caller left out for the budget's sake
+  // (auto sizes stop at the largest arm the budget runs): the report names
+  // the --tune-share that would run an arm there.
+  std::optional<std::int64_t> next_size_left_out;
   // Step times for sizes no arm runs (the throughput scan's), and in words.
   std::vector<std::pair<std::int64_t, double>> extra_step_seconds;
   std::string extra_step_seconds_source;

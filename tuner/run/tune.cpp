@@ -223,6 +223,12 @@ class Tuner {
         if (size >= b.base_batch) b.branch_sizes.push_back(size);
       }
       const std::int64_t by_budget = auto_sizes ? plan::largest_arm_size(b) : cap_;
+      for (std::int64_t size : b.branch_sizes) {
+        if (size > by_budget) {
+          beyond_budget_ = size;  // the first size the budget leaves out (the report names the share it needs)
+          break;
+        }
+      }
       if (by_budget < cap_) {
         cap_ = by_budget;
         cap_source_ = "the tune's budget (its arms reach batch " + std::to_string(by_budget) +
@@ -631,6 +637,9 @@ class Tuner {
       if (size >= settings_.base_batch) b.branch_sizes.push_back(size);
     }
     b.candidate_sizes = settings_.batch_sizes;
+    if (beyond_budget_ && (b.branch_sizes.empty() || *beyond_budget_ > b.branch_sizes.back())) {
+      b.next_size_left_out = beyond_budget_;
+    }
     if (p && (b.base_batch > p->safe_max_batch || b.base_batch < p->min_batch)) {
       throw UsageError("--base-batch " + std::to_string(b.base_batch) +
                        " is where the whole-run tune trains its trunk, and it is outside what the probe allows (" +
@@ -760,6 +769,7 @@ class Tuner {
   SweepSettings settings_;
   std::int64_t cap_ = 0;
   std::string cap_source_;
+  std::optional<std::int64_t> beyond_budget_;  // the first auto size the tune's budget left out
   std::unique_ptr<probes::MemoryMeter> meter_;
   SweepResult result_;
   NoiseScale noise_;
