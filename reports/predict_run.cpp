@@ -1253,6 +1253,18 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
                                  " with the arms' noise (16th to 84th percentile): longer arms (--tune-share) "
                                  "measure it better");
   }
+  if (w.critical_batch_at_target && w.critical_batch_at_target_high &&
+      *w.critical_batch_at_target > *w.critical_batch_at_target_high * (1.0 + 1e-9)) {
+    // Above its draws' band the estimate is left as measured (the draws sit
+    // low when the knee lies past the largest arm), but never unsaid.
+    r.confidence = Confidence::low;
+    r.confidence_notes.push_back("B_crit at the target, " + fmt("%.0f", *w.critical_batch_at_target) +
+                                 ", lies above its own noise band (" +
+                                 fmt("%.0f", w.critical_batch_at_target_low.value_or(0)) + " to " +
+                                 fmt("%.0f", *w.critical_batch_at_target_high) +
+                                 "): the arms' noise alone would put it lower; it is kept as measured, since the "
+                                 "draws fall low where the knee lies past the largest arm");
+  }
   if (w.target_loss && w.target_loss_error && *w.target_loss_error > 0.05 * *w.target_loss) {
     // The default target is the base batch's loss carried past the trunk to
     // the run's end; B_crit, and so the best size, depend on where it lands.

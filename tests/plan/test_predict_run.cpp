@@ -425,6 +425,37 @@ TEST_CASE("predict_run: a B_crit inside or above its draws' band is left as meas
   CHECK(*w.critical_batch_at_target == Approx(1171.28).epsilon(0.01));
   REQUIRE(w.critical_batch_at_target_high.has_value());
   CHECK(*w.critical_batch_at_target_high < *w.critical_batch_at_target);
+  // Kept, but never unsaid: the confidence is low and names the band.
+  const Recommendation r = recommend_whole_run(w, 1024);
+  CHECK(r.confidence == Confidence::low);
+  CHECK(std::any_of(r.confidence_notes.begin(), r.confidence_notes.end(), [](const std::string& n) {
+    return n.find("lies above its own noise band") != std::string::npos;
+  }));
+}
+
+TEST_CASE("predict_run: an answer bounded by the arms' reach says so and names the share that reaches further",
+          "[predict_run]") {
+  // The steady 3-epoch tune: B_crit 1,171 past its largest arm, 512.
+  auto [w, sizes] = tune_fixture("whole_run_steady.json");
+  w.tune_share = 0.4;
+  w.next_arm_size = 1024;
+  w.tune_share_for_next_arm = 0.47;
+  analyse_whole_run(w, sizes);
+  const Recommendation r = recommend_whole_run(w, 1024);
+  const auto bounded = std::find_if(r.reasons.begin(), r.reasons.end(),
+                                    [](const std::string& s) { return s.rfind("bounded:", 0) == 0; });
+  REQUIRE(bounded != r.reasons.end());
+  CHECK(bounded->find("--tune-share 0.47 runs arms at 1024") != std::string::npos);
+  CHECK(r.confidence != Confidence::high);
+  CHECK(std::any_of(w.notes.begin(), w.notes.end(), [](const std::string& n) {
+    return n.find("ran no arm at batch 1024") != std::string::npos;
+  }));
+  // Every size ran (no size left out): not bounded, nothing said.
+  auto [all, all_sizes] = tune_fixture("whole_run_steady.json");
+  analyse_whole_run(all, all_sizes);
+  const Recommendation plain = recommend_whole_run(all, 1024);
+  CHECK(std::none_of(plain.reasons.begin(), plain.reasons.end(),
+                     [](const std::string& s) { return s.rfind("bounded:", 0) == 0; }));
 }
 
 TEST_CASE("predict_run: where the noise draws contradict the fit's pick, a majority size of the draws is recommended",
