@@ -12,6 +12,7 @@ on). bench/README.md says which is which and keeps the table of results.
   bench/whole_run_truth.py truth  [NAME ...]  full runs: every size x rate factor x seed
   bench/whole_run_truth.py timing [NAME ...]  a quiet step-time table per workload (the truth's clock)
   bench/whole_run_truth.py tune   [NAME ...]  whole-run tunes (TUNE_SEEDS), timed; HOG=1: beside a CPU hog
+  bench/whole_run_truth.py judge  [NAME ...]  the kept tunes re-targeted at the truth's target (report --target-loss)
   bench/whole_run_truth.py table  [NAME ...]  the results table (bench/README.md's), from the kept JSON
 
 Kept in bench/results/whole_run/ (committed, small): NAME.truth.json (every
@@ -245,19 +246,25 @@ def machine():
 # ---------------------------------------------------------------- timing
 def timing(names):
     """Each size's median step, alone on a quiet machine, at the workload's
-    threads: `sweep --throughput-only` over the truth's sizes."""
+    threads: `sweep --throughput-only` up to the truth's largest size, three
+    times, each size's median of the three."""
     for name in names:
         w = BY_NAME[name]
-        path = os.path.join(WORK, name, "timing.json")
-        args = ["sweep", "--throughput-only", "--batch-sizes", ",".join(map(str, w["sizes"])), "--force",
-                "--seed", "1"] + workload_args(w)
-        p, wall = run_bt(args, path)
-        if p.returncode != 0:
+        os.makedirs(os.path.join(WORK, name), exist_ok=True)
+        per = {}
+        for rep in range(3):
+            path = os.path.join(WORK, name, f"timing-{rep}.json")
+            args = ["sweep", "--throughput-only", "--max-batch", str(max(w["sizes"])), "--seed", "1"] + workload_args(w)
+            p, wall = run_bt(args, path)
+            if p.returncode != 0:
+                break
+            for pt in json.load(open(path))["sweep"]["throughput_scan"]:
+                if pt.get("median_step_seconds"):
+                    per.setdefault(pt["batch_size"], []).append(pt["median_step_seconds"])
+        table = [[b, statistics.median(v)] for b, v in sorted(per.items())]
+        if not table:
             continue
-        rep = json.load(open(path))
-        table = [[pt["batch_size"], pt["median_step_seconds"]] for pt in rep["sweep"]["throughput_scan"]
-                 if pt.get("median_step_seconds")]
-        json.dump({"workload": name, "machine": machine(), "step_seconds": table},
+        json.dump({"workload": name, "machine": machine(), "repeats": 3, "step_seconds": table},
                   open(os.path.join(RESULTS, f"{name}.timing.json"), "w"), indent=1)
         log(f"{name}: step times " + ", ".join(f"{b}: {t * 1e3:.2f} ms" for b, t in table))
 
@@ -270,6 +277,7 @@ def tune(names):
     extra = os.environ.get("TUNE_ARGS", "").split()
     for name in names:
         w = BY_NAME[name]
+        os.makedirs(os.path.join(WORK, name), exist_ok=True)
         tr = load_truth(name)
         rows = []
         for s in seeds:
@@ -290,35 +298,80 @@ def tune(names):
                 continue
             row = summarise_tune(json.load(open(path)), wall)
             row["seed"] = s
-            if tr:  # the same tune, re-targeted at the truth's target (report --target-loss)
-                rt = path.replace(".json", "-truth-target.json")
-                p2, _ = run_bt(["report", path, "--target-loss", repr(tr["target"])], rt)
-                if p2.returncode == 0 and os.path.exists(rt):
-                    row["at_truth_target"] = summarise_tune(json.load(open(rt)), None)
-                else:
-                    row["at_truth_target"] = {"error": p2.stderr.strip()[-300:]}
+            row["report"] = path
             rows.append(row)
             log(f"{name} tune seed {s}: {row.get('batch_size')} (wall {wall:.1f} s)")
         out = {"workload": name, "hog": hog, "label": label, "tune_args": extra, "machine": machine(), "tunes": rows}
         suffix = ("-hog" if hog else "") + ("-" + label if label else "")
-        json.dump(out, open(os.path.join(RESULTS, f"{name}.tunes{suffix}.json"), "w"), indent=1)
+        path = os.path.join(RESULTS, f"{name}.tunes{suffix}.json")
+        json.dump(out, open(path, "w"), indent=1)
+        if tr:
+            judge_file(path)
+
+
+def judge_file(path):
+    """Each kept tune re-targeted at the truth's target (report --target-loss),
+    on this machine's t(B) and on the GPU-like one (--step-times): what the
+    table reads. Cheap: nothing trains. Needs the tunes' reports in WORK."""
+    data = json.load(open(path))
+    name = data["workload"]
+    tr = load_truth(name)
+    if not tr:
+        return
+    for row in data["tunes"]:
+        rep = row.get("report")
+        if not rep or not os.path.exists(rep):
+            continue
+        rt = rep.replace(".json", "-at-truth.json")
+        p, _ = run_bt(["report", rep, "--target-loss", repr(tr["target"])], rt)
+        row["at_truth_target"] = summarise_tune(json.load(open(rt)), None) if p.returncode == 0 else \
+            {"error": p.stderr.strip()[-300:]}
+        # The GPU-like t(B) = t0 (1 + B/1024), t0 from this tune's own t(64).
+        r = json.load(open(rep))
+        table = [(s["batch_size"], s["step_s"]) for s in r["whole_run"]["step_seconds"]]
+        synth = synthetic(table)
+        r["whole_run"]["step_seconds"] = [{"batch_size": b, "step_s": t} for b, t in synth]
+        r["sweep"]["throughput_scan"] = []
+        steps_file = rep.replace(".json", "-synthetic-steps.json")
+        json.dump(r, open(steps_file, "w"))
+        rs = rep.replace(".json", "-at-truth-synthetic.json")
+        p, _ = run_bt(["report", rep, "--target-loss", repr(tr["target"]), "--step-times", steps_file], rs)
+        row["at_truth_target_synthetic"] = summarise_tune(json.load(open(rs)), None) if p.returncode == 0 else \
+            {"error": p.stderr.strip()[-300:]}
+        row["synthetic_step_seconds"] = synth
+    json.dump(data, open(path, "w"), indent=1)
+
+
+def judge(names):
+    for name in names:
+        for f in sorted(os.listdir(RESULTS)):
+            if f.startswith(name + ".tunes"):
+                judge_file(os.path.join(RESULTS, f))
 
 
 def summarise_tune(rep, wall):
     rec = rep.get("recommendation") or {}
     w = rep.get("whole_run") or {}
-    preds = [{"batch_size": p.get("batch_size"), "seconds": p.get("seconds")}
+    preds = [{"batch_size": p.get("batch_size"), "seconds": p.get("seconds"), "low": p.get("seconds_low"),
+              "high": p.get("seconds_high"), "learning_rate": p.get("learning_rate")}
              for p in w.get("predictions") or []]
+    bound = any(bp.get("lower_bound") for bp in w.get("branch_points") or [])
     return {"batch_size": rec.get("batch_size"), "learning_rate": rec.get("learning_rate"),
             "confidence": rec.get("confidence"), "status": rec.get("status"),
             "target_loss": w.get("target_loss"), "target_source": w.get("target_source"),
             "target_loss_error": w.get("target_loss_error"),
             "critical_batch_at_target": w.get("critical_batch_at_target"),
-            "critical_batch_bound": w.get("critical_batch_bound"),
-            "critical_batch_band": w.get("critical_batch_band"),
+            "critical_batch_low": w.get("critical_batch_at_target_low"),
+            "critical_batch_high": w.get("critical_batch_at_target_high"),
+            "lower_bound_at_a_point": bound,
+            "largest_arm": max([a["batch_size"] for bp in w.get("branch_points") or [] for a in bp.get("arms") or []
+                                if a.get("samples_ratio") is not None] or [None]) if w.get("branch_points") else None,
+            "next_arm_size": w.get("next_arm_size"), "tune_share_for_next_arm": w.get("tune_share_for_next_arm"),
+            "other_cpu_cores": w.get("other_cpu_cores"),
             "step_seconds": [[s["batch_size"], s["step_s"]] for s in w.get("step_seconds") or []],
             "predictions": preds, "phase_seconds": (rep.get("sweep") or {}).get("phase_seconds"),
-            "wall_seconds": wall, "notes": w.get("notes")}
+            "tune_samples": w.get("tune_samples"), "wall_seconds": wall,
+            "reasons": rec.get("reasons"), "notes": w.get("notes")}
 
 
 # ---------------------------------------------------------------- analysis
@@ -441,57 +494,105 @@ def synthetic(table):
     return [[b, t0 * (1 + b / 1024)] for b in POW2]
 
 
+def fmt_list(vals, f="{:.2f}"):
+    return "/".join("-" if v is None else f.format(v) for v in vals)
+
+
+def judge_row(t, row):
+    """One tune against the truth: the numbers of the table."""
+    w = t["workload"]
+    clock = t["step_seconds"]
+    out = {"seed": row.get("seed")}
+    if "error" in row:
+        out["error"] = f"exit {row.get('exit')}"
+        return out
+    at = row.get("at_truth_target") or {}
+    syn = row.get("at_truth_target_synthetic") or {}
+    out["pick"] = at.get("batch_size")
+    out["ratio"] = pick_ratio(t, clock, out["pick"])[2] if clock and out["pick"] else None
+    out["pick_synthetic"] = syn.get("batch_size")
+    if row.get("synthetic_step_seconds") and out["pick_synthetic"]:
+        out["ratio_synthetic"] = pick_ratio(t, row["synthetic_step_seconds"], out["pick_synthetic"])[2]
+    bc = t["critical"][0] if t["critical"] else None
+    tb = at.get("critical_batch_at_target")
+    out["bcrit"] = tb
+    out["bcrit_ratio"] = tb / bc if tb and bc else None
+    top = at.get("largest_arm")
+    # A bound (the knee at or past the largest arm) is judged as one: right
+    # where the truth lies at or past it too.
+    out["bound"] = bool(top and tb and (at.get("lower_bound_at_a_point") or tb >= 0.9 * top) and at.get("next_arm_size"))
+    out["bound_holds"] = bool(out["bound"] and bc and bc >= 0.9 * top)
+    out["target"] = row.get("target_loss")
+    finals = t["base_final"]
+    if out["target"] is not None:
+        out["target_ratio"] = out["target"] / statistics.mean(finals)
+        lo, hi = min(finals), max(finals)
+        spread = max(hi - lo, 1e-9)
+        out["target_in_spread"] = lo - spread <= out["target"] <= hi + spread
+    if clock:
+        base_steps = w["run"] / w["base"]
+        true_base = base_steps * interp(clock, w["base"])
+        pred = next((p["seconds"] for p in row.get("predictions") or [] if p["batch_size"] == w["base"]), None)
+        out["base_time_ratio"] = pred / true_base if pred else None
+        work = (row.get("phase_seconds") or {}).get("total")
+        out["cost"] = work / true_base if work else None
+    out["sample_share"] = row["tune_samples"] / w["run"] if row.get("tune_samples") else None
+    out["other_cpu"] = row.get("other_cpu_cores")
+    out["confidence"] = at.get("confidence")
+    return out
+
+
 def table(names):
-    print("| workload | role | target (truth) | true best: size, rate, time | tune's target | pick | ratio, this CPU | "
-          "pick, GPU-like t(B) | ratio | B_crit tune / truth | cost share |")
-    print("| --- " * 11 + "|")
+    print("| workload | role | truth: target, best (size, rate x rule, time), B_crit | tunes | picks (ratio, this CPU) | "
+          "picks (ratio, GPU-like t(B)) | B_crit tune / truth | default target / real final | "
+          "predicted base-batch time / true | cost (work / full run) |")
+    print("| --- " * 10 + "|")
     for name in names:
         t = load_truth(name)
+        role = BY_NAME[name]["role"]
         if t is None:
-            print(f"| {name} | {BY_NAME[name]['role']} | no truth yet |" + " |" * 8)
+            print(f"| {name} | {role} | no truth yet |" + " |" * 7)
             continue
         w = t["workload"]
         clock = t["step_seconds"]
-        best = bt = None
+        bc = t["critical"][0] if t["critical"] else None
+        truth_cell = f"{t['target']:.4f}; "
         if clock:
             tt = true_times(t, clock)
             best = min(tt, key=tt.get)
-            bt = tt[best]
-        bc = t["critical"][0] if t["critical"] else None
+            truth_cell += f"{best}, x{t['best_factor'][best]}, {tt[best]:.1f} s; "
+        syn = true_times(t, synthetic([[64, 1.0]] + [[128, 1.0]]))
+        truth_cell += f"GPU-like best {min(syn, key=syn.get)}; B_crit " + (f"{bc:.0f}" if bc else "-")
         files = sorted(f for f in os.listdir(RESULTS) if f.startswith(name + ".tunes"))
-        head = (f"| {name} | {w['role']} | {t['target']:.4f} (base finals "
-                + "/".join(f"{x:.4f}" for x in t["base_final"]) + ") | "
-                + (f"{best}, x{t['best_factor'][best]}, {bt:.1f} s" if best else "no clock") + " | ")
         if not files:
-            print(head + "no tunes |" + " |" * 5)
+            print(f"| {name} | {role} | {truth_cell} | none |" + " |" * 6)
         for f in files:
-            tunes = json.load(open(os.path.join(RESULTS, f)))
-            for row in tunes["tunes"]:
-                tag = f.replace(name + ".tunes", "").replace(".json", "") or ""
-                if "error" in row:
-                    print(head + f"seed {row['seed']}{tag}: exit {row.get('exit')} |" + " |" * 5)
-                    continue
-                at = row.get("at_truth_target") or {}
-                pick = at.get("batch_size")
-                r = pick_ratio(t, clock, pick)[2] if clock else None
-                syn_pick = None
-                sr = None
-                bcr = (at.get("critical_batch_at_target") / bc) if at.get("critical_batch_at_target") and bc else None
-                work = (row.get("phase_seconds") or {}).get("total")
-                base_runs = [x for x in t["runs"] if x["batch_size"] == w["base"] and x["factor"] == 1]
-                full_work = statistics.median(x["train_seconds"] for x in base_runs) if base_runs else None
-                cost = f"{work / full_work:.2f}" if work and full_work else "-"
-                print(head + f"{row['target_loss']:.4f} (seed {row['seed']}{tag}) | {pick} | "
-                      + (f"{r:.2f}" if r else "-") + f" | {syn_pick or '-'} | " + (f"{sr:.2f}" if sr else "-")
-                      + " | " + (f"{bcr:.2f}" + (" (bound)" if at.get("critical_batch_bound") else "") if bcr else "-")
-                      + f" | {cost} |")
+            data = json.load(open(os.path.join(RESULTS, f)))
+            tag = (data.get("label") or "") + (" beside a CPU hog" if data.get("hog") else "")
+            rows = [judge_row(t, r) for r in data["tunes"]]
+            ok = [r for r in rows if "error" not in r]
+            def cell(key, pick=None, f="{:.2f}"):
+                return ", ".join((f"{r[pick]} " if pick else "") + ("(-)" if r.get(key) is None else
+                                 "(" + f.format(r[key]) + ")") for r in ok) if ok else "-"
+            bcrit = ", ".join(("-" if r.get("bcrit_ratio") is None else f"{r['bcrit_ratio']:.2f}")
+                              + (" bound" + (" holds" if r["bound_holds"] else " fails") if r.get("bound") else "")
+                              for r in ok)
+            target = ", ".join("-" if r.get("target_ratio") is None else
+                               f"{r['target']:.3f} ({r['target_ratio']:.2f}{'' if r['target_in_spread'] else ' out'})"
+                               for r in ok)
+            errors = [r for r in rows if "error" in r]
+            print(f"| {name} | {role} | {truth_cell} | {len(ok)}{' ' + tag if tag else ''}"
+                  + (f", {len(errors)} failed" if errors else "") + f" | {cell('ratio', 'pick')} | "
+                  f"{cell('ratio_synthetic', 'pick_synthetic')} | {bcrit} | {target} | "
+                  f"{fmt_list([r.get('base_time_ratio') for r in ok])} | {fmt_list([r.get('cost') for r in ok])} |")
         if t["steps"]:
-            print(f"|   steps to target | | " + ", ".join(f"{b}: {s:.0f}" for b, s in sorted(t["steps"].items()))
-                  + (f"; B_crit {bc:.0f}, S_min {t['critical'][1]:.0f}" if bc else "") + " |" + " |" * 8)
+            print(f"|  | | steps to target: " + ", ".join(f"{b}: {s:.0f} (x{t['best_factor'][b]})"
+                                                        for b, s in sorted(t["steps"].items()))
+                  + (f"; S_min {t['critical'][1]:.0f}" if t["critical"] else "") + " |" + " |" * 7)
 
 
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] not in ("prepare", "truth", "timing", "tune", "table"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("prepare", "truth", "timing", "tune", "judge", "table"):
         print(__doc__)
         sys.exit(2)
     names = sys.argv[2:] or [w["name"] for w in WORKLOADS]
@@ -500,7 +601,8 @@ def main():
             sys.exit(f"whole_run_truth: no workload {n!r}; the table has {', '.join(BY_NAME)}")
     if sys.argv[1] != "prepare" and not os.access(BT, os.X_OK):
         sys.exit(f"whole_run_truth: no {BT}; build first (cmake --build --preset dev) or set BATCHTUNE")
-    {"prepare": lambda n: prepare(), "truth": truth, "timing": timing, "tune": tune, "table": table}[sys.argv[1]](names)
+    {"prepare": lambda n: prepare(), "truth": truth, "timing": timing, "tune": tune, "judge": judge,
+     "table": table}[sys.argv[1]](names)
 
 
 if __name__ == "__main__":

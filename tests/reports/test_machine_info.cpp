@@ -1,5 +1,8 @@
 #include "tests/support/catch.hpp"
 
+#include <chrono>
+#include <cstdlib>
+
 #include "reports/machine_info.hpp"
 
 using batchtune::GpuInfo;
@@ -61,4 +64,23 @@ TEST_CASE("machine label prefers the GPU model", "[reports]") {
   CHECK(batchtune::machine_label(m) == "NVIDIA H200 @ node-7");
   m.gpus.clear();
   CHECK(batchtune::machine_label(m) == "AMD EPYC 9454 @ node-7");
+}
+
+TEST_CASE("other processes' CPU use is read from /proc and a busy child is counted", "[reports]") {
+  const auto before = batchtune::read_cpu_times();
+  REQUIRE(before.has_value());  // Linux: /proc/stat and /proc/self/stat
+  CHECK(before->busy_seconds > 0);
+  // A child process spinning for 0.6 s is another process: counted. This
+  // process only waits for it.
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE(std::system("timeout 0.6 sh -c 'while :; do :; done'; true") == 0);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto after = batchtune::read_cpu_times();
+  const auto others = batchtune::other_cpu_cores(before, after, wall);
+  REQUIRE(others.has_value());
+  CHECK(*others > 0.4);  // about one core, less the scheduler's rounding
+  // This process's own work is not another's.
+  CHECK(after->own_seconds >= before->own_seconds);
+  CHECK_FALSE(batchtune::other_cpu_cores(std::nullopt, after, wall).has_value());
+  CHECK_FALSE(batchtune::other_cpu_cores(before, after, 0.0).has_value());
 }
