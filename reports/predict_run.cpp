@@ -1098,13 +1098,14 @@ void bag_best(WholeRun& w, const NoiseDraws& d) {
   w.best_batch_agreement = double(most) / double(d.draws);
 }
 
-}  // namespace
 
-void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
+// The analysis with the arms' noise drawn through it; returns the factor
+// B_crit was re-centred by (1: not).
+double analyse_with_draws(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
   w.critical_batch_unrecentred.reset();
   std::optional<double> fit;  // B_crit at the target from the fit alone, before any lower bound
   analyse_measured(w, candidate_sizes, 1.0, &fit);
-  if (!w.loss_extension || !(w.loss_extension->rms_error > 0) || w.predictions.empty()) return;
+  if (!w.loss_extension || !(w.loss_extension->rms_error > 0) || w.predictions.empty()) return 1.0;
   const NoiseDraws d = draw_arm_noise(w, candidate_sizes);
   apply_draws(w, d);
   // A measured B_crit below its own draws' 16th percentile is the fit's
@@ -1128,7 +1129,7 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
       analyse_measured(w, candidate_sizes);
       apply_draws(w, d);
       bag_best(w, d);
-      return;
+      return 1.0;
     }
     apply_draws(w, d);
     w.critical_batch_unrecentred = point;
@@ -1139,8 +1140,45 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
                                                                           fmt("%.0f", *w.critical_batch_at_target) +
                                                                           " by a branch point's lower bound)"
                                                                     : std::string()));
+    bag_best(w, d);
+    return *median / *fit;
   }
   bag_best(w, d);
+  return 1.0;
+}
+
+}  // namespace
+
+void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_sizes) {
+  const double recentre = analyse_with_draws(w, candidate_sizes);
+  if (w.predictions.empty()) return;
+  // The default target is the base batch's loss carried past the trunk: its
+  // own error (the jackknife's) moves every size's time, the base batch's
+  // most (at the target it takes the whole run by construction). The
+  // intervals take the predictions at the target +- that error in, so an
+  // extrapolation the trunk cannot pin down reads as a wide interval, not
+  // a point.
+  if (w.target_loss && w.target_loss_error && *w.target_loss_error > 0 && !w.run.target_loss &&
+      !w.run.target_accuracy) {
+    for (const double sign : {-1.0, 1.0}) {
+      WholeRun moved = w;
+      const double target = *w.target_loss + sign * *w.target_loss_error;
+      if (!(target > 0)) continue;
+      moved.run.target_loss = target;
+      analyse_measured(moved, candidate_sizes, recentre);
+      for (auto& p : w.predictions) {
+        const auto q = std::find_if(moved.predictions.begin(), moved.predictions.end(),
+                                    [&](const RunPrediction& m) { return m.batch_size == p.batch_size; });
+        if (q == moved.predictions.end()) continue;
+        p.seconds_low = std::min(p.seconds_low, q->seconds);
+        p.seconds_high = std::max(p.seconds_high, q->seconds);
+      }
+    }
+  }
+  if (w.noise_draws == 0) {
+    w.notes.push_back("the predictions carry no noise band (no scatter of the trunk about its curve to draw the "
+                      "arms' noise from): their intervals hold only B_crit's spread");
+  }
 }
 
 Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch, bool max_fit_capped) {

@@ -512,3 +512,32 @@ TEST_CASE("predict_run: a branch point's lower bound holds B_crit up at every lo
   REQUIRE(unbounded.critical_batch_at_target.has_value());
   CHECK(*unbounded.critical_batch_at_target < *w.critical_batch_at_target);
 }
+
+TEST_CASE("predict_run: a default target carried past the trunk widens every size's interval, the base batch's too",
+          "[predict_run]") {
+  // The contradicted 10-epoch tune, analysed for its default target (the
+  // base batch's loss at the run's end, carried from a trunk of a fifth).
+  auto [w, sizes] = tune_fixture("whole_run_contradicted.json");
+  w.run.target_loss.reset();
+  analyse_whole_run(w, sizes);
+  REQUIRE(w.target_loss.has_value());
+  REQUIRE(w.target_loss_error.has_value());
+  REQUIRE(*w.target_loss_error > 0);
+  const auto base = std::find_if(w.predictions.begin(), w.predictions.end(),
+                                 [&](const RunPrediction& p) { return p.batch_size == w.base_batch; });
+  REQUIRE(base != w.predictions.end());
+  // At its own target the base batch takes the planned run, by construction;
+  // the target's error moves that time both ways, and the interval says so
+  // (it was a point: "22.5 min (22.5 min..22.5 min)").
+  CHECK(base->seconds_low < 0.95 * base->seconds);
+  CHECK(base->seconds_high > 1.05 * base->seconds);
+  for (const auto& p : w.predictions) {
+    INFO("batch " << p.batch_size);
+    CHECK(p.seconds_low <= p.seconds);
+    CHECK(p.seconds_high >= p.seconds);
+  }
+  // A target the user gave is not carried: no such widening at the base batch.
+  auto [given, given_sizes] = tune_fixture("whole_run_contradicted.json");
+  analyse_whole_run(given, given_sizes);
+  CHECK_FALSE(given.target_loss_error.has_value());
+}
