@@ -55,8 +55,10 @@ std::optional<LossCurveFit> fit_loss_extension(const std::vector<TrunkPoint>& tr
 // The jackknife standard error of that curve's loss at `samples` (leaving
 // out one of the points it is fitted to at a time); none with fewer than
 // five points, or when leaving one out leaves a curve that does not fall.
+// Refits with no floor are damped past `damped_from` as the curve is.
 std::optional<double> extension_loss_error(const std::vector<TrunkPoint>& trunk, double from_samples,
-                                           double anchor_loss, double samples);
+                                           double anchor_loss, double samples,
+                                           std::optional<double> damped_from = std::nullopt);
 
 // Fills in everything below "the analysis" in `w` from its measurements
 // (trunk, arms, step times), for the candidate sizes (ascending, the probe's

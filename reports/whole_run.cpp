@@ -1,5 +1,7 @@
 #include "reports/whole_run.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <ostream>
 
@@ -21,6 +23,42 @@ void from_json(const nlohmann::json& j, TrunkPoint& t) {
   j.at("accuracy").get_to(t.accuracy);
   t.averaged_loss.reset();
   if (j.contains("averaged_loss")) j.at("averaged_loss").get_to(t.averaged_loss);  // added within schema 2
+}
+
+void to_json(nlohmann::json& j, const LossCurveFit& f) {
+  j = nlohmann::json{{"floor", json_util::number(f.floor)}, {"scale", json_util::number(f.scale)},
+                     {"decay", json_util::number(f.decay)}, {"points", f.points},
+                     {"rms_error", json_util::number(f.rms_error)}};
+  if (f.damped_from) j["damped_from"] = *f.damped_from;
+}
+
+void from_json(const nlohmann::json& j, LossCurveFit& f) {
+  f.floor = json_util::read_number(j.at("floor"));
+  f.scale = json_util::read_number(j.at("scale"));
+  f.decay = json_util::read_number(j.at("decay"));
+  j.at("points").get_to(f.points);
+  f.rms_error = json_util::read_number(j.at("rms_error"));
+  f.damped_from.reset();
+  if (j.contains("damped_from") && !j.at("damped_from").is_null()) f.damped_from = j.at("damped_from").get<double>();
+}
+
+double loss_curve_at(const LossCurveFit& f, double samples) {
+  const double s = std::max(samples, 1.0);
+  if (f.damped_from && s > *f.damped_from) {
+    const double d = *f.damped_from;
+    const double above = f.scale * std::pow(d, -f.decay);  // L(d) - floor
+    return f.floor + above * std::pow(s / d, -0.5 * f.decay);
+  }
+  return f.floor + f.scale * std::pow(s, -f.decay);
+}
+
+std::optional<double> loss_curve_samples_to(const LossCurveFit& f, double loss) {
+  if (!(loss > f.floor) || !(f.scale > 0) || !(f.decay > 0)) return std::nullopt;
+  const double plain = std::pow(f.scale / (loss - f.floor), 1.0 / f.decay);
+  if (!f.damped_from || plain <= *f.damped_from) return plain;
+  const double d = *f.damped_from;
+  const double above = f.scale * std::pow(d, -f.decay);
+  return d * std::pow((loss - f.floor) / above, -2.0 / f.decay);
 }
 
 void to_json(nlohmann::json& j, const WholeRun& w) {

@@ -168,8 +168,19 @@ struct LossCurveFit {
   double decay = 0;
   int points = 0;
   double rms_error = 0;
+  // Past these samples (the trunk's end) the curve falls at half its decay
+  // (L - floor halves its log-slope, continuous there): a power law fitted
+  // to a fifth of a run and carried to its end kept falling where full runs
+  // levelled off. None: the fit as it is.
+  std::optional<double> damped_from;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LossCurveFit, floor, scale, decay, points, rms_error)
+void to_json(nlohmann::json& j, const LossCurveFit& f);
+void from_json(const nlohmann::json& j, LossCurveFit& f);
+
+// The fit's loss at `samples`, and the samples at which it reaches `loss`
+// (none at or below its floor, or where it does not fall).
+double loss_curve_at(const LossCurveFit& f, double samples);
+std::optional<double> loss_curve_samples_to(const LossCurveFit& f, double loss);
 
 // The whole run at one batch size.
 struct RunPrediction {

@@ -541,3 +541,39 @@ TEST_CASE("predict_run: a default target carried past the trunk widens every siz
   analyse_whole_run(given, given_sizes);
   CHECK_FALSE(given.target_loss_error.has_value());
 }
+
+TEST_CASE("predict_run: past the trunk's end a curve with no floor falls at half its decay, and inverts exactly",
+          "[predict_run]") {
+  LossCurveFit f;
+  f.scale = 12.0;
+  f.decay = 0.3;
+  const double end = 36400;
+  LossCurveFit damped = f;
+  damped.damped_from = end;
+  // Up to the trunk's end the two are the same curve.
+  CHECK(loss_curve_at(damped, 18200) == Approx(loss_curve_at(f, 18200)).epsilon(1e-12));
+  CHECK(loss_curve_at(damped, end) == Approx(loss_curve_at(f, end)).epsilon(1e-12));
+  // Five times past it the fall in log-loss is half the power law's.
+  const double far = 5 * end;
+  const double fall_plain = std::log(loss_curve_at(f, end) / loss_curve_at(f, far));
+  const double fall_damped = std::log(loss_curve_at(damped, end) / loss_curve_at(damped, far));
+  CHECK(fall_damped == Approx(0.5 * fall_plain).epsilon(1e-9));
+  // The samples to a loss invert the curve on both sides of the joint.
+  for (const double s : {5000.0, end, 2 * end, 9 * end}) {
+    const auto back = loss_curve_samples_to(damped, loss_curve_at(damped, s));
+    REQUIRE(back.has_value());
+    CHECK(*back == Approx(s).epsilon(1e-9));
+  }
+  // With a floor: nothing at or below it.
+  LossCurveFit floored = damped;
+  floored.floor = 0.3;
+  CHECK_FALSE(loss_curve_samples_to(floored, 0.3).has_value());
+  CHECK(*loss_curve_samples_to(floored, loss_curve_at(floored, 3 * end)) == Approx(3 * end).epsilon(1e-9));
+  // It reads back from JSON as written; older reports without it read as undamped.
+  const nlohmann::json j = damped;
+  CHECK(j.at("damped_from").get<double>() == end);
+  CHECK(j.get<LossCurveFit>().damped_from == end);
+  nlohmann::json old = j;
+  old.erase("damped_from");
+  CHECK_FALSE(old.get<LossCurveFit>().damped_from.has_value());
+}
