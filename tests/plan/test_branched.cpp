@@ -341,7 +341,7 @@ TEST_CASE("branched tune: a load that comes and goes moves no size's step time a
 
   // A steady load through the whole tune, and a burst on the timing pass's
   // first steps (the first round's smallest size): every size is slowed
-  // alike and the median over rounds drops the burst, so the pick stands.
+  // alike and the fastest round drops the burst, so the pick stands.
   int pass_steps = 0;
   LoadedTrainer busy(spec, [&](std::int64_t, double lr) { return lr == 0.0 && pass_steps++ < 3 ? 60.0 : 3.0; });
   const auto slow = plan::run_branched(busy, s);

@@ -92,7 +92,7 @@ std::int64_t arms_cost(const std::vector<std::int64_t>& sizes, std::int64_t span
 }
 
 struct TimingPass {
-  std::map<std::int64_t, double> seconds;  // size -> the median over rounds of its block's mean step
+  std::map<std::int64_t, double> seconds;  // size -> its fastest round's mean step
   int rounds = 0;
   std::int64_t samples = 0;
   double train_seconds = 0;
@@ -102,8 +102,14 @@ struct TimingPass {
 // steps at every size (ascending one round, descending the next, so a drift
 // in load meets every size at both ends), at learning rate 0 from a kept
 // state, so nothing is learnt and every size sees the same weights. A
-// block's mean step counts its stalls (a run's wall time does), and the
-// median over at least three rounds drops a round that a burst of load hit.
+// block's mean step counts its own stalls, and each size's time is its
+// fastest round: a busy machine preempts a block at random, so the least
+// preempted round lies nearest the step's own cost, and taken for every
+// size it keeps their ratios (measured beside two CPU hogs on 2 cores: the
+// median over rounds read the base batch 1.4-68x its quiet time, and the
+// pick was 1.24-1.32x the best; on a quiet machine the median overstated
+// short runs' mean step by 25-35%, through each block's first step after a
+// switch of size).
 // A block is 4 base batches of samples (1 to 16 steps). The rounds (3 to
 // timing_rounds) fit in timing_share of the run's samples, or on a loaded
 // machine (others used `loaded` or more cores so far) in
@@ -138,7 +144,7 @@ TimingPass interleaved_step_times(Trainer& trainer, const std::vector<std::int64
       blocks[b].push_back(sum / double(n));
     }
   }
-  for (const auto& [b, v] : blocks) pass.seconds[b] = *median_of(v);
+  for (const auto& [b, v] : blocks) pass.seconds[b] = *std::min_element(v.begin(), v.end());
   pass.rounds = rounds;
   return pass;
 }
@@ -563,7 +569,7 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
       w.timing_samples = pass.samples;
       w.tune_seconds += pass.train_seconds;
       w.step_times_source = "an interleaved timing pass (" + std::to_string(pass.rounds) +
-                            " rounds over every size, each size's median block)" +
+                            " rounds over every size, each size's fastest block)" +
                             (pass.seconds.size() < table.size() ? "; the arms' and the scan's for the rest"
                                                                 : std::string());
       out << "whole run: timing pass, " << pass.rounds << " rounds over " << pass.seconds.size() << " sizes, "

@@ -368,23 +368,35 @@ Workload::Workload(WorkloadSpec spec, Dataset data, ModelFactory factory, torch:
       optimizer_(optimizer) {}
 
 namespace {
-// LibTorch 2.x on a pthread OpenBLAS (Debian 13: libtorch 2.6 with
-// libopenblas0-pthread, which scripts/setup.sh installs): each of LibTorch's
-// OpenMP threads calls into OpenBLAS, whose own threads then spin against
-// them. Measured on a 2-core VM, the default mlp at 2 intra-op threads ran
-// 206 samples/s at batch 8 where one thread ran 18,207 (and 1,938 against
-// 84,085 at 64); with OpenBLAS held to one thread, 18,619 and 74,909. So
-// where LibTorch runs more than one intra-op thread, OpenBLAS is held to one,
-// unless OPENBLAS_NUM_THREADS says otherwise. LibTorch 1.13 (Debian 12) shows
-// no such contention and loses 13-28% on GEMM-bound steps with OpenBLAS
-// held to one, so it is left alone. A build without OpenBLAS (MKL, the
+// OpenBLAS keeps a thread pool of its own (one thread per core), beside
+// LibTorch's intra-op threads. Two cases hold it:
+// - `--threads N`: the user's N bounds every thread that computes. Left to
+//   itself, OpenBLAS ran each GEMM on 2 threads under `--threads 1`, and
+//   beside two busy processes on a 2-core VM its workers' spin-waits made
+//   steps 20-50x slower than on a quiet machine (the whole-run tune's timing
+//   pass read mlp at batch 16 52 ms against 1 ms), where one thread is
+//   slowed about as much as the CPU it is given.
+// - LibTorch 2.x with more than one intra-op thread on a pthread OpenBLAS
+//   (Debian 13: libtorch 2.6 with libopenblas0-pthread, which
+//   scripts/setup.sh installs): each of LibTorch's OpenMP threads calls into
+//   OpenBLAS, whose own threads then spin against them. Measured on a 2-core
+//   VM, the default mlp at 2 intra-op threads ran 206 samples/s at batch 8
+//   where one thread ran 18,207 (and 1,938 against 84,085 at 64); with
+//   OpenBLAS held to one thread, 18,619 and 74,909. LibTorch 1.13 (Debian
+//   12) shows no such contention and loses 13-28% on GEMM-bound steps with
+//   OpenBLAS held to one, so its default is left alone.
+// OPENBLAS_NUM_THREADS, where set, wins. A build without OpenBLAS (MKL, the
 // reference BLAS) has no such symbol: nothing happens.
-void settle_blas_threads() {
+void settle_blas_threads(int requested_threads) {
+  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return;
+  int blas_threads = 0;  // 0: leave OpenBLAS's own
+  if (requested_threads > 0) blas_threads = requested_threads;
 #if TORCH_VERSION_MAJOR >= 2
-  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr || at::get_num_threads() <= 1) return;
-  using SetThreads = void (*)(int);
-  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
+  if (at::get_num_threads() > 1) blas_threads = 1;
 #endif
+  if (blas_threads <= 0) return;
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(blas_threads);
 }
 }  // namespace
 
@@ -392,7 +404,7 @@ Workload Workload::create(const WorkloadSpec& spec) {
   if (spec.threads < 0) throw UsageError("--threads must be positive");
   const torch::Device device = resolve_device(spec.device);
   if (spec.threads > 0) at::set_num_threads(spec.threads);
-  settle_blas_threads();
+  settle_blas_threads(spec.threads);
 
   const bool user_model = !is_builtin(spec.model);
   if (user_model && !looks_like_path(spec.model)) {
@@ -554,7 +566,7 @@ Workload Workload::from_parts(WorkloadParts parts) {
   if (parts.threads < 0) throw UsageError("threads must be positive");
   const torch::Device device = resolve_device(parts.device);
   if (parts.threads > 0) at::set_num_threads(parts.threads);
-  settle_blas_threads();
+  settle_blas_threads(parts.threads);
   Dataset& d = parts.data;
   if (d.train.size() < 1 || d.validation.size() < 1) {
     throw InputError("the data (" + d.name + ") needs at least one training and one validation sample");
