@@ -181,6 +181,17 @@ void recommend_again(Report& r, const ReportOptions& o, Io io, bool sweep_change
   io.err << "wrote " << o.output << '\n';
 }
 
+// -o for a recomputed whole run: the saved report with its whole_run and
+// recommendation replaced (the other sections as they were).
+void write_whole_run(const Report& r, const ReportOptions& o, Io io) {
+  std::ifstream in(o.file, std::ios::binary);
+  nlohmann::ordered_json json = nlohmann::ordered_json::parse(in);  // read_report has checked and parsed it once
+  json["whole_run"] = nlohmann::json(*r.whole_run);
+  json["recommendation"] = nlohmann::json(*r.recommendation);
+  write_file_atomically(o.output, json.dump(2) + "\n");
+  io.err << "wrote " << o.output << '\n';
+}
+
 void run_report(const ReportOptions& o, Io io) {
   const bool recompute = !o.objective.empty() || o.effective_batch > 0 || !o.max_val_loss_excess.empty();
   if (!o.output.empty() && !recompute && o.step_times.empty() && !o.retarget()) {
@@ -204,28 +215,14 @@ void run_report(const ReportOptions& o, Io io) {
   }
   if (o.retarget() && o.step_times.empty()) {
     if (!r.whole_run) recommend_again(r, o, io, /*sweep_changed=*/true);
-    if (r.whole_run && !o.output.empty()) {
-      std::ifstream in(o.file, std::ios::binary);
-      nlohmann::ordered_json json = nlohmann::ordered_json::parse(in);
-      json["whole_run"] = nlohmann::json(*r.whole_run);
-      json["recommendation"] = nlohmann::json(*r.recommendation);
-      write_file_atomically(o.output, json.dump(2) + "\n");
-      io.err << "wrote " << o.output << '\n';
-    }
+    if (r.whole_run && !o.output.empty()) write_whole_run(r, o, io);
   } else if (!o.step_times.empty()) {
     if (recompute) {
       throw UsageError("--step-times predicts the planned run for another machine; it does not combine with "
                        "--objective, --effective-batch or --max-val-loss-excess");
     }
     predict_with_step_times(r, o);
-    if (!o.output.empty()) {
-      std::ifstream in(o.file, std::ios::binary);
-      nlohmann::ordered_json json = nlohmann::ordered_json::parse(in);
-      json["whole_run"] = nlohmann::json(*r.whole_run);
-      json["recommendation"] = nlohmann::json(*r.recommendation);
-      write_file_atomically(o.output, json.dump(2) + "\n");
-      io.err << "wrote " << o.output << '\n';
-    }
+    if (!o.output.empty()) write_whole_run(r, o, io);
   } else if (recompute) {
     recommend_again(r, o, io);
   }
