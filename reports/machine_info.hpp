@@ -66,6 +66,11 @@ struct CpuTimes {
 };
 std::optional<CpuTimes> read_cpu_times();
 
+// Other processes' CPU use, in cores, from which a machine counts as loaded:
+// half a core is a build or a browser busy beside a tune. (Read host-wide
+// from /proc/stat, steal included: in a container other tenants count.)
+constexpr double kLoadedMachineCores = 0.5;
+
 // Other processes' CPU use between two readings `wall_seconds` apart, in
 // cores; none where either reading failed or no time passed.
 std::optional<double> other_cpu_cores(const std::optional<CpuTimes>& before, const std::optional<CpuTimes>& after,

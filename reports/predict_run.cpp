@@ -1,5 +1,7 @@
 #include "reports/predict_run.hpp"
 
+#include "reports/machine_info.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -31,8 +33,8 @@ constexpr double kBagOwnShare = 0.25;
 constexpr double kGrowthSigmas = 2.0;
 
 // Other processes' CPU use during the tune, in cores, from which the
-// machine counts as loaded: half a core is a build or a browser busy beside it.
-constexpr double kLoadedCores = 0.5;
+// machine counts as loaded (machine_info.hpp).
+constexpr double kLoadedCores = kLoadedMachineCores;
 
 // The largest size an arm measured a ratio at.
 std::int64_t largest_arm(const WholeRun& w) {
@@ -538,7 +540,7 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
                       std::optional<double>* fit_at_target = nullptr) {
   w.notes.clear();
   if (w.next_arm_size) {
-    w.notes.push_back("the tune's budget (--tune-share " + fmt("%.2g", w.tune_share.value_or(0)) +
+    w.notes.push_back("the tune's budget (--tune-share " + fmt("%g", w.tune_share.value_or(0)) +
                       ") ran no arm at batch " + std::to_string(*w.next_arm_size) + " or above" +
                       (w.tune_share_for_next_arm
                            ? "; --tune-share " + fmt("%.2g", *w.tune_share_for_next_arm) + " would run it"
@@ -1190,7 +1192,7 @@ void analyse_whole_run(WholeRun& w, const std::vector<std::int64_t>& candidate_s
       for (auto& p : w.predictions) {
         const auto q = std::find_if(moved.predictions.begin(), moved.predictions.end(),
                                     [&](const RunPrediction& m) { return m.batch_size == p.batch_size; });
-        if (q == moved.predictions.end()) continue;
+        if (q == moved.predictions.end() || !std::isfinite(q->seconds)) continue;
         p.seconds_low = std::min(p.seconds_low, q->seconds);
         p.seconds_high = std::max(p.seconds_high, q->seconds);
       }
@@ -1330,7 +1332,8 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
     r.confidence_notes.push_back("the target, the base batch's loss at the run's end, is carried past the trunk: " +
                                  fmt("%.3g", *w.target_loss) + " +- " + fmt("%.2g", *w.target_loss_error) +
-                                 " (jackknife over the trunk's later evaluations); a --target-loss, or more "
+                                 " (the larger of a jackknife over the trunk's later evaluations and the "
+                                 "damping's distance to the undamped curve); a --target-loss, or more "
                                  "--trunk-share, makes it firmer");
   }
   if (bounded_by_reach(w)) {
@@ -1350,10 +1353,15 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     // The interleaved timing pass keeps the sizes' comparison fair under a
     // steady load; the seconds are still those of a busy machine.
     if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
-    r.confidence_notes.push_back("the machine was loaded: other processes used " + fmt("%.1f", *w.other_cpu_cores) +
-                                 " cores on average while the tune ran; every size was timed in one interleaved "
-                                 "pass, so load moved them alike, but the predicted seconds are a busy machine's: "
-                                 "tune on a quiet machine (or with fewer --threads) for the run's own time");
+    r.confidence_notes.push_back(
+        "the machine was loaded: other processes used " + fmt("%.1f", *w.other_cpu_cores) +
+        " cores on average while the tune ran; " +
+        (w.timing_samples > 0
+             ? std::string("every size was timed in one interleaved pass, so load moved them alike, but the "
+                           "predicted seconds are a busy machine's")
+             : std::string("the interleaved timing pass did not fit the budget, so each size's time is from its "
+                           "own arms, minutes apart, and load may have moved one size and not another")) +
+        ": tune on a quiet machine (or with fewer --threads) for the run's own time");
   }
   if (best->seconds_high > 1.5 * best->seconds_low) {
     // Near-ties within the band are common; say so rather than overstate.

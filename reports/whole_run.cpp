@@ -29,7 +29,7 @@ void to_json(nlohmann::json& j, const LossCurveFit& f) {
   j = nlohmann::json{{"floor", json_util::number(f.floor)}, {"scale", json_util::number(f.scale)},
                      {"decay", json_util::number(f.decay)}, {"points", f.points},
                      {"rms_error", json_util::number(f.rms_error)}};
-  if (f.damped_from) j["damped_from"] = *f.damped_from;
+  if (f.damped_from) j["damped_from"] = json_util::number(*f.damped_from);
 }
 
 void from_json(const nlohmann::json& j, LossCurveFit& f) {
@@ -39,7 +39,10 @@ void from_json(const nlohmann::json& j, LossCurveFit& f) {
   j.at("points").get_to(f.points);
   f.rms_error = json_util::read_number(j.at("rms_error"));
   f.damped_from.reset();
-  if (j.contains("damped_from") && !j.at("damped_from").is_null()) f.damped_from = j.at("damped_from").get<double>();
+  if (j.contains("damped_from") && !j.at("damped_from").is_null()) {
+    const double d = json_util::read_number(j.at("damped_from"));
+    if (std::isfinite(d) && d > 0) f.damped_from = d;  // else the fit as it is
+  }
 }
 
 double loss_curve_at(const LossCurveFit& f, double samples) {

@@ -228,7 +228,8 @@ struct WholeRun {
   // machine's report (--step-times); where they came from, in words.
   std::vector<std::pair<std::int64_t, double>> step_seconds;
   std::string step_times_source;
-  // The tune's own cost: samples trained (trunk + arms) and wall time.
+  // The tune's own cost: samples trained (trunk, arms and the timing pass)
+  // and training time.
   std::int64_t tune_samples = 0;
   double tune_seconds = 0;
   // The arms' reach: the --tune-share the tune ran at, the next candidate

@@ -136,6 +136,7 @@ void predict_with_step_times(Report& r, const ReportOptions& o) {
           : nullptr;
   WholeRun w = *r.whole_run;
   w.step_seconds = steps;
+  w.other_cpu_cores.reset();  // this machine's load says nothing of the other's step times
   std::string where;
   if (other.machine) where = other.machine->host_name + ", " + other.machine->cpu_model;
   if (ranks) {
@@ -159,6 +160,11 @@ void recommend_again(Report& r, const ReportOptions& o, Io io, bool sweep_change
   noise.message = "not in the saved report";
   if (r.recommendation) noise = r.recommendation->noise_scale;
   RecommendSettings settings;
+  if (sweep_changed && r.recommendation) {
+    // A new target alone keeps the saved recommendation's own settings.
+    settings.objective = r.recommendation->objective;
+    settings.max_validation_loss_excess = r.recommendation->validation_loss_tolerance;
+  }
   if (!o.objective.empty()) settings.objective = parse_objective(o.objective).value();  // IsMember checked it
   if (o.effective_batch > 0) settings.effective_batch = o.effective_batch;
   if (!o.max_val_loss_excess.empty()) {
@@ -209,7 +215,8 @@ void run_report(const ReportOptions& o, Io io) {
   if (o.retarget()) {
     if (r.whole_run && recompute) {
       throw UsageError("--objective, --effective-batch and --max-val-loss-excess recompute a sweep's "
-                       "recommendation; a whole-run report is re-targeted with --target-loss alone");
+                       "recommendation; a whole-run report is re-targeted with --target-loss or "
+                       "--target-accuracy alone");
     }
     retarget(r, o);
   }

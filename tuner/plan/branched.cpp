@@ -128,23 +128,30 @@ TimingPass interleaved_step_times(Trainer& trainer, const std::vector<std::int64
   if (rounds < 3) return pass;
   trainer.restore(snapshot);
   std::map<std::int64_t, std::vector<double>> blocks;
+  std::set<std::int64_t> failed;  // a size whose step failed (memory): its arms' time stands
   for (int r = 0; r < rounds; ++r) {
-    if (s.stop && s.stop->load()) return TimingPass{};
+    if (s.stop && s.stop->load()) break;
     for (std::size_t i = 0; i < sizes.size(); ++i) {
       const std::int64_t b = r % 2 == 0 ? sizes[i] : sizes[sizes.size() - 1 - i];
+      if (failed.count(b)) continue;
       double sum = 0;
       const std::int64_t n = block_steps(b);
       for (std::int64_t k = 0; k < n; ++k) {
         const StepOutcome o = trainer.step(b, 0.0);
-        if (o.status != ArmStatus::completed) return TimingPass{};  // memory, or the model failed: keep the arms'
-        sum += o.seconds;
         pass.samples += b;
         pass.train_seconds += o.seconds;
+        if (o.status != ArmStatus::completed) {
+          failed.insert(b);
+          break;
+        }
+        sum += o.seconds;
       }
-      blocks[b].push_back(sum / double(n));
+      if (!failed.count(b)) blocks[b].push_back(sum / double(n));
     }
   }
-  for (const auto& [b, v] : blocks) pass.seconds[b] = *std::min_element(v.begin(), v.end());
+  for (const auto& [b, v] : blocks) {
+    if (!failed.count(b) && int(v.size()) == rounds) pass.seconds[b] = *std::min_element(v.begin(), v.end());
+  }
   pass.rounds = rounds;
   return pass;
 }
@@ -232,16 +239,17 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
     // The first size the budget left out, and the share that would run it
     // (the analysis says so where B_crit reaches past the largest arm).
     w.next_arm_size = next;
-    for (int k = 1; k <= 200; ++k) {
+    // Whole hundredths above the share given, so the one named runs the arm.
+    const int first = static_cast<int>(std::floor(100.0 * s.budget_share + 1e-9)) + 1;
+    for (int k = first; k <= 100; ++k) {
       BranchedSettings more = s;
       more.branch_sizes.push_back(*next);
       std::sort(more.branch_sizes.begin(), more.branch_sizes.end());
       more.branch_sizes.erase(std::unique(more.branch_sizes.begin(), more.branch_sizes.end()), more.branch_sizes.end());
-      more.budget_share = s.budget_share + 0.01 * k;
-      if (more.budget_share > 1.0 + 1e-9) break;
+      more.budget_share = 0.01 * k;
       const auto kept = plan_arm_span(more, trunk_steps * b0).second;
       if (std::find(kept.begin(), kept.end(), *next) != kept.end()) {
-        w.tune_share_for_next_arm = std::round(100.0 * more.budget_share) / 100.0;
+        w.tune_share_for_next_arm = more.budget_share;
         break;
       }
     }
@@ -562,7 +570,7 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
     }
     const auto load = other_cpu_cores(cpu_at_start, read_cpu_times(),
                                       std::chrono::duration<double>(clock_type::now() - started).count());
-    const auto pass = interleaved_step_times(trainer, timed, b0, s, snapshots.back(), load && *load >= 0.5);
+    const auto pass = interleaved_step_times(trainer, timed, b0, s, snapshots.back(), load && *load >= kLoadedMachineCores);
     if (!pass.seconds.empty()) {
       for (const auto& [b, t] : pass.seconds) table[b] = t;
       w.tune_samples += pass.samples;
