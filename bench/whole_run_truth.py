@@ -216,11 +216,11 @@ def truth(names):
         w = BY_NAME[name]
         os.makedirs(os.path.join(WORK, name), exist_ok=True)
         start = time.monotonic()
-        todo = [(s, f, b) for s in (1, 2) for f in w["factors"] for b in w["sizes"]]
+        planned_runs = [(s, f, b) for s in (1, 2) for f in w["factors"] for b in w["sizes"]]
         with ThreadPoolExecutor(jobs) as ex:
-            list(ex.map(lambda t: full_run(w, *t), todo))
+            list(ex.map(lambda t: full_run(w, *t), planned_runs))
         runs = []
-        for s, f, b in todo:
+        for s, f, b in planned_runs:
             path = full_run_path(w, s, f, b)
             if not os.path.exists(path):
                 continue

@@ -32,10 +32,6 @@ constexpr double kBagOwnShare = 0.25;
 // its exponent is this many standard errors below zero.
 constexpr double kGrowthSigmas = 2.0;
 
-// Other processes' CPU use during the tune, in cores, from which the
-// machine counts as loaded (machine_info.hpp).
-constexpr double kLoadedCores = kLoadedMachineCores;
-
 // The largest size an arm measured a ratio at.
 std::int64_t largest_arm(const WholeRun& w) {
   std::int64_t top = w.base_batch;
@@ -917,12 +913,7 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
   // measurements, and past them nothing says where the curvature stops the
   // rule's rate.
   {
-    std::int64_t largest = w.base_batch;
-    for (const auto& p : w.branch_points) {
-      for (const auto& a : p.arms) {
-        if (a.samples_ratio) largest = std::max(largest, a.batch_size);
-      }
-    }
+    const std::int64_t largest = largest_arm(w);
     const auto cut = std::remove_if(sizes.begin(), sizes.end(), [&](std::int64_t b) { return b > largest; });
     if (cut != sizes.end()) {
       w.notes.push_back("sizes above " + std::to_string(largest) +
@@ -1349,7 +1340,7 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
                                    std::to_string(*w.next_arm_size)
                              : std::string("no larger tune share runs a larger arm")));
   }
-  if (w.other_cpu_cores && *w.other_cpu_cores >= kLoadedCores) {
+  if (w.other_cpu_cores && *w.other_cpu_cores >= kLoadedMachineCores) {
     // The interleaved timing pass keeps the sizes' comparison fair under a
     // steady load; the seconds are still those of a busy machine.
     if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
