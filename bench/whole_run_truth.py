@@ -466,15 +466,18 @@ def load_truth(name):
     target = max(base_final)
     t["base_final"] = base_final
     t["target"] = target
-    steps, best_f = steps_at_target(t, target)
-    t["steps"], t["best_factor"] = steps, best_f
+    by_factor = {}
+    steps, best_f = steps_at_target(t, target, by_factor)
+    t["steps"], t["best_factor"], t["steps_by_factor"] = steps, best_f, by_factor
     t["critical"] = fit_critical(steps) if len(steps) >= 3 else None
     tp = os.path.join(RESULTS, f"{name}.timing.json")
     t["step_seconds"] = json.load(open(tp))["step_seconds"] if os.path.exists(tp) else None
     return t
 
 
-def steps_at_target(t, target):
+def steps_at_target(t, target, by_factor=None):
+    """Steps to `target` per size at its best factor; `by_factor`, when
+    given, is filled with every factor's {size: steps}."""
     w = t["workload"]
     steps, best_f = {}, {}
     for f in w["factors"]:
@@ -487,6 +490,8 @@ def steps_at_target(t, target):
         for b, v in per.items():
             if len(v) >= 2 and all(x is not None for x in v):
                 m = sum(v) / len(v)
+                if by_factor is not None:
+                    by_factor.setdefault(f, {})[b] = m
                 if b not in steps or m < steps[b]:
                     steps[b], best_f[b] = m, f
     return steps, best_f
@@ -518,6 +523,29 @@ def pick_ratio(t, table, pick):
     return best, tt[best], (s * interp(table, pick) / tt[best] if s is not None else None)
 
 
+def rule_rate(w, b):
+    k = b / w["base"]
+    return w["lr"] * (k if w["rule"] == "linear" else math.sqrt(k) if w["rule"] == "sqrt" else 1.0)
+
+
+def pick_ratio_at_rate(t, table, pick, lr):
+    """The pick's true time at the recommended rate (the truth's factor
+    nearest to it, within 10%) over the best (size, rate)'s: None where that
+    rate never reached the target, or no truth factor is that rate."""
+    if pick is None or lr is None:
+        return None, None
+    w = t["workload"]
+    factor = lr / rule_rate(w, pick)
+    near = min(w["factors"], key=lambda f: abs(math.log(f / factor)))
+    if abs(math.log(near / factor)) > math.log(1.1):
+        return factor, None
+    s = t["steps_by_factor"].get(near, {}).get(pick)
+    best, best_t, _ = pick_ratio(t, table, None)
+    if s is None or best_t is None:
+        return near, None
+    return near, s * interp(table, pick) / best_t
+
+
 def synthetic(table):
     t64 = interp(table, 64)
     t0 = t64 / (1 + 64 / 1024)
@@ -540,6 +568,9 @@ def judge_row(t, row):
     syn = row.get("at_truth_target_synthetic") or {}
     out["pick"] = at.get("batch_size")
     out["ratio"] = pick_ratio(t, clock, out["pick"])[2] if clock and out["pick"] else None
+    # At the rate recommended with it (the truth's factors 0.5, 1, 2 of the rule's).
+    if clock and out["pick"]:
+        out["pick_factor"], out["ratio_at_rate"] = pick_ratio_at_rate(t, clock, out["pick"], at.get("learning_rate"))
     out["pick_synthetic"] = syn.get("batch_size")
     if row.get("synthetic_step_seconds") and out["pick_synthetic"]:
         out["ratio_synthetic"] = pick_ratio(t, row["synthetic_step_seconds"], out["pick_synthetic"])[2]
@@ -574,7 +605,8 @@ def judge_row(t, row):
 
 
 def table(names):
-    print("| workload | role | truth: target, best (size, rate x rule, time), B_crit | tunes | picks (ratio, this CPU) | "
+    print("| workload | role | truth: target, best (size, rate x rule, time), B_crit | tunes | "
+          "picks, rate x rule (ratio at the size's best rate / at the recommended rate, this CPU) | "
           "picks (ratio, GPU-like t(B)) | B_crit tune / truth | default target / real final | "
           "predicted base-batch time / true | cost (work / full run) |")
     print("| --- " * 10 + "|")
@@ -594,7 +626,9 @@ def table(names):
             truth_cell += f"{best}, x{t['best_factor'][best]}, {tt[best]:.1f} s; "
         syn = true_times(t, synthetic([[64, 1.0]] + [[128, 1.0]]))
         truth_cell += f"GPU-like best {min(syn, key=syn.get)}; B_crit " + (f"{bc:.0f}" if bc else "-")
-        files = sorted(f for f in os.listdir(RESULTS) if f.startswith(name + ".tunes"))
+        def order(f):  # quiet before hog; as tuned, then re-judged, then newer tunes
+            return ("-hog" in f, "-judged-" in f or "-rates" in f, "-rates" in f, f)
+        files = sorted((f for f in os.listdir(RESULTS) if f.startswith(name + ".tunes")), key=order)
         if not files:
             print(f"| {name} | {role} | {truth_cell} | none |" + " |" * 6)
         for f in files:
@@ -605,6 +639,12 @@ def table(names):
             def cell(key, pick=None, f="{:.2f}"):
                 return ", ".join((f"{r[pick]} " if pick else "") + ("(-)" if r.get(key) is None else
                                  "(" + f.format(r[key]) + ")") for r in ok) if ok else "-"
+
+            def rate_cell():
+                return ", ".join(f"{r['pick']} x{r.get('pick_factor') or 1:g} (" +
+                                 ("-" if r.get("ratio") is None else f"{r['ratio']:.2f}") + " / " +
+                                 ("-" if r.get("ratio_at_rate") is None else f"{r['ratio_at_rate']:.2f}") + ")"
+                                 for r in ok) if ok else "-"
             bcrit = ", ".join(("-" if r.get("bcrit_ratio") is None else f"{r['bcrit_ratio']:.2f}")
                               + (" bound" + (" holds" if r["bound_holds"] else " fails") if r.get("bound") else "")
                               for r in ok)
@@ -613,7 +653,7 @@ def table(names):
                                for r in ok)
             errors = [r for r in rows if "error" in r]
             print(f"| {name} | {role} | {truth_cell} | {len(ok)}{' ' + tag if tag else ''}"
-                  + (f", {len(errors)} failed" if errors else "") + f" | {cell('ratio', 'pick')} | "
+                  + (f", {len(errors)} failed" if errors else "") + f" | {rate_cell()} | "
                   f"{cell('ratio_synthetic', 'pick_synthetic')} | {bcrit} | {target} | "
                   f"{fmt_list([r.get('base_time_ratio') for r in ok])} | {fmt_list([r.get('cost') for r in ok])} |")
         if t["steps"]:

@@ -64,6 +64,31 @@ std::optional<double> loss_curve_samples_to(const LossCurveFit& f, double loss) 
   return d * std::pow((loss - f.floor) / above, -2.0 / f.decay);
 }
 
+void to_json(nlohmann::json& j, const RunPrediction& p) {
+  j = nlohmann::json{{"batch_size", p.batch_size},   {"learning_rate", p.learning_rate},
+                     {"steps", p.steps},             {"samples", p.samples},
+                     {"step_s", p.step_s},           {"seconds", p.seconds},
+                     {"seconds_low", p.seconds_low}, {"seconds_high", p.seconds_high},
+                     {"step_time_measured", p.step_time_measured},
+                     {"lr_factor", p.lr_factor},     {"rate_gain", p.rate_gain}};
+}
+
+void from_json(const nlohmann::json& j, RunPrediction& p) {
+  j.at("batch_size").get_to(p.batch_size);
+  j.at("learning_rate").get_to(p.learning_rate);
+  j.at("steps").get_to(p.steps);
+  j.at("samples").get_to(p.samples);
+  j.at("step_s").get_to(p.step_s);
+  j.at("seconds").get_to(p.seconds);
+  j.at("seconds_low").get_to(p.seconds_low);
+  j.at("seconds_high").get_to(p.seconds_high);
+  j.at("step_time_measured").get_to(p.step_time_measured);
+  // Absent in reports written before rates were measured: the rule's.
+  p.lr_factor = j.contains("lr_factor") && j.at("lr_factor").is_number() ? j.at("lr_factor").get<double>() : 1.0;
+  p.rate_gain.reset();
+  if (j.contains("rate_gain") && j.at("rate_gain").is_number()) p.rate_gain = j.at("rate_gain").get<double>();
+}
+
 void to_json(nlohmann::json& j, const WholeRun& w) {
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& [batch, seconds] : w.step_seconds) {

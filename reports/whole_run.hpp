@@ -193,9 +193,11 @@ struct RunPrediction {
   double seconds_low = 0;                // the B_crit band's and the step times' optimistic end
   double seconds_high = 0;
   bool step_time_measured = false;       // t(B) measured at this size (else interpolated)
+  double lr_factor = 1;                  // learning_rate over the scaling rule's
+  std::optional<double> rate_gain;       // a measured rate's samples over the rule's (steps scaled by it)
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RunPrediction, batch_size, learning_rate, steps, samples, step_s, seconds,
-                                   seconds_low, seconds_high, step_time_measured)
+void to_json(nlohmann::json& j, const RunPrediction& p);
+void from_json(const nlohmann::json& j, RunPrediction& p);
 
 // Start at stages[0].batch_size; switch to each later stage's size when the
 // loss falls to its from_loss.

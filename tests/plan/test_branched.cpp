@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <set>
 #include <iostream>
 #include <sstream>
 
@@ -179,7 +180,7 @@ TEST_CASE("branched tune: an arm's momentum lag after the branch is not taken fo
     std::vector<double> r;
     for (const auto& p : run.branch_points) {
       for (const auto& a : p.arms) {
-        if (a.batch_size == batch && a.samples_ratio) r.push_back(*a.samples_ratio);
+        if (a.batch_size == batch && a.samples_ratio && a.lr_factor == 1.0) r.push_back(*a.samples_ratio);
       }
     }
     return r;
@@ -352,4 +353,48 @@ TEST_CASE("branched tune: a load that comes and goes moves no size's step time a
     CHECK(t == Approx(3.0 * spec.step_time(double(b))).epsilon(1e-9));
   }
   CHECK(slow.whole_run.best_batch == clean.whole_run.best_batch);
+}
+
+TEST_CASE("branched tune: the finalists' rates run at the last point within the budget, and a better one is taken",
+          "[branched][rate]") {
+  NqmSpec spec;
+  const std::int64_t run_samples = 64 * 3000;
+  // The user's base rate is an eighth of the best: twice the rule's rate
+  // beats the rule's at every size, far beyond the noise.
+  const double base_lr = tuned_base_lr(spec, run_samples) / 8.0;
+  plan::BranchedSettings s = settings_for(run_samples, 3, 0.0, base_lr);
+  NqmTrainer trainer(spec);
+  const auto result = plan::run_branched(trainer, s);
+  REQUIRE(result.end == plan::BranchedEnd::complete);
+  const WholeRun& w = result.whole_run;
+  REQUIRE(w.branch_points.size() >= 2);
+  std::set<std::int64_t> finalists;
+  for (std::size_t p = 0; p < w.branch_points.size(); ++p) {
+    for (const auto& a : w.branch_points[p].arms) {
+      if (a.lr_factor == 1.0) continue;
+      CHECK(p + 1 == w.branch_points.size());  // the last point only
+      CHECK((a.lr_factor == 0.5 || a.lr_factor == 2.0));
+      finalists.insert(a.batch_size);
+    }
+  }
+  CHECK(finalists.size() >= 1);
+  CHECK(finalists.size() <= 2);
+  // Within --tune-share (the timing pass is on top of it).
+  CHECK(double(w.tune_samples - w.timing_samples) <= s.budget_share * double(run_samples) + 1e-9);
+  REQUIRE(w.best_batch.has_value());
+  const auto pick = std::find_if(w.predictions.begin(), w.predictions.end(),
+                                 [&](const RunPrediction& q) { return q.batch_size == *w.best_batch; });
+  REQUIRE(pick != w.predictions.end());
+  if (finalists.count(*w.best_batch)) {
+    CHECK(pick->lr_factor == 2.0);
+    CHECK(pick->rate_gain.has_value());
+  }
+  // None with --lr-finalists 0.
+  s.rate_finalists = 0;
+  NqmTrainer plain(spec);
+  const auto none = plan::run_branched(plain, s);
+  REQUIRE(none.end == plan::BranchedEnd::complete);
+  for (const auto& p : none.whole_run.branch_points) {
+    for (const auto& a : p.arms) CHECK(a.lr_factor == 1.0);
+  }
 }

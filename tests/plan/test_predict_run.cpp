@@ -262,21 +262,22 @@ TEST_CASE("predict_run: with step time climbing with the batch the best size sit
           "[predict_run]") {
   // t(B) = 0.01 + 1e-5 B: the knee of S(B) t(B) lies between sqrt(b_t * B_crit) style bounds;
   // the answer must move below the largest size and above the smallest.
+  // (576 and 640 sit beside the minimum, where S(B) t(B) is flat.)
   WholeRun w = synthetic_run(1e-4);
-  analyse_whole_run(w, {16, 32, 64, 128, 256, 512, 1024, 2048});
+  analyse_whole_run(w, {16, 32, 64, 128, 256, 512, 576, 640, 1024, 2048});
   REQUIRE(w.best_batch.has_value());
   CHECK(*w.best_batch > 16);
   CHECK(*w.best_batch < 2048);
-  // The best is the smallest size predicted within 5% of the minimum (the
+  // The best is the largest size predicted within 5% of the minimum (the
   // fit does not separate sizes closer than that), here not the fastest.
   const auto fastest = std::min_element(w.predictions.begin(), w.predictions.end(),
                                         [](const auto& a, const auto& b) { return a.seconds < b.seconds; });
-  std::int64_t smallest_near = 0;
+  std::int64_t largest_near = 0;
   for (const auto& p : w.predictions) {
-    if (smallest_near == 0 && p.seconds <= 1.05 * fastest->seconds) smallest_near = p.batch_size;
+    if (p.seconds <= 1.05 * fastest->seconds) largest_near = p.batch_size;
   }
-  CHECK(*w.best_batch == smallest_near);
-  CHECK(*w.best_batch < fastest->batch_size);  // this fixture's curve is that flat
+  CHECK(*w.best_batch == largest_near);
+  CHECK(*w.best_batch > fastest->batch_size);  // this fixture's curve is that flat
   const Recommendation r = recommend_whole_run(w, 2048);
   CHECK(r.status == RecommendationStatus::recommended);
   CHECK(r.batch_size == *w.best_batch);
@@ -284,7 +285,7 @@ TEST_CASE("predict_run: with step time climbing with the batch the best size sit
   CHECK_THAT(r.reasons.front(), Catch::Contains("planned run"));
   const bool names_the_tie = std::any_of(r.reasons.begin(), r.reasons.end(), [&](const std::string& reason) {
     return reason.find("batch " + std::to_string(fastest->batch_size) + " is predicted") != std::string::npos &&
-           reason.find("the smaller batch is kept") != std::string::npos;
+           reason.find("the larger batch is kept") != std::string::npos;
   });
   CHECK(names_the_tie);
   // Where the fastest is clear of the rest by more than 5%, it is the best.
@@ -460,12 +461,11 @@ TEST_CASE("predict_run: an answer bounded by the arms' reach says so and names t
 
 TEST_CASE("predict_run: where the noise draws contradict the fit's pick, a majority size of the draws is recommended",
           "[predict_run]") {
-  // Seed 10 of the 10-epoch bench (this CPU's step times): the fit put 512
-  // first, but its last branch point's 256 arm jumped in loss and B_crit
-  // fell between the points; with the arms' losses moved by their noise
-  // 512 was best in none of 64 draws and 256 in most. Full runs of 10
-  // epochs: 256 best, 512 1.18x slower.
-  auto [w, sizes] = tune_fixture("whole_run_contradicted.json");
+  // The steady tune of the 10-epoch bench: the fit puts 512 and 256 within
+  // 0.6% of each other and takes the larger (the tie rule); with the arms'
+  // losses moved by their noise, 512 is best in about a tenth of 64 draws
+  // and 256 in most: 256 is recommended, and both say why.
+  auto [w, sizes] = tune_fixture("whole_run_steady.json");
   analyse_whole_run(w, sizes);
   REQUIRE(w.best_batch.has_value());
   CHECK(*w.best_batch == 256);
@@ -481,10 +481,18 @@ TEST_CASE("predict_run: where the noise draws contradict the fit's pick, a major
     return s.find("the measured fit predicts batch 512") != std::string::npos && s.find("draws") != std::string::npos;
   });
   CHECK(reason);
-  // A fit whose pick holds in the draws keeps it (the steady tune: 1,171).
-  auto [steady, steady_sizes] = tune_fixture("whole_run_steady.json");
-  analyse_whole_run(steady, steady_sizes);
-  CHECK(std::none_of(steady.notes.begin(), steady.notes.end(),
+  CHECK(r.confidence != Confidence::high);
+  // A fit whose pick holds in a majority of the draws keeps it, and says
+  // nothing of them. (Seed 10 of the same bench: 512, best in about 60% of
+  // the draws. Its full runs said 256, 512 1.18x slower: under the earlier
+  // rule, the smallest size in a tie, the draws had overruled 512 there.)
+  auto [held, held_sizes] = tune_fixture("whole_run_contradicted.json");
+  analyse_whole_run(held, held_sizes);
+  REQUIRE(held.best_batch.has_value());
+  CHECK(*held.best_batch == 512);
+  REQUIRE(held.best_batch_agreement.has_value());
+  CHECK(*held.best_batch_agreement > 0.5);
+  CHECK(std::none_of(held.notes.begin(), held.notes.end(),
                      [](const std::string& n) { return n.find("the fit's pick, batch") != std::string::npos; }));
 }
 
@@ -576,4 +584,66 @@ TEST_CASE("predict_run: past the trunk's end a curve with no floor falls at half
   nlohmann::json old = j;
   old.erase("damped_from");
   CHECK_FALSE(old.get<LossCurveFit>().damped_from.has_value());
+}
+
+TEST_CASE("predict_run: another learning rate is recommended only where its arm wins beyond the noise",
+          "[predict_run][rate]") {
+  // The last point also ran every size at half the rule's rate (as the
+  // finalists' arms do), ending `advantage` lower in loss than the rule's
+  // arm; the trunk's evaluations scatter by +-scatter about their curve.
+  auto with_half_rate = [](double advantage, double scatter) {
+    WholeRun w = synthetic_run(1e-5);
+    for (std::size_t i = 0; i < w.trunk.size(); ++i) w.trunk[i].loss += (i % 2 == 0 ? scatter : -scatter);
+    BranchPoint& last = w.branch_points.back();
+    const auto rule_arms = last.arms;
+    for (const BranchArm& rule : rule_arms) {
+      BranchArm a = rule;
+      a.lr_factor = 0.5;
+      a.learning_rate = rule.learning_rate * 0.5;
+      a.end_loss = *rule.end_loss - advantage;
+      last.arms.push_back(a);
+    }
+    analyse_whole_run(w, {64, 128, 256, 512, 1024});
+    return w;
+  };
+  auto pick_of = [](const WholeRun& w) {
+    REQUIRE(w.best_batch.has_value());
+    const auto p = std::find_if(w.predictions.begin(), w.predictions.end(),
+                                [&](const RunPrediction& q) { return q.batch_size == *w.best_batch; });
+    REQUIRE(p != w.predictions.end());
+    return *p;
+  };
+  SECTION("beyond the noise: the measured rate, its gain on the steps, and the reason") {
+    const WholeRun w = with_half_rate(0.005, 0.0005);
+    const RunPrediction p = pick_of(w);
+    CHECK(p.lr_factor == Approx(0.5));
+    REQUIRE(p.rate_gain.has_value());
+    CHECK(*p.rate_gain < 1.0);
+    CHECK(*p.rate_gain >= 0.5);
+    CHECK(p.learning_rate == Approx(0.5 * 0.01 * double(p.batch_size) / 64.0));
+    const Recommendation r = recommend_whole_run(w, 1024);
+    CHECK(r.learning_rate == Approx(p.learning_rate));
+    CHECK(std::any_of(r.reasons.begin(), r.reasons.end(), [](const std::string& s) {
+      return s.find("measured: from the branch point") != std::string::npos && s.find("0.5x the rule's rate") != std::string::npos;
+    }));
+    CHECK_THAT(r.learning_rate_rule, Catch::Contains("times 0.5 (measured)"));
+    // The same size at the rule's rate would take more steps: the gain is in the prediction.
+    WholeRun rule_only = synthetic_run(1e-5);
+    for (std::size_t i = 0; i < rule_only.trunk.size(); ++i) rule_only.trunk[i].loss += (i % 2 == 0 ? 0.0005 : -0.0005);
+    analyse_whole_run(rule_only, {64, 128, 256, 512, 1024});
+    const auto same = std::find_if(rule_only.predictions.begin(), rule_only.predictions.end(),
+                                   [&](const RunPrediction& q) { return q.batch_size == p.batch_size; });
+    REQUIRE(same != rule_only.predictions.end());
+    CHECK(p.steps == Approx(same->steps * *p.rate_gain).epsilon(1e-6));
+  }
+  SECTION("within the noise: the rule's rate, and the reason says the others did not beat it") {
+    const WholeRun w = with_half_rate(0.002, 0.005);
+    const RunPrediction p = pick_of(w);
+    CHECK(p.lr_factor == Approx(1.0));
+    CHECK_FALSE(p.rate_gain.has_value());
+    const Recommendation r = recommend_whole_run(w, 1024);
+    CHECK(std::any_of(r.reasons.begin(), r.reasons.end(), [](const std::string& s) {
+      return s.find("by the rule") != std::string::npos && s.find("did not beat it beyond the noise") != std::string::npos;
+    }));
+  }
 }

@@ -89,6 +89,8 @@ TEST_CASE("whole-run sweep: options that contradict get one line and nothing is 
   const std::vector<Case> cases{
       {{"--epochs", "2", "--train-samples", "4000"}, "give one of them"},
       {{"--lr-grid", "1"}, "--epochs E or --train-samples N"},
+      {{"--lr-finalists", "1"}, "--lr-finalists belongs to the whole-run tune"},
+      {{"--epochs", "2", "--lr-grid", "1", "--lr-finalists", "2"}, "give one of them"},
       {{"--target-accuracy", "0.9"}, "--epochs E or --train-samples N"},
       {{"--epochs", "2", "--budget", "samples=1000"}, "drop --budget"},
       {{"--epochs", "2", "--seeds", "2"}, "drop --seeds"},

@@ -57,6 +57,7 @@ struct SweepOptions {
   int branch_points = 2;
   double tune_share = 0.4;
   int lr_grid = 0;
+  int lr_finalists = -1;  // -1: not given (the default, 2)
   bool throughput_only = false;
   std::string shard;
   std::string max_val_loss_excess;
@@ -111,8 +112,8 @@ TunePlan plan_of(const SweepOptions& o) {
   if (o.epochs > 0 && o.train_samples > 0) {
     throw UsageError("--epochs and --train-samples both state the planned run; give one of them");
   }
-  if (!whole && (o.target_accuracy >= 0 || o.lr_grid > 0)) {
-    throw UsageError(std::string(o.lr_grid > 0 ? "--lr-grid" : "--target-accuracy") +
+  if (!whole && (o.target_accuracy >= 0 || o.lr_grid > 0 || o.lr_finalists >= 0)) {
+    throw UsageError(std::string(o.lr_grid > 0 ? "--lr-grid" : o.lr_finalists >= 0 ? "--lr-finalists" : "--target-accuracy") +
                      " belongs to the whole-run tune; state the run with --epochs E or --train-samples N");
   }
   if (whole) {
@@ -138,6 +139,11 @@ TunePlan plan_of(const SweepOptions& o) {
     w.branch_points = o.branch_points;
     w.budget_share = o.tune_share;
     w.lr_grid = o.lr_grid;
+    if (o.lr_finalists >= 0) w.rate_finalists = o.lr_finalists;
+    if (o.lr_grid > 0 && o.lr_finalists > 0) {
+      throw UsageError("--lr-grid already runs every size at several rates; --lr-finalists measures the rate at the "
+                       "fastest few only: give one of them");
+    }
     plan.whole_run = w;
   }
   return plan;
@@ -298,6 +304,12 @@ void setup_sweep(CLI::App& app, Io io) {
                   "At the last branch point also try 2^-K .. 2^K times each size's rule rate and report the best "
                   "(predictions stay at the rule's rate, which the arms measure)")
       ->capture_default_str()->check(CLI::Range(0, 3))->group(whole);
+  sub->add_option("--lr-finalists", o->lr_finalists,
+                  "After the arms, the N sizes predicted fastest also run at half and twice their rule rate from "
+                  "the last branch point; a rate that beats the rule's beyond the noise is recommended, and the "
+                  "size's predicted steps scale by its measured gain (default 2; 0: the rule's rate only). Its "
+                  "arms come out of --tune-share")
+      ->check(CLI::Range(0, 8))->group(whole);
   sub->add_flag("--throughput-only", o->throughput_only,
                 "Probe and time a few steps at every power of two up to the largest that fits, with no training "
                 "runs: this machine's step times, for `report CONV.json --step-times THIS.json` on a whole-run "

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <set>
 #include <ostream>
@@ -18,6 +19,9 @@ namespace batchtune::plan {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+
+// The finalists' rate arms: these times the rule's rate.
+constexpr double kRateFactors[] = {0.5, 2.0};
 
 std::int64_t arm_samples(std::int64_t span, std::int64_t batch, std::int64_t min_steps) {
   const std::int64_t samples = std::max(span, min_steps * batch);
@@ -76,10 +80,19 @@ std::vector<bool> trunk_replays(const std::vector<std::int64_t>& points, std::in
 
 // The samples the arms train: every size's at every point, less the base
 // batch's arms at the rule's rate that the trunk runs.
-std::int64_t arms_cost(const std::vector<std::int64_t>& sizes, std::int64_t span, const BranchedSettings& s) {
+std::int64_t arms_cost(const std::vector<std::int64_t>& sizes, std::int64_t span, const BranchedSettings& s,
+                       bool with_rates = true) {
   std::int64_t total = 0;
   for (std::int64_t b : sizes) total += arm_samples(span, b, s.min_arm_steps);
   total *= arms_per_size(s);
+  // The finalists' rate arms, reserved at the largest sizes (the finalists
+  // are chosen after the other arms).
+  if (with_rates && s.lr_grid == 0 && s.rate_finalists > 0) {
+    int reserved = 0;
+    for (auto it = sizes.rbegin(); it != sizes.rend() && reserved < s.rate_finalists; ++it, ++reserved) {
+      total += static_cast<std::int64_t>(std::size(kRateFactors)) * arm_samples(span, *it, s.min_arm_steps);
+    }
+  }
   if (std::find(sizes.begin(), sizes.end(), s.base_batch) != sizes.end()) {
     const std::int64_t trunk_steps = trunk_steps_of(s);
     const std::int64_t warmup = warmup_steps_of(s, trunk_steps);
@@ -164,12 +177,14 @@ std::pair<std::int64_t, std::vector<std::int64_t>> plan_arm_span(const BranchedS
       static_cast<std::int64_t>(s.budget_share * double(s.run.train_samples)) - trunk_samples;
   const std::int64_t longest = std::max<std::int64_t>(s.base_batch, trunk_samples / 5);
   // Drop sizes from the top while even the shortest arms overrun (the base
-  // batch's arm stays: the others are held against it).
-  while (!sizes.empty() && arms_cost(sizes, 0, s) > budget) {
+  // batch's arm stays: the others are held against it). The sizes are
+  // chosen before the finalists' rate arms, which only shorten the span:
+  // reach comes first (a bound on B_crit costs more than a rate by the rule).
+  while (!sizes.empty() && arms_cost(sizes, 0, s, false) > budget) {
     if (sizes.back() == s.base_batch) break;
     sizes.pop_back();
   }
-  if (sizes.empty() || arms_cost(sizes, 0, s) > budget) return {0, {}};
+  if (sizes.empty() || arms_cost(sizes, 0, s, false) > budget) return {0, {}};
   // Arms shorter than a tenth of the trunk measure mostly the switch to a new
   // size: the largest sizes go first until the rest get that much (keeping
   // two sizes above the base batch where it can).
@@ -177,7 +192,7 @@ std::pair<std::int64_t, std::vector<std::int64_t>> plan_arm_span(const BranchedS
   auto above_base = [&] {
     return std::count_if(sizes.begin(), sizes.end(), [&](std::int64_t b) { return b > s.base_batch; });
   };
-  while (above_base() > 2 && arms_cost(sizes, shortest, s) > budget) sizes.pop_back();
+  while (above_base() > 2 && arms_cost(sizes, shortest, s, false) > budget) sizes.pop_back();
   std::int64_t lo = 0, hi = longest;
   if (arms_cost(sizes, hi, s) <= budget) return {hi, sizes};
   while (hi - lo > 1) {
@@ -420,6 +435,81 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
   std::map<std::int64_t, std::vector<double>> step_times;
   std::map<std::int64_t, std::pair<double, double>> best_factor;  // size -> (end loss, factor)
   std::set<std::int64_t> rule_failed;
+  // One arm: from point p's kept state, `factor` times the rule's rate at
+  // size b; its step times join the size's.
+  auto run_arm = [&](std::size_t p, std::int64_t b, double factor) {
+    trainer.restore(snapshots[p]);
+    BranchArm arm;
+    arm.batch_size = b;
+    arm.lr_factor = factor;
+    arm.learning_rate = scaled_learning_rate(s.lr_scaling, s.base_learning_rate, s.base_batch, b) * arm.lr_factor;
+    const std::int64_t steps = arm_samples(span, b, s.min_arm_steps) / b;
+    // The arm's rate from its first step: under the scaling rule the
+    // rate over the batch stays the trunk's, and a ramp from the trunk's
+    // rate would run small sizes hot and large ones cold at the start.
+    std::vector<double> times;
+    // A rate several times the trunk's, switched on at once, throws a
+    // trained model off (mlp on Fashion-MNIST, SGD with momentum 0.9:
+    // 0.75 -> 1.05 in 4 steps at 1024 from 64 under the linear rule, 16x).
+    // Without momentum to rescale, above twice the trunk's rate it ramps
+    // up over the arm's first quarter, as a run at that size warms up.
+    // With momentum the buffer is scaled to the new rate instead, which
+    // makes the step continuous at the branch (the buffer then refills at
+    // the arm's own rate over the momentum's time constant).
+    const double rescale = lr0 / arm.learning_rate;
+    const std::optional<double> momentum = trainer.rescale_momentum(rescale);
+    if (momentum) {
+      arm.momentum = *momentum;
+      arm.momentum_rescale = rescale;
+    }
+    const bool ramp = !momentum && arm.learning_rate > 2.0 * lr0;
+    const std::int64_t ramp_steps = ramp ? std::max<std::int64_t>(2, steps / 4) : 0;
+    // From the arm's middle on, its weights are averaged (where the
+    // trainer keeps an average), and the average is evaluated at the end;
+    // otherwise raw evaluations at a half and three quarters are pooled
+    // with the end's.
+    const std::int64_t eval_at[] = {arm_average_start(steps), std::max<std::int64_t>(1, 3 * steps / 4)};
+    bool averaging = false;
+    for (std::int64_t k = 1; k <= steps; ++k) {
+      if (stopped()) break;
+      const double lr = k <= ramp_steps ? lr0 + (arm.learning_rate - lr0) * double(k) / double(ramp_steps)
+                                        : arm.learning_rate;
+      const StepOutcome o = trainer.step(b, lr);
+      if (o.status != ArmStatus::completed) {
+        arm.status = o.status;
+        arm.message = o.message;
+        break;
+      }
+      arm.steps = k;
+      arm.samples += b;
+      arm.train_seconds += o.seconds;
+      if (k > 2) times.push_back(o.seconds);
+      if (k == eval_at[0] && k < steps && steps >= 4) averaging = trainer.begin_average();
+      if (!averaging && k < steps && (k == eval_at[0] || k == eval_at[1])) {
+        const double l = trainer.evaluate().loss;
+        if (std::isfinite(l)) arm.evaluations.push_back(ArmEvaluation{arm.samples, l});
+      }
+    }
+    if (stopped() && arm.status == ArmStatus::completed && arm.steps < steps) arm.status = ArmStatus::interrupted;
+    if (arm.status == ArmStatus::completed) {
+      arm.end_loss = trainer.evaluate().loss;
+      if (std::isfinite(*arm.end_loss)) arm.evaluations.push_back(ArmEvaluation{arm.samples, *arm.end_loss});
+      if (averaging) {
+        const auto a = trainer.evaluate_average();
+        if (a && std::isfinite(a->loss)) arm.averaged_loss = a->loss;
+      }
+    }
+    if (arm.end_loss && !std::isfinite(*arm.end_loss)) {
+      arm.status = ArmStatus::diverged;
+      arm.message = "the evaluation loss at the arm's end is not finite";
+      arm.end_loss.reset();
+    }
+    arm.median_step_seconds = median_of(times);
+    for (double t : times) step_times[b].push_back(t);
+    w.tune_samples += arm.samples;
+    w.tune_seconds += arm.train_seconds;
+    return arm;
+  };
   std::vector<std::size_t> order;
   for (std::size_t p = snapshots.size(); p-- > 0;) order.push_back(p);
   bool first_point = true;
@@ -457,81 +547,12 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
           out << line << std::flush;
           continue;
         }
-        trainer.restore(snapshots[p]);
-        BranchArm arm;
-        arm.batch_size = b;
-        arm.lr_factor = factor;
-        arm.learning_rate = scaled_learning_rate(s.lr_scaling, s.base_learning_rate, s.base_batch, b) * arm.lr_factor;
-        const std::int64_t steps = arm_samples(span, b, s.min_arm_steps) / b;
-        // The arm's rate from its first step: under the scaling rule the
-        // rate over the batch stays the trunk's, and a ramp from the trunk's
-        // rate would run small sizes hot and large ones cold at the start.
-        std::vector<double> times;
-        // A rate several times the trunk's, switched on at once, throws a
-        // trained model off (mlp on Fashion-MNIST, SGD with momentum 0.9:
-        // 0.75 -> 1.05 in 4 steps at 1024 from 64 under the linear rule, 16x).
-        // Without momentum to rescale, above twice the trunk's rate it ramps
-        // up over the arm's first quarter, as a run at that size warms up.
-        // With momentum the buffer is scaled to the new rate instead, which
-        // makes the step continuous at the branch (the buffer then refills at
-        // the arm's own rate over the momentum's time constant).
-        const double rescale = lr0 / arm.learning_rate;
-        const std::optional<double> momentum = trainer.rescale_momentum(rescale);
-        if (momentum) {
-          arm.momentum = *momentum;
-          arm.momentum_rescale = rescale;
-        }
-        const bool ramp = !momentum && arm.learning_rate > 2.0 * lr0;
-        const std::int64_t ramp_steps = ramp ? std::max<std::int64_t>(2, steps / 4) : 0;
-        // From the arm's middle on, its weights are averaged (where the
-        // trainer keeps an average), and the average is evaluated at the end;
-        // otherwise raw evaluations at a half and three quarters are pooled
-        // with the end's.
-        const std::int64_t eval_at[] = {arm_average_start(steps), std::max<std::int64_t>(1, 3 * steps / 4)};
-        bool averaging = false;
-        for (std::int64_t k = 1; k <= steps; ++k) {
-          if (stopped()) break;
-          const double lr = k <= ramp_steps ? lr0 + (arm.learning_rate - lr0) * double(k) / double(ramp_steps)
-                                            : arm.learning_rate;
-          const StepOutcome o = trainer.step(b, lr);
-          if (o.status != ArmStatus::completed) {
-            arm.status = o.status;
-            arm.message = o.message;
-            break;
-          }
-          arm.steps = k;
-          arm.samples += b;
-          arm.train_seconds += o.seconds;
-          if (k > 2) times.push_back(o.seconds);
-          if (k == eval_at[0] && k < steps && steps >= 4) averaging = trainer.begin_average();
-          if (!averaging && k < steps && (k == eval_at[0] || k == eval_at[1])) {
-            const double l = trainer.evaluate().loss;
-            if (std::isfinite(l)) arm.evaluations.push_back(ArmEvaluation{arm.samples, l});
-          }
-        }
-        if (stopped() && arm.status == ArmStatus::completed && arm.steps < steps) arm.status = ArmStatus::interrupted;
-        if (arm.status == ArmStatus::completed) {
-          arm.end_loss = trainer.evaluate().loss;
-          if (std::isfinite(*arm.end_loss)) arm.evaluations.push_back(ArmEvaluation{arm.samples, *arm.end_loss});
-          if (averaging) {
-            const auto a = trainer.evaluate_average();
-            if (a && std::isfinite(a->loss)) arm.averaged_loss = a->loss;
-          }
-        }
-        if (arm.end_loss && !std::isfinite(*arm.end_loss)) {
-          arm.status = ArmStatus::diverged;
-          arm.message = "the evaluation loss at the arm's end is not finite";
-          arm.end_loss.reset();
-        }
+        BranchArm arm = run_arm(p, b, factor);
         if (first_point && std::abs(factor - 1.0) < 1e-9 && !arm.end_loss) rule_failed.insert(b);
         if (first_point && arm.end_loss) {
           auto it = best_factor.find(b);
           if (it == best_factor.end() || *arm.end_loss < it->second.first) best_factor[b] = {*arm.end_loss, factor};
         }
-        arm.median_step_seconds = median_of(times);
-        for (double t : times) step_times[b].push_back(t);
-        w.tune_samples += arm.samples;
-        w.tune_seconds += arm.train_seconds;
         bp.arms.push_back(arm);
         char line[200];
         std::snprintf(line, sizeof line, "whole run: point %zu/%zu (loss %.4f): batch %lld lr %.4g: %s, end loss %s\n",
@@ -545,14 +566,20 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
     first_point = false;
   }
 
+  // The step times so far: the scan's, each size's arms' median, and the
+  // trunk's own steps for the base batch.
+  auto step_table = [&] {
+    std::map<std::int64_t, double> t;
+    for (const auto& [b, v] : s.extra_step_seconds) t[b] = v;
+    for (const auto& [b, times] : step_times) {
+      if (const auto m = median_of(times)) t[b] = *m;
+    }
+    if (const auto m = median_of(trunk_step_times)) t[b0] = *m;
+    return t;
+  };
+
   // --- step times and the analysis ------------------------------------------
-  // The trunk's own steps time the base batch.
-  std::map<std::int64_t, double> table;
-  for (const auto& [b, t] : s.extra_step_seconds) table[b] = t;
-  for (const auto& [b, times] : step_times) {
-    if (const auto m = median_of(times)) table[b] = *m;
-  }
-  if (const auto m = median_of(trunk_step_times)) table[b0] = *m;
+  std::map<std::int64_t, double> table = step_table();
   w.step_times_source = "measured in the arms and the trunk" +
                         (s.extra_step_seconds.empty() ? std::string() : "; " + s.extra_step_seconds_source);
   // The trunk, the scan and each size's arms ran minutes apart: a load that
@@ -584,6 +611,62 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
           << pass.samples << " samples\n";
     }
   }
+  // --- the finalists' rates ----------------------------------------------------
+  // The rule's rate is a guess (for Adam the best rate rises, then falls, as
+  // the batch grows: Li et al. 2024). The sizes the measurements so far rank
+  // fastest (with the timing pass's step times) get arms at half and twice
+  // the rule's rate from the last point;
+  // the analysis takes another rate where its arm wins beyond the noise
+  // (reports/predict_run.cpp, measured_rate).
+  if (s.lr_grid == 0 && s.rate_finalists > 0 && !snapshots.empty() && !stopped()) {
+    WholeRun so_far = w;
+    for (const auto& [b, t] : table) so_far.step_seconds.emplace_back(b, t);
+    analyse_whole_run(so_far, s.candidate_sizes);
+    std::vector<std::int64_t> finalists;
+    auto add = [&](std::int64_t b) {
+      if (int(finalists.size()) < s.rate_finalists && std::find(sizes.begin(), sizes.end(), b) != sizes.end() &&
+          std::find(finalists.begin(), finalists.end(), b) == finalists.end()) {
+        finalists.push_back(b);
+      }
+    };
+    if (so_far.best_batch) add(*so_far.best_batch);
+    auto ranked = so_far.predictions;
+    std::sort(ranked.begin(), ranked.end(), [](const RunPrediction& a, const RunPrediction& b) { return a.seconds < b.seconds; });
+    for (const auto& p : ranked) add(p.batch_size);
+    const std::size_t last = snapshots.size() - 1;
+    BranchPoint& bp = w.branch_points[last];
+    if (!finalists.empty()) {
+      out << "whole run: the finalists' rates: half and twice the rule's at";
+      for (std::int64_t b : finalists) out << ' ' << b;
+      out << " from point " << last + 1 << "\n";
+    }
+    const auto budget = static_cast<std::int64_t>(s.budget_share * double(s.run.train_samples));
+    for (std::int64_t b : finalists) {
+      // Both rates or neither, within the tune's budget.
+      if (w.tune_samples - w.timing_samples +
+              static_cast<std::int64_t>(std::size(kRateFactors)) * arm_samples(span, b, s.min_arm_steps) >
+          budget) {
+        out << "whole run: no room left in --tune-share for batch " << b << "'s rate arms\n";
+        continue;
+      }
+      for (double factor : kRateFactors) {
+        if (stopped()) {
+          result.end = BranchedEnd::interrupted;
+          result.message = "interrupted during the finalists' rate arms";
+          return result;
+        }
+        BranchArm arm = run_arm(last, b, factor);
+        bp.arms.push_back(arm);
+        char line[200];
+        std::snprintf(line, sizeof line, "whole run: point %zu/%zu (loss %.4f): batch %lld lr %.4g (x%g): %s, end loss %s\n",
+                      last + 1, snapshots.size(), bp.loss, static_cast<long long>(b), arm.learning_rate, factor,
+                      to_string(arm.status).c_str(), arm.end_loss ? std::to_string(*arm.end_loss).c_str() : "-");
+        out << line << std::flush;
+        if (s.on_progress) s.on_progress(w, "the arms");
+      }
+    }
+  }
+
   for (const auto& [b, t] : table) w.step_seconds.emplace_back(b, t);
   w.other_cpu_cores = other_cpu_cores(cpu_at_start, read_cpu_times(),
                                       std::chrono::duration<double>(clock_type::now() - started).count());

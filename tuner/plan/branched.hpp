@@ -41,6 +41,10 @@ struct BranchedSettings {
   int branch_points = 2;
   double budget_share = 0.4;    // trunk + arms, in samples, against the planned run
   int lr_grid = 0;              // K: also 2^-K .. 2^K times the rule's rate
+  // With no grid: the sizes ranked fastest after the other arms (at most
+  // this many) also get arms at half and twice the rule's rate from the last
+  // branch point; the budget reserves them at the largest sizes. 0: none.
+  int rate_finalists = 2;
   std::int64_t min_arm_steps = 8;
   int trunk_evaluations = 24;
   int noise_measurements = 24;    // gradient-norm pairs along the trunk, smoothed over the last 6

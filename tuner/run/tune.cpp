@@ -719,6 +719,7 @@ class Tuner {
     b.branch_points = wp.branch_points;
     b.budget_share = wp.budget_share;
     b.lr_grid = wp.lr_grid;
+    b.rate_finalists = wp.rate_finalists;
     b.seed = workload_.spec().seed;
     return b;
   }

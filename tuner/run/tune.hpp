@@ -41,6 +41,7 @@ struct WholeRunPlan {
   int branch_points = 2;
   double budget_share = 0.4;             // the tune's samples against the run's
   int lr_grid = 0;
+  int rate_finalists = 2;                // sizes whose rate is measured (half, twice the rule's)
   // Step times from another machine's report, instead of this one's.
   std::vector<std::pair<std::int64_t, double>> step_seconds;
   std::string step_seconds_source;
