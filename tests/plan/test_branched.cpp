@@ -12,7 +12,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "reports/predict_run.hpp"
+#include "reports/run_analysis/predict_run.hpp"
 #include "reports/recommend.hpp"
 #include "reports/statistics.hpp"
 #include "tests/plan/nqm.hpp"

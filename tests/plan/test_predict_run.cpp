@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "reports/predict_run.hpp"
+#include "reports/run_analysis/predict_run.hpp"
 #include "reports/whole_run.hpp"
 #include "tests/support/catch.hpp"
 

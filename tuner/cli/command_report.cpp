@@ -13,7 +13,7 @@
 #include "reports/atomic_file.hpp"
 #include "reports/check.hpp"
 #include "reports/error.hpp"
-#include "reports/predict_run.hpp"
+#include "reports/run_analysis/predict_run.hpp"
 #include "reports/recommend.hpp"
 
 #include "reports/render_text.hpp"

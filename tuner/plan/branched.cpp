@@ -11,7 +11,7 @@
 #include <ostream>
 
 #include "reports/machine_info.hpp"
-#include "reports/predict_run.hpp"
+#include "reports/run_analysis/predict_run.hpp"
 #include "reports/recommend.hpp"
 #include "reports/statistics.hpp"
 

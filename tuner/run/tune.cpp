@@ -11,7 +11,7 @@
 #include "probes/oom.hpp"
 #include "reports/error.hpp"
 #include "reports/text_util.hpp"
-#include "reports/predict_run.hpp"
+#include "reports/run_analysis/predict_run.hpp"
 #include "tuner/plan/branched.hpp"
 #include "tuner/run/noise_scale.hpp"
 #include "tuner/run/report_builder.hpp"

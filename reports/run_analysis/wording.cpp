@@ -1,0 +1,275 @@
+// The recommendation for the planned run, in the words `show` and `check`
+// read: the best size, its rate, the predicted time, confidence and reasons.
+
+#include "reports/run_analysis/stages.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+
+#include "reports/fit.hpp"
+#include "reports/recommend.hpp"
+#include "reports/statistics.hpp"
+#include "reports/machine_info.hpp"
+#include "reports/units.hpp"
+
+namespace batchtune {
+
+using namespace analysis;
+
+Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch, bool max_fit_capped) {
+  Recommendation r;
+  r.objective = Objective::time_to_target;
+  r.target_loss = w.target_loss;
+  r.max_fit_batch = max_fit_batch;
+  r.noise_scale.status = NoiseScaleStatus::not_measured;
+  r.noise_scale.message = "measured along the trunk: see whole_run.trunk_noise";
+  for (const auto& p : w.predictions) {
+    BatchPrediction bp;
+    bp.batch_size = p.batch_size;
+    bp.swept = p.step_time_measured;
+    bp.steps_to_target = p.steps;
+    bp.step_s = p.step_s;
+    bp.seconds_to_target = p.seconds;
+    bp.samples_per_s = p.step_s > 0 ? double(p.batch_size) / p.step_s : 0.0;
+    r.predictions.push_back(bp);
+  }
+  const auto find = [&](std::int64_t b) -> const RunPrediction* {
+    for (const auto& p : w.predictions) {
+      if (p.batch_size == b) return &p;
+    }
+    return nullptr;
+  };
+  const RunPrediction* best = w.best_batch ? find(*w.best_batch) : nullptr;
+  if (!best) {
+    r.status = RecommendationStatus::none;
+    r.confidence = Confidence::none;
+    std::string why = "no recommendation for the planned run: ";
+    why += w.notes.empty() ? "the whole run could not be predicted" : w.notes.back();
+    r.reasons.push_back(why);
+    r.reasons.push_back("give the trunk more of the run (--trunk-share), more sizes, or a --target-loss the trunk reaches");
+    return r;
+  }
+  r.status = RecommendationStatus::recommended;
+  r.batch_size = best->batch_size;
+  r.micro_batch_size = best->batch_size;
+  r.accumulation_steps = 1;
+  r.learning_rate = best->learning_rate;
+  r.learning_rate_rule = to_string(w.lr_scaling) + " scaling from " + fmt("%.4g", w.base_learning_rate) +
+                         " at batch " + std::to_string(w.base_batch) +
+                         (std::abs(best->lr_factor - 1.0) > 1e-9
+                              ? ", times " + fmt("%g", best->lr_factor) + (best->rate_gain ? " (measured)" : " (the grid's best; the rule's rate failed)")
+                              : std::string());
+  r.predicted_seconds_to_target = best->seconds;
+  const RunPrediction* largest = nullptr;
+  for (const auto& p : w.predictions) {
+    if (p.batch_size <= max_fit_batch && (!largest || p.batch_size > largest->batch_size)) largest = &p;
+  }
+  if (largest) {
+    if (largest->batch_size < max_fit_batch) {
+      r.max_fit_label = "the largest size predicted (the arms measured up to it; " + std::to_string(max_fit_batch) +
+                        (max_fit_capped ? " verified to fit)" : " fits)");
+    } else if (max_fit_capped) {
+      r.max_fit_label = "the largest size the arms measured (memory verified that far)";
+    }
+    r.max_fit_batch = largest->batch_size;
+    r.max_fit_seconds_to_target = largest->seconds;
+    r.max_fit_slowdown = largest->seconds / best->seconds;
+  }
+  // Confidence: how much of the target's B_crit is measured rather than carried.
+  int measured = 0;
+  bool bound = false;
+  double deepest = std::numeric_limits<double>::infinity();
+  for (const auto& p : w.branch_points) {
+    if (p.critical_batch) {
+      ++measured;
+      deepest = std::min(deepest, point_loss(p));
+    }
+    bound = bound || p.lower_bound;
+  }
+  r.confidence = Confidence::high;
+  if (measured < 3) {
+    r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("B_crit measured at " + std::to_string(measured) + " branch point(s), fewer than 3");
+  }
+  if (bound) {
+    r.confidence = Confidence::low;
+    r.confidence_notes.push_back("at a branch point no size's ratio showed the knee: its B_crit is only a lower bound");
+  }
+  if (!w.critical_fit && measured >= 2 && r.confidence == Confidence::high) {
+    r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("B_crit did not grow measurably as the loss fell across the branch points: held at "
+                                 "their geometric mean rather than carried to the target");
+  }
+  if (w.noise_to_critical_ratio && (*w.noise_to_critical_ratio > 4.0 || *w.noise_to_critical_ratio < 0.25)) {
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("the trunk's simple noise scale is " + fmt("%.2g", *w.noise_to_critical_ratio) +
+                                 "x the branch-measured B_crit (McCandlish et al. find them within a small factor)");
+  }
+  if (w.target_loss && std::isfinite(deepest) && *w.target_loss < 0.7 * deepest) {
+    r.confidence = Confidence::low;
+    r.confidence_notes.push_back("the target loss " + fmt("%.3g", *w.target_loss) +
+                                 " is far below the deepest branch point's " + fmt("%.3g", deepest) +
+                                 (w.critical_fit ? std::string(": B_crit there is extrapolated")
+                                                 : std::string(": B_crit there is the points' value, and may have "
+                                                               "grown since")));
+  }
+  if (w.best_batch_agreement && *w.best_batch_agreement < 0.5) {
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("with the arms' losses moved by their noise (+- " + fmt("%.2g", w.arm_loss_noise.value_or(0)) +
+                                 "), batch " + std::to_string(best->batch_size) + " stays fastest in only " +
+                                 fmt("%.0f", 100.0 * *w.best_batch_agreement) + "% of " +
+                                 std::to_string(w.noise_draws) + " draws");
+  }
+  if (w.critical_batch_at_target_low && w.critical_batch_at_target_high && *w.critical_batch_at_target_low > 0 &&
+      *w.critical_batch_at_target_high > 4.0 * *w.critical_batch_at_target_low) {
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("B_crit at the target moves from " + fmt("%.0f", *w.critical_batch_at_target_low) +
+                                 " to " + fmt("%.0f", *w.critical_batch_at_target_high) +
+                                 " with the arms' noise (16th to 84th percentile): longer arms (--tune-share) "
+                                 "measure it better");
+  }
+  if (w.critical_batch_at_target && w.critical_batch_at_target_high &&
+      *w.critical_batch_at_target > *w.critical_batch_at_target_high * (1.0 + 1e-9)) {
+    // Above its draws' band the estimate is left as measured (the draws sit
+    // low when the knee lies past the largest arm), but never unsaid.
+    r.confidence = Confidence::low;
+    r.confidence_notes.push_back("B_crit at the target, " + fmt("%.0f", *w.critical_batch_at_target) +
+                                 ", lies above its own noise band (" +
+                                 fmt("%.0f", w.critical_batch_at_target_low.value_or(0)) + " to " +
+                                 fmt("%.0f", *w.critical_batch_at_target_high) +
+                                 "): the arms' noise alone would put it lower; it is kept as measured, since the "
+                                 "draws fall low where the knee lies past the largest arm");
+  }
+  if (w.target_loss && w.target_loss_error && *w.target_loss_error > 0.05 * *w.target_loss) {
+    // The default target is the base batch's loss carried past the trunk to
+    // the run's end; B_crit, and so the best size, depend on where it lands.
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("the target, the base batch's loss at the run's end, is carried past the trunk: " +
+                                 fmt("%.3g", *w.target_loss) + " +- " + fmt("%.2g", *w.target_loss_error) +
+                                 " (the larger of a jackknife over the trunk's later evaluations and the "
+                                 "damping's distance to the undamped curve); a --target-loss, or more "
+                                 "--trunk-share, makes it firmer");
+  }
+  if (bounded_by_reach(w)) {
+    // B_crit sits at the largest arm: the knee may lie past what the arms
+    // measured, and sizes above it are not predicted. Say what would reach it.
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    const std::int64_t top = largest_arm(w);
+    r.reasons.push_back("bounded: B_crit at the target (" + fmt("%.0f", *w.critical_batch_at_target) +
+                        ") lies at or past " + std::to_string(top) + ", the largest size an arm ran: sizes above " +
+                        std::to_string(top) + " are not predicted and the best size may be larger; " +
+                        (w.tune_share_for_next_arm
+                             ? "--tune-share " + fmt("%.2g", *w.tune_share_for_next_arm) + " runs arms at " +
+                                   std::to_string(*w.next_arm_size)
+                             : std::string("no larger tune share runs a larger arm")));
+  }
+  if (w.other_cpu_cores && *w.other_cpu_cores >= kLoadedMachineCores) {
+    // The interleaved timing pass keeps the sizes' comparison fair under a
+    // steady load; the seconds are still those of a busy machine.
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    r.confidence_notes.push_back(
+        "the machine was loaded: other processes used " + fmt("%.1f", *w.other_cpu_cores) +
+        " cores on average while the tune ran; " +
+        (w.timing_samples > 0
+             ? std::string("every size was timed in one interleaved pass, so load moved them alike, but the "
+                           "predicted seconds are a busy machine's")
+             : std::string("the interleaved timing pass did not fit the budget, so each size's time is from its "
+                           "own arms, minutes apart, and load may have moved one size and not another")) +
+        ": tune on a quiet machine (or with fewer --threads) for the run's own time");
+  }
+  if (best->seconds_high > 1.5 * best->seconds_low) {
+    // Near-ties within the band are common; say so rather than overstate.
+    r.confidence_notes.push_back("the predicted time's interval is " + format_seconds(best->seconds_low) + " to " +
+                                 format_seconds(best->seconds_high));
+  }
+  r.reasons.push_back("for the planned run (" + w.run.source + ") to loss " + fmt("%.4g", w.target_loss.value_or(0)) +
+                      " (" + w.target_source + "), batch " + std::to_string(best->batch_size) +
+                      " is recommended, predicted " + format_seconds(best->seconds) + " (" +
+                      format_seconds(best->seconds_low) + " to " + format_seconds(best->seconds_high) + "), " +
+                      fmt("%.0f", best->steps) + " steps at " +
+                      (best->step_s < 1.0 ? fmt("%.3g", 1000.0 * best->step_s) + " ms" : format_seconds(best->step_s)) +
+                      " a step");
+  // The rate: measured where arms at other rates ran at this size.
+  const bool rates_measured = std::any_of(w.branch_points.begin(), w.branch_points.end(), [](const BranchPoint& p) {
+    return std::any_of(p.arms.begin(), p.arms.end(), [](const BranchArm& a) { return std::abs(a.lr_factor - 1.0) > 1e-9; });
+  });
+  if (const auto m = measured_rate(w, best->batch_size)) {
+    const std::string at = "from the branch point at loss " + fmt("%.3g", m->point_loss);
+    if (best->rate_gain) {
+      r.reasons.push_back("learning rate " + fmt("%.4g", best->learning_rate) + " measured: " + at + ", " +
+                          fmt("%g", m->factor) + "x the rule's rate reached loss " + fmt("%.4g", m->loss) +
+                          " against the rule's " + fmt("%.4g", m->rule_loss) + " (the trunk's scatter " +
+                          fmt("%.2g", m->noise) + ") and needed " + fmt("%.2f", *best->rate_gain) +
+                          "x its samples" + (m->floored ? " (held at 0.5x; it measured less)" : "") +
+                          "; the run's steps at this size are scaled by that (one point's gain, carried over the run)");
+    } else {
+      r.reasons.push_back("learning rate " + fmt("%.4g", best->learning_rate) + " by the rule: " + at +
+                          ", half and twice its rate did not beat it beyond the noise (best " + fmt("%.4g", m->loss) +
+                          " against the rule's " + fmt("%.4g", m->rule_loss) + ", the trunk's scatter " +
+                          fmt("%.2g", m->noise) + ")");
+    }
+  } else if (rates_measured && std::abs(best->lr_factor - 1.0) < 1e-9) {
+    r.reasons.push_back("learning rate " + fmt("%.4g", best->learning_rate) +
+                        " by the rule: no arm at another rate ran at this size");
+  }
+  const auto fastest = fastest_prediction(w.predictions);
+  // The tie rule's pick; where best_batch is another size, the noise draws
+  // overruled the fit (bag_best).
+  const auto tied = tie_pick(w.predictions);
+  const bool bagged = tied->batch_size != best->batch_size;
+  if (fastest->batch_size != best->batch_size && !bagged) {
+    r.reasons.push_back("batch " + std::to_string(fastest->batch_size) + " is predicted " +
+                        fmt("%.1f", 100.0 * (1.0 - rule_rate_seconds(*fastest) / rule_rate_seconds(*best))) +
+                        "% faster, within the " + fmt("%.0f", 100.0 * kNearTie) +
+                        "% the prediction does not separate: the larger batch is kept (B_crit at the target, "
+                        "measured at higher losses, is more often under- than over-estimated)");
+  } else if (fastest->batch_size != best->batch_size) {
+    r.reasons.push_back("the measured fit predicts batch " + std::to_string(fastest->batch_size) + " " +
+                        fmt("%.0f", 100.0 * (1.0 - rule_rate_seconds(*fastest) / rule_rate_seconds(*best))) +
+                        "% faster, but with the arms' losses moved by their noise batch " +
+                        std::to_string(best->batch_size) + " is the fastest in " +
+                        fmt("%.0f", 100.0 * w.best_batch_agreement.value_or(0.0)) +
+                        "% of the draws, more than any other: it is recommended");
+    // The fit and its draws disagree: at most medium, whatever the draws' share.
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("the measured fit's own pick (batch " + std::to_string(tied->batch_size) +
+                                 ") was overruled by the arms' noise draws");
+  }
+  if (w.critical_batch_at_target) {
+    std::string s = w.critical_fit ? "B_crit grows as the loss falls: " : "B_crit at the branch points: ";
+    for (const auto& p : w.branch_points) {
+      if (p.critical_batch) s += fmt("%.0f", *p.critical_batch) + (p.lower_bound ? "+" : "") + " at loss " + fmt("%.3g", point_loss(p)) + ", ";
+    }
+    s += w.critical_fit ? "carried to " + fmt("%.0f", *w.critical_batch_at_target) + " at the target"
+                        : "held at " + fmt("%.0f", *w.critical_batch_at_target) +
+                              " (it did not grow measurably as the loss fell: not carried past the points)";
+    r.reasons.push_back(s);
+  }
+  if (w.early_best_batch && *w.early_best_batch != best->batch_size) {
+    const RunPrediction* early = find(*w.early_best_batch);
+    r.reasons.push_back("a from-init estimate (B_crit " + fmt("%.0f", w.early_critical_batch.value_or(0)) +
+                        ") would pick batch " + std::to_string(*w.early_best_batch) +
+                        (early ? ", predicted at " + fmt("%.2f", early->seconds / best->seconds) +
+                                     "x the recommended size's time for this run"
+                               : std::string()));
+  }
+  if (largest && largest->batch_size != best->batch_size) {
+    r.reasons.push_back("the largest candidate (" + std::to_string(largest->batch_size) + ") is predicted " +
+                        fmt("%.2f", largest->seconds / best->seconds) + "x the recommended size's time");
+  }
+  if (w.schedule) {
+    std::string s = "a batch-size schedule";
+    for (const auto& st : w.schedule->stages) {
+      s += st.from_loss ? ", " + std::to_string(st.batch_size) + " from loss " + fmt("%.3g", *st.from_loss)
+                        : " from " + std::to_string(st.batch_size);
+    }
+    s += " is predicted " + fmt("%.0f", 100 * w.schedule->saving_share) + "% faster";
+    r.reasons.push_back(s);
+  }
+  return r;
+}
+
+}  // namespace batchtune
