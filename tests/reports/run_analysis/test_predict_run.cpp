@@ -1,4 +1,4 @@
-// reports/predict_run.*: the pieces of the whole-run prediction, each against
+// reports/run_analysis/: the pieces of the whole-run prediction, each against
 // numbers worked out by hand, and the whole-run section's JSON round trip.
 #include <algorithm>
 #include <cmath>
