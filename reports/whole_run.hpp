@@ -4,7 +4,7 @@
 // every candidate size, the critical batch measured at each point and fitted
 // against the loss, and the whole run's predicted steps and time at every
 // feasible size (Merrill et al. 2025, "Critical Batch Size Revisited";
-// McCandlish et al. 2018). Plain data with its JSON; reports/predict_run.*
+// McCandlish et al. 2018). Plain data with its JSON; reports/run_analysis/
 // turns the measurements into the fits and predictions.
 #pragma once
 
@@ -247,7 +247,7 @@ struct WholeRun {
   // less this process's own); none where it could not be read.
   std::optional<double> other_cpu_cores;
 
-  // The analysis (reports/predict_run.*).
+  // The analysis (reports/run_analysis/).
   std::optional<double> target_loss;     // the run's final target
   // One standard error of target_loss where it is the base batch's loss
   // carried past the trunk to the run's end (jackknife); none otherwise.

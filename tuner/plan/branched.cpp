@@ -617,7 +617,7 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
   // fastest (with the timing pass's step times) get arms at half and twice
   // the rule's rate from the last point;
   // the analysis takes another rate where its arm wins beyond the noise
-  // (reports/predict_run.cpp, measured_rate).
+  // (reports/run_analysis/rate.cpp).
   if (s.lr_grid == 0 && s.rate_finalists > 0 && !snapshots.empty() && !stopped()) {
     WholeRun so_far = w;
     for (const auto& [b, t] : table) so_far.step_seconds.emplace_back(b, t);

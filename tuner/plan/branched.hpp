@@ -1,10 +1,11 @@
 // The whole-run tune (Merrill et al. 2025, branched training): train one
 // trunk at the base batch along the planned run, keep its whole state at a
 // few branch points, and from each point run short arms at every candidate
-// size (learning rate by the scaling rule, and a grid around it), each the
-// same number of samples (at least a few steps). How many base-batch samples
+// size at the scaling rule's learning rate (the finalists also at half and
+// twice it, or every size on --lr-grid's grid), each the same number of
+// samples (at least a few steps). How many base-batch samples
 // the trunk needed to reach each arm's end loss gives that size's samples
-// ratio, and the ratios the local critical batch (reports/predict_run.*).
+// ratio, and the ratios the local critical batch (reports/run_analysis/).
 // The simple noise scale is tracked along the trunk. Torch-free: it drives
 // any plan::Trainer.
 #pragma once

@@ -1,6 +1,6 @@
 // reports/run_analysis/: each stage of the whole-run analysis on its own,
 // against numbers worked out by hand (stages.hpp lists what each reads and
-// writes). tests/plan/test_predict_run.cpp checks the stages together.
+// writes). test_predict_run.cpp checks the stages together.
 #include <algorithm>
 #include <cmath>
 #include <string>
