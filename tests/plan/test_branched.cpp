@@ -398,3 +398,31 @@ TEST_CASE("branched tune: the finalists' rates run at the last point within the 
     for (const auto& a : p.arms) CHECK(a.lr_factor == 1.0);
   }
 }
+
+TEST_CASE("branched tune: the timing pass's ratios are levelled to the trunk's mean step, unless load came between",
+          "[branched]") {
+  NqmSpec spec;
+  const std::int64_t run_samples = 64 * 3000;
+  plan::BranchedSettings s = settings_for(run_samples, 3, 0.0, 0.02);
+  s.timing_share = 0.05;
+  s.timing_share_loaded = 0.05;
+  // Every training step costs 1.2x what the pass's short blocks read (a run's
+  // stalls, which the fastest block leaves out): the level is 1.2.
+  LoadedTrainer stalls(spec, [](std::int64_t, double lr) { return lr == 0.0 ? 1.0 : 1.2; });
+  const auto levelled = plan::run_branched(stalls, s);
+  REQUIRE(levelled.end == plan::BranchedEnd::complete);
+  CHECK_THAT(levelled.whole_run.step_times_source, Catch::Contains("levelled to the trunk's mean step at batch 64 (x1.20)"));
+  for (const auto& [b, t] : levelled.whole_run.step_seconds) {
+    INFO("batch " << b);
+    CHECK(t == Approx(1.2 * spec.step_time(double(b))).epsilon(1e-9));
+  }
+  // A trunk 3x slower than the pass saw another load: the pass stands alone.
+  LoadedTrainer trunk_busy(spec, [](std::int64_t, double lr) { return lr == 0.0 ? 1.0 : 3.0; });
+  const auto alone = plan::run_branched(trunk_busy, s);
+  REQUIRE(alone.end == plan::BranchedEnd::complete);
+  CHECK_THAT(alone.whole_run.step_times_source, Catch::Contains("not levelled"));
+  for (const auto& [b, t] : alone.whole_run.step_seconds) {
+    INFO("batch " << b);
+    CHECK(t == Approx(spec.step_time(double(b))).epsilon(1e-9));
+  }
+}
