@@ -306,6 +306,21 @@ TEST_CASE("a sweep split with --shard and joined by merge is the unsharded sweep
     const Run many = cli(with({"--shard", "7/7", "-o", tmp.file("bad.json")}));
     CHECK(many.code == to_int(ExitCode::usage));
     CHECK(many.err.find("at most that many parts") != std::string::npos);
+    CHECK(many.err.find("probe:") == std::string::npos);  // refused before the probe
+    // Automatic sizes could differ from machine to machine: refused up front.
+    const Run automatic = cli({"sweep", "--model", "mlp", "--data", "synthetic", "--shard", "1/2", "-o",
+                               tmp.file("bad.json")});
+    CHECK(automatic.code == to_int(ExitCode::usage));
+    CHECK(automatic.err.find("needs --batch-sizes") != std::string::npos);
+    CHECK(automatic.err.find("probe:") == std::string::npos);
+    // An empty output path, before any work.
+    for (const std::string option : {"-o", "--html", "--markdown"}) {
+      const Run empty = cli({"sweep", "--model", "mlp", "--data", "synthetic", option, ""});
+      INFO(option << ": " << empty.err);
+      CHECK(empty.code == to_int(ExitCode::usage));
+      CHECK(empty.err.find("empty path") != std::string::npos);
+      CHECK(empty.err.find("probe:") == std::string::npos);
+    }
     const Run whole_run = cli({"sweep", "--model", "mlp", "--data", "synthetic", "--epochs", "1", "--shard", "1/2"});
     CHECK(whole_run.code == to_int(ExitCode::usage));
     const Run one = cli({"merge", tmp.file("part1.json"), "-o", tmp.file("bad.json")});

@@ -63,7 +63,8 @@ void setup_merge(CLI::App& app, Io io) {
       "merge", "Join the reports of a sweep split over machines (sweep --shard I/N) into one report with one "
                "recommendation; parts of different workloads, machine classes, builds or settings are refused");
   sub->add_option("parts", o->files, "The parts' reports (JSON), all N of them, in any order")->required();
-  sub->add_option("-o,--output", o->output, "The joined report (JSON), written atomically")->capture_default_str();
+  sub->add_option("-o,--output", o->output, "The joined report (JSON), written atomically")
+      ->capture_default_str()->check(non_empty_path());
   sub->add_option("--objective", o->objective,
                   "Recommend for this objective instead of the one the parts were run with")
       ->check(CLI::IsMember(recommendation_objectives()));

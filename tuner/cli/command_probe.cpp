@@ -98,7 +98,8 @@ void setup_probe(CLI::App& app, Io io) {
       "probe", "Find the largest batch that fits in device memory (CUDA OOM, or a CPU memory budget)");
   add_workload_options(*sub, o->workload);
   add_probe_options(*sub, o->probe);
-  sub->add_option("-o,--output", o->output, "Write the probe as JSON (the report's probe section)");
+  sub->add_option("-o,--output", o->output, "Write the probe as JSON (the report's probe section)")
+      ->check(non_empty_path());
   sub->callback([o, io] { run_probe_command(*o, io); });
 
   auto t = std::make_shared<TrialOptions>();

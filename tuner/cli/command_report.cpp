@@ -241,8 +241,10 @@ void run_report(const ReportOptions& o, Io io) {
 
 void add_render_options(CLI::App& sub, RenderTargets& targets) {
   sub.add_option("--markdown", targets.markdown,
-                 "Also write the report as Markdown (for a CI job summary) to this file; '-' for stdout");
-  sub.add_option("--html", targets.html, "Also write a self-contained HTML page with charts to this file");
+                 "Also write the report as Markdown (for a CI job summary) to this file; '-' for stdout")
+      ->check(non_empty_path());
+  sub.add_option("--html", targets.html, "Also write a self-contained HTML page with charts to this file")
+      ->check(non_empty_path());
 }
 
 void setup_report(CLI::App& app, Io io) {
@@ -275,7 +277,8 @@ void setup_report(CLI::App& app, Io io) {
       ->check(CLI::Range(0.0, 1.0));
   sub->add_option("-o,--output", o->output,
                   "With --target-loss, --target-accuracy, --objective, --effective-batch or --step-times: write "
-                  "the report with the new recommendation here");
+                  "the report with the new recommendation here")
+      ->check(non_empty_path());
   sub->callback([o, io] { run_report(*o, io); });
 }
 

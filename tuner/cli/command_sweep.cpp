@@ -64,6 +64,10 @@ struct SweepOptions {
   double dist_timeout_s = 60;
   std::string output = "batchtune-report.json";
   RenderTargets renderings;
+  // Options given on the command line (CLI11's count), for the ones whose
+  // defaults would otherwise hide that they do nothing here.
+  std::vector<std::string> given_whole_run_only;  // --trunk-share, --branch-points, --tune-share
+  bool objective_given = false;
 };
 
 // The options as a plan for tune(); what can be checked before anything is
@@ -108,6 +112,25 @@ TunePlan plan_of(const SweepOptions& o) {
                        "--train-samples) trains one trunk its arms branch from, and --throughput-only runs no arms: "
                        "drop --shard");
     }
+    if (plan.batch_sizes.empty()) {
+      throw UsageError("--shard " + o.shard + " needs --batch-sizes: with automatic sizes each machine's probe and "
+                       "scan could choose other sizes, and the parts would not join; list the sizes");
+    }
+    const std::int64_t arms = static_cast<std::int64_t>(plan.batch_sizes.size()) * o.seeds;
+    if (plan.shard_count > arms) {
+      throw UsageError("--shard " + o.shard + ": the sweep plans " + std::to_string(arms) + " arms (" +
+                       std::to_string(plan.batch_sizes.size()) + " sizes x " + std::to_string(o.seeds) +
+                       " seeds); split it into at most that many parts");
+    }
+  }
+  if (!whole && !o.given_whole_run_only.empty()) {
+    throw UsageError(o.given_whole_run_only.front() +
+                     " belongs to the whole-run tune; state the run with --epochs E or --train-samples N");
+  }
+  if (whole && o.objective_given) {
+    throw UsageError("--objective " + o.objective + " chooses among the early sweep's arms; the whole-run tune "
+                     "recommends the size that finishes the planned run soonest: drop --objective (or --epochs/"
+                     "--train-samples)");
   }
   if (o.epochs > 0 && o.train_samples > 0) {
     throw UsageError("--epochs and --train-samples both state the planned run; give one of them");
@@ -160,11 +183,11 @@ void run_sweep_command(const SweepOptions& o, Io io) {
   const bool writer = !launch || launch->rank == 0;
   // Every output is checked before any work: nothing measured is lost to a
   // path found unwritable at the end.
+  TunePlan plan = plan_of(o);  // the options' own contradictions first
   if (writer) {
     check_outputs({{"-o", o.output}, {"--html", o.renderings.html}, {"--markdown", o.renderings.markdown}},
                   model_and_data_inputs(o.workload));
   }
-  TunePlan plan = plan_of(o);
   std::unique_ptr<dist::DataParallel> dp;
   if (launch) {
     io.err << "sweep: rank " << launch->rank << " of " << launch->world_size << " (" << launch->launcher
@@ -327,9 +350,20 @@ void setup_sweep(CLI::App& app, Io io) {
       ->capture_default_str()->check(CLI::Range(1.0, 86400.0))->group(group);
   sub->add_flag("--force", o->force, "Run listed sizes above the probe's safe maximum (and skip the probe for a list)")
       ->group(group);
-  sub->add_option("-o,--output", o->output, "The report (JSON), written atomically")->capture_default_str();
+  sub->add_option("-o,--output", o->output, "The report (JSON), written atomically")
+      ->capture_default_str()->check(non_empty_path());
   add_render_options(*sub, o->renderings);
-  sub->callback([o, io] { run_sweep_command(*o, io); });
+  std::vector<CLI::Option*> whole_run_only{sub->get_option("--trunk-share"), sub->get_option("--branch-points"),
+                                          sub->get_option("--tune-share")};
+  CLI::Option* objective = sub->get_option("--objective");
+  sub->callback([o, io, whole_run_only, objective] {
+    o->given_whole_run_only.clear();
+    for (const CLI::Option* opt : whole_run_only) {
+      if (opt->count() > 0) o->given_whole_run_only.push_back(opt->get_name());
+    }
+    o->objective_given = objective->count() > 0;
+    run_sweep_command(*o, io);
+  });
 }
 
 }  // namespace batchtune

@@ -84,6 +84,15 @@ void check_one(const NamedPath& o) {
 
 }  // namespace
 
+CLI::Validator non_empty_path() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        if (value.empty()) return "an empty path; give a file name";
+        return {};
+      },
+      "PATH", "non-empty path");
+}
+
 void check_outputs(const std::vector<NamedPath>& outputs, const std::vector<NamedPath>& inputs) {
   std::vector<NamedPath> files;
   for (const auto& o : outputs) {

@@ -4,10 +4,16 @@
 // writable by creating and removing a file beside it.
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <string>
 #include <vector>
 
 namespace batchtune {
+
+// For an output option given on the command line: an empty path is refused
+// at once (exit 2), before any work, rather than found unwritable at the end.
+CLI::Validator non_empty_path();
 
 struct NamedPath {
   std::string option;  // "-o", "--html", "FILE"
