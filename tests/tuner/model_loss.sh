@@ -9,7 +9,10 @@
 #      task "model_defined" and no accuracy;
 #   2. a model whose forward takes only inputs, with --loss model: exit 3,
 #      one line naming forward(inputs, targets);
-#   3. --loss model with a built-in model: exit 2, one line.
+#   3. --loss model with a built-in model: exit 2, one line;
+#   4. the detector without --loss model: exit 3, one line naming --loss model;
+#   5. a loss returned detached, and one of integer type: exit 3, one line
+#      each saying what is wrong with it (not autograd's own text).
 # Usage: model_loss.sh BATCHTUNE FIXTURES_DIR
 set -u
 bt=$1
@@ -73,5 +76,48 @@ check "--loss model on a model whose forward takes only inputs: exit 3, one line
 code=$?
 [[ $code -eq 2 && $(wc -l <"$dir/bad2.err") -eq 1 ]]
 check "--loss model with a built-in model: exit 2, one line" $?
+
+"$bt" sweep --model "$fixtures/tiny_detector.pt" --data npy --data-file "$dir/boxes.npz" \
+  --batch-sizes 8 --budget samples=64 --threads 1 -o "$dir/bad3.json" >/dev/null 2>"$dir/bad3.err"
+code=$?
+echo "  the detector without --loss model: exit $code: $(cat "$dir/bad3.err")"
+[[ $code -eq 3 && $(wc -l <"$dir/bad3.err") -eq 1 && ! -e $dir/bad3.json ]] && grep -q -- "needs --loss model" "$dir/bad3.err"
+check "a model whose forward wants targets, run without --loss model: exit 3, one line naming --loss model" $?
+
+cat >"$dir/make_models.py" <<'PY'
+import sys
+import torch
+from torch import nn
+
+class Detached(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(256, 3)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(self.fc(x.flatten(1)), y[:, 0].long()).detach()
+
+class Counted(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(256, 3)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (self.fc(x.flatten(1)).argmax(1) != y[:, 0].long()).sum()
+
+torch.jit.script(Detached()).save(sys.argv[1] + "/detached.pt")
+torch.jit.script(Counted()).save(sys.argv[1] + "/counted.pt")
+PY
+$py "$dir/make_models.py" "$dir"
+check "the detached and integer-loss models are scripted" $?
+for m in detached counted; do
+  "$bt" sweep --model "$dir/$m.pt" --data npy --data-file "$dir/boxes.npz" --loss model \
+    --batch-sizes 8 --budget samples=64 --threads 1 -o "$dir/$m.json" >/dev/null 2>"$dir/$m.err"
+  code=$?
+  echo "  $m loss: exit $code: $(cat "$dir/$m.err")"
+  [[ $code -eq 3 && $(wc -l <"$dir/$m.err") -eq 1 && ! -e $dir/$m.json ]] && \
+    grep -q -- "returned a loss \(that does not depend\|of integer type\)" "$dir/$m.err" && ! grep -q "does not require grad" "$dir/$m.err"
+  check "--loss model with a $m loss: exit 3, one line that says what is wrong" $?
+done
 
 check_summary

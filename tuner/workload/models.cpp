@@ -216,9 +216,33 @@ class ScriptModel final : public Model {
                        "returned " + (loss.defined() ? "a tensor of " + std::to_string(loss.numel()) + " values"
                                                      : std::string(out.tagKind())));
     }
+    // (Under no_grad, as in the evaluations, no loss requires a gradient.)
+    if (!loss.is_floating_point() || (torch::GradMode::is_enabled() && !loss.requires_grad())) {
+      throw InputError("--model " + path_ + ": with --loss model, forward(inputs, targets) returned a loss " +
+                       (loss.is_floating_point() ? std::string("that does not depend on the parameters (detached, or "
+                                                               "computed under no_grad)")
+                                                 : "of integer type " + std::string(c10::toString(loss.scalar_type()))) +
+                       ": training needs a floating-point loss computed from the model's outputs; return it without "
+                       ".detach(), .item() or an integer cast");
+    }
     return loss.reshape({});
   }
   torch::Tensor forward(const torch::Tensor& input) override {
+    if (!checked_arity_) {
+      // forward(self, inputs, targets) with no default for targets: a model
+      // that computes its own loss, run as if it returned outputs.
+      int required = 0;
+      const auto& args = module_.get_method("forward").function().getSchema().arguments();
+      for (std::size_t i = 1; i < args.size(); ++i) {
+        if (!args[i].default_value()) ++required;
+      }
+      if (required >= 2) {
+        throw InputError("--model " + path_ + ": its forward takes " + std::to_string(required) +
+                         " inputs (inputs and targets?), and batchtune called forward(inputs): a model that "
+                         "computes its own loss from forward(inputs, targets) needs --loss model");
+      }
+      checked_arity_ = true;
+    }
     const c10::IValue out = module_.forward({input});
     if (!out.isTensor()) {
       throw InputError("--model " + path_ + ": forward returns " + out.tagKind() +
@@ -242,6 +266,7 @@ class ScriptModel final : public Model {
  private:
   torch::jit::Module module_;
   std::string path_;
+  bool checked_arity_ = false;  // forward's arguments looked at (once)
 };
 
 }  // namespace

@@ -507,6 +507,13 @@ void Workload::check_model(const std::string& model_name) {
                            " (targets of shape " + shape_to_string(y.sizes().vec()) + ")");
         }
       }
+      // With gradients on, as in a training step: a loss that is detached
+      // or integer fails here, with its own words, not in the probe's first trial.
+      {
+        torch::AutoGradMode grad(true);
+        model->set_training(true);
+        (void)model->forward_loss(x.to(device_), y.to(device_));
+      }
       model->set_training(true);
     } else if (const torch::Tensor output = model->forward(x.to(device_)); custom_loss_) {
       // A program's own loss decides what outputs it takes; it must give one number.
