@@ -60,6 +60,23 @@ CheckOutcome check_report(const Report& report, const Report* baseline, const Ch
                          " (confidence " + to_string(report.recommendation->confidence) + ")");
     }
   }
+  if (settings.min_confidence) {
+    // Confidence runs high > medium > low > none (the enum's order, reversed).
+    const std::string wanted = to_string(*settings.min_confidence);
+    if (!report.recommendation) {
+      check(false, "--min-confidence " + wanted + ": the report has no recommendation");
+    } else {
+      const Confidence c = report.recommendation->confidence;
+      const bool holds = static_cast<int>(c) <= static_cast<int>(*settings.min_confidence);
+      std::string line = "confidence " + to_string(c) + (holds ? " meets" : " is below") + " --min-confidence " + wanted;
+      const auto& notes = report.recommendation->confidence_notes;
+      if (!holds && !notes.empty()) {
+        line += " (" + std::to_string(notes.size()) + " note(s) in recommendation.confidence_notes; the first: " +
+                notes.front() + ")";
+      }
+      check(holds, line);
+    }
+  }
   if (settings.min_batch) {
     if (!report.probe) {
       check(false, "--min-batch " + std::to_string(*settings.min_batch) + ": the report has no probe section");

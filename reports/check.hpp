@@ -7,12 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "reports/recommendation.hpp"
 #include "reports/report_reader.hpp"
 
 namespace batchtune {
 
 struct CheckSettings {
   std::optional<std::int64_t> min_batch;  // the largest fitting batch must be at least this
+  std::optional<Confidence> min_confidence;  // the recommendation's confidence must be at least this
   double max_regression = 0.10;           // allowed loss against the baseline (throughput, largest fitting batch)
   double alpha = 0.05;                    // a throughput drop counts only when the U test says it is not noise
 };

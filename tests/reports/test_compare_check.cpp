@@ -219,6 +219,23 @@ TEST_CASE("check holds a report to its conditions, one line per failure", "[repo
     for (const auto& line : o.passed) counted = counted || line.find("2 arm(s) did not complete (1 diverged, 1 failed") == 0;
     CHECK(counted);
   }
+  SECTION("--min-confidence fails a recommendation below it and says what lowered it") {
+    Report r = synthetic_report("conf.json", 1e-4, 4000);
+    REQUIRE(r.recommendation);
+    r.recommendation->confidence = Confidence::medium;
+    r.recommendation->confidence_notes = {"B_crit measured at 2 branch point(s), fewer than 3"};
+    settings.min_confidence = Confidence::high;
+    CheckOutcome o = check_report(r, nullptr, settings);
+    REQUIRE(o.failed.size() == 1);
+    CHECK_THAT(o.failed[0], Catch::Contains("confidence medium is below --min-confidence high") &&
+                                Catch::Contains("fewer than 3"));
+    settings.min_confidence = Confidence::medium;
+    CHECK(check_report(r, nullptr, settings).failed.empty());
+    settings.min_confidence = Confidence::low;
+    CHECK(check_report(r, nullptr, settings).failed.empty());
+    r.recommendation->confidence = Confidence::none;
+    CHECK(check_report(r, nullptr, settings).failed.size() >= 1);
+  }
   SECTION("a baseline of another workload is not comparable") {
     Report other = synthetic_report("other.json", 1e-4, 4000);
     other.workload.optimizer = "adam";

@@ -1,4 +1,5 @@
-// `batchtune check FILE [--baseline B] [--max-regression 10%] [--min-batch N]`:
+// `batchtune check FILE [--baseline B] [--max-regression 10%] [--min-batch N]
+// [--min-confidence low|medium|high]`:
 // exit 0 when the report holds, 1 with one line per failed condition (a
 // sweep that recommends no batch size is one).
 #include <CLI/CLI.hpp>
@@ -19,12 +20,14 @@ struct CheckOptions {
   std::string baseline;
   std::string max_regression = "10%";
   std::int64_t min_batch = 0;
+  std::string min_confidence;
 };
 
 void run_check(const CheckOptions& o, Io io) {
   CheckSettings settings;
   settings.max_regression = parse_percent(o.max_regression, "--max-regression");
   if (o.min_batch > 0) settings.min_batch = o.min_batch;
+  if (!o.min_confidence.empty()) settings.min_confidence = nlohmann::json(o.min_confidence).get<Confidence>();
   const Report report = read_report(o.file);
   std::optional<Report> baseline;
   if (!o.baseline.empty()) baseline = read_report(o.baseline);
@@ -51,6 +54,10 @@ void setup_check(CLI::App& app, Io io) {
       ->capture_default_str();
   sub->add_option("--min-batch", o->min_batch, "Fail when the largest fitting batch is below N")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  sub->add_option("--min-confidence", o->min_confidence,
+                  "Fail when the recommendation's confidence is below this: low, medium or high (the reasons "
+                  "say what lowered it)")
+      ->check(CLI::IsMember({"low", "medium", "high"}));
   sub->callback([o, io] { run_check(*o, io); });
 }
 
