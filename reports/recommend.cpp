@@ -832,7 +832,7 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
   }
   if (noise.simple_noise_scale) {
     out.push_back("The gradient noise scale B_simple ~ " + fmt(*noise.simple_noise_scale, "%.0f") + " (" +
-                  format_number(noise.low, "%.0f") + " to " + format_number(noise.high, "%.0f") + ", after " +
+                  format_interval(noise.low, noise.high, "%.0f") + ", after " +
                   std::to_string(noise.warm_in_steps) +
                   " warm-in steps) is a prior for B_crit, good to about an order of magnitude.");
   } else if (noise.status == NoiseScaleStatus::noise_dominates) {

@@ -61,6 +61,15 @@ NLOHMANN_JSON_SERIALIZE_ENUM(NoiseScaleStatus, {{NoiseScaleStatus::measured, "me
                                                 {NoiseScaleStatus::noise_dominates, "noise_dominates"},
                                                 {NoiseScaleStatus::not_measured, "not_measured"}})
 inline std::string to_string(NoiseScaleStatus s) { return json_util::enum_word(s); }
+// The status in words for a person ("not measured", never the JSON's "not_measured").
+inline std::string describe(NoiseScaleStatus s) {
+  switch (s) {
+    case NoiseScaleStatus::measured: return "measured";
+    case NoiseScaleStatus::noise_dominates: return "noise dominates (the mean gradient is lost in its noise)";
+    case NoiseScaleStatus::not_measured: return "not measured";
+  }
+  return "unknown";
+}
 
 struct NoiseScale {
   NoiseScaleStatus status = NoiseScaleStatus::not_measured;

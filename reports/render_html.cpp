@@ -189,17 +189,24 @@ void write_recommendation(std::ostream& out, const Report& r) {
     const StepTimeFit& f = *rec.step_time_fit;
     std::string s = num(f.fixed_s * 1e3, "%.3g") + " ms + " + num(f.per_sample_s * 1e6, "%.3g") +
                     " \xC2\xB5s per sample (R\xC2\xB2 " + num(f.r_squared, "%.3f") + ")";
-    if (f.saturation_batch) s += "; throughput saturates past batch " + num(f.saturation_batch, "%.0f");
+    // Where the fixed cost per step equals the per-sample cost; said only
+    // inside the sizes predicted (below the smallest it would contradict
+    // the throughput rising across them).
+    std::optional<std::int64_t> smallest;
+    for (const auto& p : rec.predictions) smallest = smallest ? std::min(*smallest, p.batch_size) : p.batch_size;
+    if (f.saturation_batch && smallest && *f.saturation_batch >= double(*smallest)) {
+      s += "; throughput is half its limit near batch " + num(f.saturation_batch, "%.0f");
+    }
     fact(out, "step time", s);
   }
   if (rec.noise_scale.simple_noise_scale) {
     fact(out, "noise scale",
-         "B_simple " + num(rec.noise_scale.simple_noise_scale, "%.0f") + " (" + num(rec.noise_scale.low, "%.0f") +
-             " to " + num(rec.noise_scale.high, "%.0f") + ", batches " + integer(rec.noise_scale.small_batch) +
+         "B_simple " + num(rec.noise_scale.simple_noise_scale, "%.0f") + " (" +
+             format_interval(rec.noise_scale.low, rec.noise_scale.high, "%.0f") + ", batches " + integer(rec.noise_scale.small_batch) +
              " and " + integer(rec.noise_scale.large_batch) + ")");
   } else {
     fact(out, "noise scale",
-         to_string(rec.noise_scale.status) + (rec.noise_scale.message.empty() ? "" : ": " + rec.noise_scale.message));
+         describe(rec.noise_scale.status) + (rec.noise_scale.message.empty() ? "" : ": " + rec.noise_scale.message));
   }
   out << "</dl>\n";
   if (!rec.reasons.empty()) {

@@ -67,9 +67,9 @@ void render_recommendation_text(std::ostream& out, const Recommendation& r) {
   out << "  noise scale           ";
   if (r.noise_scale.simple_noise_scale) {
     out << "B_simple " << format_number(r.noise_scale.simple_noise_scale, "%.0f") << " ("
-        << format_number(r.noise_scale.low, "%.0f") << " to " << format_number(r.noise_scale.high, "%.0f") << ")\n";
+        << format_interval(r.noise_scale.low, r.noise_scale.high, "%.0f") << ")\n";
   } else {
-    out << to_string(r.noise_scale.status) << (r.noise_scale.message.empty() ? "" : ": " + r.noise_scale.message) << '\n';
+    out << describe(r.noise_scale.status) << (r.noise_scale.message.empty() ? "" : ": " + r.noise_scale.message) << '\n';
   }
   out << "  confidence            " << to_string(r.confidence);
   for (std::size_t i = 0; i < r.confidence_notes.size(); ++i) out << (i ? "; " : ": ") << r.confidence_notes[i];
@@ -146,8 +146,8 @@ void render_report_markdown(std::ostream& out, const Report& r) {
     out << "| simple noise scale | "
         << (rec.noise_scale.simple_noise_scale
                 ? format_number(rec.noise_scale.simple_noise_scale, "%.0f") + " (" +
-                      format_number(rec.noise_scale.low, "%.0f") + " to " + format_number(rec.noise_scale.high, "%.0f") + ")"
-                : cell(to_string(rec.noise_scale.status)))
+                      format_interval(rec.noise_scale.low, rec.noise_scale.high, "%.0f") + ")"
+                : cell(describe(rec.noise_scale.status)))
         << " |\n\n";
     for (const auto& reason : rec.reasons) out << "- " << reason << '\n';
     for (const auto& note : rec.confidence_notes) out << "- Confidence: " << note << '\n';

@@ -76,4 +76,11 @@ ParsedBytes parse_bytes(std::string_view text) {
   return {static_cast<std::uint64_t>(std::llround(bytes)), ""};
 }
 
+std::string format_interval(std::optional<double> low, std::optional<double> high, const char* format) {
+  if (low && high) return format_number(low, format) + " to " + format_number(high, format);
+  if (low) return "at least " + format_number(low, format);
+  if (high) return "at most " + format_number(high, format);
+  return "no interval";
+}
+
 }  // namespace batchtune

@@ -14,6 +14,10 @@ namespace batchtune {
 // printf-style formatting of one number; "-" for none or non-finite.
 std::string format_number(std::optional<double> value, const char* format);
 
+// An interval for a person: "a to b", "at least a", "at most b", or "no
+// interval" where neither end was measured (never "a to -").
+std::string format_interval(std::optional<double> low, std::optional<double> high, const char* format);
+
 // "0.64 s", "12.3 s", "4.2 min", "2.5 h" (minutes up to 100); "-" for none.
 std::string format_seconds(std::optional<double> seconds);
 

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "reports/recommendation.hpp"
 #include "reports/units.hpp"
 
 using namespace batchtune;
@@ -72,4 +73,17 @@ TEST_CASE("durations print in the unit that reads best", "[reports][units]") {
   CHECK(format_number(3.14159, "%.2f") == "3.14");
   CHECK(format_number(INFINITY, "%.2f") == "-");
   CHECK(format_number(std::nullopt, "%.2f") == "-");
+}
+
+TEST_CASE("intervals print their measured ends in words, never as 'a to -'", "[reports][units]") {
+  CHECK(format_interval(228.0, 1734.0, "%.0f") == "228 to 1734");
+  CHECK(format_interval(228.0, std::nullopt, "%.0f") == "at least 228");
+  CHECK(format_interval(std::nullopt, 1734.0, "%.0f") == "at most 1734");
+  CHECK(format_interval(std::nullopt, std::nullopt, "%.0f") == "no interval");
+}
+
+TEST_CASE("a noise-scale status reads as words", "[reports][units]") {
+  CHECK(describe(NoiseScaleStatus::not_measured) == "not measured");
+  CHECK(describe(NoiseScaleStatus::measured) == "measured");
+  CHECK(describe(NoiseScaleStatus::noise_dominates).rfind("noise dominates", 0) == 0);
 }
