@@ -290,6 +290,15 @@ void require_recommendation_for(const Report& report, const std::string& dotted)
     throw NoRecommendationError(source + ": no recommendation, no batch size had the evidence" +
                                 (reasons.empty() ? std::string() : ": " + reasons.front()));
   }
+  if (report.sweep && report.sweep->incomplete) {
+    // A recommendation recomputed from the arms that finished before an
+    // interrupt or a failure is thin evidence: not handed on as an answer.
+    throw NoRecommendationError(
+        source + ": the sweep is incomplete (" + report.sweep->incomplete_reason + "); its recommendation of batch " +
+        std::to_string(report.recommendation->batch_size.value_or(0)) +
+        " comes from the arms that finished, so no " + dotted + " is handed on; rerun the sweep, or read it with "
+        "`batchtune show " + source + "`");
+  }
 }
 
 std::string format_value(const nlohmann::json& value) {

@@ -52,6 +52,26 @@ TEST_CASE("no recommendation hands off nothing and exits 1", "[reports][handoff]
   CHECK_THROWS_AS(parse_handoff_format("yaml"), UsageError);
 }
 
+TEST_CASE("an incomplete sweep's recommendation is not handed off: exit 1, saying why", "[reports][handoff]") {
+  Report r = fixture();
+  REQUIRE(r.sweep);
+  REQUIRE(r.recommendation->recommends());
+  r.sweep->incomplete = true;
+  r.sweep->incomplete_reason = "interrupted by SIGINT after 3 of 6 arms";
+  for (const auto format : {HandoffFormat::env, HandoffFormat::json, HandoffFormat::args}) {
+    try {
+      render_handoff(r, format);
+      FAIL("no error");
+    } catch (const Error& e) {
+      CHECK(e.code() == ExitCode::no_recommendation);
+      CHECK(std::string(e.what()).find("the sweep is incomplete (interrupted by SIGINT") != std::string::npos);
+      CHECK(std::string(e.what()).find("comes from the arms that finished") != std::string::npos);
+    }
+  }
+  CHECK_THROWS_AS(require_recommendation_for(r, "recommendation.batch_size"), Error);
+  CHECK_NOTHROW(require_recommendation_for(r, "probe.safe_max_batch"));
+}
+
 TEST_CASE("a data-parallel recommendation hands off each rank's micro-batch and the ranks", "[reports][handoff]") {
   Report r = fixture();
   r.recommendation->batch_size = 512;

@@ -49,7 +49,7 @@ void setup_show(CLI::App& app, Io io) {
   sub->add_option("--format", o->format,
                   "The recommendation for a training script: env (BATCHTUNE_BATCH_SIZE=... lines), json (one "
                   "object) or args (--batch-size N --micro-batch-size N --accumulation-steps N --learning-rate X); "
-                  "exit 1 when the report recommends none")
+                  "exit 1 when the report recommends none or its sweep is incomplete")
       ->check(CLI::IsMember({"env", "json", "args"}));
   sub->callback([o, io] { run_show(*o, io); });
 }
