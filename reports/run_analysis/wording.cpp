@@ -153,6 +153,25 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
                                  "damping's distance to the undamped curve); a --target-loss, or more "
                                  "--trunk-share, makes it firmer");
   }
+  {
+    // Step times measured at one size only (a --step-times report that timed
+    // one size): every other size's time is that one carried across.
+    std::vector<std::int64_t> timed;
+    for (const auto& p : w.predictions) {
+      if (p.step_time_measured) timed.push_back(p.batch_size);
+    }
+    if (timed.size() <= 1 && w.predictions.size() > 1) {
+      r.confidence = Confidence::low;
+      r.reasons.push_back(
+          "thin evidence: " +
+          (timed.empty() ? std::string("no predicted size has a measured step time")
+                         : "only batch " + std::to_string(timed.front()) + " has a measured step time") +
+          " (" + w.step_times_source + "); the other sizes' times are " +
+          (timed.empty() ? std::string("interpolated") : std::string("its step time carried to them")) +
+          ", so the comparison between sizes rests on no measurement: time more sizes (`sweep "
+          "--throughput-only` on the target machine)");
+    }
+  }
   if (bounded_by_reach(w)) {
     // B_crit sits at the largest arm: the knee may lie past what the arms
     // measured, and sizes above it are not predicted. Say what would reach it.

@@ -283,3 +283,23 @@ TEST_CASE("run_analysis 6: a schedule where each phase's fastest size grows, and
   // Against a fixed size nearly as fast, nothing is proposed.
   CHECK_FALSE(propose_schedule(phases, {64, 128, 512}, time, sched->predicted_seconds * 1.01).has_value());
 }
+
+TEST_CASE("run_analysis wording: step times measured at one size only are named as thin evidence", "[run_analysis]") {
+  WholeRun w = run_with({point_at(8000, 400), point_at(24000, 800)});
+  w.step_seconds = {{64, 0.012}};
+  w.step_times_source = "--step-times other.json";
+  analyse_whole_run(w, {64, 128, 256, 512, 1024});
+  REQUIRE(w.best_batch.has_value());
+  const Recommendation r = recommend_whole_run(w, 1024);
+  CHECK(r.confidence == Confidence::low);
+  CHECK(std::any_of(r.reasons.begin(), r.reasons.end(), [](const std::string& s) {
+    return s.find("thin evidence: only batch 64 has a measured step time (--step-times other.json)") !=
+           std::string::npos;
+  }));
+  // Timed at every size: nothing said.
+  WholeRun all = run_with({point_at(8000, 400), point_at(24000, 800)});
+  analyse_whole_run(all, {64, 128, 256, 512, 1024});
+  const Recommendation plain = recommend_whole_run(all, 1024);
+  CHECK(std::none_of(plain.reasons.begin(), plain.reasons.end(),
+                     [](const std::string& s) { return s.find("thin evidence") != std::string::npos; }));
+}
