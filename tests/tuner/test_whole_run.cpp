@@ -91,6 +91,7 @@ TEST_CASE("whole-run sweep: options that contradict get one line and nothing is 
       {{"--lr-grid", "1"}, "--epochs E or --train-samples N"},
       {{"--lr-finalists", "1"}, "--lr-finalists belongs to the whole-run tune"},
       {{"--tune-share", "0.3"}, "--tune-share belongs to the whole-run tune"},
+      {{"--epochs", "2", "--batch-sizes", "16,32"}, "--batch-sizes 16,32 stops below --base-batch 64"},
       {{"--branch-points", "3"}, "--branch-points belongs to the whole-run tune"},
       {{"--trunk-share", "0.1"}, "--trunk-share belongs to the whole-run tune"},
       {{"--epochs", "2", "--objective", "throughput"}, "drop --objective"},

@@ -150,6 +150,12 @@ TunePlan plan_of(const SweepOptions& o) {
     if (o.target_given && o.target_accuracy >= 0) {
       throw UsageError("--target-loss and --target-accuracy both state the run's target; give one of them");
     }
+    if (!plan.batch_sizes.empty() && o.base_batch > plan.batch_sizes.back()) {
+      // The probe stops at the largest listed size, below the trunk's.
+      throw UsageError("--batch-sizes " + o.batch_sizes + " stops below --base-batch " + std::to_string(o.base_batch) +
+                       ", where the whole-run tune trains its trunk; list sizes up to at least " +
+                       std::to_string(o.base_batch) + ", or give a smaller --base-batch");
+    }
     if (o.trunk_share >= o.tune_share) {
       throw UsageError("--trunk-share " + format_number(o.trunk_share, "%g") + " leaves nothing of --tune-share " +
                        format_number(o.tune_share, "%g") + " for the arms; make the trunk the smaller");
