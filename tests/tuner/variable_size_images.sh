@@ -10,6 +10,8 @@
 #   2. the same probe on the images cut to the mean size allows more, and the
 #      real mix runs out of memory there;
 #   3. --batching bucketed: the same sizes pad less than random batches;
+#   (and: --probe-shape of the wrong channel count, or below the data's
+#   largest input, refused up front with one line)
 #   4. --probe-shape 1x96x96 (larger than any image here): a smaller safe
 #      maximum, and the report names the shape;
 #   5. wrong input: a probe shape of the wrong rank, bucketing without sizes,
@@ -126,6 +128,12 @@ one_line() {  # name expected-exit file args...
 one_line "a probe shape of the wrong rank" 2 rank "${common[@]}" --data-file "$dir/img.npz" --probe-shape 96x96 &&
   grep -q -- "--probe-shape 96x96" "$dir/rank.err"
 check "--probe-shape of the wrong rank: exit 2, one line naming it" $?
+one_line "a probe shape with another channel count" 2 chans "${common[@]}" --data-file "$dir/img.npz" --probe-shape 3x96x96 &&
+  grep -q -- "--probe-shape 3x96x96: dim 1 is 3" "$dir/chans.err" && ! grep -q -- "--model" "$dir/chans.err"
+check "--probe-shape with the wrong channel count: exit 2, one line blaming --probe-shape, not --model" $?
+one_line "a probe shape below the data's largest" 2 small "${common[@]}" --data-file "$dir/img.npz" --probe-shape 1x32x32 &&
+  grep -q -- "below the 64 the largest input" "$dir/small.err"
+check "--probe-shape smaller than the data's largest input: exit 2, one line" $?
 one_line "bucketing without sizes" 2 fixed "${common[@]}" --data-file "$dir/img_fixed.npz" --batching bucketed &&
   grep -q -- "--batching bucketed" "$dir/fixed.err"
 check "--batching bucketed on data of one shape: exit 2, one line" $?

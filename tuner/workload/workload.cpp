@@ -459,6 +459,38 @@ Workload Workload::create(const WorkloadSpec& spec) {
                      std::to_string(data.sample_shape.size()) + " (" + shape_to_string(data.sample_shape) +
                      "): name every dim, such as " + shape_to_string(data.sample_shape));
   }
+  if (!spec.probe_shape.empty()) {
+    // The probe is the worst case: each dim at least the data's largest,
+    // and a dim that does not vary across samples (channels, features)
+    // exactly the data's; otherwise the model's error (or a probe that
+    // verified less memory than training needs) would be what the user sees.
+    std::vector<std::int64_t> largest = data.sample_shape;
+    std::vector<bool> varies(largest.size(), false);
+    for (std::size_t k = 0; k < data.train.varying_axes.size() && k < data.max_extent.size(); ++k) {
+      const auto d = static_cast<std::size_t>(data.train.varying_axes[k] - 1);
+      if (d < largest.size()) {
+        largest[d] = data.max_extent[k];
+        varies[d] = true;
+      }
+    }
+    for (std::size_t d = 0; d < largest.size(); ++d) {
+      const std::int64_t named = spec.probe_shape[d];
+      const bool fixed_dim = !varies[d] && largest.size() >= 2 && d == 0;
+      if (fixed_dim && named != largest[d]) {
+        throw UsageError("--probe-shape " + shape_to_string(spec.probe_shape) + ": dim 1 is " + std::to_string(named) +
+                         ", but every input of --data " + spec.data + " has " + std::to_string(largest[d]) +
+                         " there (its inputs are " + shape_to_string(data.sample_shape) + "); name " +
+                         shape_to_string(largest) + " or a larger size on the dims after it");
+      }
+      if (named < largest[d]) {
+        throw UsageError("--probe-shape " + shape_to_string(spec.probe_shape) + ": dim " + std::to_string(d + 1) +
+                         " is " + std::to_string(named) + ", below the " + std::to_string(largest[d]) +
+                         " the largest input of --data " + spec.data + " has there: the probe would verify memory "
+                         "for smaller inputs than training feeds; name at least " + shape_to_string(largest) +
+                         " (or leave --probe-shape out: the probe then trains at the data's largest)");
+      }
+    }
+  }
   if (spec.batching == "bucketed" && !data.train.extents.defined()) {
     throw UsageError("--batching bucketed groups samples of similar size; --data " + spec.data +
                      " has samples of one shape (" + shape_to_string(data.sample_shape) +
