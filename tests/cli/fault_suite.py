@@ -1109,6 +1109,19 @@ def cases():
     add(Case("positive/npy-zip64-records", sw(npy_sweep, on_npz), 0, before_work=False, writes=["r.json"],
              setup=with_numpy(savez_zip64), check=check_workload(train_samples=180)))
 
+    def savez_zip64_disks_ffff(np, rng, d):
+        # As some writers leave a zip64 archive: the 32-bit end record's disk
+        # numbers saturated at 0xFFFF, the real ones (0) in the zip64 record.
+        savez_zip64(np, rng, d)
+        data = bytearray(open(npz_at(d), "rb").read())
+        end = data.rfind(b"PK\x05\x06")
+        assert end > 0 and data[end - 20:end - 16] == b"PK\x06\x07", "no zip64 locator before the end record"
+        data[end + 4:end + 8] = b"\xff\xff\xff\xff"
+        open(npz_at(d), "wb").write(bytes(data))
+
+    add(Case("positive/npy-zip64-disks-ffff", sw(npy_sweep, on_npz), 0, before_work=False, writes=["r.json"],
+             setup=with_numpy(savez_zip64_disks_ffff), check=check_workload(train_samples=180)))
+
     # The same numbers as a C-order .npz and as a Fortran-order, big-endian .npy pair (np.asfortranarray,
     # astype('>f4')): the training losses must be the same to the last bit.
     def scenario_npy_layouts(ctx, d):

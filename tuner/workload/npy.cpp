@@ -465,21 +465,28 @@ NpzArchive::NpzArchive(std::string path) : path_(std::move(path)) {
   }
   if (!end) throw broken("no zip end record");
   const std::uint8_t* e = &tail[*end];
-  if (le16(e + 4) != 0 || le16(e + 6) != 0) {
-    throw InputError(path_ + ": a multi-part zip archive, which batchtune does not read; save one .npz with np.savez");
-  }
+  const auto multi_part = [&] {
+    return InputError(path_ + ": a multi-part zip archive, which batchtune does not read; save one .npz with np.savez");
+  };
   std::uint64_t entries = le16(e + 10), directory_bytes = le32(e + 12), directory_offset = le32(e + 16);
   // Zip64 (numpy writes it when an archive passes 4 GiB or 65535 members): a
-  // locator just before the end record points at the 64-bit end record.
+  // locator just before the end record points at the 64-bit end record,
+  // which then holds the disk numbers too (the 32-bit record's may read
+  // 0xFFFF, as some writers leave them).
   const std::uint64_t end_offset = tail_start + *end;
   if (*end >= 20 && le32(&tail[*end - 20]) == kZip64LocatorSignature) {
-    const std::uint64_t zip64_end = le64(&tail[*end - 20 + 8]);
+    const std::uint8_t* locator = &tail[*end - 20];
+    if (le32(locator + 4) != 0 || le32(locator + 16) > 1) throw multi_part();
+    const std::uint64_t zip64_end = le64(locator + 8);
     if (zip64_end > end_offset || end_offset - zip64_end < 56) throw broken("a bad zip64 locator");
     const std::vector<std::uint8_t> z = file.read_at(zip64_end, 56);
     if (le32(z.data()) != kZip64EndSignature) throw broken("a zip64 locator without its end record");
+    if (le32(&z[16]) != 0 || le32(&z[20]) != 0) throw multi_part();
     entries = le64(&z[32]);
     directory_bytes = le64(&z[40]);
     directory_offset = le64(&z[48]);
+  } else if (le16(e + 4) != 0 || le16(e + 6) != 0) {
+    throw multi_part();
   } else if (entries == 0xFFFF || directory_bytes == 0xFFFFFFFF || directory_offset == 0xFFFFFFFF) {
     throw broken("a zip64 end record without its locator");
   }
