@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Data-parallel sweeps over c10d Gloo, launched as torchrun launches them
 # (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT),
+# (ranks given different options stop before any work, naming the option),
 # every rank a real batchtune process on this machine (TCPStore on 127.0.0.1):
 #   1. 2 and 4 ranks: the ranks' weights are equal after every arm, and every
 #      step's loss and every evaluation equal the single-process sweep's at the
@@ -305,5 +306,36 @@ for try in 1 2; do
   [[ $c0 -eq 7 && $c1 -eq 7 ]] || gap_ok=1
 done
 check "SIGTERM to rank 0 between arms: both ranks stop before the next arm, exit 7 each" $gap_ok
+
+# Ranks given different options: every rank stops before any work, exit 2,
+# one line naming the option and each rank's value (it aborted inside Gloo,
+# or trained each rank on other data under one report).
+plain=(sweep --model mlp --data synthetic --synthetic-train 4096 --synthetic-val 256 --eval-samples 256
+       --noise-repeats 0 --threads 1 --memory-limit 64MiB --batch-sizes 16 --budget samples=256 --dist-timeout 20)
+for what in "--mlp-hidden 32|--mlp-hidden 64" "--seed 1|--seed 2"; do
+  first=${what%|*}
+  second=${what#*|}
+  for try in 1 2 3; do
+    port=$(free_port)
+    # shellcheck disable=SC2086
+    RANK=0 WORLD_SIZE=2 LOCAL_RANK=0 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+      "$bt" "${plain[@]}" $first -o "$dir/differ.json" >/dev/null 2>"$dir/differ-0.err" &
+    p0=$!
+    # shellcheck disable=SC2086
+    RANK=1 WORLD_SIZE=2 LOCAL_RANK=1 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+      "$bt" "${plain[@]}" $second -o "$dir/differ.json" >/dev/null 2>"$dir/differ-1.err" &
+    p1=$!
+    wait $p0
+    c0=$?
+    wait $p1
+    c1=$?
+    grep -qiE "address already in use|MASTER_PORT [0-9]+ is in use" "$dir"/differ-*.err || break
+  done
+  name=${first%% *}
+  echo "  ranks with $first and $second: exits $c0 and $c1: $(grep -h "error" "$dir/differ-0.err")"
+  [[ $c0 -eq 2 && $c1 -eq 2 && ! -e $dir/differ.json ]] &&
+    grep -q -- "the ranks disagree on $name" "$dir/differ-0.err" && grep -q -- "the ranks disagree on $name" "$dir/differ-1.err"
+  check "ranks given different $name: both exit 2 before any work, one line naming it" $?
+done
 
 check_summary

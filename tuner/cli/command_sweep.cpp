@@ -6,7 +6,10 @@
 #include <torch/cuda.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -178,6 +181,94 @@ TunePlan plan_of(const SweepOptions& o) {
   return plan;
 }
 
+// What every rank of a launch must share, as (option, value): the workload
+// (a file by its size and a hash of its first and last MiB, so two copies
+// of one file agree) and the sweep's plan. Not the device: each rank has its own.
+std::vector<std::pair<std::string, std::string>> agreement_fields(const SweepOptions& o) {
+  auto file_id = [](const std::string& path) -> std::string {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return path;  // a built-in name or a missing file: the text itself
+    in.seekg(0, std::ios::end);
+    const auto size = static_cast<std::uint64_t>(in.tellg());
+    std::uint64_t h = 1469598103934665603ull;
+    auto mix = [&](std::uint64_t from, std::uint64_t bytes) {
+      std::string buf(static_cast<std::size_t>(bytes), '\0');
+      in.seekg(static_cast<std::streamoff>(from));
+      in.read(buf.data(), static_cast<std::streamsize>(bytes));
+      for (char c : buf) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    };
+    constexpr std::uint64_t kMiB = 1 << 20;
+    mix(0, std::min(size, kMiB));
+    if (size > kMiB) mix(size - std::min(size - kMiB, kMiB), std::min(size - kMiB, kMiB));
+    char id[64];
+    std::snprintf(id, sizeof id, " (%llu bytes, %016llx)", static_cast<unsigned long long>(size),
+                  static_cast<unsigned long long>(h));
+    return path + id;
+  };
+  std::vector<std::pair<std::string, std::string>> fields;
+  const std::vector<std::string> args = workload_to_args(o.workload.to_spec());
+  for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
+    if (args[i] == "--device") continue;
+    const bool file = args[i] == "--model" || args[i] == "--data-file" || args[i] == "--target-file";
+    fields.emplace_back(args[i], file ? file_id(args[i + 1]) : args[i + 1]);
+  }
+  auto num = [](double v) { return format_number(v, "%.17g"); };
+  fields.insert(fields.end(), {{"--batch-sizes", o.batch_sizes},
+                               {"--budget", o.budget},
+                               {"--base-batch", std::to_string(o.base_batch)},
+                               {"--lr-scaling", o.lr_scaling},
+                               {"--warmup", num(o.warmup)},
+                               {"--seeds", std::to_string(o.seeds)},
+                               {"--eval-every", std::to_string(o.eval_every)},
+                               {"--eval-samples", std::to_string(o.eval_samples)},
+                               {"--target-loss", o.target_given ? num(o.target_loss) : std::string("-")},
+                               {"--objective", o.objective},
+                               {"--effective-batch", std::to_string(o.effective_batch)},
+                               {"--epochs", num(o.epochs)},
+                               {"--train-samples", std::to_string(o.train_samples)},
+                               {"--tune-share", num(o.tune_share)},
+                               {"--trunk-share", num(o.trunk_share)},
+                               {"--branch-points", std::to_string(o.branch_points)},
+                               {"--memory-limit", o.probe.memory_limit},
+                               {"--max-batch", std::to_string(o.probe.max_batch)},
+                               {"--multiple-of", std::to_string(o.probe.multiple_of)},
+                               {"--throughput-only", o.throughput_only ? "on" : "off"}});
+  return fields;
+}
+
+// Before any work under a launch: every rank's options and inputs hashed
+// and gathered; where they differ, every rank stops with one line naming
+// the option and the ranks' values (exit 2), rather than abort inside Gloo
+// or train different things under one report.
+void require_ranks_agree(const SweepOptions& o, dist::DataParallel& dp) {
+  const auto fields = agreement_fields(o);
+  auto hash = [](const std::string& text) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (char c : text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    char hex[20];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    return std::string(hex);
+  };
+  std::string all;
+  for (const auto& [name, value] : fields) all += name + "=" + value + "\n";
+  const auto digests = dp.allgather_text(hash(all));
+  if (std::all_of(digests.begin(), digests.end(), [&](const std::string& d) { return d == digests.front(); })) return;
+  // Which option: each field's value gathered in turn (only when they differ).
+  for (const auto& [name, value] : fields) {
+    const auto values = dp.allgather_text(value);
+    if (std::all_of(values.begin(), values.end(), [&](const std::string& v) { return v == values.front(); })) continue;
+    std::string seen;
+    for (std::size_t r = 0; r < values.size(); ++r) {
+      seen += (r == 0 ? "" : r + 1 == values.size() ? " and " : ", ") + std::string("'") + values[r] + "' on rank " +
+              std::to_string(r);
+    }
+    throw UsageError("the ranks disagree on " + name + ": " + seen +
+                     "; every rank of a launch must run the same options on the same inputs (nothing was trained)");
+  }
+  throw UsageError("the ranks disagree on their options or inputs; every rank of a launch must run the same command "
+                   "(nothing was trained)");
+}
+
 void write_final(const std::string& path, const std::string& text) {
   InterruptGuard::FinalWrite writing;
   write_report_or_rescue(path, text);
@@ -199,6 +290,7 @@ void run_sweep_command(const SweepOptions& o, Io io) {
     io.err << "sweep: rank " << launch->rank << " of " << launch->world_size << " (" << launch->launcher
            << "), meeting the others at " << launch->master_addr << ':' << launch->master_port << '\n';
     dp = dist::DataParallel::connect(*launch, std::chrono::milliseconds(static_cast<long long>(o.dist_timeout_s * 1000)));
+    require_ranks_agree(o, *dp);
   }
   WorkloadSpec spec = o.workload.to_spec();
   if (launch && (spec.device == "cuda" || (spec.device == "auto" && torch::cuda::is_available()))) {
