@@ -338,4 +338,33 @@ for what in "--mlp-hidden 32|--mlp-hidden 64" "--seed 1|--seed 2"; do
   check "ranks given different $name: both exit 2 before any work, one line naming it" $?
 done
 
+# A MASTER_PORT held by a program that accepts and never answers: the rank
+# gives up within twice --dist-timeout, exit 10, one line naming the port.
+silent_port=$(free_port)
+$py - "$silent_port" <<'PY' &
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+s.settimeout(1)
+held, end = [], time.time() + 30
+while time.time() < end:
+    try:
+        held.append(s.accept()[0])
+    except OSError:
+        pass
+PY
+listener=$!
+sleep 1
+start=$(date +%s)
+RANK=1 WORLD_SIZE=2 LOCAL_RANK=1 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$silent_port \
+  timeout 60 "$bt" "${plain[@]:0:${#plain[@]}-2}" --dist-timeout 3 -o "$dir/silent.json" >/dev/null 2>"$dir/silent.err"
+code=$?
+took=$(($(date +%s) - start))
+kill $listener 2>/dev/null
+echo "  a silent listener on MASTER_PORT: exit $code after ${took} s: $(grep -h error "$dir/silent.err")"
+[[ $code -eq 10 && $took -le 6 && ! -e $dir/silent.json ]] && grep -q "did not answer the store's handshake" "$dir/silent.err"
+check "a MASTER_PORT held by a program that never answers: exit 10 within twice --dist-timeout 3 s" $?
+
 check_summary

@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <future>
+#include <thread>
 #include <cstring>
 #include <type_traits>
 #include <utility>
@@ -24,6 +27,9 @@
 namespace batchtune::dist {
 namespace {
 
+// A thread left blocked in a handshake that never came (connect()).
+std::atomic<bool> g_left_behind{false};
+
 using clock_type = std::chrono::steady_clock;
 double seconds_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
@@ -32,6 +38,8 @@ double seconds_since(clock_type::time_point t) {
 std::string first_line(const std::string& m) { return m.substr(0, m.find('\n')); }
 
 }  // namespace
+
+bool left_threads_behind() { return g_left_behind.load(); }
 
 #if BATCHTUNE_WITH_GLOO
 
@@ -92,7 +100,37 @@ std::unique_ptr<DataParallel> DataParallel::connect(const LaunchInfo& launch, st
     so.waitWorkers = true;
     so.timeout = timeout;
     use_plain_sockets(so);
-    group->store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, so);
+    // The store's own timeout bounds the connect, not a handshake with
+    // something that accepts and never answers (another program on
+    // MASTER_PORT): the store is made on a thread of its own, and past the
+    // timeout (and a second's grace) the rank gives up on it.
+    // (Rank 0 listens; its wait for the others is the store's own, bounded.)
+    auto made = std::make_shared<std::promise<c10::intrusive_ptr<c10d::TCPStore>>>();
+    auto store = made->get_future();
+    const std::string addr = launch.master_addr;
+    auto make = [made, addr, so] {
+      try {
+        made->set_value(c10::make_intrusive<c10d::TCPStore>(addr, so));
+      } catch (...) {
+        made->set_exception(std::current_exception());
+      }
+    };
+    if (launch.rank == 0) {
+      make();
+    } else {
+      std::thread(make).detach();
+    }
+    if (store.wait_for(timeout + std::chrono::seconds(1)) != std::future_status::ready) {
+      g_left_behind.store(true);
+      throw PeerFailure("rank " + std::to_string(launch.rank) + ": what listens on " + where +
+                        " did not answer the store's handshake within --dist-timeout " +
+                        std::to_string(timeout.count() / 1000) + " s; is another program holding MASTER_PORT " +
+                        std::to_string(launch.master_port) + "? Launch with a free port (torchrun --master-port, "
+                        "or export MASTER_PORT) and the same MASTER_ADDR on every rank");
+    }
+    group->store = store.get();
+  } catch (const PeerFailure&) {
+    throw;
   } catch (const std::exception& e) {
     std::string what = e.what();
     std::transform(what.begin(), what.end(), what.begin(), [](unsigned char c) { return std::tolower(c); });

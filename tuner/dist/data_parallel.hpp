@@ -39,6 +39,11 @@ bool gloo_available();
 
 class GradientBuckets;
 
+// True once a rank gave up on a store handshake that never answered: its
+// thread is still blocked there, and the process should end without
+// running static destructors under it (std::_Exit; tuner/main.cpp).
+bool left_threads_behind();
+
 class DataParallel {
  public:
   // Meets the other ranks (rank 0 hosts the store) within `timeout`.
