@@ -312,7 +312,7 @@ check "SIGTERM to rank 0 between arms: both ranks stop before the next arm, exit
 # or trained each rank on other data under one report).
 plain=(sweep --model mlp --data synthetic --synthetic-train 4096 --synthetic-val 256 --eval-samples 256
        --noise-repeats 0 --threads 1 --memory-limit 64MiB --batch-sizes 16 --budget samples=256 --dist-timeout 20)
-for what in "--mlp-hidden 32|--mlp-hidden 64" "--seed 1|--seed 2"; do
+for what in "--mlp-hidden 32|--mlp-hidden 64" "--seed 1|--seed 2" "--lr 0.01|--weight-decay 0.001"; do
   first=${what%|*}
   second=${what#*|}
   for try in 1 2 3; do

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -205,13 +206,31 @@ std::vector<std::pair<std::string, std::string>> agreement_fields(const SweepOpt
                   static_cast<unsigned long long>(h));
     return path + id;
   };
-  std::vector<std::pair<std::string, std::string>> fields;
+  // The same fields in the same order on every rank, whatever each was
+  // given (an option one rank lacks reads "-"), so that the ranks' gathers
+  // below pair up.
+  std::map<std::string, std::string> given;
   const std::vector<std::string> args = workload_to_args(o.workload.to_spec());
-  for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
-    if (args[i] == "--device") continue;
-    const bool file = args[i] == "--model" || args[i] == "--data-file" || args[i] == "--target-file";
-    fields.emplace_back(args[i], file ? file_id(args[i + 1]) : args[i + 1]);
+  for (std::size_t i = 0; i + 1 < args.size(); i += 2) given[args[i]] = args[i + 1];
+  given.erase("--device");
+  static const char* const kWorkloadOptions[] = {
+      "--model", "--data", "--optimizer", "--seed", "--precision", "--data-dir", "--data-file", "--target-file",
+      "--npy-inputs", "--npy-targets", "--input-shape", "--target-shape", "--num-classes", "--loss",
+      "--probe-shape", "--batching", "--mlp-hidden", "--resnet-width", "--resnet-blocks", "--gpt-vocab",
+      "--gpt-context", "--gpt-width", "--gpt-depth", "--gpt-heads", "--synthetic-train", "--synthetic-val", "--lr",
+      "--momentum", "--weight-decay", "--threads"};
+  std::vector<std::pair<std::string, std::string>> fields;
+  for (const char* name : kWorkloadOptions) {
+    const auto it = given.find(name);
+    const std::string value = it == given.end() ? std::string("-") : it->second;
+    const bool file = std::string(name) == "--model" || std::string(name) == "--data-file" ||
+                      std::string(name) == "--target-file";
+    fields.emplace_back(name, file && it != given.end() ? file_id(value) : value);
+    if (it != given.end()) given.erase(it);
   }
+  std::string rest;  // any workload option not listed above
+  for (const auto& [name, value] : given) rest += name + " " + value + " ";
+  fields.emplace_back("the other workload options", rest);
   auto num = [](double v) { return format_number(v, "%.17g"); };
   fields.insert(fields.end(), {{"--batch-sizes", o.batch_sizes},
                                {"--budget", o.budget},
@@ -259,8 +278,8 @@ void require_ranks_agree(const SweepOptions& o, dist::DataParallel& dp) {
     if (std::all_of(values.begin(), values.end(), [&](const std::string& v) { return v == values.front(); })) continue;
     std::string seen;
     for (std::size_t r = 0; r < values.size(); ++r) {
-      seen += (r == 0 ? "" : r + 1 == values.size() ? " and " : ", ") + std::string("'") + values[r] + "' on rank " +
-              std::to_string(r);
+      seen += (r == 0 ? "" : r + 1 == values.size() ? " and " : ", ") +
+              (values[r] == "-" ? std::string("not given") : "'" + values[r] + "'") + " on rank " + std::to_string(r);
     }
     throw UsageError("the ranks disagree on " + name + ": " + seen +
                      "; every rank of a launch must run the same options on the same inputs (nothing was trained)");
