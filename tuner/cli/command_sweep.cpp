@@ -201,10 +201,11 @@ std::vector<std::pair<std::string, std::string>> agreement_fields(const SweepOpt
     constexpr std::uint64_t kMiB = 1 << 20;
     mix(0, std::min(size, kMiB));
     if (size > kMiB) mix(size - std::min(size - kMiB, kMiB), std::min(size - kMiB, kMiB));
+    // The content, not the path: copies of one file at other paths agree.
     char id[64];
-    std::snprintf(id, sizeof id, " (%llu bytes, %016llx)", static_cast<unsigned long long>(size),
+    std::snprintf(id, sizeof id, "%llu bytes, content hash %016llx", static_cast<unsigned long long>(size),
                   static_cast<unsigned long long>(h));
-    return path + id;
+    return std::string(id);
   };
   // The same fields in the same order on every rank, whatever each was
   // given (an option one rank lacks reads "-"), so that the ranks' gathers
@@ -251,7 +252,9 @@ std::vector<std::pair<std::string, std::string>> agreement_fields(const SweepOpt
                                {"--memory-limit", o.probe.memory_limit},
                                {"--max-batch", std::to_string(o.probe.max_batch)},
                                {"--multiple-of", std::to_string(o.probe.multiple_of)},
-                               {"--throughput-only", o.throughput_only ? "on" : "off"}});
+                               {"--throughput-only", o.throughput_only ? "on" : "off"},
+                               {"--force", o.force ? "on" : "off"},
+                               {"--shard", o.shard}});
   return fields;
 }
 
@@ -274,7 +277,9 @@ void require_ranks_agree(const SweepOptions& o, dist::DataParallel& dp) {
   if (std::all_of(digests.begin(), digests.end(), [&](const std::string& d) { return d == digests.front(); })) return;
   // Which option: each field's value gathered in turn (only when they differ).
   for (const auto& [name, value] : fields) {
-    const auto values = dp.allgather_text(value);
+    // At most 255 bytes a rank: a longer value goes as its start and a hash
+    // of the whole, so a difference past the cut still shows.
+    const auto values = dp.allgather_text(value.size() <= 200 ? value : value.substr(0, 160) + "... #" + hash(value));
     if (std::all_of(values.begin(), values.end(), [&](const std::string& v) { return v == values.front(); })) continue;
     std::string seen;
     for (std::size_t r = 0; r < values.size(); ++r) {
@@ -441,8 +446,9 @@ void setup_sweep(CLI::App& app, Io io) {
                   "The whole tune's samples (trunk and arms) as a share of the planned run's")
       ->capture_default_str()->check(CLI::Range(0.05, 1.0))->group(whole);
   sub->add_option("--lr-grid", o->lr_grid,
-                  "At the last branch point also try 2^-K .. 2^K times each size's rule rate and report the best "
-                  "(predictions stay at the rule's rate, which the arms measure)")
+                  "At the last branch point also try 2^-K .. 2^K times every size's rule rate; a rate that beats "
+                  "the rule's beyond the noise is recommended with its size (the sizes are ranked at the rule's "
+                  "rate, which every arm measures)")
       ->capture_default_str()->check(CLI::Range(0, 3))->group(whole);
   sub->add_option("--lr-finalists", o->lr_finalists,
                   "After the arms, the N sizes predicted fastest also run at half and twice their rule rate from "

@@ -236,7 +236,10 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
   const std::int64_t warmup = warmup_steps_of(s, trunk_steps);
   w.trunk_warmup_steps = warmup;
   const auto points = branch_steps(trunk_steps, warmup, s.branch_points);
-  const auto [span, sizes] = plan_arm_span(s, trunk_steps * b0);
+  // (Plain names, not a structured binding: the lambdas below capture them.)
+  const auto planned_arms = plan_arm_span(s, trunk_steps * b0);
+  const std::int64_t span = planned_arms.first;
+  const std::vector<std::int64_t>& sizes = planned_arms.second;
   const std::int64_t eval_every = std::max<std::int64_t>(1, trunk_steps / std::max(1, s.trunk_evaluations));
   const std::int64_t noise_every = std::max<std::int64_t>(1, trunk_steps / std::max(1, s.noise_measurements));
   const std::int64_t noise_large = s.noise_large_batch > 0 ? s.noise_large_batch : 4 * b0;

@@ -461,9 +461,10 @@ Workload Workload::create(const WorkloadSpec& spec) {
   }
   if (!spec.probe_shape.empty()) {
     // The probe is the worst case: each dim at least the data's largest,
-    // and a dim that does not vary across samples (channels, features)
-    // exactly the data's; otherwise the model's error (or a probe that
-    // verified less memory than training needs) would be what the user sees.
+    // and the first dim of a multi-dim input (images' channels), where it
+    // does not vary across samples, exactly the data's; otherwise the
+    // model's error (or a probe that verified less memory than training
+    // needs) would be what the user sees.
     std::vector<std::int64_t> largest = data.sample_shape;
     std::vector<bool> varies(largest.size(), false);
     for (std::size_t k = 0; k < data.train.varying_axes.size() && k < data.max_extent.size(); ++k) {
