@@ -182,6 +182,12 @@ TunePlan plan_of(const SweepOptions& o) {
   return plan;
 }
 
+// FNV-1a, 64 bits, folded over `bytes` from `h`.
+std::uint64_t fnv1a(const std::string& bytes, std::uint64_t h = 1469598103934665603ull) {
+  for (char c : bytes) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
+}
+
 // What every rank of a launch must share, as (option, value): the workload
 // (a file by its size and a hash of its first and last MiB, so two copies
 // of one file agree) and the sweep's plan. Not the device: each rank has its own.
@@ -191,12 +197,12 @@ std::vector<std::pair<std::string, std::string>> agreement_fields(const SweepOpt
     if (!in) return path;  // a built-in name or a missing file: the text itself
     in.seekg(0, std::ios::end);
     const auto size = static_cast<std::uint64_t>(in.tellg());
-    std::uint64_t h = 1469598103934665603ull;
+    std::uint64_t h = fnv1a("");
     auto mix = [&](std::uint64_t from, std::uint64_t bytes) {
       std::string buf(static_cast<std::size_t>(bytes), '\0');
       in.seekg(static_cast<std::streamoff>(from));
       in.read(buf.data(), static_cast<std::streamsize>(bytes));
-      for (char c : buf) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      h = fnv1a(buf, h);
     };
     constexpr std::uint64_t kMiB = 1 << 20;
     mix(0, std::min(size, kMiB));
@@ -265,10 +271,8 @@ std::vector<std::pair<std::string, std::string>> agreement_fields(const SweepOpt
 void require_ranks_agree(const SweepOptions& o, dist::DataParallel& dp) {
   const auto fields = agreement_fields(o);
   auto hash = [](const std::string& text) {
-    std::uint64_t h = 1469598103934665603ull;
-    for (char c : text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
     char hex[20];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(text)));
     return std::string(hex);
   };
   std::string all;
