@@ -229,10 +229,10 @@ void render_whole_run_text(std::ostream& out, const WholeRun& w) {
   out << line;
   out << "  B_crit against the loss (branched arms):\n";
   for (const auto& p : w.branch_points) {
-    std::snprintf(line, sizeof line, "    at %7lld samples, loss %.4f: B_crit %s%s (%s..%s, %d sizes), B_simple %s\n",
+    std::snprintf(line, sizeof line, "    at %7lld samples, loss %.4f: B_crit %s%s (%s, %d sizes), B_simple %s\n",
                   static_cast<long long>(p.trunk_samples), p.curve_loss.value_or(p.loss), p.lower_bound ? ">= " : "",
-                  number_or_dash(p.critical_batch, "%.0f").c_str(), number_or_dash(p.critical_low, "%.0f").c_str(),
-                  number_or_dash(p.critical_high, "%.0f").c_str(), p.sizes_fitted,
+                  number_or_dash(p.critical_batch, "%.0f").c_str(),
+                  format_interval(p.critical_low, p.critical_high, "%.0f").c_str(), p.sizes_fitted,
                   number_or_dash(p.simple_noise_scale, "%.0f").c_str());
     out << line;
   }
@@ -245,10 +245,10 @@ void render_whole_run_text(std::ostream& out, const WholeRun& w) {
   }
   if (w.arm_loss_noise && w.noise_draws > 0) {
     std::snprintf(line, sizeof line,
-                  "  with the arms' noise (%d draws, loss +- %.3g): B_crit at the target %s..%s; the best size is "
+                  "  with the arms' noise (%d draws, loss +- %.3g): B_crit at the target %s; the best size is "
                   "fastest in %.0f%% of the draws\n",
-                  w.noise_draws, *w.arm_loss_noise, number_or_dash(w.critical_batch_at_target_low, "%.0f").c_str(),
-                  number_or_dash(w.critical_batch_at_target_high, "%.0f").c_str(),
+                  w.noise_draws, *w.arm_loss_noise,
+                  format_interval(w.critical_batch_at_target_low, w.critical_batch_at_target_high, "%.0f").c_str(),
                   100.0 * w.best_batch_agreement.value_or(0.0));
     out << line;
   }
