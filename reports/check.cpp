@@ -6,6 +6,7 @@
 #include "reports/compare.hpp"
 #include "reports/error.hpp"
 #include "reports/statistics.hpp"
+#include "reports/timing_quality.hpp"
 #include "reports/units.hpp"
 
 namespace batchtune {
@@ -119,6 +120,18 @@ CheckOutcome check_report(const Report& report, const Report* baseline, const Ch
     check(false, "the baseline has a probe section and this report has none");
   }
   if (report.sweep && baseline->sweep) {
+    // A heavy tail or a loaded machine on either side: the verdicts stand as
+    // measured (the step clock is what runs took) and say they are unreliable.
+    const TimingQuality now_timing = timing_quality(*report.sweep);
+    const TimingQuality base_timing = timing_quality(*baseline->sweep);
+    std::string timing;
+    if (now_timing.unreliable()) timing = "this report's timing is unreliable: " + short_description(now_timing);
+    if (base_timing.unreliable()) {
+      timing += (timing.empty() ? "the" : "; the") + std::string(" baseline's timing is unreliable: ") +
+                short_description(base_timing);
+    }
+    if (now_timing.unreliable()) o.warnings.push_back(describe(now_timing));
+    if (base_timing.unreliable()) o.warnings.push_back("the baseline: " + describe(base_timing));
     int compared = 0;
     std::vector<std::int64_t> few_repetitions;
     for (const auto& b : report.sweep->summaries) {
@@ -127,7 +140,7 @@ CheckOutcome check_report(const Report& report, const Report* baseline, const Ch
       if (!base || !b.samples_per_s || !base->samples_per_s || base->samples_per_s->mean <= 0) continue;
       ++compared;
       const double change = b.samples_per_s->mean / base->samples_per_s->mean - 1;
-      // Block medians of the per-step times (data + compute), not the raw
+      // Block means of the per-step times (data + compute), not the raw
       // steps: consecutive steps are correlated (statistics.hpp).
       const std::vector<double> now = step_time_repetitions(*report.sweep, b.batch_size);
       const std::vector<double> before = step_time_repetitions(*baseline->sweep, b.batch_size);
@@ -146,11 +159,12 @@ CheckOutcome check_report(const Report& report, const Report* baseline, const Ch
                          " vs baseline " + format_number(base->samples_per_s->mean, "%.1f") + " (" +
                          format_number(change * 100, "%+.1f") + "%, beyond the allowed -" + pct + ", U test p " +
                          format_number(test->p_value, "%.2g") + ", " + reps +
-                         (std::min(test->n1, test->n2) < kReliableRepetitions ? ", unreliable" : "") + ")");
+                         (std::min(test->n1, test->n2) < kReliableRepetitions ? ", unreliable" : "") +
+                         (timing.empty() ? "" : "; " + timing) + ")");
       }
     }
     o.passed.push_back("samples/s compared at " + std::to_string(compared) + " batch size(s) against the baseline" +
-                       " (U test on block medians of " + std::to_string(kStepsPerBlock) + " steps)");
+                       " (U test on block means of " + std::to_string(kStepsPerBlock) + " steps)");
     if (!few_repetitions.empty()) {
       std::string sizes;
       for (auto size : few_repetitions) sizes += (sizes.empty() ? "" : ", ") + std::to_string(size);

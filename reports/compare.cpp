@@ -10,6 +10,7 @@
 #include "reports/json_util.hpp"
 #include "reports/machine_info.hpp"
 #include "reports/statistics.hpp"
+#include "reports/timing_quality.hpp"
 #include "reports/units.hpp"
 
 namespace batchtune {
@@ -78,7 +79,7 @@ std::vector<double> step_time_repetitions(const SweepResult& sweep, std::int64_t
   std::vector<double> repetitions;
   for (const auto& a : sweep.arms) {
     if (a.batch_size != batch_size) continue;
-    const std::vector<double> blocks = block_medians(step_total_seconds(a));
+    const std::vector<double> blocks = block_means(step_total_seconds(a));
     repetitions.insert(repetitions.end(), blocks.begin(), blocks.end());
   }
   return repetitions;
@@ -143,7 +144,15 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
                                              ? r.recommendation->predicted_seconds_to_target
                                              : r.recommendation->measured_seconds_to_target;
     }
-    if (r.sweep) cr.target_loss = r.sweep->target_loss;
+    if (r.sweep) {
+      cr.target_loss = r.sweep->target_loss;
+      const TimingQuality timing = timing_quality(*r.sweep);
+      if (timing.unreliable()) {
+        cr.timing_unreliable = short_description(timing);
+        c.warnings.push_back("[" + std::to_string(i + 1) + "] " + labels[i] + ": " + describe(timing) +
+                             " Verdicts against it are unreliable.");
+      }
+    }
     if (r.whole_run) {
       cr.whole_run = true;
       cr.target_loss = r.whole_run->target_loss;
@@ -186,7 +195,7 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
     }
     return std::nullopt;
   };
-  // A throughput-only report's scan point at `batch`: its one median step.
+  // A throughput-only report's scan point at `batch`: its one mean step.
   const auto scan_at = [](const Report& r, std::int64_t batch) -> const ScanPoint* {
     if (!r.sweep || !is_throughput_only(*r.sweep)) return nullptr;
     for (const auto& p : r.sweep->throughput_scan) {
@@ -210,10 +219,12 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
       const BatchSummary* s = reports[i].sweep ? summary_at(*reports[i].sweep, batch) : nullptr;
       const ScanPoint* scan = scan_at(reports[i], batch);
       if (scan || (s && base_scan)) {
-        // One median each side at most: the ratio, no test.
+        // One step clock each side at most: the ratio, no test.
         cell.samples_per_s = scan ? std::optional<double>(scan->samples_per_s)
                              : s->samples_per_s ? std::optional<double>(s->samples_per_s->mean) : std::nullopt;
-        cell.median_step_s = scan ? std::optional<double>(scan->median_step_seconds) : median_of(step_times_at(*reports[i].sweep, batch));
+        const std::vector<double> times = scan ? std::vector<double>{} : step_times_at(*reports[i].sweep, batch);
+        cell.step_s = scan ? std::optional<double>(scan->mean_step_seconds) : mean_of(times);
+        cell.median_step_s = scan ? std::optional<double>(scan->median_step_seconds) : median_of(times);
         cell.verdict = i == 0 ? CompareVerdict::baseline
                        : (base || base_scan) ? CompareVerdict::untested
                                              : CompareVerdict::not_in_baseline;
@@ -229,9 +240,11 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
       const std::vector<double> times = step_times_at(*reports[i].sweep, batch);
       const std::vector<double> reps = step_time_repetitions(*reports[i].sweep, batch);
       if (s->samples_per_s) cell.samples_per_s = s->samples_per_s->mean;
+      cell.step_s = mean_of(times);
       cell.median_step_s = median_of(times);
       cell.repetitions = int(reps.size());
       if (s->seconds_to_target) cell.seconds_to_target = s->seconds_to_target->mean;
+      cell.timing_unreliable = i > 0 && (!c.reports[i].timing_unreliable.empty() || !c.reports[0].timing_unreliable.empty());
       if (i == 0) {
         cell.verdict = CompareVerdict::baseline;
       } else if (!base) {
@@ -245,11 +258,11 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
         } else {
           cell.p_value = test->p_value;
           cell.unreliable = std::min(test->n1, test->n2) < kReliableRepetitions;
-          const auto base_median = median_of(base_times);
-          if (test->p_value >= settings.alpha || !cell.median_step_s || !base_median) {
+          const auto base_clock = mean_of(base_times);
+          if (test->p_value >= settings.alpha || !cell.step_s || !base_clock) {
             cell.verdict = CompareVerdict::within_noise;
           } else {
-            cell.verdict = *cell.median_step_s < *base_median ? CompareVerdict::faster : CompareVerdict::slower;
+            cell.verdict = *cell.step_s < *base_clock ? CompareVerdict::faster : CompareVerdict::slower;
           }
         }
       }
@@ -303,7 +316,9 @@ nlohmann::ordered_json comparison_to_json(const Comparison& c) {
         {"recommended_learning_rate", r.recommended_learning_rate},
         {"recommended_seconds_to_target", r.recommended_seconds_to_target},
         {"recommended_time_ratio", r.recommended_time_ratio},
-        {"target_loss", r.target_loss}});
+        {"target_loss", r.target_loss},
+        {"timing_unreliable", r.timing_unreliable.empty() ? nlohmann::ordered_json(nullptr)
+                                                          : nlohmann::ordered_json(r.timing_unreliable)}});
   }
   j["batch_sizes"] = nlohmann::ordered_json::array();
   for (const auto& b : c.batches) {
@@ -315,11 +330,13 @@ nlohmann::ordered_json comparison_to_json(const Comparison& c) {
       row["reports"].push_back(nlohmann::ordered_json{
           {"label", c.reports[i].label},
           {"samples_per_s", cell.samples_per_s},
+          {"step_s", cell.step_s},
           {"median_step_s", cell.median_step_s},
           {"repetitions", cell.repetitions},
           {"throughput_ratio", cell.throughput_ratio},
           {"p_value", cell.p_value},
           {"unreliable", cell.unreliable},
+          {"timing_unreliable", cell.timing_unreliable},
           {"verdict", cell.verdict},
           {"seconds_to_target", cell.seconds_to_target},
           {"time_to_target_ratio", cell.time_to_target_ratio},
@@ -340,11 +357,12 @@ std::string cell_text(const ComparedCell& cell) {
   if (cell.verdict == CompareVerdict::not_run) return "not run";
   std::string s = format_number(cell.samples_per_s, "%.1f");
   if (cell.verdict == CompareVerdict::untested || (cell.verdict == CompareVerdict::baseline && cell.repetitions == 0)) {
-    // A scan point: one median, no repetitions to test.
+    // A scan point: one mean step, no repetitions to test.
     return s + (cell.throughput_ratio ? " (" + ratio_text(cell.throughput_ratio) + ", " + to_string(cell.verdict) + ")"
                                       : cell.verdict == CompareVerdict::baseline ? std::string() : " (" + to_string(cell.verdict) + ")");
   }
-  const std::string reps = std::to_string(cell.repetitions) + " reps" + (cell.unreliable ? ", unreliable" : "");
+  const std::string reps = std::to_string(cell.repetitions) + " reps" + (cell.unreliable ? ", unreliable" : "") +
+                           (cell.timing_unreliable ? ", timing unreliable" : "");
   const std::string verdict = to_string(cell.verdict);
   if (cell.throughput_ratio) s += " (" + ratio_text(cell.throughput_ratio) + ", " + verdict + ", " + reps + ")";
   else if (cell.verdict != CompareVerdict::baseline) s += " (" + verdict + ", " + reps + ")";
@@ -363,7 +381,7 @@ std::string recommendation_text(const ComparedReport& r) {
 }  // namespace
 
 void render_comparison_text(std::ostream& out, const Comparison& c) {
-  out << "compare: " << c.reports.size() << " reports, ratios against the first; U test on block medians of the step "
+  out << "compare: " << c.reports.size() << " reports, ratios against the first; U test on block means of the step "
       << "times (data + compute, " << kStepsPerBlock << " steps a repetition), alpha " << format_number(c.alpha, "%g")
       << '\n';
   for (std::size_t i = 0; i < c.reports.size(); ++i) {
@@ -443,7 +461,7 @@ void render_comparison_text(std::ostream& out, const Comparison& c) {
 
 void render_comparison_markdown(std::ostream& out, const Comparison& c) {
   out << "## batchtune compare\n\n";
-  out << "Ratios against the first report. A Mann-Whitney U test on block medians of the step times (data + compute, "
+  out << "Ratios against the first report. A Mann-Whitney U test on block means of the step times (data + compute, "
       << kStepsPerBlock << " steps a repetition) marks differences at p < " << format_number(c.alpha, "%g")
       << " as faster or slower, others as within noise.\n\n";
   for (const auto& d : c.workload_differences) out << "- **Workloads differ** (compared with --force): " << d << '\n';

@@ -2,9 +2,10 @@
 // or precisions side by side, matched by batch size, with ratios against the
 // first report and a Mann-Whitney U test, so that a difference within noise
 // is marked as such (after google/benchmark's tools/compare.py). The test's
-// repetitions are block medians of the per-step times (data + compute, what
-// samples/s is made of; statistics.hpp, block_medians, says why not the raw
-// steps), and fewer than kReliableRepetitions of them are warned about.
+// repetitions are block means of the per-step times (data + compute: the step
+// clock samples/s is made of; statistics.hpp, block_medians, says why blocks
+// and not the raw steps), and fewer than kReliableRepetitions of them are
+// warned about.
 // Torch-free.
 #pragma once
 
@@ -23,7 +24,7 @@ namespace batchtune {
 
 // How one report's step times at a batch size compare with the first
 // report's, by the U test.
-// untested: a throughput-only report's scan point (one median step a size,
+// untested: a throughput-only report's scan point (one mean step a size,
 // no steps kept to test), set beside the other only as a ratio.
 enum class CompareVerdict { baseline, faster, slower, within_noise, too_few_repetitions, not_run, not_in_baseline, untested };
 NLOHMANN_JSON_SERIALIZE_ENUM(CompareVerdict, {{CompareVerdict::baseline, "baseline"},
@@ -45,11 +46,15 @@ struct CompareSettings {
 // One report's figures at one batch size.
 struct ComparedCell {
   std::optional<double> samples_per_s;        // mean across seeds
-  std::optional<double> median_step_s;        // median of the per-step times (data + compute), all seeds
-  int repetitions = 0;                        // block medians the U test used (step_time_repetitions)
+  std::optional<double> step_s;               // the step clock: mean of the per-step times (data + compute), all seeds
+  std::optional<double> median_step_s;        // their median, beside it
+  int repetitions = 0;                        // block means the U test used (step_time_repetitions)
   std::optional<double> throughput_ratio;     // samples/s against the first report's
   std::optional<double> p_value;              // U test of the repetitions against the first report's
   bool unreliable = false;                    // tested on fewer than kReliableRepetitions on a side
+  // This report's or the baseline's timing is unreliable (timing_quality.hpp):
+  // the verdict says how the two runs went, not which machine is faster.
+  bool timing_unreliable = false;
   CompareVerdict verdict = CompareVerdict::not_run;
   std::optional<double> seconds_to_target;    // mean interpolated crossing, when every seed reached the target
   std::optional<double> time_to_target_ratio; // against the first report's
@@ -84,6 +89,9 @@ struct ComparedReport {
   std::optional<double> recommended_time_ratio;
   std::optional<double> target_loss;
   bool whole_run = false;          // its recommendation is for a planned run (sweep --epochs)
+  // timing_quality's short description when its step times are unreliable
+  // (a heavy tail, a loaded machine); empty when sound.
+  std::string timing_unreliable;
 };
 
 struct Comparison {

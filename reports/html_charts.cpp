@@ -42,7 +42,7 @@ std::optional<std::int64_t> recommended_batch(const Report& r) {
 std::vector<BatchSummary> summaries_of(const SweepResult& sweep) {
   std::vector<BatchSummary> summaries = sweep.summaries;
   if (summaries.empty() && is_throughput_only(sweep)) {
-    // A throughput-only report: its scan's points, one median step each.
+    // A throughput-only report: its scan's points, one mean step each (the step clock).
     for (const auto& p : sweep.throughput_scan) {
       if (p.samples_per_s <= 0) continue;
       BatchSummary s;

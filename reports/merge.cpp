@@ -200,6 +200,13 @@ MergeResult merge_reports(const std::vector<MergeInput>& parts, const MergeSetti
     merged.phase_seconds.evaluation += s.phase_seconds.evaluation;
     merged.phase_seconds.noise_scale += s.phase_seconds.noise_scale;
     merged.phase_seconds.total = std::max(merged.phase_seconds.total, s.phase_seconds.total);
+    // The parts ran on machines of one class: the busiest part's load stands
+    // for the merged report (a loaded part makes its verdicts unreliable).
+    if (s.timing_conditions && s.timing_conditions->other_cpu_cores &&
+        (!merged.timing_conditions || !merged.timing_conditions->other_cpu_cores ||
+         *s.timing_conditions->other_cpu_cores > *merged.timing_conditions->other_cpu_cores)) {
+      merged.timing_conditions = s.timing_conditions;
+    }
   }
   if (!gaps.empty()) {
     merged.incomplete = true;

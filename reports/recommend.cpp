@@ -9,6 +9,7 @@
 #include "reports/error.hpp"
 #include "reports/fit.hpp"
 #include "reports/statistics.hpp"
+#include "reports/timing_quality.hpp"
 #include "reports/units.hpp"
 
 namespace batchtune {
@@ -45,10 +46,10 @@ struct Measured {
   int arms = 0;
   int completed = 0;
   int reached = 0;                          // arms whose validation loss crossed the target
-  std::optional<double> step_s;             // median wall time per step (compute + data)
+  std::optional<double> step_s;             // the step clock: mean wall time per step (compute + data)
   std::optional<double> samples_per_s;
   // The relative uncertainty of samples_per_s: twice the standard error of
-  // the block-median throughputs (statistics.hpp), or the spread of single
+  // the block-mean throughputs (statistics.hpp), or the spread of single
   // steps when there is one block; at least kThroughputNoiseFloor.
   double throughput_noise = kThroughputNoiseFloor;
   // Time to target (the interpolated crossing, sweep_report's time_to_target),
@@ -73,12 +74,12 @@ std::vector<Measured> measure(const SweepResult& sweep) {
     m.batch = batch;
     m.arms = int(arms.size());
     m.learning_rate = arms.front()->learning_rate;
-    std::vector<double> step_medians, rates, block_rates, single_rates, steps, samples, seconds, losses, accuracies;
+    std::vector<double> step_clocks, rates, block_rates, single_rates, steps, samples, seconds, losses, accuracies;
     for (const SweepArm* a : arms) {
       if (a->status == ArmStatus::completed) ++m.completed;
       const std::vector<double> totals = step_total_seconds(*a);
-      if (auto med = median_of(totals)) step_medians.push_back(*med);
-      for (double t : block_medians(totals)) if (t > 0) block_rates.push_back(double(batch) / t);
+      if (auto clock = step_clock_seconds(*a)) step_clocks.push_back(*clock);
+      for (double t : block_means(totals)) if (t > 0) block_rates.push_back(double(batch) / t);
       for (double t : totals) if (std::isfinite(t) && t > 0) single_rates.push_back(double(batch) / t);
       if (a->samples_per_s) rates.push_back(*a->samples_per_s);
       if (a->status == ArmStatus::completed && a->final_validation_loss) losses.push_back(*a->final_validation_loss);
@@ -94,7 +95,7 @@ std::vector<Measured> measure(const SweepResult& sweep) {
         }
       }
     }
-    if (auto med = median_of(step_medians)) m.step_s = *med;
+    m.step_s = mean_of(step_clocks);
     m.samples_per_s = mean_of(rates);
     m.final_loss = mean_of(losses);
     m.final_accuracy = mean_of(accuracies);
@@ -287,7 +288,7 @@ struct Range {
 // S(B) and t(B), and the (batch, value) points they were fitted to.
 struct Fits {
   std::vector<std::pair<double, double>> steps_points;  // sizes that reached the target in every seed
-  std::vector<std::pair<double, double>> time_points;   // median step times
+  std::vector<std::pair<double, double>> time_points;   // mean step times (the step clock)
   std::optional<StepsFit> steps;
   std::optional<StepTimeFit> step_time;
 };
@@ -359,7 +360,7 @@ std::optional<std::string> max_fit_label(const ProbeResult* probe) {
 }
 
 // Stage 2: S(B) through the sizes that reached the target, t(B) through the
-// median step times.
+// mean step times (the step clock).
 Fits fit(const std::vector<Measured>& measured) {
   Fits f;
   for (const auto& m : measured) {
@@ -713,6 +714,12 @@ void rate_confidence(Recommendation& r, const Evidence& e, const Choice& choice)
     }
   }
   if (sweep.incomplete) weak("the sweep is incomplete", 2);
+  const TimingQuality timing = timing_quality(sweep);
+  const bool timed_objective =
+      settings.objective == Objective::time_to_target || settings.objective == Objective::throughput;
+  if (timed_objective && timing.unreliable()) {
+    weak("timing unreliable: " + short_description(timing) + " (the reasons say why and what to change)");
+  }
   r.confidence = strikes == 0 ? Confidence::high : strikes == 1 ? Confidence::medium : Confidence::low;
 }
 
@@ -934,6 +941,7 @@ Recommendation recommend(const SweepResult& sweep, const ProbeResult* probe, con
   set_times(r, e, p);
   rate_confidence(r, e, choice);
   r.reasons = reasons(r, e, choice, p, noise);
+  if (const std::string timing = describe(timing_quality(sweep)); !timing.empty()) r.reasons.push_back(timing);
   if (sweep.data_parallel && sweep.data_parallel->world_size > 1) split_over_ranks(r, *sweep.data_parallel);
   return r;
 }

@@ -1,5 +1,5 @@
 // Turning a sweep into a recommendation: steps-to-target fitted to
-// S(B) = S_min (1 + B_crit / B), step time t(B) from the measured medians,
+// S(B) = S_min (1 + B_crit / B), step time t(B) from the measured step clock (mean steps),
 // T(B) = S(B) t(B) predicted for every feasible batch size, the objective's
 // choice, its learning rate and the reasons (../shared/SCIENCE.md). Pure
 // computation over the report model, torch-free on purpose: `batchtune report

@@ -275,7 +275,7 @@ void write_sweep_tables(std::ostream& out, const Report& r) {
            "<th>steps timed</th></tr></thead>\n<tbody>\n";
     for (const auto& p : s.throughput_scan) {
       out << "<tr><td>" << integer(p.batch_size) << "</td><td>" << esc(num(p.samples_per_s, "%.0f")) << "</td><td>"
-          << esc(num(1000.0 * p.median_step_seconds, "%.3g")) << " ms</td><td>" << esc(format_bytes(p.peak_bytes))
+          << esc(num(1000.0 * p.mean_step_seconds, "%.3g")) << " ms</td><td>" << esc(format_bytes(p.peak_bytes))
           << "</td><td>" << p.timed_steps << "</td></tr>\n";
     }
     out << "</tbody>\n</table>\n";

@@ -218,7 +218,7 @@ void render_report_markdown(std::ostream& out, const Report& r) {
     out << ".\n\n| batch | samples/s | step | peak memory | steps timed |\n|---:|---:|---:|---:|---:|\n";
     for (const auto& p : s.throughput_scan) {
       out << "| " << p.batch_size << " | " << format_number(p.samples_per_s, "%.0f") << " | "
-          << format_number(1000.0 * p.median_step_seconds, "%.3g") << " ms | " << format_bytes(p.peak_bytes) << " | "
+          << format_number(1000.0 * p.mean_step_seconds, "%.3g") << " ms | " << format_bytes(p.peak_bytes) << " | "
           << p.timed_steps << " |\n";
     }
     if (s.incomplete) out << "\n**Incomplete:** " << cell(s.incomplete_reason) << ".\n";

@@ -107,20 +107,43 @@ std::optional<double> quantile_of(std::vector<double> values, double q) {
   return lerp(values[lo], values[hi], position - double(lo));
 }
 
-std::vector<double> block_medians(const std::vector<double>& steps_in_order, int steps_per_block) {
+namespace {
+template <typename Summary>
+std::vector<double> blocks_of(const std::vector<double>& steps_in_order, int steps_per_block, Summary summary) {
   std::vector<double> finite;
   for (double v : steps_in_order) if (std::isfinite(v)) finite.push_back(v);
-  std::vector<double> medians;
-  if (finite.empty()) return medians;
+  std::vector<double> out;
+  if (finite.empty()) return out;
   const std::size_t n = finite.size();
   const std::size_t blocks = std::max<std::size_t>(1, n / std::size_t(std::max(1, steps_per_block)));
   for (std::size_t b = 0; b < blocks; ++b) {
     // Contiguous and as even as possible: block b holds [n b / k, n (b+1) / k).
     const auto first = finite.begin() + std::ptrdiff_t(n * b / blocks);
     const auto last = finite.begin() + std::ptrdiff_t(n * (b + 1) / blocks);
-    medians.push_back(*median_of(std::vector<double>(first, last)));
+    out.push_back(*summary(std::vector<double>(first, last)));
   }
-  return medians;
+  return out;
+}
+}  // namespace
+
+std::vector<double> block_medians(const std::vector<double>& steps_in_order, int steps_per_block) {
+  return blocks_of(steps_in_order, steps_per_block, [](std::vector<double> v) { return median_of(std::move(v)); });
+}
+
+std::vector<double> block_means(const std::vector<double>& steps_in_order, int steps_per_block) {
+  return blocks_of(steps_in_order, steps_per_block, [](const std::vector<double>& v) { return mean_of(v); });
+}
+
+std::optional<StepTimes> step_times_of(const std::vector<double>& steps) {
+  const std::vector<double> finite = finite_only(steps);
+  if (finite.empty()) return std::nullopt;
+  StepTimes t;
+  t.mean_s = *mean_of(finite);
+  t.median_s = *quantile_of(finite, 0.5);
+  t.p10_s = *quantile_of(finite, 0.1);
+  t.p90_s = *quantile_of(finite, 0.9);
+  t.steps = int(finite.size());
+  return t;
 }
 
 }  // namespace batchtune

@@ -75,6 +75,30 @@ std::optional<double> quantile_of(std::vector<double> values, double q);
 // steps gives one block, its median. Non-finite values are dropped.
 inline constexpr int kStepsPerBlock = 8;
 std::vector<double> block_medians(const std::vector<double>& steps_in_order, int steps_per_block = kStepsPerBlock);
+// The same blocks, each block's mean: repetitions of the step clock below.
+std::vector<double> block_means(const std::vector<double>& steps_in_order, int steps_per_block = kStepsPerBlock);
+
+// The step clock: the one step time every figure of a report is made of
+// (samples/s, predicted run times, the tables, compare and check). It is the
+// mean of the timed steps (data + compute, the warm-up excluded), because a
+// run's wall time is its steps' sum: a median hides the stalls a run pays
+// (a thread pool on shared cores, a build beside the tune), and on a
+// 2-thread sweep of a loaded 2-core machine the mean step was 5x the median,
+// so median-based figures promised a run 6x faster than the arm's own. The
+// median and the 10th/90th percentiles stay beside it in the report.
+struct StepTimes {
+  double mean_s = 0;    // the clock
+  double median_s = 0;
+  double p10_s = 0;
+  double p90_s = 0;
+  int steps = 0;        // finite steps
+};
+// None when no step time is finite.
+std::optional<StepTimes> step_times_of(const std::vector<double>& steps);
+
+// A step-time tail is heavy from here: the mean step 25% over the median
+// means a run's wall time is set by stalls, not by the typical step.
+inline constexpr double kHeavyTailRatio = 1.25;
 
 // Below this many repetitions per side the U test is unreliable (as
 // google/benchmark's compare.py warns below 9 repetitions).

@@ -8,6 +8,8 @@
 
 #include "reports/fit.hpp"
 #include "reports/json_util.hpp"
+#include "reports/statistics.hpp"
+#include "reports/timing_quality.hpp"
 #include "reports/units.hpp"
 
 namespace batchtune {
@@ -24,6 +26,12 @@ std::vector<double> step_total_seconds(const SweepArm& arm) {
                     (i < arm.communication_seconds.size() ? arm.communication_seconds[i] : 0.0));
   }
   return total;
+}
+
+std::optional<double> step_clock_seconds(const SweepArm& arm) {
+  if (arm.mean_step_seconds) return arm.mean_step_seconds;
+  if (const auto t = step_times_of(step_total_seconds(arm))) return t->mean_s;
+  return std::nullopt;
 }
 
 std::optional<TimeToTarget> time_to_target(const SweepArm& arm, double target_loss) {
@@ -232,6 +240,9 @@ void to_json(nlohmann::json& j, const SweepArm& a) {
   }
   if (!a.final_weights_sum_per_rank.empty()) j["final_weights_sum_per_rank"] = a.final_weights_sum_per_rank;
   if (a.padding_share) j["padding_share"] = number(*a.padding_share);  // variable-size data only
+  // Added within schema 2: written where known, so an older report read back stays the same.
+  if (a.mean_step_seconds) j["mean_step_seconds"] = number(*a.mean_step_seconds);
+  if (a.other_cpu_cores) j["other_cpu_cores"] = number(*a.other_cpu_cores);
 }
 void from_json(const nlohmann::json& j, SweepArm& a) {
   if (j.contains("communication_seconds")) j.at("communication_seconds").get_to(a.communication_seconds);
@@ -254,6 +265,10 @@ void from_json(const nlohmann::json& j, SweepArm& a) {
   j.at("warmup_steps_excluded").get_to(a.warmup_steps_excluded);
   // Added after schema 1 was first written: older reports lack it.
   a.timing_only_steps = j.value("timing_only_steps", std::int64_t{0});
+  // Added within schema 2: older reports' arms are read by their raw steps
+  // (step_clock_seconds); their samples_per_s were of the median.
+  a.mean_step_seconds.reset();
+  if (j.contains("mean_step_seconds")) j.at("mean_step_seconds").get_to(a.mean_step_seconds);
   j.at("median_step_seconds").get_to(a.median_step_seconds);
   j.at("p10_step_seconds").get_to(a.p10_step_seconds);
   j.at("p90_step_seconds").get_to(a.p90_step_seconds);
@@ -261,6 +276,8 @@ void from_json(const nlohmann::json& j, SweepArm& a) {
   j.at("steps_per_s").get_to(a.steps_per_s);
   j.at("data_share").get_to(a.data_share);
   j.at("peak_bytes").get_to(a.peak_bytes);
+  a.other_cpu_cores.reset();  // added within schema 2
+  if (j.contains("other_cpu_cores")) j.at("other_cpu_cores").get_to(a.other_cpu_cores);
   a.initial_weights_sum = read_number(j.at("initial_weights_sum"));
   j.at("final_validation_loss").get_to(a.final_validation_loss);
   j.at("final_validation_accuracy").get_to(a.final_validation_accuracy);
@@ -275,12 +292,15 @@ void from_json(const nlohmann::json& j, SweepArm& a) {
   j.at("train_loss").get_to(a.train_loss);
 }
 void to_json(nlohmann::json& j, const ScanPoint& p) {
-  j = {{"batch_size", p.batch_size}, {"median_step_seconds", number(p.median_step_seconds)},
+  j = {{"batch_size", p.batch_size}, {"mean_step_seconds", number(p.mean_step_seconds)},
+       {"median_step_seconds", number(p.median_step_seconds)},
        {"samples_per_s", number(p.samples_per_s)}, {"peak_bytes", p.peak_bytes}, {"timed_steps", p.timed_steps}};
 }
 void from_json(const nlohmann::json& j, ScanPoint& p) {
   j.at("batch_size").get_to(p.batch_size);
   p.median_step_seconds = read_number(j.at("median_step_seconds"));
+  // Added within schema 2; an older scan's samples/s were of the median.
+  p.mean_step_seconds = j.contains("mean_step_seconds") ? read_number(j.at("mean_step_seconds")) : p.median_step_seconds;
   p.samples_per_s = read_number(j.at("samples_per_s"));
   j.at("peak_bytes").get_to(p.peak_bytes);
   j.at("timed_steps").get_to(p.timed_steps);
@@ -370,6 +390,7 @@ void to_json(nlohmann::json& j, const SweepResult& s) {
   if (s.shard) j["shard"] = *s.shard;
   if (s.data_parallel) j["data_parallel"] = *s.data_parallel;
   if (!s.batching.empty()) j["batching"] = s.batching;
+  if (s.timing_conditions) j["timing_conditions"] = *s.timing_conditions;
 }
 void to_json(nlohmann::json& j, const ShardInfo& s) {
   j = {{"index", s.index}, {"count", s.count}, {"batch_sizes", s.batch_sizes}, {"arms_planned", s.arms_planned}};
@@ -424,6 +445,10 @@ void from_json(const nlohmann::json& j, SweepResult& s) {
   if (j.contains("shard") && !j.at("shard").is_null()) s.shard = j.at("shard").get<ShardInfo>();
   if (j.contains("data_parallel") && !j.at("data_parallel").is_null()) {
     s.data_parallel = j.at("data_parallel").get<DataParallelInfo>();
+  }
+  s.timing_conditions.reset();  // added within schema 2
+  if (j.contains("timing_conditions") && !j.at("timing_conditions").is_null()) {
+    s.timing_conditions = j.at("timing_conditions").get<TimingConditions>();
   }
 }
 
@@ -482,7 +507,7 @@ void render_sweep_text(std::ostream& out, const SweepResult& s) {
   if (timing_only) {
     for (const auto& p : s.throughput_scan) {
       std::snprintf(line, sizeof line, "  %8lld  %10.0f samples/s  %9.3f ms a step  %10s  (%d steps timed)\n",
-                    static_cast<long long>(p.batch_size), p.samples_per_s, 1000.0 * p.median_step_seconds,
+                    static_cast<long long>(p.batch_size), p.samples_per_s, 1000.0 * p.mean_step_seconds,
                     format_bytes(p.peak_bytes).c_str(), p.timed_steps);
       out << line;
     }
@@ -504,6 +529,24 @@ void render_sweep_text(std::ostream& out, const SweepResult& s) {
                   fmt(b.samples_to_target, "%.0f").c_str(), format_bytes(b.peak_bytes).c_str());
     out << line;
   }
+  // The step clock beside the median, so a tail shows (statistics.hpp).
+  std::string clock;
+  for (const auto& b : s.summaries) {
+    std::vector<double> clocks, steps;
+    for (const auto& a : s.arms) {
+      if (a.batch_size != b.batch_size) continue;
+      if (const auto c = step_clock_seconds(a)) clocks.push_back(*c);
+      const auto t = step_total_seconds(a);
+      steps.insert(steps.end(), t.begin(), t.end());
+    }
+    const auto mean = mean_of(clocks);
+    const auto median = median_of(steps);
+    if (!mean || !median) continue;
+    clock += (clock.empty() ? "" : ", ") + std::to_string(b.batch_size) + " " +
+             format_number(1000.0 * *mean, "%.3g") + " ms (" + format_number(1000.0 * *median, "%.3g") + ")";
+  }
+  if (!clock.empty()) out << "  step time             mean (every figure's clock; median in brackets): " << clock << '\n';
+  if (const std::string timing = describe(timing_quality(s)); !timing.empty()) out << "  " << timing << '\n';
   std::string gen;
   for (const auto& b : s.summaries) {
     if (!b.final_training_loss || !b.generalization_gap) continue;

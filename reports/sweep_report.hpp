@@ -102,13 +102,21 @@ struct SweepArm {
   std::int64_t timing_only_steps = 0;
   std::vector<double> compute_seconds;  // raw, every step after the warm-up: compute, synchronised
   std::vector<double> data_seconds;     // raw, same steps: waiting for the batch
+  // The step clock (statistics.hpp, step_times_of): the mean of the timed
+  // steps' data + compute; samples_per_s and steps_per_s are made of it.
+  // The median and percentiles beside it show the tail.
+  std::optional<double> mean_step_seconds;
   std::optional<double> median_step_seconds;  // of data + compute, as all step statistics
   std::optional<double> p10_step_seconds;
   std::optional<double> p90_step_seconds;
-  std::optional<double> samples_per_s;
-  std::optional<double> steps_per_s;
+  std::optional<double> samples_per_s;  // batch / mean_step_seconds
+  std::optional<double> steps_per_s;    // 1 / mean_step_seconds
   std::optional<double> data_share;    // data time / (data + compute)
   std::uint64_t peak_bytes = 0;
+  // Other processes' CPU use while this arm ran, in cores (Linux /proc,
+  // machine_info.hpp); none where unreadable, and under a launch (the other
+  // ranks on the host would count).
+  std::optional<double> other_cpu_cores;
   // Variable-size data only: the share of the training batches' input
   // elements that were padding (each batch padded to its own largest).
   std::optional<double> padding_share;
@@ -125,10 +133,10 @@ struct SweepArm {
   std::optional<EvaluationAtTarget> first_evaluation_at_target;
   // Data-parallel arms only (empty, none otherwise): the gradient allreduce
   // of each timed step, apart from compute (which then excludes it); how
-  // much of the step the ranks spent computing (median compute / median
+  // much of the step the ranks spent computing (mean compute / mean
   // step); rank 0 alone at the whole global batch (the others waiting),
   // and from it the scaling efficiency against one device:
-  // single_rank_step_seconds / (ranks x median_step_seconds).
+  // single_rank_step_seconds / (ranks x mean_step_seconds).
   std::vector<double> communication_seconds;
   std::optional<double> compute_share;
   std::optional<double> single_rank_step_seconds;
@@ -174,8 +182,9 @@ std::optional<double> training_loss_at_end(const SweepArm& arm);
 // timed steps at a power of two, before the sweep.
 struct ScanPoint {
   std::int64_t batch_size = 0;
-  double median_step_seconds = 0;  // data + compute
-  double samples_per_s = 0;
+  double mean_step_seconds = 0;    // the step clock: data + compute
+  double median_step_seconds = 0;
+  double samples_per_s = 0;        // batch / mean_step_seconds
   std::uint64_t peak_bytes = 0;
   int timed_steps = 0;
 };
@@ -217,6 +226,17 @@ struct PhaseSeconds {
   double total = 0;        // the whole command, start to report
 };
 
+// What the machine was doing while the arms were timed: the conditions a
+// step time holds for (reports/timing_quality.hpp reads them).
+struct TimingConditions {
+  int threads = 0;       // intra-op threads the steps ran on
+  int usable_cores = 0;  // cores this process could run on
+  // Other processes' CPU use over all the arms, in cores; none where it
+  // could not be read (or under a launch: the other ranks would count).
+  std::optional<double> other_cpu_cores;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TimingConditions, threads, usable_cores, other_cpu_cores)
+
 struct SweepResult {
   BudgetKind budget_kind = BudgetKind::samples;
   double budget_value = 0;
@@ -244,12 +264,17 @@ struct SweepResult {
   std::vector<BatchSummary> summaries;
   std::optional<ShardInfo> shard;                 // a part of a sharded sweep
   std::optional<DataParallelInfo> data_parallel;  // arms trained on several processes
+  std::optional<TimingConditions> timing_conditions;  // none in reports written before it
 };
 
 // Data plus compute (plus, data-parallel, communication) time of each timed
 // step: what samples/s, the step-time statistics and the throughput tests
 // are made of.
 std::vector<double> step_total_seconds(const SweepArm& arm);
+
+// The arm's step clock: the mean of step_total_seconds (the field, or for a
+// report written before it existed, from the raw steps); none untimed.
+std::optional<double> step_clock_seconds(const SweepArm& arm);
 
 // A `sweep --throughput-only` record: the scan (its points, or at least
 // its outcome in words), no arms and no budget.

@@ -78,6 +78,7 @@ struct BranchArm {
   std::int64_t steps = 0;
   std::int64_t samples = 0;
   double train_seconds = 0;
+  std::optional<double> mean_step_seconds;    // the step clock (statistics.hpp)
   std::optional<double> median_step_seconds;
   std::optional<double> end_loss;        // on the evaluation subset, at the end
   // Evaluations over the arm's second half (the last is end_loss): the
@@ -116,7 +117,7 @@ struct BranchArm {
 // momentum_rescale, from_trunk and curve_loss were added: null, or false,
 // where absent.)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BranchArm, batch_size, learning_rate, lr_factor, status, message, steps, samples,
-                                   train_seconds, median_step_seconds, end_loss, evaluations, averaged_loss,
+                                   train_seconds, mean_step_seconds, median_step_seconds, end_loss, evaluations, averaged_loss,
                                    momentum, momentum_rescale, base_equivalent_samples, samples_ratio, best_of_grid,
                                    from_trunk)
 
@@ -226,7 +227,9 @@ struct WholeRun {
   std::vector<TrunkPoint> trunk;
   std::vector<TrunkNoisePoint> trunk_noise;
   std::vector<BranchPoint> branch_points;
-  // Step time per size: the arms' medians, the throughput scan's, or another
+  // Step time per size (the step clock): the interleaved timing pass's
+  // ratios levelled to the trunk's mean step, the arms' means, the throughput
+  // scan's, or another
   // machine's report (--step-times); where they came from, in words.
   std::vector<std::pair<std::int64_t, double>> step_seconds;
   std::string step_times_source;

@@ -19,14 +19,14 @@ TIMING_DEPENDENT = {"batch_size", "micro_batch_size", "accumulation_steps", "rea
 # Null or a number depending on the measurement (a fit that needs positive
 # terms, a bootstrap bound that may be unbounded).
 MEASURED_OR_NULL = {"step_time_fit", "saturation_batch", "low", "high", "simple_noise_scale", "gradient_norm_sq",
-                    "trace_covariance"}
+                    "trace_covariance", "other_cpu_cores"}
 
 
 def blank(value, key="", is_recommendation=False):
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            if k in ("machine", "date", "command_line", "version", "commit"):
+            if k in ("machine", "date", "command_line", "version", "commit", "threads", "usable_cores"):
                 out[k] = "<volatile>"
             elif is_recommendation and k in TIMING_DEPENDENT:
                 out[k] = "<timing-dependent %s>" % type(v).__name__

@@ -38,7 +38,7 @@ TEST_CASE("compare matches batch sizes, gives ratios and says what is noise", "[
   render_comparison_text(text, c);
   render_comparison_markdown(md, c);
   CHECK_THAT(text.str(), Catch::Contains("faster") && Catch::Contains("within noise") && Catch::Contains("2.00x") &&
-                             Catch::Contains("25 reps") && Catch::Contains("block medians"));
+                             Catch::Contains("25 reps") && Catch::Contains("block means"));
   CHECK_THAT(md.str(), Catch::Contains("| 64 |"));
   const auto j = comparison_to_json(c);
   CHECK(j.at("batch_sizes").size() == 3);
@@ -56,7 +56,7 @@ TEST_CASE("compare sets throughput-only reports beside each other and beside a s
     r.path = path;
     SweepResult s;
     for (std::int64_t b : {16, 64, 256, 1024}) {
-      s.throughput_scan.push_back(ScanPoint{b, step_s * double(b), 1.0 / step_s, 1 << 20, 30});
+      s.throughput_scan.push_back(ScanPoint{b, step_s * double(b), step_s * double(b), 1.0 / step_s, 1 << 20, 30});
     }
     r.sweep = s;
     r.recommendation.reset();
@@ -88,7 +88,7 @@ TEST_CASE("compare sets throughput-only reports beside each other and beside a s
   CHECK(any_ratio);
 }
 
-TEST_CASE("compare tests block medians, not correlated single steps, and warns when they are few",
+TEST_CASE("compare tests block means, not correlated single steps, and warns when they are few",
           "[reports][compare]") {
   // 40 steps a side, twice as fast and never overlapping: on raw steps the U
   // test would claim p ~ 1e-14; as 5 blocks a side it is p ~ 0.01, and the
@@ -127,7 +127,7 @@ TEST_CASE("the step times compared are data plus compute, as samples/s", "[repor
   a.data_seconds = {0.5, 0.25, 0.0};
   s.arms.push_back(a);
   CHECK(step_times_at(s, 32) == std::vector<double>{1.5, 1.25, 1.0});
-  CHECK(step_time_repetitions(s, 32) == std::vector<double>{1.25});  // fewer than 8 steps: one block, its median
+  CHECK(step_time_repetitions(s, 32) == std::vector<double>{1.25});  // fewer than 8 steps: one block, its mean
   CHECK(step_times_at(s, 64).empty());
 
   // Compute equal, data waiting doubled: slower, with the data included.
@@ -294,4 +294,58 @@ TEST_CASE("compare sets a whole-run report's predicted time beside another's mea
   render_comparison_text(text, c);
   CHECK_THAT(text.str(), Catch::Contains("whole run: predicted beside measured"));
   CHECK_THAT(text.str(), Catch::Contains("5.9 min predicted"));  // 356 s
+}
+
+namespace {
+
+// The issue's case: a report whose arms stall (a thread pool on shared
+// cores): most steps at the clean time, every fourth 9x as long, so the mean
+// step (the clock) is 3x the median, and samples/s follow the mean.
+Report stalling_report(const std::string& path, double seconds_per_sample, int steps = 200) {
+  Report r = synthetic_report(path, seconds_per_sample, 4000, 7, steps);
+  for (auto& a : r.sweep->arms) {
+    for (std::size_t i = 0; i < a.compute_seconds.size(); ++i) {
+      if (i % 4 == 3) a.compute_seconds[i] *= 9;
+    }
+    a.mean_step_seconds = step_times_of(step_total_seconds(a))->mean_s;
+    a.samples_per_s = double(a.batch_size) / *a.mean_step_seconds;
+  }
+  summarise_sweep(*r.sweep);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("compare and check mark verdicts against a report whose timing is unreliable", "[reports][compare][check]") {
+  const Report base = synthetic_report("base.json", 1e-4, 4000, 1, 200);
+  // Median steps as fast as the baseline's; their mean (what the runs took) 3x.
+  const Report stalled = stalling_report("stalled.json", 1e-4);
+  const Comparison c = compare_reports({base, stalled}, {});
+  REQUIRE(c.reports[1].timing_unreliable.find("heavy tail at 16, 64 and 256") != std::string::npos);
+  CHECK(c.reports[0].timing_unreliable.empty());
+  for (const auto& row : c.batches) {
+    CHECK(row.cells[1].verdict == CompareVerdict::slower);  // by the clock, as the runs went
+    CHECK(*row.cells[1].throughput_ratio == Approx(1.0 / 3.0).epsilon(0.05));
+    CHECK(*row.cells[1].step_s == Approx(3.0 * *row.cells[1].median_step_s).epsilon(0.05));
+    CHECK(row.cells[1].timing_unreliable);
+  }
+  bool warned = false;
+  for (const auto& w : c.warnings) warned = warned || (w.find("Timing unreliable") != std::string::npos &&
+                                                       w.find("Verdicts against it are unreliable") != std::string::npos);
+  CHECK(warned);
+  std::ostringstream text;
+  render_comparison_text(text, c);
+  CHECK_THAT(text.str(), Catch::Contains("slower, 25 reps, timing unreliable"));
+  CHECK(comparison_to_json(c).at("reports")[1].at("timing_unreliable") == "heavy tail at 16, 64 and 256");
+
+  // check: the regression is real by the clock and fails, naming the cause.
+  const CheckOutcome o = check_report(stalled, &base, {});
+  REQUIRE_FALSE(o.failed.empty());
+  CHECK_THAT(o.failed.front(), Catch::Contains("this report's timing is unreliable: heavy tail"));
+  bool said = false;
+  for (const auto& w : o.warnings) said = said || w.find("Timing unreliable") != std::string::npos;
+  CHECK(said);
+  // A sound pair says nothing of the kind.
+  const CheckOutcome clean = check_report(base, &base, {});
+  for (const auto& w : clean.warnings) CHECK(w.find("Timing unreliable") == std::string::npos);
 }

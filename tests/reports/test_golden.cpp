@@ -51,8 +51,8 @@ Report with_scan_phases_and_failure() {
   Report r = read_report(std::string(BATCHTUNE_FIXTURES_DIR) + "/report_mlp_small.json");
   r.probe->min_batch = 2;
   r.probe->min_batch_reason = "Expected more than 1 value per channel when training, got input size [1, 16]\nbacktrace";
-  r.sweep->throughput_scan = {ScanPoint{16, 0.004, 4000, 1 << 20, 5}, ScanPoint{32, 0.006, 5333, 1 << 21, 5},
-                              ScanPoint{64, 0.0118, 5424, 1 << 22, 5}};
+  r.sweep->throughput_scan = {ScanPoint{16, 0.004, 0.004, 4000, 1 << 20, 5}, ScanPoint{32, 0.006, 0.006, 5333, 1 << 21, 5},
+                              ScanPoint{64, 0.0118, 0.0118, 5424, 1 << 22, 5}};
   r.sweep->throughput_knee = "throughput grows less than 10% past batch 32";
   r.sweep->phase_seconds = PhaseSeconds{0.15, 1.2, 30.5, 4.25, 2.0, 38.6};
   SweepArm& arm = r.sweep->arms.back();

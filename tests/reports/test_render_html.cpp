@@ -27,7 +27,7 @@ TEST_CASE("the HTML page shows the smallest batch, the scan, the phase times and
   p.min_batch_reason = "BatchNorm needs more than one value per channel";
   r.probe = p;
   SweepResult s;
-  s.throughput_scan = {ScanPoint{16, 0.004, 4000, 1 << 20, 5}};
+  s.throughput_scan = {ScanPoint{16, 0.004, 0.004, 4000, 1 << 20, 5}};
   s.throughput_knee = "the knee is at 16";
   s.phase_seconds.total = 12;
   s.phase_seconds.training = 10;
@@ -49,7 +49,7 @@ TEST_CASE("the HTML page shows the smallest batch, the scan, the phase times and
 TEST_CASE("a throughput-only report shows its timed sizes, not an empty sweep table", "[reports][html]") {
   Report r;
   SweepResult s;
-  s.throughput_scan = {ScanPoint{16, 0.004, 4000, 1 << 20, 50}, ScanPoint{32, 0.005, 6400, 2 << 20, 40}};
+  s.throughput_scan = {ScanPoint{16, 0.004, 0.004, 4000, 1 << 20, 50}, ScanPoint{32, 0.005, 0.005, 6400, 2 << 20, 40}};
   s.throughput_knee = "data-parallel over 2 ranks (gloo): 2 of 2 global batches timed";
   r.sweep = s;
   std::ostringstream page, text;

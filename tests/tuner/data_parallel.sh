@@ -257,13 +257,13 @@ print(f"  --throughput-only over 2 ranks: global batches {sizes}, safe global ma
       f"{[x['timed_steps'] for x in s['throughput_scan']]} steps timed")
 assert s["data_parallel"]["world_size"] == 2 and not s["incomplete"], s.get("incomplete_reason")
 assert sizes[0] == 16 and sizes[-1] == p["safe_max_batch"] and len(sizes) >= 3, sizes
-assert all(x["median_step_seconds"] > 0 and x["timed_steps"] >= 3 for x in s["throughput_scan"])
+assert all(x["mean_step_seconds"] > 0 and x["median_step_seconds"] > 0 and x["timed_steps"] >= 3 for x in s["throughput_scan"])
 assert not s["arms"] and tp["recommendation"] is None
 w, rec = pred["whole_run"], pred["recommendation"]
 print(f"  report --step-times: {w['step_times_source']}; recommended {rec['batch_size']} = "
       f"{rec['micro_batch_size']} a rank x {rec['data_parallel_ranks']} ranks")
 assert "data-parallel over 2 ranks" in w["step_times_source"], w["step_times_source"]
-times = dict((x["batch_size"], x["median_step_seconds"]) for x in s["throughput_scan"])
+times = dict((x["batch_size"], x["mean_step_seconds"]) for x in s["throughput_scan"])
 assert all(abs(x["step_s"] - times[x["batch_size"]]) < 1e-12 for x in w["step_seconds"]), w["step_seconds"]
 assert rec["status"] == "recommended" and rec["data_parallel_ranks"] == 2, rec
 assert rec["micro_batch_size"] * 2 >= rec["batch_size"] > (rec["micro_batch_size"] - 1) * 2, rec

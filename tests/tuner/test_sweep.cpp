@@ -288,11 +288,14 @@ TEST_CASE("a sweep split with --shard and joined by merge is the unsharded sweep
   for (std::size_t i = 0; i < same.arms.size(); ++i) {
     same.arms[i].compute_seconds = a.sweep->arms[i].compute_seconds;
     same.arms[i].data_seconds = a.sweep->arms[i].data_seconds;
+    same.arms[i].mean_step_seconds = a.sweep->arms[i].mean_step_seconds;
     same.arms[i].median_step_seconds = a.sweep->arms[i].median_step_seconds;
+    same.arms[i].other_cpu_cores = a.sweep->arms[i].other_cpu_cores;
     same.arms[i].samples_per_s = a.sweep->arms[i].samples_per_s;
     same.arms[i].train_loss = a.sweep->arms[i].train_loss;
     same.arms[i].evaluations = a.sweep->arms[i].evaluations;
   }
+  same.timing_conditions = a.sweep->timing_conditions;
   summarise_sweep(same);
   const Recommendation again = recommend(same, &*b.probe, b.workload, a.recommendation->noise_scale, {});
   CHECK(again.batch_size == a.recommendation->batch_size);

@@ -216,12 +216,12 @@ TEST_CASE("whole-run report: --step-times predicts the planned run with another 
   CHECK(other.whole_run->step_times_source.find("--step-times " + steps) == 0);
   // The step times are the other report's, measured there.
   std::map<std::int64_t, double> scan;
-  for (const auto& p : tp.sweep->throughput_scan) scan[p.batch_size] = p.median_step_seconds;
+  for (const auto& p : tp.sweep->throughput_scan) scan[p.batch_size] = p.mean_step_seconds;  // the step clock
   for (const auto& [b, s] : other.whole_run->step_seconds) CHECK(s == Approx(scan.at(b)));
   for (const auto& p : other.whole_run->predictions) CHECK(p.batch_size <= 512);
 
-  // A sweep's completed arms stand in for a scan: each size's median step
-  // over its seeds.
+  // A sweep's completed arms stand in for a scan: each size's step clock
+  // (mean step), the mean over its seeds.
   const std::string arms = tmp.file("arms.json"), from_arms = tmp.file("from-arms.json");
   const test::CliRun e = with({"sweep"}, {"--batch-sizes", "64,128,256", "--budget", "steps=12", "--seeds", "2",
                                           "--noise-repeats", "0", "-o", arms});
@@ -232,10 +232,10 @@ TEST_CASE("whole-run report: --step-times predicts the planned run with another 
   REQUIRE(ra.code == 0);
   const Report early = read_report(arms);
   std::map<std::int64_t, std::vector<double>> per_size;
-  for (const auto& a : early.sweep->arms) per_size[a.batch_size].push_back(*a.median_step_seconds);
+  for (const auto& a : early.sweep->arms) per_size[a.batch_size].push_back(*a.mean_step_seconds);
   const Report via_arms = read_report(from_arms);
   REQUIRE(via_arms.whole_run->step_seconds.size() == 3);
-  for (const auto& [b, s] : via_arms.whole_run->step_seconds) CHECK(s == Approx(*median_of(per_size.at(b))));
+  for (const auto& [b, s] : via_arms.whole_run->step_seconds) CHECK(s == Approx(*mean_of(per_size.at(b))));
   for (const auto& p : via_arms.whole_run->predictions) CHECK(p.batch_size <= 256);
 
   // The other way round: the throughput report has no whole run to predict from.

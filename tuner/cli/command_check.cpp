@@ -49,7 +49,7 @@ void setup_check(CLI::App& app, Io io) {
   sub->add_option("file", o->file, "The report (JSON)")->required();
   sub->add_option("--baseline", o->baseline,
                   "An earlier report of the same workload: fail when the largest fitting batch shrinks or samples/s "
-                  "drops beyond --max-regression (and beyond noise, by a U test on block medians of step times)");
+                  "drops beyond --max-regression (and beyond noise, by a U test on block means of step times)");
   sub->add_option("--max-regression", o->max_regression, "Allowed loss against the baseline, in percent")
       ->capture_default_str();
   sub->add_option("--min-batch", o->min_batch, "Fail when the largest fitting batch is below N")

@@ -66,7 +66,7 @@ void setup_compare(CLI::App& app, Io io) {
   sub->add_option("--markdown", o->markdown, "Also write the comparison as Markdown to this file; '-' for stdout");
   sub->add_flag("--force", o->force, "Compare reports of different workloads anyway (their figures do not compare)");
   sub->add_option("--alpha", o->alpha,
-                  "Significance level of the Mann-Whitney U test on block medians of the step times")
+                  "Significance level of the Mann-Whitney U test on block means of the step times")
       ->capture_default_str()->check(CLI::Range(1e-9, 0.5));
   sub->callback([o, io] { run_compare(*o, io); });
 }

@@ -103,18 +103,17 @@ void predict_with_step_times(Report& r, const ReportOptions& o) {
     steps = other.whole_run->step_seconds;
   } else if (other.sweep) {
     for (const auto& p : other.sweep->throughput_scan) {
-      if (p.median_step_seconds > 0) steps.emplace_back(p.batch_size, p.median_step_seconds);
+      if (p.mean_step_seconds > 0) steps.emplace_back(p.batch_size, p.mean_step_seconds);
     }
   }
   if (steps.empty() && other.sweep) {
-    // A sweep's arms: each size's median step, the median over its completed arms (seeds).
+    // A sweep's arms: each size's step clock, the mean over its completed arms (seeds).
     std::map<std::int64_t, std::vector<double>> by_size;
     for (const auto& a : other.sweep->arms) {
-      if (a.status == ArmStatus::completed && a.median_step_seconds && *a.median_step_seconds > 0) {
-        by_size[a.batch_size].push_back(*a.median_step_seconds);
-      }
+      const auto clock = step_clock_seconds(a);
+      if (a.status == ArmStatus::completed && clock && *clock > 0) by_size[a.batch_size].push_back(*clock);
     }
-    for (auto& [b, times] : by_size) steps.emplace_back(b, *median_of(times));
+    for (auto& [b, times] : by_size) steps.emplace_back(b, *mean_of(times));
   }
   if (steps.empty()) {
     throw InputError("--step-times " + o.step_times + ": has no step times (a throughput scan, a whole-run tune or "

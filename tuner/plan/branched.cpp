@@ -377,6 +377,7 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
           const auto a = trainer.evaluate_average(1);
           if (a && std::isfinite(a->loss)) arm.averaged_loss = a->loss;
         }
+        arm.mean_step_seconds = mean_of(r->times);
         arm.median_step_seconds = median_of(r->times);
       }
     }
@@ -511,6 +512,7 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
       arm.message = "the evaluation loss at the arm's end is not finite";
       arm.end_loss.reset();
     }
+    arm.mean_step_seconds = mean_of(times);
     arm.median_step_seconds = median_of(times);
     for (double t : times) step_times[b].push_back(t);
     w.tune_samples += arm.samples;
@@ -573,15 +575,15 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
     first_point = false;
   }
 
-  // The step times so far: the scan's, each size's arms' median, and the
-  // trunk's own steps for the base batch.
+  // The step times so far (the step clock, statistics.hpp): the scan's, each
+  // size's arms' mean, and the trunk's own mean step for the base batch.
   auto step_table = [&] {
     std::map<std::int64_t, double> t;
     for (const auto& [b, v] : s.extra_step_seconds) t[b] = v;
     for (const auto& [b, times] : step_times) {
-      if (const auto m = median_of(times)) t[b] = *m;
+      if (const auto m = mean_of(times)) t[b] = *m;
     }
-    if (const auto m = median_of(trunk_step_times)) t[b0] = *m;
+    if (const auto m = mean_of(trunk_step_times)) t[b0] = *m;
     return t;
   };
 

@@ -12,8 +12,10 @@
 #include "probes/cuda_adapter.hpp"
 #include "probes/oom.hpp"
 #include "reports/error.hpp"
+#include "reports/machine_info.hpp"
 #include "reports/statistics.hpp"
 #include "reports/text_util.hpp"
+#include "tuner/workload/machine_probe.hpp"
 
 namespace batchtune {
 namespace {
@@ -86,8 +88,8 @@ void time_one_rank(const Workload& w, dist::DataParallel& dp, Model& model, torc
   // The others wait at most --dist-timeout: rank 0's six steps alone, at
   // about ranks x its data-parallel step each, must fit well within it.
   // Decided on rank 0's figure, so every rank decides the same.
-  const auto medians = dp.allgather_double(*arm.median_step_seconds);
-  const double expected_s = 6.0 * double(dp.world_size()) * medians.front();
+  const auto means = dp.allgather_double(*arm.mean_step_seconds);
+  const double expected_s = 6.0 * double(dp.world_size()) * means.front();
   if (expected_s > 0.25 * std::chrono::duration<double>(dp.timeout()).count()) return;
   double ok = 1;
   std::vector<double> times;
@@ -105,10 +107,10 @@ void time_one_rank(const Workload& w, dist::DataParallel& dp, Model& model, torc
       ok = 0;
     }
   }
-  const auto single = dp.allgather_double(ok > 0 && !times.empty() ? *quantile_of(times, 0.5) : 0.0);
+  const auto single = dp.allgather_double(ok > 0 && !times.empty() ? *mean_of(times) : 0.0);
   if (single.front() > 0) {
     arm.single_rank_step_seconds = single.front();
-    arm.scaling_efficiency = single.front() / (double(dp.world_size()) * *arm.median_step_seconds);
+    arm.scaling_efficiency = single.front() / (double(dp.world_size()) * *arm.mean_step_seconds);
   }
 }
 
@@ -435,26 +437,22 @@ SweepArm run_arm(const Workload& w, const SweepSettings& s, const ArmPlan& plan,
       arm.message = "extra timing steps failed (" + failure + "); timed on the arm's own steps";
     }
   }
-  if (!arm.compute_seconds.empty()) {
-    std::vector<double> total(arm.compute_seconds.size());
-    double data_sum = 0, all_sum = 0;
-    for (std::size_t i = 0; i < total.size(); ++i) {
-      total[i] = arm.compute_seconds[i] + arm.data_seconds[i] +
-                 (i < arm.communication_seconds.size() ? arm.communication_seconds[i] : 0.0);
-      data_sum += arm.data_seconds[i];
-      all_sum += total[i];
-    }
-    arm.median_step_seconds = quantile_of(total, 0.5);
-    arm.p10_step_seconds = quantile_of(total, 0.1);
-    arm.p90_step_seconds = quantile_of(total, 0.9);
-    arm.samples_per_s = double(plan.batch) / *arm.median_step_seconds;
-    arm.steps_per_s = 1.0 / *arm.median_step_seconds;
+  if (const auto t = step_times_of(step_total_seconds(arm))) {
+    double data_sum = 0;
+    for (double d : arm.data_seconds) data_sum += d;
+    arm.mean_step_seconds = t->mean_s;  // the step clock: every figure below is made of it
+    arm.median_step_seconds = t->median_s;
+    arm.p10_step_seconds = t->p10_s;
+    arm.p90_step_seconds = t->p90_s;
+    arm.samples_per_s = double(plan.batch) / t->mean_s;
+    arm.steps_per_s = 1.0 / t->mean_s;
+    const double all_sum = t->mean_s * double(t->steps);
     arm.data_share = all_sum > 0 ? data_sum / all_sum : 0.0;
-    if (dp) arm.compute_share = *quantile_of(arm.compute_seconds, 0.5) / *arm.median_step_seconds;
+    if (dp) arm.compute_share = *mean_of(arm.compute_seconds) / t->mean_s;
   }
   if (meter) arm.peak_bytes = meter->peak_bytes();
   arm.padding_share = w.padding_share(first_sampler, plan.batch, arm.steps);
-  if (dp && arm.status == ArmStatus::completed && arm.median_step_seconds && !clock.stop_all && !s.timing_only) {
+  if (dp && arm.status == ArmStatus::completed && arm.mean_step_seconds && !clock.stop_all && !s.timing_only) {
     time_one_rank(w, *dp, *model, *optimizer, plan.batch, sampler, arm);
   }
   clock.evaluation_seconds += eval_seconds;
@@ -557,6 +555,12 @@ SweepResult sweep_settings_record(const Workload& w, const SweepSettings& s) {
 SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryMeter* meter,
                       const SweepProgress& progress, const std::atomic<bool>& stop, std::string* peer_failure) {
   SweepResult r = sweep_settings_record(w, s);
+  // The conditions the step times hold for (reports/timing_quality.hpp).
+  double load_core_seconds = 0, load_seconds = 0;
+  r.timing_conditions = TimingConditions{at::get_num_threads(), usable_core_count(), std::nullopt};
+  auto note_load = [&] {
+    if (load_seconds > 0) r.timing_conditions->other_cpu_cores = load_core_seconds / load_seconds;
+  };
 
   const std::size_t planned_arms = s.batch_sizes.size() * static_cast<std::size_t>(s.seeds);
   std::size_t total_arms = 0;  // this shard's
@@ -592,6 +596,7 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
                                 std::to_string(total_arms) + " arms finished before it";
           if (progress.out) *progress.out << (progress.live ? "\n" : "") << "sweep: " << e.what() << '\n';
           if (peer_failure) *peer_failure = e.what();
+          note_load();
           summarise_sweep(r);
           return r;
         }
@@ -618,8 +623,18 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
       const std::string label = "sweep: arm " + std::to_string(++index) + "/" + std::to_string(total_arms) +
                                 " batch " + std::to_string(batch) + " seed " + std::to_string(plan.seed);
       SweepArm arm;
+      const auto cpu_before = read_cpu_times();
+      const auto arm_started = clock_type::now();
       try {
         arm = run_arm(w, s, plan, meter, progress, label, stop, clock);
+        if (!s.data_parallel) {
+          const double wall_s = seconds_since(arm_started);
+          arm.other_cpu_cores = other_cpu_cores(cpu_before, read_cpu_times(), wall_s);
+          if (arm.other_cpu_cores) {
+            load_core_seconds += *arm.other_cpu_cores * wall_s;
+            load_seconds += wall_s;
+          }
+        }
       } catch (const dist::PeerFailure& e) {
         // This rank is fine; another is gone. The arms so far are the report.
         r.incomplete = true;
@@ -629,6 +644,7 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
                               " arms finished before it";
         if (progress.out) *progress.out << (progress.live ? "\n" : "") << "sweep: " << e.what() << '\n';
         if (peer_failure) *peer_failure = e.what();
+        note_load();
         summarise_sweep(r);
         return r;
       }
@@ -670,6 +686,7 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
       r.incomplete = true;
       r.incomplete_reason = std::string("data-parallel: after the last arm: ") + e.what();
       if (peer_failure) *peer_failure = e.what();
+      note_load();
       summarise_sweep(r);
       return r;
     }
@@ -687,6 +704,7 @@ SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryM
                           std::to_string(total_arms) + " arms" +
                           (cut ? "; the last is partial (status interrupted)" : "; none was cut short");
   }
+  note_load();
   summarise_sweep(r);
   return r;
 }

@@ -69,13 +69,15 @@ ScanResult scan_throughput(const Workload& w, probes::MemoryMeter& meter, const 
     }
     p.peak_bytes = meter.peak_bytes();
     p.timed_steps = static_cast<int>(step_s.size());
-    p.median_step_seconds = median_of(step_s).value_or(0.0);
-    p.samples_per_s = double(b) / std::max(p.median_step_seconds, 1e-12);
+    const auto t = step_times_of(step_s);
+    p.mean_step_seconds = t ? t->mean_s : 0.0;  // the step clock (statistics.hpp)
+    p.median_step_seconds = t ? t->median_s : 0.0;
+    p.samples_per_s = double(b) / std::max(p.mean_step_seconds, 1e-12);
     r.points.push_back(p);
     r.largest = b;
     if (s.on_point) s.on_point(r.points);
     char line[200];
-    std::snprintf(line, sizeof line, "scan: batch %lld: %.0f samples/s (median of %d steps), peak %s\n",
+    std::snprintf(line, sizeof line, "scan: batch %lld: %.0f samples/s (mean of %d steps), peak %s\n",
                   static_cast<long long>(b), p.samples_per_s, p.timed_steps, format_bytes(p.peak_bytes).c_str());
     progress << line << std::flush;
     if (best_batch > 0 && r.points.size() >= s.min_points && p.samples_per_s < (1.0 + s.min_gain) * best) {

@@ -484,7 +484,7 @@ class Tuner {
   // `--throughput-only` under a launch: the throughput scan of this world
   // size. Each global batch (powers of two up to the smallest rank's safe
   // micro-batch x the ranks) trains data-parallel for a short while by rank
-  // 0's clock, with nothing evaluated; its median step (data, compute and the
+  // 0's clock, with nothing evaluated; its mean step (data, compute and the
   // allreduce) becomes the scan's point at that global batch.
   void time_data_parallel() {
     const ProbeResult& p = *probe();
@@ -547,11 +547,13 @@ class Tuner {
   static std::vector<ScanPoint> scan_points(const SweepResult& r) {
     std::vector<ScanPoint> points;
     for (const SweepArm& a : r.arms) {
-      if (a.status != ArmStatus::completed || !a.median_step_seconds || *a.median_step_seconds <= 0) continue;
+      const auto clock = step_clock_seconds(a);
+      if (a.status != ArmStatus::completed || !clock || *clock <= 0) continue;
       ScanPoint pt;
       pt.batch_size = a.batch_size;
-      pt.median_step_seconds = *a.median_step_seconds;
-      pt.samples_per_s = a.samples_per_s.value_or(double(a.batch_size) / *a.median_step_seconds);
+      pt.mean_step_seconds = *clock;
+      pt.median_step_seconds = a.median_step_seconds.value_or(*clock);
+      pt.samples_per_s = double(a.batch_size) / *clock;
       pt.peak_bytes = a.peak_bytes;
       pt.timed_steps = static_cast<int>(a.compute_seconds.size());
       points.push_back(pt);
@@ -648,7 +650,7 @@ class Tuner {
     }
     if (wp.step_seconds.empty()) {
       for (const auto& pt : result_.throughput_scan) {
-        if (pt.median_step_seconds > 0) b.extra_step_seconds.emplace_back(pt.batch_size, pt.median_step_seconds);
+        if (pt.mean_step_seconds > 0) b.extra_step_seconds.emplace_back(pt.batch_size, pt.mean_step_seconds);
       }
       b.extra_step_seconds_source = "the throughput scan's for sizes no arm ran";
     } else {

@@ -107,6 +107,13 @@ std::uint64_t usable_memory_bytes(std::string* source) {
   return usable;
 }
 
+int usable_core_count() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                     : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+}
+
 MachineInfo probe_machine() {
   MachineInfo m;
   char host[256] = {};
@@ -121,10 +128,7 @@ MachineInfo probe_machine() {
   if (m.cpu_model.empty()) m.cpu_model = read_field("/proc/cpuinfo", "Model", ':');
 
   m.logical_cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  m.usable_cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
-                                                               : m.logical_cores;
+  m.usable_cores = usable_core_count();
   m.torch_threads = at::get_num_threads();
   m.torch_interop_threads = at::get_num_interop_threads();
 

@@ -12,6 +12,10 @@ namespace batchtune {
 
 MachineInfo probe_machine();
 
+// The logical CPUs this process may run on (its affinity mask; the online
+// CPUs where that cannot be read).
+int usable_core_count();
+
 // The memory this process may really use: the kernel's MemAvailable, within
 // the cgroup's limit less its current usage when one applies. `source` (may
 // be null) gets how it was found, in words, for the report.
