@@ -321,6 +321,14 @@ bool time_to_target_chart(std::ostream& out, const Report& r) {
     }
   }
   if (!any) return false;
+  if (r.whole_run) {
+    for (const auto& p : r.whole_run->predictions) {
+      if (p.seconds_low > 0 && p.seconds_high > p.seconds_low) {
+        y.add(p.seconds_low);
+        y.add(p.seconds_high);
+      }
+    }
+  }
   const std::int64_t chosen = recommended_batch(r).value_or(0);
   if (chosen > 0) x.add(static_cast<double>(chosen));
   if (rec.max_fit_batch > 0) x.add(static_cast<double>(rec.max_fit_batch));
@@ -344,6 +352,18 @@ bool time_to_target_chart(std::ostream& out, const Report& r) {
   for (const auto& p : predictions) {
     if (p.seconds_to_target) predicted.emplace_back(static_cast<double>(p.batch_size), *p.seconds_to_target);
   }
+  // A whole-run tune's interval at each size: the B_crit band's, the arms'
+  // noise and the step times' ends (whole_run.predictions).
+  bool any_interval = false;
+  if (r.whole_run) {
+    for (const auto& p : r.whole_run->predictions) {
+      if (!(p.seconds_low > 0) || !(p.seconds_high >= p.seconds_low) || p.seconds_high <= p.seconds_low) continue;
+      plot.whisker(static_cast<double>(p.batch_size), p.seconds_low, p.seconds_high, colour::blue,
+                   "batch " + std::to_string(p.batch_size) + ": " + format_seconds(p.seconds_low) + " to " +
+                       format_seconds(p.seconds_high));
+      any_interval = true;
+    }
+  }
   plot.polyline(predicted, colour::blue, 2, nullptr, "predicted T(B) = S(B) t(B)");
   for (const auto& p : predicted) {
     plot.dot(p, colour::blue, 2.5, true,
@@ -358,6 +378,7 @@ bool time_to_target_chart(std::ostream& out, const Report& r) {
     any_measured = true;
   }
   if (!predicted.empty()) plot.legend({LegendEntry::Symbol::line_dot, colour::blue, "predicted"});
+  if (any_interval) plot.legend({LegendEntry::Symbol::whisker, colour::blue, "interval"});
   if (any_measured) {
     plot.legend({LegendEntry::Symbol::dot, colour::vermillion, "measured (sweep, interpolated crossing)"});
   }
@@ -394,8 +415,7 @@ bool critical_batch_chart(std::ostream& out, const Report& r) {
   }
   Plot plot("critical-batch", "Critical batch against the loss",
             w.critical_fit ? "measured at the branch points, carried to the run's target"
-                           : "measured at the branch points, held at their mean to the run's target (no growth the "
-                             "points could tell from their noise)",
+                           : "measured at the branch points, held at their mean (no growth beyond their noise)",
             log10_axis(x, "loss (log scale)"),
             log2_axis(y, "batch size (samples, log2 scale)", Plot::kPlotHeight));
   std::vector<Point> noise;
@@ -443,6 +463,138 @@ bool critical_batch_chart(std::ostream& out, const Report& r) {
                  noise_band ? "target (bar: noise)"
                             : "carried to the target"});
   }
+  plot.write(out);
+  return true;
+}
+
+bool trunk_and_arms_chart(std::ostream& out, const Report& r) {
+  if (!r.whole_run || r.whole_run->trunk.empty()) return false;
+  const WholeRun& w = *r.whole_run;
+  const auto rec = recommended_batch(r);
+  Extent x(Scale::log10), y(Scale::log10);
+  for (const auto& t : w.trunk) {
+    if (t.samples > 0 && std::isfinite(t.loss) && t.loss > 0) {
+      x.add(static_cast<double>(t.samples));
+      y.add(t.loss);
+    }
+  }
+  if (x.empty()) return false;
+  std::vector<std::int64_t> sizes;
+  for (const auto& p : w.branch_points) {
+    for (const auto& a : p.arms) {
+      if (a.status != ArmStatus::completed || !a.end_loss) continue;
+      sizes.push_back(a.batch_size);
+      x.add(static_cast<double>(p.trunk_samples + a.samples));
+      y.add(*a.end_loss);
+    }
+  }
+  std::sort(sizes.begin(), sizes.end());
+  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  const double run_end = static_cast<double>(w.run.train_samples);
+  if (run_end > 0) x.add(run_end);
+  if (w.target_loss && *w.target_loss > 0) y.add(*w.target_loss);
+  Plot plot("trunk-and-arms", "The trunk and the arms branched from it",
+            "each arm starts from the trunk's weights at a branch point (open circles)",
+            log10_axis(x, "samples trained (log scale)"), log10_axis(y, "validation loss (log scale)"));
+  if (w.target_loss && *w.target_loss > 0) {
+    plot.reference_line(*w.target_loss, colour::black, "6 4", "the run's target " + format_number(w.target_loss, "%.4g"));
+  }
+  if (run_end > 0) plot.reference_x(run_end, colour::grey, "the planned run's end");
+  // The trunk's fitted curve, on past its end to the run's (dashed there).
+  if (w.loss_curve) {
+    const double trunk_end = static_cast<double>(w.trunk.back().samples);
+    // Fitted to the trunk's later half: drawn from its middle.
+    const double from = std::max(1.0, static_cast<double>(w.trunk[w.trunk.size() / 2].samples));
+    std::vector<Point> inside, past;
+    for (int i = 0; i <= 40; ++i) {
+      const double s = from * std::pow(trunk_end / from, double(i) / 40.0);
+      inside.emplace_back(s, loss_curve_at(*w.loss_curve, s));
+    }
+    if (run_end > trunk_end) {
+      const LossCurveFit& beyond = w.loss_extension ? *w.loss_extension : *w.loss_curve;
+      for (int i = 0; i <= 40; ++i) {
+        const double s = trunk_end * std::pow(run_end / trunk_end, double(i) / 40.0);
+        past.emplace_back(s, loss_curve_at(beyond, s));
+      }
+    }
+    plot.polyline(inside, colour::grey, 1.5, nullptr, "the trunk's fitted curve (its later half)");
+    if (!past.empty()) {
+      plot.polyline(past, colour::grey, 1.5, "6 4", "the curve carried past the trunk to the run's end");
+      plot.legend({LegendEntry::Symbol::dashed_line, colour::grey, "curve past the trunk"});
+    }
+  }
+  std::vector<Point> trunk;
+  for (const auto& t : w.trunk) trunk.emplace_back(static_cast<double>(t.samples), t.loss);
+  plot.polyline(trunk, colour::black, 2.2, nullptr,
+                "trunk at batch " + std::to_string(w.base_batch) + " (lr " + format_number(w.base_learning_rate, "%.4g") + ")");
+  plot.legend({LegendEntry::Symbol::line, colour::black, "trunk, batch " + std::to_string(w.base_batch)});
+  const auto colour_of = [&](std::int64_t b) {
+    if (rec && b == *rec) return std::string(colour::orange);
+    const auto at = std::lower_bound(sizes.begin(), sizes.end(), b) - sizes.begin();
+    return svg::viridis(static_cast<std::size_t>(at), sizes.size());
+  };
+  for (const bool recommended_pass : {false, true}) {
+    for (const auto& p : w.branch_points) {
+      for (const auto& a : p.arms) {
+        if (a.status != ArmStatus::completed || !a.end_loss) continue;
+        if ((rec && a.batch_size == *rec) != recommended_pass) continue;
+        const double x0 = static_cast<double>(p.trunk_samples);
+        std::vector<Point> line{{x0, p.loss}};
+        for (const auto& e : a.evaluations) line.emplace_back(x0 + static_cast<double>(e.samples), e.loss);
+        const Point end{x0 + static_cast<double>(a.samples), *a.end_loss};
+        if (line.back() != end) line.push_back(end);
+        const std::string name = "batch " + std::to_string(a.batch_size) +
+                                 (a.lr_factor != 1 ? " at " + format_number(a.lr_factor, "%g") + "x the rule's rate" : "") +
+                                 " from " + std::to_string(p.trunk_samples) + " samples: loss " +
+                                 format_number(*a.end_loss, "%.4g") + " after " + std::to_string(a.samples) + " samples";
+        const std::string c = colour_of(a.batch_size);
+        plot.polyline(line, c, recommended_pass ? 2.6 : 1.4, a.lr_factor != 1 ? "3 3" : nullptr, name);
+        plot.dot(end, c, recommended_pass ? 3.6 : 2.6, a.lr_factor == 1, name);
+      }
+    }
+  }
+  for (std::int64_t b : sizes) plot.legend({LegendEntry::Symbol::line_dot, colour_of(b), "arms at batch " + std::to_string(b)});
+  for (const auto& p : w.branch_points) {
+    plot.dot({static_cast<double>(p.trunk_samples), p.loss}, colour::black, 4, false,
+             "branch point at " + std::to_string(p.trunk_samples) + " samples, loss " + format_number(p.loss, "%.4g"));
+  }
+  plot.write(out);
+  return true;
+}
+
+bool step_time_chart(std::ostream& out, const Report& r) {
+  if (!r.whole_run || r.whole_run->predictions.empty()) return false;
+  const WholeRun& w = *r.whole_run;
+  const auto rec = recommended_batch(r);
+  Extent x(Scale::log2), y(Scale::log10);
+  for (const auto& p : w.predictions) {
+    if (p.batch_size > 0 && p.step_s > 0) {
+      x.add(static_cast<double>(p.batch_size));
+      y.add(1000.0 * p.step_s);
+    }
+  }
+  if (x.empty()) return false;
+  Plot plot("step-time", "Step time against batch size",
+            "the step clock, mean wall time per step; filled: measured, open: interpolated",
+            log2_axis(x, "batch size (samples, log2 scale)", Plot::kPlotWidth),
+            log10_axis(y, "step time (ms, log scale)"));
+  if (rec) highlight_recommended(plot, *rec);
+  std::vector<Point> line;
+  bool any_interpolated = false, any_measured = false;
+  for (const auto& p : w.predictions) {
+    if (!(p.step_s > 0)) continue;
+    const Point at{static_cast<double>(p.batch_size), 1000.0 * p.step_s};
+    line.push_back(at);
+    const std::string tip = "batch " + std::to_string(p.batch_size) + ": " + format_number(1000.0 * p.step_s, "%.3g") +
+                            " ms a step (" + format_number(double(p.batch_size) / p.step_s, "%.0f") + " samples/s), " +
+                            (p.step_time_measured ? "measured" : "interpolated");
+    plot.dot(at, colour::blue, 3.2, p.step_time_measured, tip);
+    any_measured = any_measured || p.step_time_measured;
+    any_interpolated = any_interpolated || !p.step_time_measured;
+  }
+  plot.polyline(line, colour::blue, 1.6, nullptr, "t(B)");
+  if (any_measured) plot.legend({LegendEntry::Symbol::dot, colour::blue, "measured"});
+  if (any_interpolated) plot.legend({LegendEntry::Symbol::line, colour::blue, "interpolated"});
   plot.write(out);
   return true;
 }

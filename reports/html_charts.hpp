@@ -23,6 +23,12 @@ bool time_to_target_chart(std::ostream& out, const Report& report);
 // The whole-run tune's B_crit at each branch point against the loss, its fit,
 // the value at the run's target and the trunk's simple noise scale.
 bool critical_batch_chart(std::ostream& out, const Report& report);
+// The whole-run tune's method: the trunk's validation loss against samples,
+// its fitted curve carried to the run's end, the target, and every arm drawn
+// off the trunk from its branch point (one colour per batch size).
+bool trunk_and_arms_chart(std::ostream& out, const Report& report);
+// The whole-run tune's step clock t(B) per size, measured or interpolated.
+bool step_time_chart(std::ostream& out, const Report& report);
 
 // Shared with the page's tables: the batch size the report recommends, if
 // any; the sweep's per-batch summaries sorted by batch size, rebuilt from the

@@ -228,17 +228,26 @@ void write_charts(std::ostream& out, const Report& r) {
       out << "<p class=\"missing\">" << missing << "</p>\n";
     }
   };
-  figure(html::throughput_chart, r, "No throughput chart: this report has no sweep with measured throughput.");
-  figure(html::memory_chart, r, "No memory chart: this report has neither probe trials nor sweep arms with a peak.");
-  figure([](std::ostream& o, const Report& rep) { return html::loss_chart(o, rep, html::LossAxis::samples); }, r,
-         "No loss charts: this report has no sweep arm with a validation loss.");
-  figure([](std::ostream& o, const Report& rep) { return html::loss_chart(o, rep, html::LossAxis::seconds); }, r,
-         nullptr);
-  if (r.recommendation) {
-    figure(html::time_to_target_chart, r, "No time-to-target chart: the recommendation has no predictions.");
-  }
   if (r.whole_run) {
+    // The method, in the order it runs: the trunk and its arms, B_crit from
+    // them, the step clock, and the run's predicted time at every size.
+    figure(html::trunk_and_arms_chart, r, "No trunk chart: the tune recorded no trunk evaluations.");
     figure(html::critical_batch_chart, r, "No critical-batch chart: no branch point measured a critical batch.");
+    figure(html::step_time_chart, r, "No step-time chart: no size has a step time.");
+    if (r.recommendation) {
+      figure(html::time_to_target_chart, r, "No time-to-target chart: the recommendation has no predictions.");
+    }
+    figure(html::memory_chart, r, "No memory chart: this report has no probe trials.");
+  } else {
+    figure(html::throughput_chart, r, "No throughput chart: this report has no sweep with measured throughput.");
+    figure(html::memory_chart, r, "No memory chart: this report has neither probe trials nor sweep arms with a peak.");
+    figure([](std::ostream& o, const Report& rep) { return html::loss_chart(o, rep, html::LossAxis::samples); }, r,
+           "No loss charts: this report has no sweep arm with a validation loss.");
+    figure([](std::ostream& o, const Report& rep) { return html::loss_chart(o, rep, html::LossAxis::seconds); }, r,
+           nullptr);
+    if (r.recommendation) {
+      figure(html::time_to_target_chart, r, "No time-to-target chart: the recommendation has no predictions.");
+    }
   }
   out << "</section>\n";
 }
@@ -256,9 +265,32 @@ void write_sweep_tables(std::ostream& out, const Report& r) {
   if (r.whole_run) {
     // A whole-run tune has no sweep arms: its trunk, branch points and
     // predictions, as the console prints them.
+    const WholeRun& w = *r.whole_run;
+    const auto rec = html::recommended_batch(r);
+    out << "<h3>Whole run: predicted at each size</h3>\n";
+    if (w.target_loss) {
+      out << "<p>To validation loss " << esc(num(*w.target_loss, "%.4g")) << " (" << esc(w.target_source) << ") over "
+          << integer(w.run.train_samples) << " training samples.</p>\n";
+    }
+    out << "<table class=\"summary\">\n<thead><tr><th>batch</th><th>learning rate</th><th>steps</th><th>step time</th>"
+           "<th>predicted run time</th><th>interval</th></tr></thead>\n<tbody>\n";
+    for (const auto& p : w.predictions) {
+      const bool chosen = rec && *rec == p.batch_size;
+      out << "<tr" << (chosen ? " class=\"recommended\"" : "") << "><td>" << integer(p.batch_size) << "</td><td>"
+          << esc(num(p.learning_rate, "%.4g")) << (p.lr_factor != 1 ? " (" + esc(num(p.lr_factor, "%g")) + "x the rule)" : "")
+          << "</td><td>" << esc(num(p.steps, "%.0f")) << "</td><td>" << esc(num(1000.0 * p.step_s, "%.3g")) << " ms"
+          << (p.step_time_measured ? "" : " <span class=\"range\">interpolated</span>") << "</td><td>"
+          << esc(format_seconds(p.seconds)) << "</td><td>"
+          << (p.seconds_high > p.seconds_low && p.seconds_low > 0
+                  ? esc(format_seconds(p.seconds_low)) + " to " + esc(format_seconds(p.seconds_high))
+                  : std::string("-"))
+          << "</td></tr>\n";
+    }
+    out << "</tbody>\n</table>\n";
     std::ostringstream text;
-    render_whole_run_text(text, *r.whole_run);
-    out << "<h3>Whole run</h3>\n<pre>" << esc(text.str()) << "</pre>\n";
+    render_whole_run_text(text, w);
+    out << "<details><summary>The tune in detail: trunk, branch points, B_crit, notes</summary>\n<pre>" << esc(text.str())
+        << "</pre>\n</details>\n";
     if (r.sweep && r.sweep->incomplete) out << "<p><strong>Incomplete:</strong> " << esc(r.sweep->incomplete_reason) << "</p>\n";
     return;
   }

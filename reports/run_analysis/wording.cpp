@@ -25,7 +25,7 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
   r.target_loss = w.target_loss;
   r.max_fit_batch = max_fit_batch;
   r.noise_scale.status = NoiseScaleStatus::not_measured;
-  r.noise_scale.message = "the whole-run tune measures it along its trunk instead (whole_run.trunk_noise), not after the arms";
+  r.noise_scale.message = "the whole-run tune measures it along its trunk instead (the simple noise scale beside B_crit), not after the arms";
   for (const auto& p : w.predictions) {
     BatchPrediction bp;
     bp.batch_size = p.batch_size;

@@ -1,9 +1,14 @@
 #include "tests/support/catch.hpp"
 
+#include <fstream>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "reports/render_html.hpp"
 #include "reports/svg_plot.hpp"
+#include "reports/units.hpp"
+#include "reports/whole_run.hpp"
 
 using namespace batchtune;
 
@@ -67,4 +72,45 @@ TEST_CASE("a throughput-only report shows its timed sizes, not an empty sweep ta
   s.arms.push_back(SweepArm{});
   s.budget_value = 1000;
   CHECK_FALSE(is_throughput_only(s));
+}
+
+TEST_CASE("a whole-run page shows the method: the trunk with its arms, B_crit, the step clock, the run's times",
+          "[reports][html]") {
+  std::ifstream in(std::string(BATCHTUNE_FIXTURES_DIR) + "/whole_run_steady.json");
+  REQUIRE(in);
+  Report r;
+  r.whole_run = nlohmann::json::parse(in).at("whole_run").get<WholeRun>();
+  const WholeRun& w = *r.whole_run;
+  REQUIRE_FALSE(w.trunk.empty());
+  REQUIRE_FALSE(w.predictions.empty());
+  std::ostringstream out;
+  render_report_html(out, r);
+  const std::string page = out.str();
+  CHECK(page.find("data-chart=\"trunk-and-arms\"") != std::string::npos);
+  CHECK(page.find("data-chart=\"critical-batch\"") != std::string::npos);
+  CHECK(page.find("data-chart=\"step-time\"") != std::string::npos);
+  // Every completed arm is drawn off the trunk, named by its size and branch point.
+  int arms = 0, drawn = 0;
+  for (const auto& p : w.branch_points) {
+    for (const auto& a : p.arms) {
+      if (a.status != ArmStatus::completed || !a.end_loss) continue;
+      ++arms;
+      const std::string name = "batch " + std::to_string(a.batch_size) +
+                               (a.lr_factor != 1 ? " at " : " from " + std::to_string(p.trunk_samples) + " samples");
+      if (page.find(name) != std::string::npos) ++drawn;
+    }
+  }
+  CHECK(arms > 0);
+  CHECK(drawn == arms);
+  // Each size's predicted run time with its interval, as a table.
+  CHECK(page.find("Whole run: predicted at each size") != std::string::npos);
+  for (const auto& p : w.predictions) {
+    if (p.seconds_high > p.seconds_low && p.seconds_low > 0) {
+      CHECK(page.find(format_seconds(p.seconds_low) + " to " + format_seconds(p.seconds_high)) != std::string::npos);
+    }
+  }
+  // Nothing the page cannot show for a whole run is announced as missing.
+  CHECK(page.find("No throughput chart") == std::string::npos);
+  CHECK(page.find("No loss charts") == std::string::npos);
+  CHECK(page.find("not_measured") == std::string::npos);
 }
