@@ -1,7 +1,9 @@
 #include "tests/support/catch.hpp"
 
 #include <torch/torch.h>
+#include <torch/csrc/jit/python/update_graph_executor_opt.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +13,7 @@
 #include "tests/support/cli_run.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tuner/cli/cli.hpp"
+#include "tuner/workload/models.hpp"
 #include "tuner/workload/workload.hpp"
 
 using namespace batchtune;
@@ -204,4 +207,45 @@ TEST_CASE("bad workload input: one line, the documented exit code", "[tuner][wor
     CHECK(r.code == to_int(ExitCode::device_unavailable));
     CHECK(r.err.find("--device cuda") != std::string::npos);
   }
+}
+
+TEST_CASE("TorchScript models run op by op unless --jit-optimize on, and train the same either way",
+          "[tuner][workload]") {
+  REQUIRE(torch::jit::getGraphExecutorOptimize());  // LibTorch's default
+  {
+    const TorchScriptOptimization off(false);
+    CHECK_FALSE(torch::jit::getGraphExecutorOptimize());
+    {
+      const TorchScriptOptimization on(true);
+      CHECK(torch::jit::getGraphExecutorOptimize());
+    }
+    CHECK_FALSE(torch::jit::getGraphExecutorOptimize());
+  }
+  CHECK(torch::jit::getGraphExecutorOptimize());  // restored
+
+  // The same scripted CNN, seed and batches: the same losses, optimised or not.
+  std::vector<double> losses[2];
+  for (const bool optimize : {false, true}) {
+    WorkloadSpec s = synthetic(kFixtures + "/tiny_cnn.pt");
+    s.input_shape = {1, 28, 28};
+    s.num_classes = 10;
+    s.jit_optimize = optimize;
+    const Workload w = Workload::create(s);
+    auto model = w.make_model();
+    auto opt = w.make_optimizer(*model, w.optimizer().learning_rate);
+    BatchSampler sampler = w.make_sampler();
+    for (int step = 0; step < 6; ++step) {
+      auto [x, y] = w.next_batch(sampler, 16);
+      losses[optimize ? 1 : 0].push_back(train_step(*model, *opt, w, x, y).item<double>());
+    }
+    CHECK(torch::jit::getGraphExecutorOptimize());  // each call restores it
+  }
+  for (std::size_t i = 0; i < losses[0].size(); ++i) CHECK(losses[0][i] == Approx(losses[1][i]).epsilon(1e-4));
+
+  // The option: on/off only, handed to an isolated trial's child as given.
+  WorkloadSpec on;
+  on.jit_optimize = true;
+  const auto args = workload_to_args(on);
+  CHECK(std::find(args.begin(), args.end(), "--jit-optimize") != args.end());
+  CHECK(cli({"probe", "--jit-optimize", "maybe"}).code == to_int(ExitCode::usage));
 }

@@ -225,7 +225,7 @@ std::vector<std::pair<std::string, std::string>> agreement_fields(const SweepOpt
       "--npy-inputs", "--npy-targets", "--input-shape", "--target-shape", "--num-classes", "--loss",
       "--probe-shape", "--batching", "--mlp-hidden", "--resnet-width", "--resnet-blocks", "--gpt-vocab",
       "--gpt-context", "--gpt-width", "--gpt-depth", "--gpt-heads", "--synthetic-train", "--synthetic-val", "--lr",
-      "--momentum", "--weight-decay", "--threads"};
+      "--momentum", "--weight-decay", "--threads", "--jit-optimize"};
   std::vector<std::pair<std::string, std::string>> fields;
   for (const char* name : kWorkloadOptions) {
     const auto it = given.find(name);

@@ -126,6 +126,12 @@ void add_workload_options(CLI::App& app, WorkloadArgs& a) {
       ->capture_default_str()->check(CLI::IsMember({"fp32", "bf16", "fp16"}))->group(train);
   app.add_option("--threads", s.threads, "CPU threads for LibTorch (default: LibTorch's choice)")
       ->check(CLI::Range(1, 1024))->group(train);
+  app.add_option_function<std::string>(
+         "--jit-optimize", [&s](const std::string& v) { s.jit_optimize = v == "on"; },
+         "TorchScript models: on runs them through torch.jit's graph optimisations, as a TorchScript training loop "
+         "would (the profiling executor then pays a warm-up at every new batch size, and may keep more memory); "
+         "off (default) runs the graph op by op, as eager PyTorch trains the model")
+      ->check(CLI::IsMember({"on", "off"}))->group(train);
   app.add_option("--seed", s.seed, "Seed for initial weights, data order and synthetic data")
       ->capture_default_str()->group(train);
 }

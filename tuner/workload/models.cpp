@@ -7,6 +7,7 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 #include <torch/csrc/jit/passes/tensorexpr_fuser.h>
+#include <torch/csrc/jit/python/update_graph_executor_opt.h>
 
 #include <cmath>
 
@@ -186,7 +187,8 @@ TORCH_MODULE(Gpt);
 
 class ScriptModel final : public Model {
  public:
-  ScriptModel(torch::jit::Module module, std::string path) : module_(std::move(module)), path_(std::move(path)) {}
+  ScriptModel(torch::jit::Module module, std::string path, bool jit_optimize)
+      : module_(std::move(module)), path_(std::move(path)), jit_optimize_(jit_optimize) {}
   // forward(inputs, targets) -> the loss: a 0-dim (or one-element)
   // tensor, a tuple whose first item is one (as Hugging Face models return
   // the loss first), or a dict with "loss".
@@ -197,6 +199,7 @@ class ScriptModel final : public Model {
                        "only inputs; give the module a forward(self, x, y) that returns the loss, or drop "
                        "--loss model");
     }
+    const TorchScriptOptimization optimization(jit_optimize_);
     const c10::IValue out = module_.forward({input, target});
     torch::Tensor loss;
     if (out.isTensor()) {
@@ -243,6 +246,7 @@ class ScriptModel final : public Model {
       }
       checked_arity_ = true;
     }
+    const TorchScriptOptimization optimization(jit_optimize_);
     const c10::IValue out = module_.forward({input});
     if (!out.isTensor()) {
       throw InputError("--model " + path_ + ": forward returns " + out.tagKind() +
@@ -266,6 +270,7 @@ class ScriptModel final : public Model {
  private:
   torch::jit::Module module_;
   std::string path_;
+  bool jit_optimize_ = false;
   bool checked_arity_ = false;  // forward's arguments looked at (once)
 };
 
@@ -287,7 +292,13 @@ std::unique_ptr<Model> make_gpt(const GptConfig& config) {
   return std::make_unique<ModuleModel<Gpt>>(Gpt(config));
 }
 
-ModelFactory torchscript_factory(const std::string& path) {
+TorchScriptOptimization::TorchScriptOptimization(bool enabled) : previous_(torch::jit::getGraphExecutorOptimize()) {
+  torch::jit::setGraphExecutorOptimize(enabled);
+}
+
+TorchScriptOptimization::~TorchScriptOptimization() { torch::jit::setGraphExecutorOptimize(previous_); }
+
+ModelFactory torchscript_factory(const std::string& path, bool jit_optimize) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0 && errno == ENOENT) {
     throw InputError("--model " + path + ": no such file; give a built-in model (mlp, cnn, resnet, gpt) "
@@ -304,7 +315,7 @@ ModelFactory torchscript_factory(const std::string& path) {
   torch::jit::setTensorExprFuserEnabled(false);
   try {
     auto prototype = std::make_shared<torch::jit::Module>(torch::jit::load(path, torch::kCPU));
-    return [prototype, path]() -> std::unique_ptr<Model> {
+    return [prototype, path, jit_optimize]() -> std::unique_ptr<Model> {
       // Cloned under autograd the copies would be non-leaf tensors, which an
       // optimizer refuses; clone without it and restore requires_grad as saved.
       torch::jit::Module copy = [&] {
@@ -316,7 +327,7 @@ ModelFactory torchscript_factory(const std::string& path) {
         p.requires_grad_((*original).requires_grad());
         ++original;
       }
-      auto model = std::make_unique<ScriptModel>(std::move(copy), path);
+      auto model = std::make_unique<ScriptModel>(std::move(copy), path, jit_optimize);
       model->set_training(true);
       return model;
     };

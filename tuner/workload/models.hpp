@@ -78,8 +78,31 @@ std::unique_ptr<Model> make_gpt(const GptConfig& config);
 using ModelFactory = std::function<std::unique_ptr<Model>()>;
 
 // A TorchScript module saved from Python, loaded once; each call of the
-// factory returns a deep copy. Throws InputError when the file is missing or
-// not TorchScript.
-ModelFactory torchscript_factory(const std::string& path);
+// factory returns a deep copy, whose calls run with the graph executor's
+// optimisations as `jit_optimize` says (TorchScriptOptimization below).
+// Throws InputError when the file is missing or not TorchScript.
+ModelFactory torchscript_factory(const std::string& path, bool jit_optimize = false);
+
+// While it lives, TorchScript modules run on this thread without the graph
+// executor's optimisations (`enabled` false): each runs its graph op by op,
+// as eager PyTorch does, instead of profiling its first runs at every new
+// input shape and compiling a specialised graph (and, for training, a
+// differentiable graph that keeps its own intermediates). The probe's trials
+// each clone a fresh module at a new batch size and paid that warm-up every
+// time (a GRU cell looped over 200 steps: its probe 7.0-7.9 s against
+// 3.5-4.8 s, bench/torchscript_probe.py), and the optimised graph kept more
+// memory than the same ops run eagerly (the CNN fixture's edge 2196 against
+// 2991), so a probe and a sweep run differently would disagree. The previous
+// setting is restored at the end.
+class TorchScriptOptimization {
+ public:
+  explicit TorchScriptOptimization(bool enabled);
+  ~TorchScriptOptimization();
+  TorchScriptOptimization(const TorchScriptOptimization&) = delete;
+  TorchScriptOptimization& operator=(const TorchScriptOptimization&) = delete;
+
+ private:
+  bool previous_;
+};
 
 }  // namespace batchtune

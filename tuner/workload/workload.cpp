@@ -310,6 +310,7 @@ std::vector<std::string> workload_to_args(const WorkloadSpec& s) {
   if (s.momentum) a.insert(a.end(), {"--momentum", num(*s.momentum)});
   if (s.weight_decay) a.insert(a.end(), {"--weight-decay", num(*s.weight_decay)});
   if (s.threads > 0) a.insert(a.end(), {"--threads", num(s.threads)});
+  if (s.jit_optimize) a.insert(a.end(), {"--jit-optimize", "on"});
   return a;
 }
 
@@ -428,7 +429,7 @@ Workload Workload::create(const WorkloadSpec& spec) {
   const OptimizerSettings optimizer =
       resolve_optimizer(spec.optimizer, spec.learning_rate, spec.momentum, spec.weight_decay);
   // Load the model file before the data: a bad model path should not wait for a dataset.
-  ModelFactory script = user_model ? torchscript_factory(spec.model) : ModelFactory{};
+  ModelFactory script = user_model ? torchscript_factory(spec.model, spec.jit_optimize) : ModelFactory{};
 
   Dataset data = load_data(spec, loss, user_model);
   if (spec.data == "npy" && data.task == TaskKind::regression && loss != LossKind::model) {

@@ -61,6 +61,9 @@ struct WorkloadSpec {
   std::string device = "auto";             // auto | cpu | cuda | cuda:N
   std::string precision = "fp32";          // fp32 | bf16 | fp16 (autocast)
   int threads = 0;                         // 0: LibTorch's default
+  // TorchScript models through torch.jit's graph optimisations (--jit-optimize
+  // on); off: op by op, as eager PyTorch (models.hpp, TorchScriptOptimization).
+  bool jit_optimize = false;
   std::uint64_t seed = 0;
   // Variable-size data: the probe's sample shape (empty: the data's largest
   // extent on each varying dim), and how the sweep forms batches: padded
