@@ -94,6 +94,10 @@ void to_json(nlohmann::json& j, const WholeRun& w) {
   for (const auto& [batch, seconds] : w.step_seconds) {
     steps.push_back({{"batch_size", batch}, {"step_s", json_util::number(seconds)}});
   }
+  nlohmann::json tails = nlohmann::json::array();
+  for (const auto& [batch, ratio] : w.heavy_step_tails) {
+    tails.push_back({{"batch_size", batch}, {"mean_over_median", json_util::number(ratio)}});
+  }
   j = nlohmann::json{{"run", w.run},
                      {"base_batch", w.base_batch},
                      {"base_learning_rate", w.base_learning_rate},
@@ -114,6 +118,7 @@ void to_json(nlohmann::json& j, const WholeRun& w) {
                      {"next_arm_size", w.next_arm_size},
                      {"tune_share_for_next_arm", w.tune_share_for_next_arm},
                      {"other_cpu_cores", w.other_cpu_cores},
+                     {"heavy_step_tails", tails},
                      {"target_loss", w.target_loss},
                      {"target_loss_error", w.target_loss_error},
                      {"target_source", w.target_source},
@@ -157,6 +162,12 @@ void from_json(const nlohmann::json& j, WholeRun& w) {
   j.at("tune_samples").get_to(w.tune_samples);
   w.tune_seconds = json_util::read_number(j.at("tune_seconds"));
   w.other_cpu_cores.reset();
+  w.heavy_step_tails.clear();
+  if (j.contains("heavy_step_tails")) {  // added within schema 2
+    for (const auto& t : j.at("heavy_step_tails")) {
+      w.heavy_step_tails.emplace_back(t.at("batch_size").get<std::int64_t>(), json_util::read_number(t.at("mean_over_median")));
+    }
+  }
   w.timing_samples = j.value("timing_samples", std::int64_t{0});  // added within schema 2
   w.tune_share.reset();
   w.next_arm_size.reset();

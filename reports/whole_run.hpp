@@ -249,6 +249,10 @@ struct WholeRun {
   // Other processes' CPU use while the tune ran, in cores (Linux /proc/stat
   // less this process's own); none where it could not be read.
   std::optional<double> other_cpu_cores;
+  // Sizes whose steps (the trunk's at the base batch, the arms' elsewhere;
+  // 5 or more) had a heavy tail: the mean step kHeavyTailRatio or more
+  // times the median (statistics.hpp), with that ratio.
+  std::vector<std::pair<std::int64_t, double>> heavy_step_tails;
 
   // The analysis (reports/run_analysis/).
   std::optional<double> target_loss;     // the run's final target

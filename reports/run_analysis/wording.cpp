@@ -185,6 +185,22 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
                                    std::to_string(*w.next_arm_size)
                              : std::string("no larger tune share runs a larger arm")));
   }
+  if (!w.heavy_step_tails.empty()) {
+    // The clock is the mean step: the stalls are in the predicted seconds,
+    // as a run under the same conditions would pay them.
+    std::string sizes;
+    double worst = 0;
+    for (const auto& [b, ratio] : w.heavy_step_tails) {
+      sizes += (sizes.empty() ? "" : ", ") + std::to_string(b);
+      worst = std::max(worst, ratio);
+    }
+    if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
+    r.confidence_notes.push_back("timing unreliable: the step times have a heavy tail at batch " + sizes +
+                                 " (the mean step up to " + fmt("%.1f", worst) +
+                                 "x the median: stalls); the predicted seconds include them, as a run under the "
+                                 "same conditions would pay them; a thread pool on every core stalls whenever "
+                                 "anything else runs: fewer --threads usually removes the tail");
+  }
   if (w.other_cpu_cores && *w.other_cpu_cores >= kLoadedMachineCores) {
     // The interleaved timing pass keeps the sizes' comparison fair under a
     // steady load; the seconds are still those of a busy machine.

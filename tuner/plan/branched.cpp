@@ -703,6 +703,17 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
   }
 
   for (const auto& [b, t] : table) w.step_seconds.emplace_back(b, t);
+  // Stalls the mean step (the clock) pays and a median would hide.
+  auto note_tail = [&](std::int64_t b, const std::vector<double>& times) {
+    const auto t = step_times_of(times);
+    if (t && t->steps >= 5 && t->median_s > 0 && t->mean_s >= kHeavyTailRatio * t->median_s) {
+      w.heavy_step_tails.emplace_back(b, t->mean_s / t->median_s);
+    }
+  };
+  note_tail(b0, trunk_step_times);
+  for (const auto& [b, times] : step_times) {
+    if (b != b0) note_tail(b, times);
+  }
   w.other_cpu_cores = other_cpu_cores(cpu_at_start, read_cpu_times(),
                                       std::chrono::duration<double>(clock_type::now() - started).count());
   for (auto& bp : w.branch_points) {

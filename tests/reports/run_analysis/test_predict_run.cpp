@@ -647,3 +647,24 @@ TEST_CASE("predict_run: another learning rate is recommended only where its arm 
     }));
   }
 }
+
+TEST_CASE("predict_run: a heavy step-time tail is named, lowers a high confidence, and survives the report's JSON",
+          "[predict_run]") {
+  auto [w, sizes] = tune_fixture("whole_run_steady.json");
+  analyse_whole_run(w, sizes);
+  const Recommendation clean = recommend_whole_run(w, 2048);
+  for (const auto& n : clean.confidence_notes) CHECK(n.find("heavy tail") == std::string::npos);
+
+  w.heavy_step_tails = {{64, 1.3}, {256, 2.5}};
+  const Recommendation r = recommend_whole_run(w, 2048);
+  const bool named = std::any_of(r.confidence_notes.begin(), r.confidence_notes.end(), [](const std::string& n) {
+    return n.find("timing unreliable: the step times have a heavy tail at batch 64, 256 (the mean step up to 2.5x") == 0;
+  });
+  CHECK(named);
+  CHECK(r.confidence != Confidence::high);
+
+  const WholeRun back = nlohmann::json(w).get<WholeRun>();
+  REQUIRE(back.heavy_step_tails.size() == 2);
+  CHECK(back.heavy_step_tails[1].first == 256);
+  CHECK(back.heavy_step_tails[1].second == Approx(2.5));
+}
