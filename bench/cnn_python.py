@@ -2,7 +2,8 @@
 """The Python half of bench/cnn_vs_python.sh: the same `cnn` (the PyTorch
 MNIST example without dropout), the same Fashion-MNIST standardisation, SGD
 with momentum, eager PyTorch, one thread count. Prints one JSON line per batch
-size: median step seconds (compute, after 2 warm-up steps) and samples/s.
+size: mean and median step seconds (compute, after 2 warm-up steps) and
+samples/s of the mean (batchtune's step clock).
 
 Usage: cnn_python.py THREADS STEPS BATCH [BATCH ...]
 """
@@ -71,7 +72,9 @@ def main():
             if step >= 2:
                 times.append(time.perf_counter() - t0)
         median = statistics.median(times)
-        print(json.dumps({"batch": batch, "median_step_seconds": median, "samples_per_s": batch / median}))
+        mean = statistics.fmean(times)
+        print(json.dumps({"batch": batch, "mean_step_seconds": mean, "median_step_seconds": median,
+                          "samples_per_s": batch / mean, "median_samples_per_s": batch / median}))
         sys.stdout.flush()
 
 
