@@ -156,6 +156,13 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
     if (r.whole_run) {
       cr.whole_run = true;
       cr.target_loss = r.whole_run->target_loss;
+      // Its predictions are made of the trunk's and the arms' step clock.
+      const TimingQuality timing = timing_quality(*r.whole_run, r.machine);
+      if (timing.unreliable() && cr.timing_unreliable.empty()) {
+        cr.timing_unreliable = short_description(timing);
+        c.warnings.push_back("[" + std::to_string(i + 1) + "] " + labels[i] + ": " + describe(timing) +
+                             " Its predicted run times are unreliable.");
+      }
     }
     c.reports.push_back(cr);
   }
@@ -216,6 +223,7 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
     for (std::size_t i = 0; i < reports.size(); ++i) {
       ComparedCell cell;
       cell.predicted_run_seconds = predicted_at(reports[i], batch);
+      if (cell.predicted_run_seconds) cell.timing_unreliable = !c.reports[i].timing_unreliable.empty();
       const BatchSummary* s = reports[i].sweep ? summary_at(*reports[i].sweep, batch) : nullptr;
       const ScanPoint* scan = scan_at(reports[i], batch);
       if (scan || (s && base_scan)) {
@@ -435,7 +443,8 @@ void render_comparison_text(std::ostream& out, const Comparison& c) {
       for (std::size_t i = 0; i < b.cells.size(); ++i) {
         const auto& x = b.cells[i];
         out << "  [" << i + 1 << "] "
-            << (x.predicted_run_seconds ? format_seconds(x.predicted_run_seconds) + " predicted"
+            << (x.predicted_run_seconds ? format_seconds(x.predicted_run_seconds) + " predicted" +
+                                              (x.timing_unreliable ? " (timing unreliable)" : "")
                                         : format_seconds(x.seconds_to_target) + " measured");
       }
       out << '\n';

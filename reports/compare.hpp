@@ -53,7 +53,8 @@ struct ComparedCell {
   std::optional<double> p_value;              // U test of the repetitions against the first report's
   bool unreliable = false;                    // tested on fewer than kReliableRepetitions on a side
   // This report's or the baseline's timing is unreliable (timing_quality.hpp):
-  // the verdict says how the two runs went, not which machine is faster.
+  // the verdict says how the two runs went, not which machine is faster. For
+  // a whole-run tune's predicted run time: that report's timing.
   bool timing_unreliable = false;
   CompareVerdict verdict = CompareVerdict::not_run;
   std::optional<double> seconds_to_target;    // mean interpolated crossing, when every seed reached the target

@@ -33,6 +33,17 @@ TimingQuality timing_quality(const SweepResult& sweep) {
   return q;
 }
 
+TimingQuality timing_quality(const WholeRun& run, const std::optional<MachineInfo>& machine) {
+  TimingQuality q;
+  for (const auto& [b, r] : run.heavy_step_tails) q.heavy_tails.push_back(HeavyTail{b, r});
+  q.other_cpu_cores = run.other_cpu_cores;
+  if (machine) {
+    q.threads = machine->torch_threads;
+    q.usable_cores = machine->usable_cores;
+  }
+  return q;
+}
+
 namespace {
 
 std::string tail_sizes(const TimingQuality& q) {
@@ -61,7 +72,7 @@ std::string describe(const TimingQuality& q) {
   if (q.loaded()) {
     seen += (seen.empty() ? "" : ", and ") + std::string("other processes used ") +
             format_number(*q.other_cpu_cores, "%.1f") + " of " +
-            (q.usable_cores > 0 ? std::to_string(q.usable_cores) : std::string("the")) + " cores while the arms ran";
+            (q.usable_cores > 0 ? std::to_string(q.usable_cores) : std::string("the")) + " cores while it ran";
   }
   std::string cause_fix;
   if (q.loaded()) {

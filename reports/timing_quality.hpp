@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "reports/machine_info.hpp"
 #include "reports/sweep_report.hpp"
+#include "reports/whole_run.hpp"
 
 namespace batchtune {
 
@@ -33,6 +35,10 @@ struct TimingQuality {
 };
 
 TimingQuality timing_quality(const SweepResult& sweep);
+// A whole-run tune's: its heavy step tails (the trunk's at the base batch,
+// the arms' elsewhere) and the load it saw; threads and cores from the
+// machine it ran on, where recorded.
+TimingQuality timing_quality(const WholeRun& run, const std::optional<MachineInfo>& machine);
 
 // One sentence for a person: what was seen, its likely cause and the fix;
 // empty when the timing is sound.

@@ -294,6 +294,38 @@ TEST_CASE("compare sets a whole-run report's predicted time beside another's mea
   render_comparison_text(text, c);
   CHECK_THAT(text.str(), Catch::Contains("whole run: predicted beside measured"));
   CHECK_THAT(text.str(), Catch::Contains("5.9 min predicted"));  // 356 s
+  CHECK(c.reports[0].timing_unreliable.empty());
+  CHECK_THAT(text.str(), !Catch::Contains("timing unreliable"));
+}
+
+TEST_CASE("compare says a whole-run tune's predicted times are unreliable when its steps stalled or the machine was busy",
+          "[reports][compare]") {
+  Report predicted = synthetic_report("tune.json", 1e-4, 4000, 1, 40);
+  WholeRun w;
+  w.target_loss = 0.4;
+  for (std::int64_t b : {64, 256}) {
+    RunPrediction p;
+    p.batch_size = b;
+    p.seconds = 100.0 + double(b);
+    w.predictions.push_back(p);
+  }
+  w.heavy_step_tails = {{256, 2.4}};
+  w.other_cpu_cores = 1.3;
+  predicted.whole_run = w;
+  const Report measured = synthetic_report("full.json", 1e-4, 4000, 2, 40);
+  const Comparison c = compare_reports({measured, predicted}, {});
+  CHECK(c.reports[0].timing_unreliable.empty());
+  CHECK_THAT(c.reports[1].timing_unreliable, Catch::Contains("heavy tail at 256") && Catch::Contains("loaded (1.3 cores busy)"));
+  bool warned = false;
+  for (const auto& line : c.warnings) warned = warned || line.find("Its predicted run times are unreliable") != std::string::npos;
+  CHECK(warned);
+  for (const auto& row : c.batches) {
+    if (row.cells[1].predicted_run_seconds) CHECK(row.cells[1].timing_unreliable);
+  }
+  std::ostringstream text;
+  render_comparison_text(text, c);
+  CHECK_THAT(text.str(), Catch::Contains("predicted (timing unreliable)"));
+  CHECK(comparison_to_json(c).at("reports")[1].at("timing_unreliable") == c.reports[1].timing_unreliable);
 }
 
 namespace {
