@@ -3,7 +3,7 @@
 // first report and a Mann-Whitney U test, so that a difference within noise
 // is marked as such (after google/benchmark's tools/compare.py). The test's
 // repetitions are block means of the per-step times (data + compute: the step
-// clock samples/s is made of; statistics.hpp, block_medians, says why blocks
+// clock samples/s is made of; statistics.hpp, block_means, says why blocks
 // and not the raw steps), and fewer than kReliableRepetitions of them are
 // warned about.
 // Torch-free.

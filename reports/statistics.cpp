@@ -126,10 +126,6 @@ std::vector<double> blocks_of(const std::vector<double>& steps_in_order, int ste
 }
 }  // namespace
 
-std::vector<double> block_medians(const std::vector<double>& steps_in_order, int steps_per_block) {
-  return blocks_of(steps_in_order, steps_per_block, [](std::vector<double> v) { return median_of(std::move(v)); });
-}
-
 std::vector<double> block_means(const std::vector<double>& steps_in_order, int steps_per_block) {
   return blocks_of(steps_in_order, steps_per_block, [](const std::vector<double>& v) { return mean_of(v); });
 }

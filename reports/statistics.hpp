@@ -66,16 +66,15 @@ std::optional<double> quantile_of(std::vector<double> values, double q);
 // Consecutive steps are correlated (a slow spell of the machine, the
 // allocator or a background job spans several steps), so treating every step
 // as an independent sample makes the U test far too sure of itself: 40 steps
-// are not 40 repetitions. Per-arm medians would be independent but leave one
+// are not 40 repetitions. Per-arm means would be independent but leave one
 // to three repetitions (the seeds), too few to test anything. The middle way
 // is the method of batch means from simulation output analysis: cut the
 // series into contiguous blocks long enough for the correlation to fade and
-// take each block's median (robust to a stray slow step). Blocks are
-// kStepsPerBlock steps (the remainder spread over them); an arm with fewer
-// steps gives one block, its median. Non-finite values are dropped.
+// take each block's mean (the step clock's own summary, below, so a stall
+// counts as the run pays it). Blocks are kStepsPerBlock steps (the remainder
+// spread over them); an arm with fewer steps gives one block, its mean.
+// Non-finite values are dropped.
 inline constexpr int kStepsPerBlock = 8;
-std::vector<double> block_medians(const std::vector<double>& steps_in_order, int steps_per_block = kStepsPerBlock);
-// The same blocks, each block's mean: repetitions of the step clock below.
 std::vector<double> block_means(const std::vector<double>& steps_in_order, int steps_per_block = kStepsPerBlock);
 
 // The step clock: the one step time every figure of a report is made of

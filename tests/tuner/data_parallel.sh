@@ -21,7 +21,9 @@
 #      of one sample: it is raised to one a rank;
 #  10. --throughput-only: global batches timed data-parallel, and `report
 #      --step-times` predicting a whole-run tune's run on the 2 ranks;
-#  11. SIGTERM to rank 0 between arms: both ranks stop, exit 7 each.
+#  11. SIGTERM to rank 0 between arms: both ranks stop, exit 7 each;
+#  12. a refusal one rank meets alone (its copy of the data): every rank
+#      exits with that rank's code and reason before training.
 # Usage: data_parallel.sh BATCHTUNE
 set -u
 bt=$1
@@ -336,6 +338,50 @@ for what in "--mlp-hidden 32|--mlp-hidden 64" "--seed 1|--seed 2" "--lr 0.01|--w
   [[ $c0 -eq 2 && $c1 -eq 2 && ! -e $dir/differ.json ]] &&
     grep -q -- "the ranks disagree on $name" "$dir/differ-0.err" && grep -q -- "the ranks disagree on $name" "$dir/differ-1.err"
   check "ranks given different $name: both exit 2 before any work, one line naming it" $?
+done
+
+# A refusal one rank meets alone: the options agree (--data-dir is the same
+# relative path) but each rank's copy of the data differs. Every rank stops
+# with that rank's reason and its exit code before training, not exit 10
+# after the timeout.
+mkdir -p "$dir/whole/fm" "$dir/small/fm" "$dir/none"
+ln -s /usr/share/datasets/fashion-mnist/* "$dir/whole/fm/"
+$py - "$dir/small/fm" <<'PY'
+import gzip, shutil, struct, sys
+src, dst = "/usr/share/datasets/fashion-mnist", sys.argv[1]
+for name, magic, rows in (("train-images-idx3-ubyte", 2051, 100), ("train-labels-idx1-ubyte", 2049, 100)):
+    with gzip.open(f"{src}/{name}.gz") as f:
+        head = f.read(16 if magic == 2051 else 8)
+        item = 784 if magic == 2051 else 1
+        body = f.read(rows * item)
+    head = head[:4] + struct.pack(">I", rows) + head[8:]
+    with gzip.open(f"{dst}/{name}.gz", "wb") as g:
+        g.write(head + body)
+for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+    shutil.copy(f"{src}/{name}", dst)
+PY
+alone=(sweep --model mlp --data fashion-mnist --data-dir fm --eval-samples 256 --noise-repeats 0 --threads 1
+       --memory-limit 64MiB --batch-sizes 128 --budget samples=256 --dist-timeout 20)
+for case in "small|2|larger than the training set" "none|3|fm"; do
+  IFS='|' read -r other want words <<<"$case"
+  for try in 1 2 3; do
+    port=$(free_port)
+    (cd "$dir/whole" && RANK=0 WORLD_SIZE=2 LOCAL_RANK=0 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+      exec "$bt" "${alone[@]}" -o "$dir/alone.json" >/dev/null 2>"$dir/alone-0.err") &
+    p0=$!
+    (cd "$dir/$other" && RANK=1 WORLD_SIZE=2 LOCAL_RANK=1 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+      exec "$bt" "${alone[@]}" -o "$dir/alone.json" >/dev/null 2>"$dir/alone-1.err") &
+    p1=$!
+    wait $p0
+    c0=$?
+    wait $p1
+    c1=$?
+    grep -qiE "address already in use|MASTER_PORT [0-9]+ is in use" "$dir"/alone-*.err || break
+  done
+  echo "  rank 1 with data '$other': exits $c0 and $c1: $(grep -h "error" "$dir/alone-0.err")"
+  [[ $c0 -eq $want && $c1 -eq $want && ! -e $dir/alone.json ]] &&
+    grep -q "error: rank 1: .*$words" "$dir/alone-0.err" && grep -q -- "$words" "$dir/alone-1.err"
+  check "a refusal on rank 1 alone (its data: $other): both ranks exit $want with its reason, before training" $?
 done
 
 # A MASTER_PORT held by a program that accepts and never answers: the rank

@@ -134,6 +134,10 @@ check "--probe-shape with the wrong channel count: exit 2, one line blaming --pr
 one_line "a probe shape below the data's largest" 2 small "${common[@]}" --data-file "$dir/img.npz" --probe-shape 1x32x32 &&
   grep -q -- "below the 64 the largest input" "$dir/small.err"
 check "--probe-shape smaller than the data's largest input: exit 2, one line" $?
+one_line "a probe shape larger than data of one shape" 2 fixedshape "${common[@]}" --data-file "$dir/img_fixed.npz" \
+  --probe-shape 1x96x96 && grep -q -- "--probe-shape 1x96x96: dim 2 is 96" "$dir/fixedshape.err" &&
+  grep -q -- "leave --probe-shape out" "$dir/fixedshape.err"
+check "--probe-shape larger on a dim that does not vary between samples: exit 2, one line naming the dim" $?
 one_line "bucketing without sizes" 2 fixed "${common[@]}" --data-file "$dir/img_fixed.npz" --batching bucketed &&
   grep -q -- "--batching bucketed" "$dir/fixed.err"
 check "--batching bucketed on data of one shape: exit 2, one line" $?

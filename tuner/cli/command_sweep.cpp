@@ -324,7 +324,13 @@ void run_sweep_command(const SweepOptions& o, Io io) {
   if (launch && (spec.device == "cuda" || (spec.device == "auto" && torch::cuda::is_available()))) {
     spec.device = "cuda:" + std::to_string(launch->local_rank);  // one GPU a rank, as torchrun expects
   }
-  const Workload workload = Workload::create(spec);
+  // A rank that cannot make the workload (its device, its copy of the data)
+  // stops every rank with its reason.
+  std::optional<Workload> made;
+  const auto make = [&] { made.emplace(Workload::create(spec)); };
+  if (dp) dp->all_or_none(make);
+  else make();
+  const Workload& workload = *made;
 
   TuneHooks hooks;
   hooks.data_parallel = dp.get();

@@ -82,7 +82,8 @@ void add_workload_options(CLI::App& app, WorkloadArgs& a) {
   app.add_option("--probe-shape", a.probe_shape,
                  "The memory probe's input shape, one sample without the batch dimension, e.g. 3x640x640: the "
                  "largest your run will see (default: the data's largest extent on every dim that varies, from an "
-                 ".npz's lengths or sizes; samples are cut or zero-padded to it)")
+                 ".npz's lengths or sizes; samples are cut or zero-padded to it). Dims that do not vary between "
+                 "samples must match the data's")
       ->group(group);
   app.add_option("--batching", s.batching,
                  "Variable-size data (an .npz with lengths or sizes): padded (random batches, each padded to its own "

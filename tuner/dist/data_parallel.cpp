@@ -11,6 +11,7 @@
 #include <future>
 #include <thread>
 #include <cstring>
+#include <exception>
 #include <type_traits>
 #include <utility>
 
@@ -312,6 +313,31 @@ void DataParallel::barrier() {}
 
 #endif
 
+void DataParallel::all_or_none(const std::function<void()>& step) {
+  std::exception_ptr own;
+  std::string mine;  // "CODE MESSAGE", empty when the step went through
+  try {
+    step();
+  } catch (const Error& e) {
+    own = std::current_exception();
+    mine = std::to_string(static_cast<int>(e.code())) + " " + e.what();
+  } catch (const std::exception& e) {
+    own = std::current_exception();
+    mine = std::to_string(static_cast<int>(ExitCode::runtime_failure)) + " " + e.what();
+  }
+  if (mine.size() > 255) mine = mine.substr(0, 251) + "...";
+  const std::vector<std::string> outcomes = allgather_text(mine);
+  if (own) std::rethrow_exception(own);
+  for (std::size_t r = 0; r < outcomes.size(); ++r) {
+    const std::string& o = outcomes[r];
+    if (o.empty()) continue;
+    const std::size_t space = o.find(' ');
+    const int code = std::atoi(o.substr(0, space).c_str());
+    throw Error(code > 0 ? static_cast<ExitCode>(code) : ExitCode::runtime_failure,
+                "rank " + std::to_string(r) + ": " + (space == std::string::npos ? o : o.substr(space + 1)) +
+                    " (every rank stopped before training)");
+  }
+}
 
 std::pair<std::int64_t, std::int64_t> rank_rows(std::int64_t global, int rank, int world) {
   const std::int64_t base = global / world, extra = global % world;

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +79,12 @@ class DataParallel {
   // Rank 0's values to every rank (the others' `values` are replaced).
   void broadcast(std::vector<std::int64_t>& values);
   void barrier();
+  // Runs `step` on every rank and shares how it ended: where it threw on
+  // some rank (a refusal that rank meets alone: its device, its memory, its
+  // files), every rank throws, with that rank's exit code and its message
+  // after "rank R: ", rather than leave the others waiting for it until
+  // --dist-timeout. The rank that failed throws its own error.
+  void all_or_none(const std::function<void()>& step);
   // The gradient buckets for these parameters: kept (with their hooks)
   // while the model is the same, made anew for another.
   GradientBuckets& buckets_for(const std::vector<torch::Tensor>& params);

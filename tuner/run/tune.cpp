@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <ostream>
 
@@ -62,7 +63,9 @@ class Tuner {
   }
 
   TuneOutcome run() {
-    settle_settings();
+    // Under a launch a refusal one rank meets alone (its copy of the data,
+    // its device's memory) stops every rank with it, not after a timeout.
+    on_every_rank([&] { settle_settings(); });
     if (dp()) describe_ranks();
     checkpoint(nullptr, incomplete_sweep("interrupted before the probe"), "the set-up");
     if (!measure_memory()) return finish();
@@ -71,7 +74,7 @@ class Tuner {
       result_.phase_seconds.total = seconds_since(started_);
       return finish();
     }
-    plan_sizes();
+    on_every_rank([&] { plan_sizes(); });
     if (plan_.whole_run) {
       run_whole();
       result_.phase_seconds.total = seconds_since(started_);
@@ -90,6 +93,10 @@ class Tuner {
 
  private:
   bool stopped() const { return hooks_.stop->load(); }
+  void on_every_rank(const std::function<void()>& step) {
+    if (dp()) dp()->all_or_none(step);
+    else step();
+  }
   dist::DataParallel* dp() const { return hooks_.data_parallel; }
 
   // What a data-parallel sweep does not do (yet), refused before any work,
@@ -334,7 +341,7 @@ class Tuner {
       checkpoint(&p, incomplete_sweep("interrupted during the probe"), "the probe");
     };
     try {
-      outcome_.probe = run_probe(workload_, plan_.probe, *hooks_.progress);
+      on_every_rank([&] { outcome_.probe = run_probe(workload_, plan_.probe, *hooks_.progress); });
     } catch (const ProbeInterrupted& e) {
       result_.phase_seconds.probe = seconds_since(probe_start);
       stop_before_arms(e.partial, "the probe");

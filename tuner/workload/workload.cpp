@@ -461,11 +461,12 @@ Workload Workload::create(const WorkloadSpec& spec) {
                      "): name every dim, such as " + shape_to_string(data.sample_shape));
   }
   if (!spec.probe_shape.empty()) {
-    // The probe is the worst case: each dim at least the data's largest,
-    // and the first dim of a multi-dim input (images' channels), where it
-    // does not vary across samples, exactly the data's; otherwise the
-    // model's error (or a probe that verified less memory than training
-    // needs) would be what the user sees.
+    // The probe is the worst case: each dim that varies across samples at
+    // least the data's largest, and every dim that does not (images'
+    // channels, a sequence's features, a fixed image size) exactly the
+    // data's; otherwise the model's error (or a probe that verified less
+    // memory than training needs, or more than it ever will) would be what
+    // the user sees.
     std::vector<std::int64_t> largest = data.sample_shape;
     std::vector<bool> varies(largest.size(), false);
     for (std::size_t k = 0; k < data.train.varying_axes.size() && k < data.max_extent.size(); ++k) {
@@ -477,12 +478,19 @@ Workload Workload::create(const WorkloadSpec& spec) {
     }
     for (std::size_t d = 0; d < largest.size(); ++d) {
       const std::int64_t named = spec.probe_shape[d];
-      const bool fixed_dim = !varies[d] && largest.size() >= 2 && d == 0;
-      if (fixed_dim && named != largest[d]) {
-        throw UsageError("--probe-shape " + shape_to_string(spec.probe_shape) + ": dim 1 is " + std::to_string(named) +
-                         ", but every input of --data " + spec.data + " has " + std::to_string(largest[d]) +
-                         " there (its inputs are " + shape_to_string(data.sample_shape) + "); name " +
-                         shape_to_string(largest) + " or a larger size on the dims after it");
+      if (!varies[d] && named != largest[d]) {
+        std::string varying;
+        for (std::size_t k = 0; k < varies.size(); ++k) {
+          if (varies[k]) varying += (varying.empty() ? "" : ", ") + std::to_string(k + 1);
+        }
+        throw UsageError("--probe-shape " + shape_to_string(spec.probe_shape) + ": dim " + std::to_string(d + 1) +
+                         " is " + std::to_string(named) + ", but every input of --data " + spec.data + " has " +
+                         std::to_string(largest[d]) + " there (its inputs are " + shape_to_string(data.sample_shape) +
+                         "); " +
+                         (varying.empty()
+                              ? "its inputs all have one shape, which the probe already trains at: leave --probe-shape out"
+                              : "name " + shape_to_string(largest) + ", larger only on the dims that vary between "
+                                "samples (" + varying + ")"));
       }
       if (named < largest[d]) {
         throw UsageError("--probe-shape " + shape_to_string(spec.probe_shape) + ": dim " + std::to_string(d + 1) +
