@@ -36,8 +36,9 @@ void render_machine_text(std::ostream& out, const MachineInfo& m) {
   row("cgroup memory limit",
       m.cgroup_memory_limit_bytes ? format_bytes(*m.cgroup_memory_limit_bytes) : "none");
   row("libtorch", m.libtorch_version);
-  row("cuda", std::string(m.cuda_built ? "built in" : "not built in") + ", " +
-                  (m.cuda_available ? "available" : "not available"));
+  row("cuda", !m.cuda_built      ? std::string("not built in (a CPU LibTorch)")
+              : m.cuda_available ? "built in, " + std::to_string(m.gpus.size()) + " device(s) visible"
+                                 : std::string("built in, no device visible (no GPU, or no driver)"));
   for (const auto& g : m.gpus) {
     row(("gpu " + std::to_string(g.index)).c_str(),
         g.name + ", " + format_bytes(g.total_memory_bytes) + ", compute capability " +

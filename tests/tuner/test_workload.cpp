@@ -201,12 +201,39 @@ TEST_CASE("bad workload input: one line, the documented exit code", "[tuner][wor
     CHECK(r.out.empty());
   }
 
-  SECTION("--device cuda without CUDA is a device error") {
-    if (torch::cuda::is_available()) return;
-    const Run r = cli({"train", "--steps", "1", "--device", "cuda"});
+}
+
+// In a CPU build and in a CUDA build on a machine without a GPU alike: one
+// line, exit 4, the fix named; `info` says which of the two it is.
+TEST_CASE("without a CUDA device, --device cuda gets one line and exit 4, and info says why", "[tuner][cuda]") {
+  if (torch::cuda::is_available()) BATCHTUNE_SKIP("a CUDA device is visible: this checks the machine without one");
+  for (const std::string device : {"cuda", "cuda:1", "auto"}) {
+    const Run r = cli({"train", "--steps", "1", "--device", device});
+    INFO(device << ": " << r.err);
+    if (device == "auto") {
+      CHECK(r.code == 0);  // auto falls back to the CPU
+      continue;
+    }
     CHECK(r.code == to_int(ExitCode::device_unavailable));
-    CHECK(r.err.find("--device cuda") != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.err.find("--device " + device) != std::string::npos);
+    CHECK(r.err.find("use --device cpu") != std::string::npos);
+#if defined(BATCHTUNE_WITH_CUDA)
+    CHECK(r.err.find("no CUDA device answers on this machine") != std::string::npos);
+#else
+    CHECK(r.err.find("built against a LibTorch without CUDA") != std::string::npos);
+#endif
   }
+  const Run info = cli({"info"});
+  REQUIRE(info.code == 0);
+#if defined(BATCHTUNE_WITH_CUDA)
+  CHECK(info.out.find("built in, no device visible") != std::string::npos);
+#else
+  CHECK(info.out.find("not built in") != std::string::npos);
+#endif
+  const Run probe = cli({"probe", "--device", "cuda", "--model", "mlp", "--data", "synthetic"});
+  CHECK(probe.code == to_int(ExitCode::device_unavailable));
+  CHECK(std::count(probe.err.begin(), probe.err.end(), '\n') == 1);
 }
 
 TEST_CASE("TorchScript models run op by op unless --jit-optimize on, and train the same either way",
