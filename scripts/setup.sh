@@ -25,6 +25,7 @@ if [[ $cuda -eq 1 ]]; then
   torch_packages=(
     libtorch-cuda-dev  # LibTorch 2.6 with CUDA and NCCL (contrib)
     nvidia-cuda-dev    # cuda_runtime_api.h, which LibTorch's CUDA headers include (non-free)
+    nvidia-cuda-toolkit  # nvcc: Torch's CMake config enables the CUDA language (non-free)
     libnccl-dev        # nccl.h: ProcessGroupNCCL (non-free)
     libgloo-cuda-dev   # c10d's Gloo headers, the CUDA build's
     python3-torch-cuda # the Python side, the same LibTorch

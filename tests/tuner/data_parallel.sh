@@ -23,7 +23,8 @@
 #      --step-times` predicting a whole-run tune's run on the 2 ranks;
 #  11. SIGTERM to rank 0 between arms: both ranks stop, exit 7 each;
 #  12. a refusal one rank meets alone (its copy of the data): every rank
-#      exits with that rank's code and reason before training.
+#      exits with that rank's code and reason before training;
+#  13. --dist-backend nccl on CPUs: exit 4, one line, on every rank.
 # Usage: data_parallel.sh BATCHTUNE
 set -u
 bt=$1
@@ -383,6 +384,18 @@ for case in "small|2|larger than the training set" "none|3|fm"; do
     grep -q "error: rank 1: .*$words" "$dir/alone-0.err" && grep -q -- "$words" "$dir/alone-1.err"
   check "a refusal on rank 1 alone (its data: $other): both ranks exit $want with its reason, before training" $?
 done
+
+# NCCL asked for where the ranks train on CPUs: every rank one line, exit 4,
+# before it meets the others (no port needed).
+for r in 0 1; do
+  RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$(free_port) \
+    timeout 60 "$bt" "${plain[@]}" --device cpu --dist-backend nccl -o "$dir/nccl.json" >/dev/null 2>"$dir/nccl-$r.err"
+  echo "$?" >"$dir/nccl-$r.code"
+done
+echo "  --dist-backend nccl on CPUs: exits $(cat "$dir/nccl-0.code") and $(cat "$dir/nccl-1.code"): $(cat "$dir/nccl-0.err")"
+[[ $(cat "$dir/nccl-0.code") -eq 4 && $(cat "$dir/nccl-1.code") -eq 4 && $(wc -l <"$dir/nccl-0.err") -eq 1 &&
+   ! -e $dir/nccl.json ]] && grep -q -- "--dist-backend nccl" "$dir/nccl-0.err"
+check "--dist-backend nccl where the ranks train on CPUs: one line and exit 4 on every rank" $?
 
 # A MASTER_PORT held by a program that accepts and never answers: the rank
 # gives up within twice --dist-timeout, exit 10, one line naming the port.

@@ -97,3 +97,27 @@ TEST_CASE("each rank's rows of a global batch cover it once", "[tuner][dist]") {
     }
   }
 }
+
+TEST_CASE("the collectives' backend: NCCL between GPUs where built, Gloo on CPUs, NCCL on CPUs refused",
+          "[tuner][dist]") {
+  using dist::Backend;
+  using dist::choose_backend;
+  CHECK(choose_backend("auto", false, false) == Backend::gloo);
+  CHECK(choose_backend("auto", false, true) == Backend::gloo);
+  CHECK(choose_backend("auto", true, false) == Backend::gloo);  // a CUDA build without nccl.h
+  CHECK(choose_backend("auto", true, true) == Backend::nccl);
+  CHECK(choose_backend("gloo", true, true) == Backend::gloo);
+  CHECK(choose_backend("nccl", true, true) == Backend::nccl);
+  for (const bool built : {false, true}) {
+    try {
+      choose_backend("nccl", false, built);
+      FAIL("NCCL on CPUs was accepted");
+    } catch (const DeviceError& e) {
+      const std::string m = e.what();
+      CHECK(m.find("--dist-backend nccl") != std::string::npos);
+      CHECK(m.find(built ? "train on the CPU" : "built without NCCL") != std::string::npos);
+      CHECK(m.find('\n') == std::string::npos);
+    }
+  }
+  CHECK_THROWS_AS(choose_backend("mpi", false, false), UsageError);
+}

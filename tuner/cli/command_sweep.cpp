@@ -66,6 +66,7 @@ struct SweepOptions {
   std::string shard;
   std::string max_val_loss_excess;
   double dist_timeout_s = 60;
+  std::string dist_backend = "auto";
   std::string output = "batchtune-report.json";
   RenderTargets renderings;
   // Options given on the command line (CLI11's count), for the ones whose
@@ -260,7 +261,8 @@ std::vector<std::pair<std::string, std::string>> agreement_fields(const SweepOpt
                                {"--multiple-of", std::to_string(o.probe.multiple_of)},
                                {"--throughput-only", o.throughput_only ? "on" : "off"},
                                {"--force", o.force ? "on" : "off"},
-                               {"--shard", o.shard}});
+                               {"--shard", o.shard},
+                               {"--dist-backend", o.dist_backend}});
   return fields;
 }
 
@@ -314,15 +316,20 @@ void run_sweep_command(const SweepOptions& o, Io io) {
                   model_and_data_inputs(o.workload));
   }
   std::unique_ptr<dist::DataParallel> dp;
-  if (launch) {
-    io.err << "sweep: rank " << launch->rank << " of " << launch->world_size << " (" << launch->launcher
-           << "), meeting the others at " << launch->master_addr << ':' << launch->master_port << '\n';
-    dp = dist::DataParallel::connect(*launch, std::chrono::milliseconds(static_cast<long long>(o.dist_timeout_s * 1000)));
-    require_ranks_agree(o, *dp);
-  }
   WorkloadSpec spec = o.workload.to_spec();
   if (launch && (spec.device == "cuda" || (spec.device == "auto" && torch::cuda::is_available()))) {
     spec.device = "cuda:" + std::to_string(launch->local_rank);  // one GPU a rank, as torchrun expects
+  }
+  if (launch) {
+    const bool on_cuda = spec.device.rfind("cuda", 0) == 0;
+    const dist::Backend backend = dist::choose_backend(o.dist_backend, on_cuda && torch::cuda::is_available(),
+                                                       dist::nccl_available());
+    io.err << "sweep: rank " << launch->rank << " of " << launch->world_size << " (" << launch->launcher
+           << ", " << dist::to_string(backend) << "), meeting the others at " << launch->master_addr << ':'
+           << launch->master_port << '\n';
+    dp = dist::DataParallel::connect(*launch, std::chrono::milliseconds(static_cast<long long>(o.dist_timeout_s * 1000)),
+                                     backend, on_cuda ? torch::Device(spec.device) : torch::Device(torch::kCPU));
+    require_ranks_agree(o, *dp);
   }
   // A rank that cannot make the workload (its device, its copy of the data)
   // stops every rank with its reason.
@@ -481,6 +488,10 @@ void setup_sweep(CLI::App& app, Io io) {
                   "collective to finish; a rank that dies or stops answering ends the sweep on every rank within it "
                   "(exit 10, rank 0's report marked incomplete)")
       ->capture_default_str()->check(CLI::Range(1.0, 86400.0))->group(group);
+  sub->add_option("--dist-backend", o->dist_backend,
+                  "Data-parallel launches: the collectives' backend. auto: NCCL between CUDA devices where this "
+                  "build has it, Gloo on CPUs; gloo; nccl (refused on CPUs, exit 4)")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "gloo", "nccl"}))->group(group);
   sub->add_flag("--force", o->force, "Run listed sizes above the probe's safe maximum (and skip the probe for a list)")
       ->group(group);
   sub->add_option("-o,--output", o->output, "The report (JSON), written atomically")

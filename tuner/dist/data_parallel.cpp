@@ -24,6 +24,13 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
+#if BATCHTUNE_WITH_NCCL
+// ProcessGroupNCCL.hpp is empty unless USE_C10D_NCCL is defined (CMake sets
+// it with BATCHTUNE_WITH_NCCL: a CUDA LibTorch and nccl.h).
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 namespace batchtune::dist {
 namespace {
@@ -42,6 +49,31 @@ std::string first_line(const std::string& m) { return m.substr(0, m.find('\n'));
 
 bool left_threads_behind() { return g_left_behind.load(); }
 
+bool nccl_available() {
+#if BATCHTUNE_WITH_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::string to_string(Backend b) { return b == Backend::nccl ? "nccl" : "gloo"; }
+
+Backend choose_backend(const std::string& request, bool cuda_devices, bool nccl_built) {
+  if (request == "gloo") return Backend::gloo;
+  if (request == "auto") return cuda_devices && nccl_built ? Backend::nccl : Backend::gloo;
+  if (request != "nccl") throw UsageError("--dist-backend " + request + ": choose auto, gloo or nccl");
+  if (!nccl_built) {
+    throw DeviceError("--dist-backend nccl: this batchtune was built without NCCL (a CPU LibTorch, or no nccl.h: "
+                      "Debian's libnccl-dev with libtorch-cuda-dev); use --dist-backend gloo");
+  }
+  if (!cuda_devices) {
+    throw DeviceError("--dist-backend nccl: NCCL joins GPUs and these ranks train on the CPU (no CUDA device, or "
+                      "--device cpu); leave --dist-backend at auto (Gloo on CPUs) or run on CUDA devices");
+  }
+  return Backend::nccl;
+}
+
 #if BATCHTUNE_WITH_GLOO
 
 // The one place LibTorch versions differ here. 1.13: ProcessGroupGloo is a
@@ -55,6 +87,9 @@ bool left_threads_behind() { return g_left_behind.load(); }
 struct DataParallel::Group {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+#if BATCHTUNE_WITH_NCCL
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;  // the model's tensors, with Backend::nccl
+#endif
   std::vector<c10::intrusive_ptr<c10d::Work>> pending;  // start_allreduce's, until wait_allreduces
 };
 
@@ -90,7 +125,22 @@ std::string not_all_arrived(const LaunchInfo& launch, const std::string& where, 
 }
 }  // namespace
 
-std::unique_ptr<DataParallel> DataParallel::connect(const LaunchInfo& launch, std::chrono::milliseconds timeout) {
+namespace {
+// `op` on the group that carries `t`: NCCL for a CUDA tensor where the
+// launch has it, Gloo otherwise. Both groups' collectives return a Work.
+template <class GroupT, class Op>
+auto on_backend(GroupT& group, const torch::Tensor& t, Op&& op) {
+#if BATCHTUNE_WITH_NCCL
+  if (group.nccl && t.is_cuda()) return op(*group.nccl);
+#else
+  (void)t;
+#endif
+  return op(*group.gloo);
+}
+}  // namespace
+
+std::unique_ptr<DataParallel> DataParallel::connect(const LaunchInfo& launch, std::chrono::milliseconds timeout,
+                                                    Backend backend, [[maybe_unused]] torch::Device device) {
   auto group = std::make_unique<Group>();
   const std::string where = launch.master_addr + ":" + std::to_string(launch.master_port);
   try {
@@ -165,7 +215,26 @@ std::unique_ptr<DataParallel> DataParallel::connect(const LaunchInfo& launch, st
   } catch (const std::exception& e) {
     throw PeerFailure(not_all_arrived(launch, where, timeout, e));
   }
-  return std::unique_ptr<DataParallel>(new DataParallel(launch, timeout, std::move(group)));
+  if (backend == Backend::nccl) {
+#if BATCHTUNE_WITH_NCCL
+    // The communicator is made on the first collective, on the current
+    // device: this rank's GPU. Its keys go under their own prefix in the
+    // store Gloo shares.
+    try {
+      c10::cuda::set_device(device.has_index() ? device.index() : static_cast<c10::DeviceIndex>(launch.local_rank));
+      auto options = c10d::ProcessGroupNCCL::Options::create();
+      options->timeout = timeout;
+      group->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+          c10::make_intrusive<c10d::PrefixStore>("nccl/", group->store), launch.rank, launch.world_size, options);
+    } catch (const std::exception& e) {
+      throw PeerFailure("rank " + std::to_string(launch.rank) + ": could not make the NCCL group on " +
+                        device.str() + " (" + first_line(e.what()) + "); --dist-backend gloo runs without it");
+    }
+#else
+    throw DeviceError("--dist-backend nccl: this batchtune was built without NCCL; use --dist-backend gloo");
+#endif
+  }
+  return std::unique_ptr<DataParallel>(new DataParallel(launch, timeout, std::move(group), backend));
 }
 
 void DataParallel::broadcast_model(Model& model) {
@@ -177,7 +246,7 @@ void DataParallel::broadcast_model(Model& model) {
     try {
       c10d::BroadcastOptions o;
       o.rootRank = 0;
-      group_->gloo->broadcast(one, o)->wait();
+      on_backend(*group_, one.front(), [&](auto& g) { return g.broadcast(one, o); })->wait();
     } catch (const std::exception& e) {
       peer_failed("broadcasting the initial weights", e, *this);
     }
@@ -190,7 +259,7 @@ void DataParallel::allreduce_sum(std::vector<torch::Tensor>& tensors) {
     std::vector<c10::intrusive_ptr<c10d::Work>> works;
     for (auto& t : tensors) {
       std::vector<torch::Tensor> one{t};
-      works.push_back(group_->gloo->allreduce(one));
+      works.push_back(on_backend(*group_, t, [&](auto& g) { return g.allreduce(one); }));
     }
     for (auto& w : works) w->wait();
   } catch (const std::exception& e) {
@@ -201,7 +270,7 @@ void DataParallel::allreduce_sum(std::vector<torch::Tensor>& tensors) {
 void DataParallel::start_allreduce(torch::Tensor tensor) {
   try {
     std::vector<torch::Tensor> one{std::move(tensor)};
-    group_->pending.push_back(group_->gloo->allreduce(one));
+    group_->pending.push_back(on_backend(*group_, one.front(), [&](auto& g) { return g.allreduce(one); }));
   } catch (const std::exception& e) {
     group_->pending.clear();
     peer_failed("summing gradients", e, *this);
@@ -296,7 +365,8 @@ struct DataParallel::Group {};
 
 bool gloo_available() { return false; }
 
-std::unique_ptr<DataParallel> DataParallel::connect(const LaunchInfo& launch, std::chrono::milliseconds) {
+std::unique_ptr<DataParallel> DataParallel::connect(const LaunchInfo& launch, std::chrono::milliseconds, Backend,
+                                                    torch::Device) {
   throw DeviceError("a data-parallel launch (" + launch.launcher + ", WORLD_SIZE " +
                     std::to_string(launch.world_size) + ") needs c10d's Gloo backend, and this batchtune was built "
                     "without its headers (Debian: apt install libgloo-dev, then rebuild); run one process instead");
@@ -483,8 +553,9 @@ class GradientBuckets {
   std::vector<c10::weak_intrusive_ptr<c10::TensorImpl>> ids_;  // the parameters served, without keeping them
 };
 
-DataParallel::DataParallel(LaunchInfo launch, std::chrono::milliseconds timeout, std::unique_ptr<Group> group)
-    : launch_(std::move(launch)), timeout_(timeout), group_(std::move(group)) {}
+DataParallel::DataParallel(LaunchInfo launch, std::chrono::milliseconds timeout, std::unique_ptr<Group> group,
+                           Backend backend)
+    : launch_(std::move(launch)), backend_(backend), timeout_(timeout), group_(std::move(group)) {}
 
 DataParallel::~DataParallel() = default;
 

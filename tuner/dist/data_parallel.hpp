@@ -37,6 +37,17 @@ struct PeerFailure : Error {
 
 // Whether this build has c10d's Gloo backend (its headers were found).
 bool gloo_available();
+// Whether it has c10d's NCCL backend (a CUDA LibTorch with nccl.h).
+bool nccl_available();
+
+// The collective backend of a launch: Gloo on CPUs, NCCL between GPUs.
+enum class Backend { gloo, nccl };
+// `--dist-backend` (auto, gloo or nccl) for ranks that train on CUDA devices
+// or on CPUs: auto is NCCL on CUDA devices where this build has it, Gloo
+// otherwise. NCCL asked for on CPUs, or in a build without it, is one
+// DeviceError (exit 4) naming the fix.
+Backend choose_backend(const std::string& request, bool cuda_devices, bool nccl_built);
+std::string to_string(Backend b);
 
 class GradientBuckets;
 
@@ -49,8 +60,12 @@ class DataParallel {
  public:
   // Meets the other ranks (rank 0 hosts the store) within `timeout`.
   // Throws PeerFailure naming who was waited for, DeviceError when this
-  // build has no Gloo.
-  static std::unique_ptr<DataParallel> connect(const LaunchInfo& launch, std::chrono::milliseconds timeout);
+  // build has no Gloo. Gloo always carries the small exchanges (options,
+  // probes, stop flags: CPU tensors); with Backend::nccl the model's
+  // tensors (weights, gradients) go over NCCL on `device`, the rank's GPU.
+  static std::unique_ptr<DataParallel> connect(const LaunchInfo& launch, std::chrono::milliseconds timeout,
+                                               Backend backend = Backend::gloo,
+                                               torch::Device device = torch::kCPU);
   ~DataParallel();
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;
@@ -58,7 +73,7 @@ class DataParallel {
   int rank() const { return launch_.rank; }
   int world_size() const { return launch_.world_size; }
   const LaunchInfo& launch() const { return launch_; }
-  std::string backend() const { return "gloo"; }
+  std::string backend() const { return to_string(backend_); }
   std::chrono::milliseconds timeout() const { return timeout_; }
 
   // Rank 0's parameters and buffers to every rank.
@@ -91,8 +106,9 @@ class DataParallel {
 
  private:
   struct Group;
-  DataParallel(LaunchInfo launch, std::chrono::milliseconds timeout, std::unique_ptr<Group> group);
+  DataParallel(LaunchInfo launch, std::chrono::milliseconds timeout, std::unique_ptr<Group> group, Backend backend);
   LaunchInfo launch_;
+  Backend backend_ = Backend::gloo;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<Group> group_;
   std::unique_ptr<GradientBuckets> buckets_;
