@@ -121,3 +121,18 @@ TEST_CASE("the collectives' backend: NCCL between GPUs where built, Gloo on CPUs
   }
   CHECK_THROWS_AS(choose_backend("mpi", false, false), UsageError);
 }
+
+TEST_CASE("a world of one is a plain run unless a backend is named", "[tuner][dist]") {
+  const std::map<std::string, std::string> one{
+      {"RANK", "0"}, {"WORLD_SIZE", "1"}, {"LOCAL_RANK", "0"}, {"LOCAL_WORLD_SIZE", "1"},
+      {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29500"}};
+  auto env = [&](const char* name) -> const char* {
+    const auto it = one.find(name);
+    return it == one.end() ? nullptr : it->second.c_str();
+  };
+  CHECK_FALSE(dist::launch_from_environment(env));
+  const auto l = dist::launch_from_environment(env, /*world_of_one=*/true);
+  REQUIRE(l);
+  CHECK(l->world_size == 1);
+  CHECK(l->master_port == 29500);
+}

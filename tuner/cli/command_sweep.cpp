@@ -306,7 +306,8 @@ void write_final(const std::string& path, const std::string& text) {
 
 void run_sweep_command(const SweepOptions& o, Io io) {
   // A torchrun or srun launch: every rank runs this command; rank 0 writes.
-  const std::optional<dist::LaunchInfo> launch = dist::launch_from_environment();
+  // A world of one is a plain run, unless a backend is named (to try it on one device).
+  const std::optional<dist::LaunchInfo> launch = dist::launch_from_environment(o.dist_backend != "auto");
   const bool writer = !launch || launch->rank == 0;
   // Every output is checked before any work: nothing measured is lost to a
   // path found unwritable at the end.
@@ -490,7 +491,8 @@ void setup_sweep(CLI::App& app, Io io) {
       ->capture_default_str()->check(CLI::Range(1.0, 86400.0))->group(group);
   sub->add_option("--dist-backend", o->dist_backend,
                   "Data-parallel launches: the collectives' backend. auto: NCCL between CUDA devices where this "
-                  "build has it, Gloo on CPUs; gloo; nccl (refused on CPUs, exit 4)")
+                  "build has it, Gloo on CPUs; gloo; nccl (refused on CPUs, exit 4). Naming one makes a world of one "
+                  "(torchrun --nproc-per-node 1) a launch too, to try the backend on one device")
       ->capture_default_str()->check(CLI::IsMember({"auto", "gloo", "nccl"}))->group(group);
   sub->add_flag("--force", o->force, "Run listed sizes above the probe's safe maximum (and skip the probe for a list)")
       ->group(group);

@@ -43,7 +43,7 @@ int uniform_tasks_per_node(const std::optional<std::string>& text) {
 
 }  // namespace
 
-std::optional<LaunchInfo> launch_from_environment(const Environment& env) {
+std::optional<LaunchInfo> launch_from_environment(const Environment& env, bool world_of_one) {
   LaunchInfo l;
   const auto world = get(env, "WORLD_SIZE");
   const auto rank = get(env, "RANK");
@@ -80,7 +80,7 @@ std::optional<LaunchInfo> launch_from_environment(const Environment& env) {
     throw UsageError("RANK " + std::to_string(l.rank) + " is not below WORLD_SIZE " + std::to_string(l.world_size) +
                      " (" + l.launcher + "'s variables disagree); ranks run from 0 to WORLD_SIZE - 1");
   }
-  if (l.world_size == 1) return std::nullopt;  // a world of one is a plain run
+  if (l.world_size == 1 && !world_of_one) return std::nullopt;  // a world of one is a plain run
   if (l.local_rank >= l.local_world_size) {
     throw UsageError("LOCAL_RANK " + std::to_string(l.local_rank) + " is not below LOCAL_WORLD_SIZE " +
                      std::to_string(l.local_world_size) + " (" + l.launcher + "'s variables disagree)");
@@ -100,8 +100,8 @@ std::optional<LaunchInfo> launch_from_environment(const Environment& env) {
   return l;
 }
 
-std::optional<LaunchInfo> launch_from_environment() {
-  return launch_from_environment([](const char* name) { return std::getenv(name); });
+std::optional<LaunchInfo> launch_from_environment(bool world_of_one) {
+  return launch_from_environment([](const char* name) { return std::getenv(name); }, world_of_one);
 }
 
 }  // namespace batchtune::dist

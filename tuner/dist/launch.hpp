@@ -25,12 +25,13 @@ struct LaunchInfo {
 using Environment = std::function<const char*(const char*)>;
 
 // None when no launcher set a world of more than one process (a plain run,
-// or a world of one). Throws UsageError naming the variable and the fix when
+// or a world of one, unless `world_of_one`: then a launch of one rank is
+// one too, to exercise a backend on one device). Throws UsageError naming the variable and the fix when
 // the variables are partial (RANK without WORLD_SIZE, no MASTER_ADDR),
 // malformed (not a whole number, a port out of range) or inconsistent
 // (RANK not below WORLD_SIZE, LOCAL_RANK not below LOCAL_WORLD_SIZE).
-std::optional<LaunchInfo> launch_from_environment(const Environment& env);
+std::optional<LaunchInfo> launch_from_environment(const Environment& env, bool world_of_one = false);
 // The same, from this process's environment.
-std::optional<LaunchInfo> launch_from_environment();
+std::optional<LaunchInfo> launch_from_environment(bool world_of_one = false);
 
 }  // namespace batchtune::dist
