@@ -11,22 +11,6 @@
 
 namespace batchtune {
 
-double parse_percent(const std::string& text, const std::string& option) {
-  std::string digits = text;
-  if (!digits.empty() && digits.back() == '%') digits.pop_back();
-  std::size_t used = 0;
-  double value = -1;
-  try {
-    value = std::stod(digits, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (digits.empty() || used != digits.size() || !std::isfinite(value) || value < 0 || value >= 100) {
-    throw UsageError(option + " " + text + ": expected a percentage from 0 to 100, such as 10%");
-  }
-  return value / 100.0;
-}
-
 CheckOutcome check_report(const Report& report, const Report* baseline, const CheckSettings& settings) {
   CheckOutcome o;
   auto check = [&o](bool holds, const std::string& line) { (holds ? o.passed : o.failed).push_back(line); };

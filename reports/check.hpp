@@ -27,8 +27,4 @@ struct CheckOutcome {
 
 CheckOutcome check_report(const Report& report, const Report* baseline, const CheckSettings& settings);
 
-// "10%", "10" (percent) or "0.5%": the fraction 0.10, 0.10, 0.005. Throws
-// UsageError naming `option` for anything else.
-double parse_percent(const std::string& text, const std::string& option);
-
 }  // namespace batchtune

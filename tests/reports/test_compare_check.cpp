@@ -245,16 +245,6 @@ TEST_CASE("check holds a report to its conditions, one line per failure", "[repo
   }
 }
 
-TEST_CASE("percentages for --max-regression", "[reports][check]") {
-  CHECK(parse_percent("10%", "--max-regression") == Approx(0.10));
-  CHECK(parse_percent("10", "--max-regression") == Approx(0.10));
-  CHECK(parse_percent("0.5%", "--max-regression") == Approx(0.005));
-  CHECK_THROWS_WITH(parse_percent("ten", "--max-regression"), Catch::Contains("--max-regression ten"));
-  CHECK_THROWS_AS(parse_percent("150%", "--max-regression"), UsageError);
-  CHECK_THROWS_AS(parse_percent("-5%", "--max-regression"), UsageError);
-  CHECK_THROWS_AS(parse_percent("", "--max-regression"), UsageError);
-}
-
 TEST_CASE("a throughput drop within noise is reported, not failed", "[reports][check]") {
   const Report base = synthetic_report("base.json", 1e-4, 4000, 1, 40);
   // 3 timed steps per size: too few for the U test to call anything significant.

@@ -11,6 +11,7 @@
 #include "reports/check.hpp"
 #include "reports/error.hpp"
 #include "tuner/cli/cli.hpp"
+#include "tuner/cli/option_text.hpp"
 
 namespace batchtune {
 namespace {

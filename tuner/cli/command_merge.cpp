@@ -14,6 +14,7 @@
 #include "reports/report_outputs.hpp"
 #include "tuner/cli/cli.hpp"
 #include "tuner/cli/output_plan.hpp"
+#include "tuner/cli/option_text.hpp"
 
 namespace batchtune {
 namespace {

@@ -16,6 +16,7 @@
 #include "tuner/cli/probe_options.hpp"
 #include "tuner/run/probe_runner.hpp"
 #include "tuner/cli/workload_options.hpp"
+#include "tuner/cli/option_text.hpp"
 
 namespace batchtune {
 namespace {

@@ -32,6 +32,7 @@
 #include "tuner/run/sweep.hpp"
 #include "tuner/run/tune.hpp"
 #include "tuner/cli/workload_options.hpp"
+#include "tuner/cli/option_text.hpp"
 
 namespace batchtune {
 namespace {

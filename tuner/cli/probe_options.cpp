@@ -5,6 +5,7 @@
 #include "reports/error.hpp"
 #include "reports/json_util.hpp"
 #include "reports/probe_report.hpp"
+#include "tuner/cli/option_text.hpp"
 
 namespace batchtune {
 

@@ -145,12 +145,6 @@ ProbeTrial run_isolated_trial(const Workload& workload, const ProbeSettings& s, 
 
 }  // namespace
 
-std::uint64_t parse_size(const std::string& text, const std::string& option) {
-  const ParsedBytes parsed = parse_bytes(text);
-  if (!parsed.bytes) throw UsageError(option + " " + text + ": " + parsed.error);
-  return *parsed.bytes;
-}
-
 ProbeTrial run_training_trial(const Workload& workload, probes::MemoryMeter& meter, std::int64_t batch_size,
                               int steps) {
   ProbeTrial t;

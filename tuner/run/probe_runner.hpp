@@ -41,9 +41,6 @@ struct ProbeInterrupted : Error {
   ProbeResult partial;
 };
 
-// "512MiB", "2GiB", "1.5GB", "1000000" -> bytes; UsageError naming `option`.
-std::uint64_t parse_size(const std::string& text, const std::string& option);
-
 // One trial at `batch_size` under `meter`: a fresh model and optimizer and
 // `steps` training steps. OOM is data (outcome out_of_memory); any other
 // failure is outcome error with its message.

@@ -54,19 +54,10 @@ struct SweepSettings {
   bool timing_only = false;
 };
 
-// "samples=30000", "steps=200", "seconds=5" -> kind and value; UsageError.
-std::pair<BudgetKind, double> parse_budget(const std::string& text);
-
-// "2/4" -> {2, 4}: the second of four parts; UsageError unless 1 <= I <= N.
-std::pair<int, int> parse_shard(const std::string& text);
-
 // Whether the arm at `index` (0-based, seed by seed) belongs to shard I/N.
 inline bool arm_in_shard(std::size_t index, int shard_index, int shard_count) {
   return static_cast<int>(index % static_cast<std::size_t>(shard_count)) == shard_index - 1;
 }
-
-// "16,64,256" -> sizes; UsageError for an empty or non-numeric list.
-std::vector<std::int64_t> parse_batch_sizes(const std::string& text);
 
 // Powers of two from `smallest` up to the safe maximum, plus the safe maximum.
 std::vector<std::int64_t> auto_batch_sizes(std::int64_t safe_max, std::int64_t smallest, std::int64_t multiple_of);
