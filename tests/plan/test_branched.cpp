@@ -4,12 +4,10 @@
 // samples; the answer is computed from the closed form.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <functional>
 #include <limits>
 #include <map>
 #include <set>
-#include <iostream>
 #include <sstream>
 
 #include "reports/run_analysis/predict_run.hpp"
@@ -134,25 +132,6 @@ TEST_CASE("branched tune: recommends within a power of two of the analytic optim
   INFO(log.str());
   CHECK(within >= 9);
   CHECK(median_of(errors).value_or(1e9) <= 0.20);
-}
-
-TEST_CASE("branched tune: diagnostics", "[.diag]") {
-  NqmSpec spec;
-  const std::int64_t run_samples = 64 * 6000;
-  const NqmExpected expected(spec);
-  const double base_lr = tuned_base_lr(spec, run_samples);
-  const double target = expected.loss_after(run_samples / 64, 64, base_lr);
-  std::printf("base lr %.4g, target %.5g\n", base_lr, target);
-  auto s = settings_for(run_samples, 1, target, base_lr);
-  auto with_target = s;
-  with_target.run.target_loss = target;
-  const auto truth = analytic_seconds(spec, with_target);
-  for (const auto& [b, t] : truth) std::printf("truth %lld: %.3f s\n", (long long)b, t);
-  NqmTrainer trainer(spec);
-  s.progress = &std::cout;
-  const auto result = plan::run_branched(trainer, s);
-  std::cout << nlohmann::json(result.whole_run).dump(1) << "\n";
-  render_whole_run_text(std::cout, result.whole_run);
 }
 
 TEST_CASE("branched tune: an arm's momentum lag after the branch is not taken for the batch size's cost",
