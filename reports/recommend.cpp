@@ -120,7 +120,6 @@ std::int64_t round_to_multiple(double b, std::int64_t multiple) {
   return std::max<std::int64_t>(m, static_cast<std::int64_t>(std::llround(b / double(m))) * m);
 }
 
-std::string fmt(double v, const char* f) { return format_number(v, f); }
 
 std::string sizes_text(const std::vector<std::int64_t>& sizes) {
   std::string s;
@@ -148,12 +147,12 @@ std::vector<std::string> no_completed_arm_reasons(const SweepResult& sweep) {
   const SweepArm* example = first_diverged ? first_diverged : first_other;
   if (example) {
     s += "; for example batch " + std::to_string(example->batch_size) + " seed " + std::to_string(example->seed) +
-         " at learning rate " + fmt(example->learning_rate, "%.4g") + ": " +
+         " at learning rate " + format_number(example->learning_rate, "%.4g") + ": " +
          (example->message.empty() ? to_string(example->status) : example->message);
   }
   reasons.push_back(s + ".");
   if (first_diverged) {
-    reasons.push_back("Lower the learning rate (--lr; the sweep ran " + fmt(sweep.base_learning_rate, "%.4g") +
+    reasons.push_back("Lower the learning rate (--lr; the sweep ran " + format_number(sweep.base_learning_rate, "%.4g") +
                       " at batch " + std::to_string(sweep.base_batch) + ", scaled " + to_string(sweep.lr_scaling) +
                       " to each size), or scale it less with the batch (--lr-scaling sqrt or none), and sweep again.");
   }
@@ -186,10 +185,10 @@ std::vector<std::string> no_target_reasons(const SweepResult& sweep, const std::
     if (m.final_loss && (!lowest || *m.final_loss < *lowest->final_loss)) lowest = &m;
   }
   std::string s = "No batch size reached the target validation loss " +
-                  fmt(*sweep.target_loss, "%.4g") + " in every seed within the budget (" + std::to_string(reached) +
+                  format_number(*sweep.target_loss, "%.4g") + " in every seed within the budget (" + std::to_string(reached) +
                   " of " + std::to_string(arms) + " arms reached it";
   if (lowest) {
-    s += "; the lowest final validation loss was " + fmt(*lowest->final_loss, "%.4g") + " at batch " +
+    s += "; the lowest final validation loss was " + format_number(*lowest->final_loss, "%.4g") + " at batch " +
          std::to_string(lowest->batch);
   }
   reasons.push_back(s + ").");
@@ -591,7 +590,7 @@ Plan plan(const Evidence& e, const Choice& choice, std::vector<BatchPrediction>&
 void set_learning_rate(Recommendation& r, const Evidence& e, std::int64_t batch) {
   const SweepResult& sweep = e.sweep;
   r.learning_rate = scaled_learning_rate(sweep.lr_scaling, sweep.base_learning_rate, sweep.base_batch, batch);
-  const std::string base = "batch " + std::to_string(sweep.base_batch) + " at " + fmt(sweep.base_learning_rate, "%g");
+  const std::string base = "batch " + std::to_string(sweep.base_batch) + " at " + format_number(sweep.base_learning_rate, "%g");
   if (sweep.lr_scaling == LrScaling::linear) {
     r.learning_rate_rule = "linear scaling from " + base + " (" + e.workload.optimizer + "), the rule the sweep ran";
   } else if (sweep.lr_scaling == LrScaling::sqrt) {
@@ -634,7 +633,7 @@ void rate_confidence(Recommendation& r, const Evidence& e, const Choice& choice)
     weak("one seed per size: run --seeds 3 to measure the spread");
   } else if (at_choice && at_choice->seconds_spread) {
     const double spread = *at_choice->seconds_spread;
-    r.confidence_notes.push_back("time to target varies " + fmt(spread * 100, "%.1f") + "% across " +
+    r.confidence_notes.push_back("time to target varies " + format_number(spread * 100, "%.1f") + "% across " +
                                  std::to_string(sweep.seeds) + " seeds at the recommended size");
     if (spread > 0.15) ++strikes;
   }
@@ -650,7 +649,7 @@ void rate_confidence(Recommendation& r, const Evidence& e, const Choice& choice)
            " sizes: it passes through them exactly, so there is no measure of its quality; sweep a third size that "
            "reaches the target");
     } else {
-      r.confidence_notes.push_back("S(B) fit R^2 " + fmt(r.steps_fit->r_squared, "%.2f") + " over " +
+      r.confidence_notes.push_back("S(B) fit R^2 " + format_number(r.steps_fit->r_squared, "%.2f") + " over " +
                                    std::to_string(r.steps_fit->points) + " sizes");
       if (r.steps_fit->r_squared < 0.8) ++strikes;
     }
@@ -691,8 +690,8 @@ void rate_confidence(Recommendation& r, const Evidence& e, const Choice& choice)
     }
     const double lr = *r.learning_rate;
     if (lr_hi > 0 && (lr > kLearningRateReach * lr_hi || lr * kLearningRateReach < lr_lo)) {
-      weak("the learning rate " + fmt(lr, "%.4g") + " is far outside the rates the completed arms trained at (" +
-           fmt(lr_lo, "%.4g") + " to " + fmt(lr_hi, "%.4g") + "): untested; try it on a short run first");
+      weak("the learning rate " + format_number(lr, "%.4g") + " is far outside the rates the completed arms trained at (" +
+           format_number(lr_lo, "%.4g") + " to " + format_number(lr_hi, "%.4g") + "): untested; try it on a short run first");
     }
   }
   const WorkloadInfo& workload = e.workload;
@@ -706,8 +705,8 @@ void rate_confidence(Recommendation& r, const Evidence& e, const Choice& choice)
       for (const auto& m : e.measured) if (m.final_accuracy) accuracy = std::max(accuracy, *m.final_accuracy);
     }
     if (accuracy >= 0 && accuracy <= kChanceSlack * chance) {
-      weak("validation accuracy " + fmt(accuracy, "%.3f") + (at_choice ? " at the recommended size" : " at best") +
-               " is at chance (1/" + std::to_string(workload.num_classes) + " = " + fmt(chance, "%.3f") +
+      weak("validation accuracy " + format_number(accuracy, "%.3f") + (at_choice ? " at the recommended size" : " at best") +
+               " is at chance (1/" + std::to_string(workload.num_classes) + " = " + format_number(chance, "%.3f") +
                "): the model has not learned yet, and a target loss it reaches says little; give a larger --budget or "
                "check --lr",
            2);
@@ -729,7 +728,7 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
   const SweepResult& sweep = e.sweep;
   const RecommendSettings& settings = e.settings;
   std::vector<std::string> out;
-  const std::string target = sweep.target_loss ? fmt(*sweep.target_loss, "%.4g") : "-";
+  const std::string target = sweep.target_loss ? format_number(*sweep.target_loss, "%.4g") : "-";
   if (settings.effective_batch) {
     const BatchPrediction* p_best = prediction_at(r.predictions, choice.batch);
     std::string s =
@@ -764,7 +763,7 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
                     (choice.refused.empty() ? std::string() : ", among those the generalisation constraint allows (below)") +
                     (near_best.size() > 1
                          ? "; sizes " + std::to_string(near_best.front()) + " to " + chosen_text +
-                               " are all within " + fmt(kFlatBand * 100, "%.0f") +
+                               " are all within " + format_number(kFlatBand * 100, "%.0f") +
                                "% of the fastest, and the largest of them takes the fewest steps"
                          : std::string()) +
                     ".");
@@ -779,8 +778,8 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
       double tie_noise = 0;
       for (auto b : near_best) tie_noise = std::max(tie_noise, e.measured_at(b)->throughput_noise);
       out.push_back("Batch sizes " + sizes_text(near_best) + " are within measured noise (" +
-                    fmt(tie_noise * 100, "%.1f") + "%) of the highest throughput, " +
-                    fmt(*choice.best_rate->samples_per_s, "%.0f") + " samples/s at batch " +
+                    format_number(tie_noise * 100, "%.1f") + "%) of the highest throughput, " +
+                    format_number(*choice.best_rate->samples_per_s, "%.0f") + " samples/s at batch " +
                     std::to_string(choice.best_rate->batch) + "; the smallest of them, " + chosen_text + " (" +
                     format_number(m_choice->samples_per_s, "%.0f") +
                     " samples/s), is taken: the same throughput with less memory and more optimizer steps per "
@@ -788,11 +787,11 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
     } else {
       out.push_back("Batch " + chosen_text + " had the highest measured throughput, " +
                     format_number(m_choice->samples_per_s, "%.0f") + " samples/s, beyond the measured noise (" +
-                    fmt(m_choice->throughput_noise * 100, "%.1f") + "%) of every other size.");
+                    format_number(m_choice->throughput_noise * 100, "%.1f") + "%) of every other size.");
     }
   } else if (settings.objective == Objective::sample_efficiency) {
     out.push_back("Batch " + chosen_text + " reached the target loss " + target + " with the fewest samples" +
-                  (m_choice && m_choice->samples_to_target ? " (" + fmt(*m_choice->samples_to_target, "%.0f") + ")"
+                  (m_choice && m_choice->samples_to_target ? " (" + format_number(*m_choice->samples_to_target, "%.0f") + ")"
                                                            : "") +
                   ".");
   } else {
@@ -800,14 +799,14 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
                   " is the probe's safe maximum, the largest batch that fits with the margin.");
   }
   if (r.steps_fit) {
-    std::string s = "Steps to target follow S(B) = " + fmt(r.steps_fit->min_steps, "%.0f") + " x (1 + " +
-                    fmt(r.steps_fit->critical_batch, "%.0f") + "/B), so past B_crit ~ " +
-                    fmt(r.steps_fit->critical_batch, "%.0f") + " a larger batch saves few steps";
+    std::string s = "Steps to target follow S(B) = " + format_number(r.steps_fit->min_steps, "%.0f") + " x (1 + " +
+                    format_number(r.steps_fit->critical_batch, "%.0f") + "/B), so past B_crit ~ " +
+                    format_number(r.steps_fit->critical_batch, "%.0f") + " a larger batch saves few steps";
     const Measured& lo = e.measured.front();
     const Measured& hi = e.measured.back();
     if (lo.samples_per_s && hi.samples_per_s) {
-      s += ", while throughput goes from " + fmt(*lo.samples_per_s, "%.0f") + " samples/s at batch " +
-           std::to_string(lo.batch) + " to " + fmt(*hi.samples_per_s, "%.0f") + " at " + std::to_string(hi.batch);
+      s += ", while throughput goes from " + format_number(*lo.samples_per_s, "%.0f") + " samples/s at batch " +
+           std::to_string(lo.batch) + " to " + format_number(*hi.samples_per_s, "%.0f") + " at " + std::to_string(hi.batch);
     }
     out.push_back(s + ".");
   }
@@ -815,7 +814,7 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
     const Measured* m_largest = e.measured_at(r.max_fit_batch);
     std::string s = "Batch " + std::to_string(r.max_fit_batch) + ", " + r.max_fit_label + ", ";
     if (r.max_fit_slowdown) {
-      s += "would take " + fmt(*r.max_fit_slowdown, "%.2f") + "x as long (" +
+      s += "would take " + format_number(*r.max_fit_slowdown, "%.2f") + "x as long (" +
            format_seconds(r.max_fit_seconds_to_target) + ")";
     } else {
       s += "has no time to target";
@@ -832,13 +831,13 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
     const double unconstrained = std::sqrt(r.steps_fit->critical_batch * *r.step_time_fit->saturation_batch);
     if (unconstrained > 1.1 * double(r.max_fit_batch)) {
       out.push_back("Without the memory limit the optimum would be near sqrt(B_crit x B_sat) ~ " +
-                    fmt(unconstrained, "%.0f") + ", above the safe maximum " + std::to_string(r.max_fit_batch) +
+                    format_number(unconstrained, "%.0f") + ", above the safe maximum " + std::to_string(r.max_fit_batch) +
                     "; gradient accumulation would reach that effective batch but not sooner (each step costs as "
                     "many micro-batches), so on one device the safe maximum's side is the choice.");
     }
   }
   if (noise.simple_noise_scale) {
-    out.push_back("The gradient noise scale B_simple ~ " + fmt(*noise.simple_noise_scale, "%.0f") + " (" +
+    out.push_back("The gradient noise scale B_simple ~ " + format_number(*noise.simple_noise_scale, "%.0f") + " (" +
                   format_interval(noise.low, noise.high, "%.0f") + ", after " +
                   std::to_string(noise.warm_in_steps) +
                   " warm-in steps) is a prior for B_crit, good to about an order of magnitude.");
@@ -847,21 +846,21 @@ std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, con
                   "very large at these weights, and small batches lose little.");
   }
   if (settings.max_validation_loss_excess && choice.best_validation_batch) {
-    const std::string tol = fmt(100.0 * *settings.max_validation_loss_excess, "%g") + "%";
+    const std::string tol = format_number(100.0 * *settings.max_validation_loss_excess, "%g") + "%";
     if (choice.refused.empty()) {
       out.push_back("Every swept size's final validation loss is within " + tol + " of the best (" +
-                    fmt(choice.best_validation_loss, "%.4g") + " at batch " + std::to_string(*choice.best_validation_batch) +
+                    format_number(choice.best_validation_loss, "%.4g") + " at batch " + std::to_string(*choice.best_validation_batch) +
                     ", --max-val-loss-excess): none was refused.");
     } else {
       std::string which;
       for (std::int64_t b : choice.refused) {
         const Measured* m = e.measured_at(b);
         which += (which.empty() ? "" : ", ") + std::to_string(b) +
-                 (m && m->final_loss ? " (" + fmt(*m->final_loss, "%.4g") + ")" : std::string());
+                 (m && m->final_loss ? " (" + format_number(*m->final_loss, "%.4g") + ")" : std::string());
       }
       std::string s = "Refused for generalisation (--max-val-loss-excess " + tol + "): batch " + which +
                       ", whose final validation loss is more than " + tol + " above the best, " +
-                      fmt(choice.best_validation_loss, "%.4g") + " at batch " +
+                      format_number(choice.best_validation_loss, "%.4g") + " at batch " +
                       std::to_string(*choice.best_validation_batch) + " (sizes between them and the others too)";
       if (choice.unconstrained) {
         s += "; without the constraint the " + to_string(settings.objective) + " choice would be batch " +

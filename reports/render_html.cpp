@@ -22,7 +22,6 @@ namespace {
 using html::recommended_batch;
 using html::summaries_of;
 
-std::string num(std::optional<double> value, const char* format) { return format_number(value, format); }
 std::string esc(const std::string& text) { return html_escape(text); }
 std::string integer(std::int64_t value) { return std::to_string(value); }
 
@@ -147,7 +146,7 @@ void write_recommendation(std::ostream& out, const Report& r) {
         << *rec.accumulation_steps << " accumulation steps</span>";
   }
   out << "</p>\n<dl class=\"facts\">\n";
-  out << "<dt>learning rate</dt><dd><strong>" << esc(num(rec.learning_rate, "%.4g")) << "</strong>"
+  out << "<dt>learning rate</dt><dd><strong>" << esc(format_number(rec.learning_rate, "%.4g")) << "</strong>"
       << (rec.learning_rate_rule.empty() ? "" : " (" + esc(rec.learning_rate_rule) + ")") << "</dd>\n";
   fact(out, "objective", to_string(rec.objective));
   std::vector<std::string> times;
@@ -158,13 +157,13 @@ void write_recommendation(std::ostream& out, const Report& r) {
     times.push_back(format_seconds(rec.measured_seconds_to_target) + " measured (interpolated crossing)");
   std::string time = times.empty() ? "not predicted and not measured" : times.front();
   if (times.size() > 1) time += ", " + times.back();
-  if (rec.target_loss) time += " (target validation loss " + num(rec.target_loss, "%.4f") + ")";
+  if (rec.target_loss) time += " (target validation loss " + format_number(rec.target_loss, "%.4f") + ")";
   fact(out, "time to target", time);
   std::string largest = integer(rec.max_fit_batch);
   if (rec.max_fit_batch == rec.batch_size) {
     largest += ": the recommendation is " + rec.max_fit_label;
   } else if (rec.max_fit_slowdown && std::isfinite(*rec.max_fit_slowdown)) {
-    largest += ": " + num(rec.max_fit_slowdown, "%.2f") + "\xC3\x97 as long to the target (" +
+    largest += ": " + format_number(rec.max_fit_slowdown, "%.2f") + "\xC3\x97 as long to the target (" +
                format_seconds(rec.max_fit_seconds_to_target) + ")";
   } else {
     largest += ": no time-to-target prediction for it";
@@ -181,27 +180,27 @@ void write_recommendation(std::ostream& out, const Report& r) {
   out << "</dd>\n";
   if (rec.steps_fit) {
     fact(out, "critical batch",
-         num(rec.steps_fit->critical_batch, "%.0f") + " (S(B) = S_min (1 + B_crit/B), S_min " +
-             num(rec.steps_fit->min_steps, "%.0f") + " steps, R\xC2\xB2 " + num(rec.steps_fit->r_squared, "%.3f") +
+         format_number(rec.steps_fit->critical_batch, "%.0f") + " (S(B) = S_min (1 + B_crit/B), S_min " +
+             format_number(rec.steps_fit->min_steps, "%.0f") + " steps, R\xC2\xB2 " + format_number(rec.steps_fit->r_squared, "%.3f") +
              " over " + std::to_string(rec.steps_fit->points) + " sizes)");
   }
   if (rec.step_time_fit) {
     const StepTimeFit& f = *rec.step_time_fit;
-    std::string s = num(f.fixed_s * 1e3, "%.3g") + " ms + " + num(f.per_sample_s * 1e6, "%.3g") +
-                    " \xC2\xB5s per sample (R\xC2\xB2 " + num(f.r_squared, "%.3f") + ")";
+    std::string s = format_number(f.fixed_s * 1e3, "%.3g") + " ms + " + format_number(f.per_sample_s * 1e6, "%.3g") +
+                    " \xC2\xB5s per sample (R\xC2\xB2 " + format_number(f.r_squared, "%.3f") + ")";
     // Where the fixed cost per step equals the per-sample cost; said only
     // inside the sizes predicted (below the smallest it would contradict
     // the throughput rising across them).
     std::optional<std::int64_t> smallest;
     for (const auto& p : rec.predictions) smallest = smallest ? std::min(*smallest, p.batch_size) : p.batch_size;
     if (f.saturation_batch && smallest && *f.saturation_batch >= double(*smallest)) {
-      s += "; throughput is half its limit near batch " + num(f.saturation_batch, "%.0f");
+      s += "; throughput is half its limit near batch " + format_number(f.saturation_batch, "%.0f");
     }
     fact(out, "step time", s);
   }
   if (rec.noise_scale.simple_noise_scale) {
     fact(out, "noise scale",
-         "B_simple " + num(rec.noise_scale.simple_noise_scale, "%.0f") + " (" +
+         "B_simple " + format_number(rec.noise_scale.simple_noise_scale, "%.0f") + " (" +
              format_interval(rec.noise_scale.low, rec.noise_scale.high, "%.0f") + ", batches " + integer(rec.noise_scale.small_batch) +
              " and " + integer(rec.noise_scale.large_batch) + ")");
   } else {
@@ -254,9 +253,9 @@ void write_charts(std::ostream& out, const Report& r) {
 
 std::string spread_cell(const std::optional<Spread>& s, const char* format) {
   if (!s || !std::isfinite(s->mean)) return "-";
-  std::string cell = num(s->mean, format);
+  std::string cell = format_number(s->mean, format);
   if (s->n > 1 && s->max > s->min) {
-    cell += "<span class=\"range\">" + num(s->min, format) + "\xE2\x80\x93" + num(s->max, format) + "</span>";
+    cell += "<span class=\"range\">" + format_number(s->min, format) + "\xE2\x80\x93" + format_number(s->max, format) + "</span>";
   }
   return cell;
 }
@@ -269,7 +268,7 @@ void write_sweep_tables(std::ostream& out, const Report& r) {
     const auto rec = html::recommended_batch(r);
     out << "<h3>Whole run: predicted at each size</h3>\n";
     if (w.target_loss) {
-      out << "<p>To validation loss " << esc(num(*w.target_loss, "%.4g")) << " (" << esc(w.target_source) << ") over "
+      out << "<p>To validation loss " << esc(format_number(*w.target_loss, "%.4g")) << " (" << esc(w.target_source) << ") over "
           << integer(w.run.train_samples) << " training samples.</p>\n";
     }
     out << "<table class=\"summary\">\n<thead><tr><th>batch</th><th>learning rate</th><th>steps</th><th>step time</th>"
@@ -277,8 +276,8 @@ void write_sweep_tables(std::ostream& out, const Report& r) {
     for (const auto& p : w.predictions) {
       const bool chosen = rec && *rec == p.batch_size;
       out << "<tr" << (chosen ? " class=\"recommended\"" : "") << "><td>" << integer(p.batch_size) << "</td><td>"
-          << esc(num(p.learning_rate, "%.4g")) << (p.lr_factor != 1 ? " (" + esc(num(p.lr_factor, "%g")) + "x the rule)" : "")
-          << "</td><td>" << esc(num(p.steps, "%.0f")) << "</td><td>" << esc(num(1000.0 * p.step_s, "%.3g")) << " ms"
+          << esc(format_number(p.learning_rate, "%.4g")) << (p.lr_factor != 1 ? " (" + esc(format_number(p.lr_factor, "%g")) + "x the rule)" : "")
+          << "</td><td>" << esc(format_number(p.steps, "%.0f")) << "</td><td>" << esc(format_number(1000.0 * p.step_s, "%.3g")) << " ms"
           << (p.step_time_measured ? "" : " <span class=\"range\">interpolated</span>") << "</td><td>"
           << esc(format_seconds(p.seconds)) << "</td><td>"
           << (p.seconds_high > p.seconds_low && p.seconds_low > 0
@@ -306,8 +305,8 @@ void write_sweep_tables(std::ostream& out, const Report& r) {
     out << "<table class=\"summary\">\n<thead><tr><th>batch</th><th>samples/s</th><th>step</th><th>peak memory</th>"
            "<th>steps timed</th></tr></thead>\n<tbody>\n";
     for (const auto& p : s.throughput_scan) {
-      out << "<tr><td>" << integer(p.batch_size) << "</td><td>" << esc(num(p.samples_per_s, "%.0f")) << "</td><td>"
-          << esc(num(1000.0 * p.mean_step_seconds, "%.3g")) << " ms</td><td>" << esc(format_bytes(p.peak_bytes))
+      out << "<tr><td>" << integer(p.batch_size) << "</td><td>" << esc(format_number(p.samples_per_s, "%.0f")) << "</td><td>"
+          << esc(format_number(1000.0 * p.mean_step_seconds, "%.3g")) << " ms</td><td>" << esc(format_bytes(p.peak_bytes))
           << "</td><td>" << p.timed_steps << "</td></tr>\n";
     }
     out << "</tbody>\n</table>\n";
@@ -315,11 +314,11 @@ void write_sweep_tables(std::ostream& out, const Report& r) {
   }
   const auto rec = recommended_batch(r);
   out << "<h3>Sweep: per batch size</h3>\n<p>" << esc(to_string(s.budget_kind)) << " budget "
-      << esc(num(s.budget_value, "%.6g"))
+      << esc(format_number(s.budget_value, "%.6g"))
       << " per arm, " << s.seeds << " seed" << (s.seeds == 1 ? "" : "s") << ", " << esc(s.precision)
       << ", learning rate scaling " << esc(to_string(s.lr_scaling)) << " from batch " << s.base_batch << " at "
-      << esc(num(s.base_learning_rate, "%.4g")) << "; validation every " << s.eval_every_samples << " samples on "
-      << s.eval_samples << ". Target validation loss " << esc(num(s.target_loss, "%.4f"))
+      << esc(format_number(s.base_learning_rate, "%.4g")) << "; validation every " << s.eval_every_samples << " samples on "
+      << s.eval_samples << ". Target validation loss " << esc(format_number(s.target_loss, "%.4f"))
       << (s.target_source.empty() ? "" : " (" + esc(s.target_source) + ")") << ".";
   if (!s.batch_sizes_source.empty()) out << " Batch sizes: " << esc(s.batch_sizes_source) << ".";
   out << "</p>\n";
@@ -327,7 +326,7 @@ void write_sweep_tables(std::ostream& out, const Report& r) {
   if (!s.throughput_scan.empty() || !s.throughput_knee.empty()) {
     std::string scan;
     for (const auto& p : s.throughput_scan) {
-      scan += (scan.empty() ? "" : ", ") + integer(p.batch_size) + " at " + num(p.samples_per_s, "%.0f");
+      scan += (scan.empty() ? "" : ", ") + integer(p.batch_size) + " at " + format_number(p.samples_per_s, "%.0f");
     }
     out << "<p>Throughput scan: " << esc(scan.empty() ? s.throughput_knee
                                                       : scan + " samples/s" +
@@ -355,13 +354,13 @@ void write_sweep_tables(std::ostream& out, const Report& r) {
     // The tag goes before the number so the batch sizes stay aligned.
     out << "<tr" << (is_rec ? " class=\"recommended\"" : "") << "><td>"
         << (is_rec ? "<span class=\"tag\">recommended</span> " : "") << b.batch_size << "</td><td>"
-        << esc(num(b.learning_rate, "%.4g")) << "</td><td>" << b.completed << "/" << b.arms << "</td><td>"
+        << esc(format_number(b.learning_rate, "%.4g")) << "</td><td>" << b.completed << "/" << b.arms << "</td><td>"
         << spread_cell(b.samples_per_s, "%.0f") << "</td><td>" << spread_cell(b.final_validation_loss, "%.4f")
         << "</td><td>" << spread_cell(b.final_validation_accuracy, "%.4f") << "</td><td>"
         << esc(format_seconds(mean_of(b.seconds_to_target))) << "</td><td>"
-        << esc(num(mean_of(b.samples_to_target), "%.0f")) << "</td><td>" << esc(format_bytes(b.peak_bytes))
+        << esc(format_number(mean_of(b.samples_to_target), "%.0f")) << "</td><td>" << esc(format_bytes(b.peak_bytes))
         << "</td><td>" << spread_cell(b.final_training_loss, "%.4f") << "</td><td>"
-        << esc(num(mean_of(b.generalization_gap), "%+.4f"))
+        << esc(format_number(mean_of(b.generalization_gap), "%+.4f"))
         << (b.validation_worse_than_best.value_or(false) ? " <span class=\"tag\">val worse than the best</span>" : "")
         << "</td></tr>\n";
   }
@@ -389,7 +388,7 @@ void write_probe_tables(std::ostream& out, const Report& r) {
   fact(out, "largest fitting batch",
        integer(p.largest_fitting_batch) + (p.capped ? " (capped by " + (p.cap_source.empty() ? std::string("--max-batch") : p.cap_source) + " at " + integer(p.max_batch) + ")" : "") +
            (p.first_failing_batch ? "; first failing " + integer(*p.first_failing_batch) : ""));
-  fact(out, "safe maximum", integer(p.safe_max_batch) + " (margin " + num(p.margin * 100, "%.0f") + "%)");
+  fact(out, "safe maximum", integer(p.safe_max_batch) + " (margin " + format_number(p.margin * 100, "%.0f") + "%)");
   if (p.min_batch > 1) {
     fact(out, "smallest batch",
          integer(p.min_batch) + ": smaller ones cannot train" +
@@ -405,8 +404,8 @@ void write_probe_tables(std::ostream& out, const Report& r) {
     fact(out, "memory model",
          (std::isfinite(m.fixed_bytes) && m.fixed_bytes >= 0 ? format_bytes(static_cast<std::uint64_t>(m.fixed_bytes))
                                                              : "-") +
-             " + " + num(m.per_sample_bytes / 1024, "%.2f") + " KiB \xC3\x97 batch (R\xC2\xB2 " +
-             num(m.r_squared, "%.4f") + ", " + std::to_string(m.points) + " points)" +
+             " + " + format_number(m.per_sample_bytes / 1024, "%.2f") + " KiB \xC3\x97 batch (R\xC2\xB2 " +
+             format_number(m.r_squared, "%.4f") + ", " + std::to_string(m.points) + " points)" +
              (p.predicted_edge ? "; predicted edge " + integer(*p.predicted_edge) : ""));
   }
   out << "</dl>\n";
@@ -418,7 +417,7 @@ void write_probe_tables(std::ostream& out, const Report& r) {
     const std::string outcome = nlohmann::json(t.outcome).get<std::string>();
     out << "<tr><td>" << ++index << "</td><td>" << t.batch_size << "</td><td class=\"text "
         << (t.outcome == TrialOutcome::fits ? "outcome-fits" : "outcome-bad") << "\">" << esc(outcome) << "</td><td>"
-        << esc(format_bytes(t.peak_bytes)) << "</td><td>" << esc(num(t.seconds, "%.2f"))
+        << esc(format_bytes(t.peak_bytes)) << "</td><td>" << esc(format_number(t.seconds, "%.2f"))
         << "</td><td class=\"text message\">" << esc(first_line(t.message)) << "</td></tr>\n";
   }
   out << "</tbody>\n</table>\n";
@@ -436,10 +435,10 @@ void write_details(std::ostream& out, const Report& r) {
   std::string shape;
   for (const auto d : w.input_shape) shape += (shape.empty() ? "" : " \xC3\x97 ") + integer(d);
   fact(out, "input shape", shape);
-  fact(out, "loss", w.loss + (w.loss_floor ? " (floor " + num(w.loss_floor, "%.4g") + ")" : ""));
+  fact(out, "loss", w.loss + (w.loss_floor ? " (floor " + format_number(w.loss_floor, "%.4g") + ")" : ""));
   fact(out, "optimizer",
-       w.optimizer + ", learning rate " + num(w.learning_rate, "%.4g") + ", momentum " + num(w.momentum, "%.3g") +
-           ", weight decay " + num(w.weight_decay, "%.3g"));
+       w.optimizer + ", learning rate " + format_number(w.learning_rate, "%.4g") + ", momentum " + format_number(w.momentum, "%.3g") +
+           ", weight decay " + format_number(w.weight_decay, "%.3g"));
   fact(out, "precision", w.precision);
   fact(out, "device", w.device);
   fact(out, "seed", std::to_string(w.seed));

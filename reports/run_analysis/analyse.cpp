@@ -43,10 +43,10 @@ void analyse_measured(WholeRun& w, const std::vector<std::int64_t>& candidate_si
                       std::optional<double>* fit_at_target) {
   clear_analysis(w);
   if (w.next_arm_size) {
-    w.notes.push_back("the tune's budget (--tune-share " + fmt("%g", w.tune_share.value_or(0)) +
+    w.notes.push_back("the tune's budget (--tune-share " + format_number(w.tune_share.value_or(0), "%g") +
                       ") ran no arm at batch " + std::to_string(*w.next_arm_size) + " or above" +
                       (w.tune_share_for_next_arm
-                           ? "; --tune-share " + fmt("%.2g", *w.tune_share_for_next_arm) + " would run it"
+                           ? "; --tune-share " + format_number(*w.tune_share_for_next_arm, "%.2g") + " would run it"
                            : std::string("; no share of the run would")));
   }
   const TrunkCurve tc = fit_trunk_curve(w);                 // 1.

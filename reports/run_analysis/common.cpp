@@ -68,12 +68,6 @@ std::vector<RunPrediction>::const_iterator tie_pick(const std::vector<RunPredict
   return pick;
 }
 
-std::string fmt(const char* format, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
-
 // The trunk's loss at `samples`: the smoothed curve inside it, the fitted
 // curve past its end.
 double loss_at(const std::vector<std::pair<double, double>>& curve, const std::optional<LossCurveFit>& fit,

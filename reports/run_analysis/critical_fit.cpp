@@ -113,14 +113,14 @@ std::optional<CriticalBand> fit_critical_against_loss(WholeRun& w, double recent
         log_sd = std::max(log_sd, std::sqrt(ss2 / double(std::max<std::size_t>(1, ly.size() - 1))));
         if (f.exponent > 0) {
           w.notes.push_back("the branch points' B_crit did not grow as the loss fell (fitted exponent " +
-                            fmt("%.2f", f.exponent) + " > 0, as it can when the rule's rate nears the curvature limit at the larger sizes); not carried past the measurements: held at their geometric mean (weighted by their bands), " +
-                            fmt("%.0f", model.constant));
+                            format_number(f.exponent, "%.2f") + " > 0, as it can when the rule's rate nears the curvature limit at the larger sizes); not carried past the measurements: held at their geometric mean (weighted by their bands), " +
+                            format_number(model.constant, "%.0f"));
         } else {
           w.notes.push_back("the branch points do not say how fast B_crit grows as the loss falls (fitted exponent " +
-                            fmt("%.2f", f.exponent) + " +- " + fmt("%.2f", exponent_se) +
-                            ", within " + fmt("%.0f", kGrowthSigmas) +
+                            format_number(f.exponent, "%.2f") + " +- " + format_number(exponent_se, "%.2f") +
+                            ", within " + format_number(kGrowthSigmas, "%.0f") +
                             " standard errors of none, from their bands): not carried past the measurements: held "
-                            "at their geometric mean (weighted by their bands), " + fmt("%.0f", model.constant) +
+                            "at their geometric mean (weighted by their bands), " + format_number(model.constant, "%.0f") +
                             "; more --branch-points or longer arms (--tune-share) pin it down");
         }
       } else {
@@ -156,10 +156,10 @@ std::optional<CriticalBand> fit_critical_against_loss(WholeRun& w, double recent
     unfloored.floors.clear();
     if (fit_at_target) *fit_at_target = unfloored.at(*w.target_loss);
     if (unfloored.at(*w.target_loss) < *w.critical_batch_at_target * (1.0 - 1e-6)) {
-      w.notes.push_back("B_crit at the target held at " + fmt("%.0f", *w.critical_batch_at_target) +
+      w.notes.push_back("B_crit at the target held at " + format_number(*w.critical_batch_at_target, "%.0f") +
                         ", the lower bound a branch point at a higher loss measured (its arms showed no knee up to "
                         "there, and B_crit grows as the loss falls); the fit alone gave " +
-                        fmt("%.0f", unfloored.at(*w.target_loss)));
+                        format_number(unfloored.at(*w.target_loss), "%.0f"));
     }
   }
   {

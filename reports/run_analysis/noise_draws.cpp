@@ -99,9 +99,9 @@ void bag_best(WholeRun& w, const NoiseDraws& d) {
                                      [&](const RunPrediction& p) { return p.batch_size == mode; });
   if (!predicted) return;
   w.notes.push_back("the fit's pick, batch " + std::to_string(*w.best_batch) + ", is the fastest in " +
-                    fmt("%.0f", 100.0 * own / d.draws) + "% of " + std::to_string(d.draws) +
+                    format_number(100.0 * own / d.draws, "%.0f") + "% of " + std::to_string(d.draws) +
                     " draws of the arms' noise; batch " + std::to_string(mode) + " is in " +
-                    fmt("%.0f", 100.0 * most / d.draws) + "%, and is recommended");
+                    format_number(100.0 * most / d.draws, "%.0f") + "%, and is recommended");
   w.best_batch = mode;
   w.best_batch_agreement = double(most) / double(d.draws);
 }
@@ -141,11 +141,11 @@ double analyse_with_draws(WholeRun& w, const std::vector<std::int64_t>& candidat
     }
     apply_draws(w, d);
     w.critical_batch_unrecentred = point;
-    w.notes.push_back("B_crit at the target measured " + fmt("%.0f", *point) + ", below its own noise draws' band (" +
-                      fmt("%.0f", *low) + "-" + fmt("%.0f", *high) + "): one branch point's fit pulled it away; " +
-                      "re-centred on the draws' median, " + fmt("%.0f", *median) + ", at every loss" +
+    w.notes.push_back("B_crit at the target measured " + format_number(*point, "%.0f") + ", below its own noise draws' band (" +
+                      format_number(*low, "%.0f") + "-" + format_number(*high, "%.0f") + "): one branch point's fit pulled it away; " +
+                      "re-centred on the draws' median, " + format_number(*median, "%.0f") + ", at every loss" +
                       (*w.critical_batch_at_target > *median + 1e-9 ? " (held at " +
-                                                                          fmt("%.0f", *w.critical_batch_at_target) +
+                                                                          format_number(*w.critical_batch_at_target, "%.0f") +
                                                                           " by a branch point's lower bound)"
                                                                     : std::string()));
     bag_best(w, d);

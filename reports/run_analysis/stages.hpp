@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "reports/units.hpp"  // format_number, for the stages' words
 #include "reports/run_analysis/predict_run.hpp"
 #include "reports/whole_run.hpp"
 
@@ -62,7 +63,6 @@ bool bounded_by_reach(const WholeRun& w);
 double rule_rate_seconds(const RunPrediction& p);
 std::vector<RunPrediction>::const_iterator fastest_prediction(const std::vector<RunPrediction>& predictions);
 std::vector<RunPrediction>::const_iterator tie_pick(const std::vector<RunPrediction>& predictions);
-std::string fmt(const char* format, double v);
 double loss_at(const Curve& curve, const std::optional<LossCurveFit>& fit, double samples);
 double point_loss(const BranchPoint& p);
 

@@ -33,7 +33,7 @@ void find_target(WholeRun& w, const TrunkCurve& tc) {
     }
     if (crossing) {
       w.target_loss = crossing;
-      w.target_source = "--target-accuracy " + fmt("%.4g", *w.run.target_accuracy) + " (the trunk's loss there)";
+      w.target_source = "--target-accuracy " + format_number(*w.run.target_accuracy, "%.4g") + " (the trunk's loss there)";
     } else {
       std::vector<double> x, y;
       for (std::size_t i = w.trunk.size() / 2; i < w.trunk.size(); ++i) {
@@ -46,13 +46,13 @@ void find_target(WholeRun& w, const TrunkCurve& tc) {
         const double loss = (*w.run.target_accuracy - line->intercept) / line->slope;
         if (loss > 0) {
           w.target_loss = loss;
-          w.target_source = "--target-accuracy " + fmt("%.4g", *w.run.target_accuracy) +
+          w.target_source = "--target-accuracy " + format_number(*w.run.target_accuracy, "%.4g") +
                             " (the loss there on a line through the trunk's later accuracy against loss)";
         }
       }
       if (!w.target_loss) {
         w.notes.push_back("the trunk's accuracy does not reach --target-accuracy " +
-                          fmt("%.4g", *w.run.target_accuracy) + " and cannot be carried there; no target");
+                          format_number(*w.run.target_accuracy, "%.4g") + " and cannot be carried there; no target");
       }
     }
   } else {
@@ -90,13 +90,13 @@ void find_target(WholeRun& w, const TrunkCurve& tc) {
     const auto& ext = w.loss_extension;
     if (!w.base_samples_to_target && ext) w.base_samples_to_target = loss_curve_samples_to(*ext, *w.target_loss);
     if (!w.base_samples_to_target) {
-      w.notes.push_back("the target loss " + fmt("%.4g", *w.target_loss) +
+      w.notes.push_back("the target loss " + format_number(*w.target_loss, "%.4g") +
                         (ext ? " lies below the floor of the trunk's curve carried past its end (" +
-                                   fmt("%.4g", ext->floor) + ")"
+                                   format_number(ext->floor, "%.4g") + ")"
                              : " lies below the trunk's curve, whose later half did not fall") +
                         ": the base batch would not reach it");
     } else if (*w.base_samples_to_target > 4 * planned && planned > 0) {
-      w.notes.push_back("the base batch needs " + fmt("%.3g", *w.base_samples_to_target) +
+      w.notes.push_back("the base batch needs " + format_number(*w.base_samples_to_target, "%.3g") +
                         " samples to the target, over 4x the planned run: the extrapolation is long");
     }
   }

@@ -57,10 +57,10 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
   r.micro_batch_size = best->batch_size;
   r.accumulation_steps = 1;
   r.learning_rate = best->learning_rate;
-  r.learning_rate_rule = to_string(w.lr_scaling) + " scaling from " + fmt("%.4g", w.base_learning_rate) +
+  r.learning_rate_rule = to_string(w.lr_scaling) + " scaling from " + format_number(w.base_learning_rate, "%.4g") +
                          " at batch " + std::to_string(w.base_batch) +
                          (std::abs(best->lr_factor - 1.0) > 1e-9
-                              ? ", times " + fmt("%g", best->lr_factor) + (best->rate_gain ? " (measured)" : " (the grid's best; the rule's rate failed)")
+                              ? ", times " + format_number(best->lr_factor, "%g") + (best->rate_gain ? " (measured)" : " (the grid's best; the rule's rate failed)")
                               : std::string());
   r.predicted_seconds_to_target = best->seconds;
   const RunPrediction* largest = nullptr;
@@ -105,29 +105,29 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
   }
   if (w.noise_to_critical_ratio && (*w.noise_to_critical_ratio > 4.0 || *w.noise_to_critical_ratio < 0.25)) {
     if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
-    r.confidence_notes.push_back("the trunk's simple noise scale is " + fmt("%.2g", *w.noise_to_critical_ratio) +
+    r.confidence_notes.push_back("the trunk's simple noise scale is " + format_number(*w.noise_to_critical_ratio, "%.2g") +
                                  "x the branch-measured B_crit (McCandlish et al. find them within a small factor)");
   }
   if (w.target_loss && std::isfinite(deepest) && *w.target_loss < 0.7 * deepest) {
     r.confidence = Confidence::low;
-    r.confidence_notes.push_back("the target loss " + fmt("%.3g", *w.target_loss) +
-                                 " is far below the deepest branch point's " + fmt("%.3g", deepest) +
+    r.confidence_notes.push_back("the target loss " + format_number(*w.target_loss, "%.3g") +
+                                 " is far below the deepest branch point's " + format_number(deepest, "%.3g") +
                                  (w.critical_fit ? std::string(": B_crit there is extrapolated")
                                                  : std::string(": B_crit there is the points' value, and may have "
                                                                "grown since")));
   }
   if (w.best_batch_agreement && *w.best_batch_agreement < 0.5) {
     if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
-    r.confidence_notes.push_back("with the arms' losses moved by their noise (+- " + fmt("%.2g", w.arm_loss_noise.value_or(0)) +
+    r.confidence_notes.push_back("with the arms' losses moved by their noise (+- " + format_number(w.arm_loss_noise.value_or(0), "%.2g") +
                                  "), batch " + std::to_string(best->batch_size) + " stays fastest in only " +
-                                 fmt("%.0f", 100.0 * *w.best_batch_agreement) + "% of " +
+                                 format_number(100.0 * *w.best_batch_agreement, "%.0f") + "% of " +
                                  std::to_string(w.noise_draws) + " draws");
   }
   if (w.critical_batch_at_target_low && w.critical_batch_at_target_high && *w.critical_batch_at_target_low > 0 &&
       *w.critical_batch_at_target_high > 4.0 * *w.critical_batch_at_target_low) {
     if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
-    r.confidence_notes.push_back("B_crit at the target moves from " + fmt("%.0f", *w.critical_batch_at_target_low) +
-                                 " to " + fmt("%.0f", *w.critical_batch_at_target_high) +
+    r.confidence_notes.push_back("B_crit at the target moves from " + format_number(*w.critical_batch_at_target_low, "%.0f") +
+                                 " to " + format_number(*w.critical_batch_at_target_high, "%.0f") +
                                  " with the arms' noise (16th to 84th percentile): longer arms (--tune-share) "
                                  "measure it better");
   }
@@ -136,10 +136,10 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     // Above its draws' band the estimate is left as measured (the draws sit
     // low when the knee lies past the largest arm), but never unsaid.
     r.confidence = Confidence::low;
-    r.confidence_notes.push_back("B_crit at the target, " + fmt("%.0f", *w.critical_batch_at_target) +
+    r.confidence_notes.push_back("B_crit at the target, " + format_number(*w.critical_batch_at_target, "%.0f") +
                                  ", lies above its own noise band (" +
-                                 fmt("%.0f", w.critical_batch_at_target_low.value_or(0)) + " to " +
-                                 fmt("%.0f", *w.critical_batch_at_target_high) +
+                                 format_number(w.critical_batch_at_target_low.value_or(0), "%.0f") + " to " +
+                                 format_number(*w.critical_batch_at_target_high, "%.0f") +
                                  "): the arms' noise alone would put it lower; it is kept as measured, since the "
                                  "draws fall low where the knee lies past the largest arm");
   }
@@ -148,7 +148,7 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     // the run's end; B_crit, and so the best size, depend on where it lands.
     if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
     r.confidence_notes.push_back("the target, the base batch's loss at the run's end, is carried past the trunk: " +
-                                 fmt("%.3g", *w.target_loss) + " +- " + fmt("%.2g", *w.target_loss_error) +
+                                 format_number(*w.target_loss, "%.3g") + " +- " + format_number(*w.target_loss_error, "%.2g") +
                                  " (the larger of a jackknife over the trunk's later evaluations and the "
                                  "damping's distance to the undamped curve); a --target-loss, or more "
                                  "--trunk-share, makes it firmer");
@@ -177,11 +177,11 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     // measured, and sizes above it are not predicted. Say what would reach it.
     if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
     const std::int64_t top = largest_arm(w);
-    r.reasons.push_back("bounded: B_crit at the target (" + fmt("%.0f", *w.critical_batch_at_target) +
+    r.reasons.push_back("bounded: B_crit at the target (" + format_number(*w.critical_batch_at_target, "%.0f") +
                         ") lies at or past " + std::to_string(top) + ", the largest size an arm ran: sizes above " +
                         std::to_string(top) + " are not predicted and the best size may be larger; " +
                         (w.tune_share_for_next_arm
-                             ? "--tune-share " + fmt("%.2g", *w.tune_share_for_next_arm) + " runs arms at " +
+                             ? "--tune-share " + format_number(*w.tune_share_for_next_arm, "%.2g") + " runs arms at " +
                                    std::to_string(*w.next_arm_size)
                              : std::string("no larger tune share runs a larger arm")));
   }
@@ -196,7 +196,7 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     }
     if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
     r.confidence_notes.push_back("timing unreliable: the step times have a heavy tail at batch " + sizes +
-                                 " (the mean step up to " + fmt("%.1f", worst) +
+                                 " (the mean step up to " + format_number(worst, "%.1f") +
                                  "x the median: stalls); the predicted seconds include them, as a run under the "
                                  "same conditions would pay them; a thread pool on every core stalls whenever "
                                  "anything else runs: fewer --threads usually removes the tail");
@@ -206,7 +206,7 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     // steady load; the seconds are still those of a busy machine.
     if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
     r.confidence_notes.push_back(
-        "the machine was loaded: other processes used " + fmt("%.1f", *w.other_cpu_cores) +
+        "the machine was loaded: other processes used " + format_number(*w.other_cpu_cores, "%.1f") +
         " cores on average while the tune ran; " +
         (w.timing_samples > 0
              ? std::string("every size was timed in one interleaved pass, so load moved them alike, but the "
@@ -220,34 +220,34 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     r.confidence_notes.push_back("the predicted time's interval is " + format_seconds(best->seconds_low) + " to " +
                                  format_seconds(best->seconds_high));
   }
-  r.reasons.push_back("for the planned run (" + w.run.source + ") to loss " + fmt("%.4g", w.target_loss.value_or(0)) +
+  r.reasons.push_back("for the planned run (" + w.run.source + ") to loss " + format_number(w.target_loss.value_or(0), "%.4g") +
                       " (" + w.target_source + "), batch " + std::to_string(best->batch_size) +
                       " is recommended, predicted " + format_seconds(best->seconds) + " (" +
                       format_seconds(best->seconds_low) + " to " + format_seconds(best->seconds_high) + "), " +
-                      fmt("%.0f", best->steps) + " steps at " +
-                      (best->step_s < 1.0 ? fmt("%.3g", 1000.0 * best->step_s) + " ms" : format_seconds(best->step_s)) +
+                      format_number(best->steps, "%.0f") + " steps at " +
+                      (best->step_s < 1.0 ? format_number(1000.0 * best->step_s, "%.3g") + " ms" : format_seconds(best->step_s)) +
                       " a step");
   // The rate: measured where arms at other rates ran at this size.
   const bool rates_measured = std::any_of(w.branch_points.begin(), w.branch_points.end(), [](const BranchPoint& p) {
     return std::any_of(p.arms.begin(), p.arms.end(), [](const BranchArm& a) { return std::abs(a.lr_factor - 1.0) > 1e-9; });
   });
   if (const auto m = measured_rate(w, best->batch_size)) {
-    const std::string at = "from the branch point at loss " + fmt("%.3g", m->point_loss);
+    const std::string at = "from the branch point at loss " + format_number(m->point_loss, "%.3g");
     if (best->rate_gain) {
-      r.reasons.push_back("learning rate " + fmt("%.4g", best->learning_rate) + " measured: " + at + ", " +
-                          fmt("%g", m->factor) + "x the rule's rate reached loss " + fmt("%.4g", m->loss) +
-                          " against the rule's " + fmt("%.4g", m->rule_loss) + " (the trunk's scatter " +
-                          fmt("%.2g", m->noise) + ") and needed " + fmt("%.2f", *best->rate_gain) +
+      r.reasons.push_back("learning rate " + format_number(best->learning_rate, "%.4g") + " measured: " + at + ", " +
+                          format_number(m->factor, "%g") + "x the rule's rate reached loss " + format_number(m->loss, "%.4g") +
+                          " against the rule's " + format_number(m->rule_loss, "%.4g") + " (the trunk's scatter " +
+                          format_number(m->noise, "%.2g") + ") and needed " + format_number(*best->rate_gain, "%.2f") +
                           "x its samples" + (m->floored ? " (held at 0.5x; it measured less)" : "") +
                           "; the run's steps at this size are scaled by that (one point's gain, carried over the run)");
     } else {
-      r.reasons.push_back("learning rate " + fmt("%.4g", best->learning_rate) + " by the rule: " + at +
-                          ", half and twice its rate did not beat it beyond the noise (best " + fmt("%.4g", m->loss) +
-                          " against the rule's " + fmt("%.4g", m->rule_loss) + ", the trunk's scatter " +
-                          fmt("%.2g", m->noise) + ")");
+      r.reasons.push_back("learning rate " + format_number(best->learning_rate, "%.4g") + " by the rule: " + at +
+                          ", half and twice its rate did not beat it beyond the noise (best " + format_number(m->loss, "%.4g") +
+                          " against the rule's " + format_number(m->rule_loss, "%.4g") + ", the trunk's scatter " +
+                          format_number(m->noise, "%.2g") + ")");
     }
   } else if (rates_measured && std::abs(best->lr_factor - 1.0) < 1e-9) {
-    r.reasons.push_back("learning rate " + fmt("%.4g", best->learning_rate) +
+    r.reasons.push_back("learning rate " + format_number(best->learning_rate, "%.4g") +
                         " by the rule: no arm at another rate ran at this size");
   }
   const auto fastest = fastest_prediction(w.predictions);
@@ -257,16 +257,16 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
   const bool bagged = tied->batch_size != best->batch_size;
   if (fastest->batch_size != best->batch_size && !bagged) {
     r.reasons.push_back("batch " + std::to_string(fastest->batch_size) + " is predicted " +
-                        fmt("%.1f", 100.0 * (1.0 - rule_rate_seconds(*fastest) / rule_rate_seconds(*best))) +
-                        "% faster, within the " + fmt("%.0f", 100.0 * kNearTie) +
+                        format_number(100.0 * (1.0 - rule_rate_seconds(*fastest) / rule_rate_seconds(*best)), "%.1f") +
+                        "% faster, within the " + format_number(100.0 * kNearTie, "%.0f") +
                         "% the prediction does not separate: the larger batch is kept (B_crit at the target, "
                         "measured at higher losses, is more often under- than over-estimated)");
   } else if (fastest->batch_size != best->batch_size) {
     r.reasons.push_back("the measured fit predicts batch " + std::to_string(fastest->batch_size) + " " +
-                        fmt("%.0f", 100.0 * (1.0 - rule_rate_seconds(*fastest) / rule_rate_seconds(*best))) +
+                        format_number(100.0 * (1.0 - rule_rate_seconds(*fastest) / rule_rate_seconds(*best)), "%.0f") +
                         "% faster, but with the arms' losses moved by their noise batch " +
                         std::to_string(best->batch_size) + " is the fastest in " +
-                        fmt("%.0f", 100.0 * w.best_batch_agreement.value_or(0.0)) +
+                        format_number(100.0 * w.best_batch_agreement.value_or(0.0), "%.0f") +
                         "% of the draws, more than any other: it is recommended");
     // The fit and its draws disagree: at most medium, whatever the draws' share.
     if (r.confidence == Confidence::high) r.confidence = Confidence::medium;
@@ -276,32 +276,32 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
   if (w.critical_batch_at_target) {
     std::string s = w.critical_fit ? "B_crit grows as the loss falls: " : "B_crit at the branch points: ";
     for (const auto& p : w.branch_points) {
-      if (p.critical_batch) s += fmt("%.0f", *p.critical_batch) + (p.lower_bound ? "+" : "") + " at loss " + fmt("%.3g", point_loss(p)) + ", ";
+      if (p.critical_batch) s += format_number(*p.critical_batch, "%.0f") + (p.lower_bound ? "+" : "") + " at loss " + format_number(point_loss(p), "%.3g") + ", ";
     }
-    s += w.critical_fit ? "carried to " + fmt("%.0f", *w.critical_batch_at_target) + " at the target"
-                        : "held at " + fmt("%.0f", *w.critical_batch_at_target) +
+    s += w.critical_fit ? "carried to " + format_number(*w.critical_batch_at_target, "%.0f") + " at the target"
+                        : "held at " + format_number(*w.critical_batch_at_target, "%.0f") +
                               " (it did not grow measurably as the loss fell: not carried past the points)";
     r.reasons.push_back(s);
   }
   if (w.early_best_batch && *w.early_best_batch != best->batch_size) {
     const RunPrediction* early = find(*w.early_best_batch);
-    r.reasons.push_back("a from-init estimate (B_crit " + fmt("%.0f", w.early_critical_batch.value_or(0)) +
+    r.reasons.push_back("a from-init estimate (B_crit " + format_number(w.early_critical_batch.value_or(0), "%.0f") +
                         ") would pick batch " + std::to_string(*w.early_best_batch) +
-                        (early ? ", predicted at " + fmt("%.2f", early->seconds / best->seconds) +
+                        (early ? ", predicted at " + format_number(early->seconds / best->seconds, "%.2f") +
                                      "x the recommended size's time for this run"
                                : std::string()));
   }
   if (largest && largest->batch_size != best->batch_size) {
     r.reasons.push_back("the largest candidate (" + std::to_string(largest->batch_size) + ") is predicted " +
-                        fmt("%.2f", largest->seconds / best->seconds) + "x the recommended size's time");
+                        format_number(largest->seconds / best->seconds, "%.2f") + "x the recommended size's time");
   }
   if (w.schedule) {
     std::string s = "a batch-size schedule";
     for (const auto& st : w.schedule->stages) {
-      s += st.from_loss ? ", " + std::to_string(st.batch_size) + " from loss " + fmt("%.3g", *st.from_loss)
+      s += st.from_loss ? ", " + std::to_string(st.batch_size) + " from loss " + format_number(*st.from_loss, "%.3g")
                         : " from " + std::to_string(st.batch_size);
     }
-    s += " is predicted " + fmt("%.0f", 100 * w.schedule->saving_share) + "% faster";
+    s += " is predicted " + format_number(100 * w.schedule->saving_share, "%.0f") + "% faster";
     r.reasons.push_back(s);
   }
   return r;
