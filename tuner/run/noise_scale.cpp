@@ -34,6 +34,25 @@ double percentile(std::vector<double> v, double q) {
 
 }  // namespace
 
+void zero_gradients(const std::vector<torch::Tensor>& parameters) {
+  for (const auto& p : parameters) {
+    if (p.grad().defined()) p.grad().zero_();
+  }
+}
+
+double batch_squared_gradient_norm(const Workload& workload, Model& model, BatchSampler& sampler, std::int64_t n) {
+  const std::vector<torch::Tensor> params = model.parameters();
+  zero_gradients(params);
+  auto [x, y] = workload.next_batch(sampler, n);
+  torch::Tensor loss;
+  {
+    AutocastScope autocast(workload.device(), workload.precision());
+    loss = workload.batch_loss(model, x, y).to(torch::kFloat32);
+  }
+  loss.backward();
+  return squared_gradient_norm(params);
+}
+
 double squared_gradient_norm(const std::vector<torch::Tensor>& parameters) {
   double total = 0;
   for (const auto& p : parameters) {
@@ -116,27 +135,13 @@ NoiseScale measure_noise_scale(const Workload& w, const NoiseScaleSettings& s, d
     auto [x, y] = w.next_batch(sampler, s.small_batch);
     train_step(*model, *optimizer, w, x, y, &scaler);
   }
-  const std::vector<torch::Tensor> params = model->parameters();
   auto norm_at = [&](std::int64_t batch) {
     check_stop();
-    for (auto& p : params) {
-      if (p.grad().defined()) p.grad().zero_();
-    }
-    auto [x, y] = w.next_batch(sampler, batch);
-    torch::Tensor loss;
-    {
-      AutocastScope autocast(w.device(), w.precision());
-      loss = w.batch_loss(*model, x, y).to(torch::kFloat32);
-    }
-    // No loss scaling here: autocast keeps parameters, and so gradients, in float32.
-    loss.backward();
-    return squared_gradient_norm(params);
+    return batch_squared_gradient_norm(w, *model, sampler, batch);
   };
   NoiseScale n = estimate_noise_scale(norm_at, s.small_batch, s.large_batch, s.repeats, s.seed);
   n.warm_in_steps = s.warm_in_steps;
-  for (auto& p : params) {
-    if (p.grad().defined()) p.grad().zero_();
-  }
+  zero_gradients(model->parameters());
   return n;
   } catch (const Stopped&) {
     NoiseScale n;

@@ -31,6 +31,15 @@ struct NoiseScaleSettings {
 // float64 (gradients are float32 here: unscaled, unclipped).
 double squared_gradient_norm(const std::vector<torch::Tensor>& parameters);
 
+// Zeroes the gradients of `parameters` that have one.
+void zero_gradients(const std::vector<torch::Tensor>& parameters);
+
+// |G_n|^2 for the next batch of n samples from `sampler` at the model's
+// current weights: gradients zeroed, the batch's loss (under the workload's
+// autocast, unscaled: parameters and so gradients stay float32) backward,
+// the squared norm. The gradients are left in place.
+double batch_squared_gradient_norm(const Workload& workload, Model& model, BatchSampler& sampler, std::int64_t n);
+
 // The estimator proper: `squared_norm(n)` returns |G_n|^2 for a fresh batch of
 // n samples at fixed weights. Averages the norms over repeats (numerator and
 // denominator separately), divides once; a bootstrap over the repeats gives

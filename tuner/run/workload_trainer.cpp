@@ -193,19 +193,7 @@ std::optional<plan::GradientNorms> WorkloadTrainer::gradient_norms(std::int64_t 
   // Batches from a copy of the sampler: the trunk's data order is unchanged.
   BatchSampler sampler = *sampler_;
   const std::vector<torch::Tensor> params = model_->parameters();
-  auto norm_at = [&](std::int64_t batch) {
-    for (auto& p : params) {
-      if (p.grad().defined()) p.grad().zero_();
-    }
-    auto [x, y] = workload_.next_batch(sampler, batch);
-    torch::Tensor loss;
-    {
-      AutocastScope autocast(workload_.device(), workload_.precision());
-      loss = workload_.batch_loss(*model_, x, y).to(torch::kFloat32);
-    }
-    loss.backward();
-    return squared_gradient_norm(params);
-  };
+  auto norm_at = [&](std::int64_t batch) { return batch_squared_gradient_norm(workload_, *model_, sampler, batch); };
   plan::GradientNorms n;
   n.small_batch = small_batch;
   n.large_batch = large_batch;
@@ -215,14 +203,10 @@ std::optional<plan::GradientNorms> WorkloadTrainer::gradient_norms(std::int64_t 
     n.large_norm_sq = norm_at(large_batch);
   } catch (const std::exception&) {
     drain_autograd(workload_.device());
-    for (auto& p : params) {
-      if (p.grad().defined()) p.grad().zero_();
-    }
+    zero_gradients(params);
     return std::nullopt;
   }
-  for (auto& p : params) {
-    if (p.grad().defined()) p.grad().zero_();
-  }
+  zero_gradients(params);
   if (!std::isfinite(n.small_norm_sq) || !std::isfinite(n.large_norm_sq)) return std::nullopt;
   return n;
 }
