@@ -15,6 +15,15 @@
 
 namespace batchtune::analysis {
 
+namespace {
+// A phase's steps at batch b, given its steps at the base batch b0 and its
+// critical batch bc: S(b) = S_min (1 + bc / b), with S_min from S(b0)
+// (McCandlish et al. 2018).
+double steps_at(double base_steps, double bc, double b0, double b) {
+  return base_steps / (1.0 + bc / b0) * (1.0 + bc / b);
+}
+}  // namespace
+
 void predict_run_times(WholeRun& w, const TrunkCurve& tc, const CriticalBand& critical,
                        const std::vector<std::int64_t>& candidate_sizes) {
   const auto& curve = tc.curve;
@@ -44,9 +53,7 @@ void predict_run_times(WholeRun& w, const TrunkCurve& tc, const CriticalBand& cr
   auto step_time = [&](double b) { return interpolate_log_log(knots, b); };
   // Steps at B over the phases with B_crit shifted by `shift` (in ln, times the band).
   auto phase_steps = [&](const Phase& ph, double b, double shift) {
-    const double bc = model.at(ph.loss, shift * band(ph.loss));
-    const double s_min = ph.base_steps / (1.0 + bc / b0);
-    return s_min * (1.0 + bc / b);
+    return steps_at(ph.base_steps, model.at(ph.loss, shift * band(ph.loss)), b0, b);
   };
   auto run_steps = [&](double b, double shift) {
     double s = 0;
@@ -128,10 +135,7 @@ void predict_run_times(WholeRun& w, const TrunkCurve& tc, const CriticalBand& cr
     double best_t = std::numeric_limits<double>::infinity();
     for (std::int64_t b : sizes) {
       double s = 0;
-      for (const auto& ph : phases) {
-        const double s_min = ph.base_steps / (1.0 + *w.early_critical_batch / b0);
-        s += s_min * (1.0 + *w.early_critical_batch / double(b));
-      }
+      for (const auto& ph : phases) s += steps_at(ph.base_steps, *w.early_critical_batch, b0, double(b));
       const double t = s * step_time(double(b));
       if (t < best_t) {
         best_t = t;
