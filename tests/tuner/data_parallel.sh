@@ -144,7 +144,13 @@ check "a rank killed mid-sweep: rank 0 exits 10 within the timeout with a valid 
 # exit 7, and neither waits out the timeout.
 launch 2 "$(free_port)" "$dir/sig" "${common[@]}" --dist-timeout 30 --batch-sizes 16,32 \
   --budget samples=4000000 --eval-every 100000000 -o "$dir/signal.json"
-sleep 3
+# The signal comes a second into the first arm, however slowly the ranks
+# start (a CUDA LibTorch takes seconds to load): after the probes' exchange.
+for _ in $(seq 1 600); do
+  grep -q "data-parallel over" "$dir/sig-0.err" 2>/dev/null && break
+  sleep 0.1
+done
+sleep 1
 kill -TERM "$(cat "$dir/sig-0.pid")"
 start=$(date +%s)
 wait "$(cat "$dir/sig-0.pid")"
