@@ -10,6 +10,7 @@ on). bench/README.md says which is which and keeps the table of results.
 
   bench/whole_run_truth.py prepare            export the models and data (Python, Debian's torch)
   bench/whole_run_truth.py truth  [NAME ...]  full runs: every size x rate factor x seed
+  bench/whole_run_truth.py extend [NAME ...]  full runs carried on past the planned end (EXTEND=2 times) at the first size that missed the target
   bench/whole_run_truth.py timing [NAME ...]  this machine's step time per size, from short runs (the truth's clock)
   bench/whole_run_truth.py tune   [NAME ...]  whole-run tunes (TUNE_SEEDS), timed; HOG=1: beside a CPU hog
   bench/whole_run_truth.py judge  [NAME ...]  the kept tunes re-targeted at the truth's target (report --target-loss)
@@ -182,12 +183,15 @@ def prepare():
 
 
 # ---------------------------------------------------------------- truth
-def full_run_path(w, seed, factor, b):
-    return os.path.join(WORK, w["name"], f"full-{seed}-{factor}-{b}.json")
+def full_run_path(w, seed, factor, b, scale=1):
+    return os.path.join(WORK, w["name"], f"full-{seed}-{factor}-{b}{'' if scale == 1 else f'-x{scale}'}.json")
 
 
-def full_run(w, seed, factor, b):
-    path = full_run_path(w, seed, factor, b)
+def full_run(w, seed, factor, b, scale=1):
+    """One full run; `scale` > 1 runs that many times the planned samples
+    with the same warm-up steps and evaluation cadence (an extension: the
+    same run, carried on past the planned end)."""
+    path = full_run_path(w, seed, factor, b, scale)
     if os.path.exists(path):
         return
     if os.path.exists(path + ".part"):  # written (atomically) by a run whose driver was stopped
@@ -198,11 +202,11 @@ def full_run(w, seed, factor, b):
         except ValueError:
             pass
     lr = w["lr"] * factor
-    args = ["sweep", "--batch-sizes", str(b), "--force", "--budget", f"samples={w['run']}", "--lr", repr(lr),
+    args = ["sweep", "--batch-sizes", str(b), "--force", "--budget", f"samples={w['run'] * scale}", "--lr", repr(lr),
             "--lr-scaling", w["rule"], "--base-batch", str(w["base"]), "--eval-every", str(w["run"] // 40),
-            "--eval-samples", str(w["eval_samples"]), "--noise-repeats", "0", "--warmup", "0.05",
+            "--eval-samples", str(w["eval_samples"]), "--noise-repeats", "0", "--warmup", repr(0.05 / scale),
             "--seed", str(seed)] + workload_args(w)
-    log(f"  full run {w['name']}: seed {seed}, factor {factor}, batch {b}")
+    log(f"  full run {w['name']}: seed {seed}, factor {factor}, batch {b}{'' if scale == 1 else f', {scale}x the run'}")
     p, wall = run_bt(args, path + ".part", check=False)
     if os.path.exists(path + ".part"):
         os.replace(path + ".part", path)
@@ -237,6 +241,55 @@ def truth(names):
         os.makedirs(RESULTS, exist_ok=True)
         json.dump(out, open(os.path.join(RESULTS, f"{name}.truth.json"), "w"))
         log(f"{name}: {len(runs)} full runs kept in {RESULTS}/{name}.truth.json")
+
+
+def extend(names):
+    """Full runs carried on past the planned end (EXTEND times its samples,
+    default 2) at the smallest size above the base batch that reached the
+    target at no rate within the planned run (EXTEND_SIZES="1024 2048" names
+    others): a tune may pick a size that needs more samples than the plan,
+    and its true time is then its steps to the target all the same. Kept in
+    the truth as extended_runs; steps to the target read them in place of
+    the planned runs at the same (seed, rate, size)."""
+    scale = int(os.environ.get("EXTEND", "2"))
+    jobs = int(os.environ.get("JOBS", "2"))
+    for name in names:
+        w = BY_NAME[name]
+        t = load_truth(name)
+        if not t:
+            log(f"{name}: no truth yet (run truth first)")
+            continue
+        if os.environ.get("EXTEND_SIZES"):
+            sizes = [int(x) for x in os.environ["EXTEND_SIZES"].split()]
+        else:
+            missing = [b for b in w["sizes"] if b > w["base"] and b not in t["steps"]]
+            sizes = missing[:1]
+        if not sizes:
+            log(f"{name}: every size reached the target within the planned run; nothing to extend")
+            continue
+        start = time.monotonic()
+        planned = [(s_, f, b) for s_ in (1, 2) for f in w["factors"] for b in sizes]
+        with ThreadPoolExecutor(jobs) as ex:
+            list(ex.map(lambda x: full_run(w, *x, scale=scale), planned))
+        raw = json.load(open(os.path.join(RESULTS, f"{name}.truth.json")))
+        kept = [r for r in raw.get("extended_runs", []) if not (r["batch_size"] in sizes and r["scale"] == scale)]
+        for s_, f, b in planned:
+            path = full_run_path(w, s_, f, b, scale)
+            if not os.path.exists(path):
+                continue
+            for a in json.load(open(path))["sweep"]["arms"]:
+                kept.append({"seed": s_, "factor": f, "batch_size": a["batch_size"], "scale": scale,
+                             "learning_rate": a.get("learning_rate"), "status": a.get("status"),
+                             "steps": a.get("steps"), "samples": a.get("samples"),
+                             "train_seconds": a.get("train_seconds"),
+                             "evaluations": [[e["step"], e["samples"], e["loss"]]
+                                             for e in a.get("evaluations") or []]})
+        raw["extended_runs"] = kept
+        raw["extended_wall_seconds"] = round(time.monotonic() - start, 1)
+        json.dump(raw, open(os.path.join(RESULTS, f"{name}.truth.json"), "w"))
+        after = load_truth(name)
+        log(f"{name}: extended {sizes} to {scale}x the run; steps to target now "
+            + ", ".join(f"{b}: {after['steps'][b]:.0f}" for b in sorted(after["steps"])))
 
 
 def machine():
@@ -466,6 +519,11 @@ def load_truth(name):
     target = max(base_final)
     t["base_final"] = base_final
     t["target"] = target
+    # Extended runs stand in for the planned ones at the same (seed, rate, size).
+    extended = t.get("extended_runs") or []
+    if extended:
+        longer = {(r["seed"], r["factor"], r["batch_size"]) for r in extended}
+        t["runs"] = [r for r in t["runs"] if (r["seed"], r["factor"], r["batch_size"]) not in longer] + extended
     by_factor = {}
     steps, best_f = steps_at_target(t, target, by_factor)
     t["steps"], t["best_factor"], t["steps_by_factor"] = steps, best_f, by_factor
@@ -604,6 +662,10 @@ def judge_row(t, row):
     return out
 
 
+# The kept tunes' files (NAME.tunes-SUFFIX.json) in the order the rounds ran.
+TUNE_ROUNDS = ["", "-judged-after", "-rates", "-clock", "-pre-relevel", "-relevel"]
+
+
 def table(names):
     print("| workload | role | truth: target, best (size, rate x rule, time), B_crit | tunes | "
           "picks, rate x rule (ratio at the size's best rate / at the recommended rate, this CPU) | "
@@ -626,8 +688,10 @@ def table(names):
             truth_cell += f"{best}, x{t['best_factor'][best]}, {tt[best]:.1f} s; "
         syn = true_times(t, synthetic([[64, 1.0]] + [[128, 1.0]]))
         truth_cell += f"GPU-like best {min(syn, key=syn.get)}; B_crit " + (f"{bc:.0f}" if bc else "-")
-        def order(f):  # quiet before hog; as tuned, then re-judged, then newer tunes
-            return ("-hog" in f, "-judged-" in f or "-rates" in f, "-rates" in f, f)
+        def order(f):  # quiet before hog; then as the rounds came (TUNE_ROUNDS), others last
+            suffix = f[len(name + ".tunes"):-len(".json")].replace("-hog", "")
+            rank = TUNE_ROUNDS.index(suffix) if suffix in TUNE_ROUNDS else len(TUNE_ROUNDS)
+            return ("-hog" in f, rank, f)
         files = sorted((f for f in os.listdir(RESULTS) if f.startswith(name + ".tunes")), key=order)
         if not files:
             print(f"| {name} | {role} | {truth_cell} | none |" + " |" * 6)
@@ -663,7 +727,7 @@ def table(names):
 
 
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] not in ("prepare", "truth", "timing", "tune", "judge", "table"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("prepare", "truth", "extend", "timing", "tune", "judge", "table"):
         print(__doc__)
         sys.exit(2)
     names = sys.argv[2:] or [w["name"] for w in WORKLOADS]
@@ -672,7 +736,7 @@ def main():
             sys.exit(f"whole_run_truth: no workload {n!r}; the table has {', '.join(BY_NAME)}")
     if sys.argv[1] != "prepare" and not os.access(BT, os.X_OK):
         sys.exit(f"whole_run_truth: no {BT}; build first (cmake --build --preset dev) or set BATCHTUNE")
-    {"prepare": lambda n: prepare(), "truth": truth, "timing": timing, "tune": tune, "judge": judge,
+    {"prepare": lambda n: prepare(), "truth": truth, "extend": extend, "timing": timing, "tune": tune, "judge": judge,
      "table": table}[sys.argv[1]](names)
 
 

@@ -231,7 +231,8 @@ Report report_from_json(const nlohmann::json& json, const std::string& path) {
         if (!p.contains("arms") || !p.at("arms").is_array()) continue;
         for (auto& a : p.at("arms")) {
           if (!a.is_object()) continue;
-          for (const char* key : {"averaged_loss", "momentum", "momentum_rescale", "mean_step_seconds"}) {
+          for (const char* key : {"averaged_loss", "momentum", "momentum_rescale", "second_moment_rescale",
+                                  "mean_step_seconds"}) {
             if (!a.contains(key)) a[key] = nullptr;
           }
           if (!a.contains("from_trunk")) a["from_trunk"] = false;

@@ -90,15 +90,21 @@ struct BranchArm {
   // the sizes differ; the average does not. None where the trainer keeps no
   // average (a model with batch-norm statistics): evaluations are pooled then.
   std::optional<double> averaged_loss;
-  // Where the branch scaled SGD's momentum buffer by the trunk's rate over
-  // the arm's (so the first step matches the trunk's): the optimizer's
-  // momentum mu and that factor c. The buffer then refills at rate 1 - mu,
+  // Where the branch scaled SGD's momentum buffer (or Adam's first moment)
+  // by the trunk's rate over the arm's (so the first step matches the
+  // trunk's): the optimizer's momentum mu (Adam's beta1) and that factor c. The buffer then refills at rate 1 - mu,
   // and step j moves (1 - (1 - c) mu^j) of a steady step: an arm of a few
   // steps at a rate 8x the trunk's makes half the progress its steps would
   // in a run at that size. The analysis counts the arm's samples less that
   // lag (momentum_lag_steps). None where nothing was scaled.
   std::optional<double> momentum;
   std::optional<double> momentum_rescale;
+  // Where the branch re-levelled Adam's (or AdamW's) second-moment estimate
+  // from the trunk's batch to the arm's (plan::Trainer::
+  // relevel_second_moment): the factor applied, averaged over the
+  // parameters' entries (1: no gradient noise; b0 / B: noise only). None
+  // at the base batch, for other optimizers and in reports before it.
+  std::optional<double> second_moment_rescale;
   // The samples the base batch took along the trunk from the branch point to
   // the same loss; none when the trunk never got there (the arm did better
   // than the trunk's covered span, or it diverged).
@@ -113,12 +119,14 @@ struct BranchArm {
   // average are read off the trunk, and it costs nothing more.
   bool from_trunk = false;
 };
-// (report_reader.cpp reads reports written before averaged_loss, momentum,
-// momentum_rescale, from_trunk and curve_loss were added: null, or false,
-// where absent.)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BranchArm, batch_size, learning_rate, lr_factor, status, message, steps, samples,
+// A key absent from the JSON keeps its default here: reports written before
+// averaged_loss, momentum, momentum_rescale, second_moment_rescale and
+// from_trunk were added read as null, or false (report_reader.cpp also fills
+// them in before the schema check).
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(BranchArm, batch_size, learning_rate, lr_factor, status, message, steps, samples,
                                    train_seconds, mean_step_seconds, median_step_seconds, end_loss, evaluations, averaged_loss,
-                                   momentum, momentum_rescale, base_equivalent_samples, samples_ratio, best_of_grid,
+                                   momentum, momentum_rescale, second_moment_rescale, base_equivalent_samples,
+                                   samples_ratio, best_of_grid,
                                    from_trunk)
 
 // The step after which an arm of `steps` steps averages its weights (its

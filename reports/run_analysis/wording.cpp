@@ -19,6 +19,23 @@ namespace batchtune {
 
 using namespace analysis;
 
+namespace {
+
+// Where the recommended size needs more samples than the planned run (any
+// size above the base batch may: the target is the base batch's loss at the
+// plan's end), the run is its steps, not the planned length.
+std::string beyond_the_plan(const WholeRun& w, const RunPrediction& p) {
+  const double planned = double(w.run.train_samples);
+  if (!(planned > 0) || !(p.samples > 1.05 * planned)) return "";
+  std::string how_long = format_number(p.samples / planned, "%.2f") + "x the planned run's samples";
+  if (w.run.epochs && *w.run.epochs > 0) {
+    how_long = format_number(*w.run.epochs * p.samples / planned, "%.3g") + " epochs, " + how_long;
+  }
+  return " (" + how_long + ": train for these steps, not the planned length)";
+}
+
+}  // namespace
+
 Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch, bool max_fit_capped) {
   Recommendation r;
   r.objective = Objective::time_to_target;
@@ -226,7 +243,7 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
                       format_seconds(best->seconds_low) + " to " + format_seconds(best->seconds_high) + "), " +
                       format_number(best->steps, "%.0f") + " steps at " +
                       (best->step_s < 1.0 ? format_number(1000.0 * best->step_s, "%.3g") + " ms" : format_seconds(best->step_s)) +
-                      " a step");
+                      " a step" + beyond_the_plan(w, *best));
   // The rate: measured where arms at other rates ran at this size.
   const bool rates_measured = std::any_of(w.branch_points.begin(), w.branch_points.end(), [](const BranchPoint& p) {
     return std::any_of(p.arms.begin(), p.arms.end(), [](const BranchArm& a) { return std::abs(a.lr_factor - 1.0) > 1e-9; });

@@ -308,7 +308,7 @@ TEST_CASE("report --target-loss re-targets a saved report from its measurements,
   CHECK(bad.code == to_int(ExitCode::usage));
 }
 
-TEST_CASE("whole-run trainer: SGD's momentum buffer is rescaled at a branch, Adam keeps none to rescale",
+TEST_CASE("whole-run trainer: SGD's momentum buffer and Adam's first moment are rescaled at a branch",
           "[tuner][whole_run]") {
   const Workload sgd = small_workload("sgd");
   WorkloadTrainer t(sgd, 256, nullptr);
@@ -326,11 +326,70 @@ TEST_CASE("whole-run trainer: SGD's momentum buffer is rescaled at a branch, Ada
   CHECK(t.step(32, 0.05).loss == Approx(plain).epsilon(1e-6));  // this step's loss is measured before the update
   t.step(32, 0.05);
   CHECK(t.evaluate().loss != Approx(after_plain).epsilon(1e-7));
-  const Workload adam = small_workload("adam");
-  WorkloadTrainer a(adam, 256, nullptr);
-  a.reset(1);
-  a.step(32, 0.01);
-  CHECK_FALSE(a.rescale_momentum(0.5).has_value());
+  for (const std::string optimizer : {"adam", "adamw"}) {
+    INFO(optimizer);
+    const Workload adam = small_workload(optimizer);
+    WorkloadTrainer a(adam, 256, nullptr);
+    a.reset(1);
+    CHECK_FALSE(a.rescale_momentum(0.5).has_value());  // no step yet: no moments
+    a.step(32, 0.01);
+    const int point = a.save();
+    a.step(32, 0.01);
+    const double kept = a.evaluate().loss;
+    a.restore(point);
+    const auto beta1 = a.rescale_momentum(1.0);  // a factor of 1 changes nothing
+    REQUIRE(beta1.has_value());
+    CHECK(*beta1 == Approx(0.9));  // Adam's default beta1: the first moment's lag
+    a.step(32, 0.01);
+    CHECK(a.evaluate().loss == Approx(kept).epsilon(1e-7));
+    a.restore(point);
+    a.rescale_momentum(0.0);
+    a.step(32, 0.01);
+    CHECK(a.evaluate().loss != Approx(kept).epsilon(1e-7));
+  }
+}
+
+TEST_CASE("whole-run trainer: Adam's second moment is re-levelled from the trunk's batch to an arm's",
+          "[tuner][whole_run]") {
+  for (const std::string optimizer : {"adam", "adamw"}) {
+    INFO(optimizer);
+    const Workload w = small_workload(optimizer);
+    WorkloadTrainer t(w, 256, nullptr);
+    t.reset(2);
+    for (int i = 0; i < 20; ++i) t.step(16, 0.01);
+    const int point = t.save();
+    t.step(16, 0.01);
+    const double kept = t.evaluate().loss;
+    CHECK_FALSE(t.relevel_second_moment(16, 128).has_value());  // not at a branch point's weights
+    t.restore(point);
+    // The same batch: a factor of 1, and the steps are the trunk's.
+    const auto same = t.relevel_second_moment(16, 16);
+    REQUIRE(same.has_value());
+    CHECK(*same == Approx(1.0));
+    t.step(16, 0.01);
+    CHECK(t.evaluate().loss == Approx(kept).epsilon(1e-7));
+    // A batch 8x larger holds less gradient noise: a factor between 1/8
+    // (noise only) and 1 (none), the same again from the same point (the
+    // measurement is kept per point and leaves its data order alone).
+    t.restore(point);
+    const auto larger = t.relevel_second_moment(16, 128);
+    REQUIRE(larger.has_value());
+    CHECK(*larger >= 1.0 / 8.0);
+    CHECK(*larger < 1.0);
+    t.restore(point);
+    const auto again = t.relevel_second_moment(16, 128);
+    REQUIRE(again.has_value());
+    CHECK(*again == Approx(*larger));
+    // The moments changed, so the next steps differ from the trunk's.
+    t.step(16, 0.01);
+    CHECK(t.evaluate().loss != Approx(kept).epsilon(1e-7));
+  }
+  const Workload sgd = small_workload("sgd");
+  WorkloadTrainer s(sgd, 256, nullptr);
+  s.reset(2);
+  s.step(16, 0.05);
+  s.restore(s.save());
+  CHECK_FALSE(s.relevel_second_moment(16, 128).has_value());  // SGD keeps no second moment
 }
 
 TEST_CASE("whole-run trainer: the weights' running average is evaluated apart and leaves the weights alone",

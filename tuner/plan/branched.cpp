@@ -464,6 +464,10 @@ BranchedResult run_branched(Trainer& trainer, const BranchedSettings& s) {
     // With momentum the buffer is scaled to the new rate instead, which
     // makes the step continuous at the branch (the buffer then refills at
     // the arm's own rate over the momentum's time constant).
+    // Adam's second moment, an average over ~1000 trunk steps, holds the
+    // trunk's batch's gradient noise; a short arm at a larger batch would
+    // never shed it (plan::Trainer::relevel_second_moment).
+    if (b != s.base_batch) arm.second_moment_rescale = trainer.relevel_second_moment(s.base_batch, b);
     const double rescale = lr0 / arm.learning_rate;
     const std::optional<double> momentum = trainer.rescale_momentum(rescale);
     if (momentum) {

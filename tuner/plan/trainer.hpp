@@ -49,16 +49,35 @@ class Trainer {
   virtual int save() = 0;
   // Puts a kept state back (any number of times).
   virtual void restore(int snapshot) = 0;
-  // Multiplies the optimizer's momentum buffers by `factor`, so that an arm
-  // whose rate is k times the trunk's starts with the trunk's step (factor
-  // 1/k): SGD applies the rate to the whole buffer, and a buffer filled at
-  // the small batch's noise would otherwise be thrown k times as far at once.
-  // Returns the momentum coefficient mu (the buffer then refills towards its
+  // Multiplies the optimizer's momentum buffers (SGD's, or Adam's first
+  // moment) by `factor`, so that an arm whose rate is k times the trunk's
+  // starts with the trunk's step (factor 1/k): the rate applies to the whole
+  // buffer, and a buffer filled at the small batch's noise would otherwise
+  // be thrown k times as far at once. Returns the momentum coefficient mu
+  // (SGD's momentum, Adam's beta1: the buffer then refills towards its
   // steady state at rate 1 - mu per step, and the arm's first steps lag the
   // rate: the analysis takes that lag out); none when the optimizer keeps no
   // such buffer (nothing changed).
   virtual std::optional<double> rescale_momentum(double factor) {
     (void)factor;
+    return std::nullopt;
+  }
+  // Re-levels an adaptive optimizer's second-moment estimate (Adam's and
+  // AdamW's exp_avg_sq, an average over ~1/(1 - beta2) = 1000 steps) from
+  // the trunk's batch to an arm's: a run at batch B holds E[g_B^2] = mu^2 +
+  // sigma^2 / B, and the trunk's estimate, kept at the smaller batch, would
+  // damp every step of a short arm at a larger one (by up to sqrt(B / b)
+  // where noise dominates, undoing the square-root rule). Per parameter
+  // tensor, |mu|^2 and tr(Sigma) are measured from micro-batches of the
+  // trunk's batch at the branch's weights (once per branch point; call it
+  // right after restore()). The first moment is scaled by the factor's root,
+  // so the update m / sqrt(v) at the branch stays the trunk's (the rate's
+  // change is rescale_momentum's). Returns the factor applied,
+  // averaged over the parameters' entries; none when the optimizer keeps no
+  // such estimate or the measurement failed (nothing changed).
+  virtual std::optional<double> relevel_second_moment(std::int64_t trunk_batch, std::int64_t arm_batch) {
+    (void)trunk_batch;
+    (void)arm_batch;
     return std::nullopt;
   }
   // Starts a running average of the weights (uniform, Polyak-Ruppert) at the

@@ -33,6 +33,7 @@ class WorkloadTrainer final : public plan::Trainer {
   void restore(int snapshot) override;
   std::optional<plan::GradientNorms> gradient_norms(std::int64_t small_batch, std::int64_t large_batch) override;
   std::optional<double> rescale_momentum(double factor) override;
+  std::optional<double> relevel_second_moment(std::int64_t trunk_batch, std::int64_t arm_batch) override;
   // Not for a model with floating-point buffers (batch-norm statistics): its
   // averaged weights would need the statistics recomputed, as SWA does.
   bool begin_average(int slot = 0) override;
@@ -49,6 +50,16 @@ class WorkloadTrainer final : public plan::Trainer {
   LossScaler scaler_;
   double first_loss_ = 0;
   std::vector<std::unique_ptr<Snapshot>> snapshots_;
+  int restored_ = -1;  // the snapshot last put back; -1 after a step from elsewhere
+  // Per parameter tensor at a snapshot's weights: |mu|^2 and tr(Sigma) of
+  // the gradient of one micro-batch of `batch` samples.
+  struct GradientSpread {
+    std::int64_t batch = 0;
+    std::vector<double> mean_sq;
+    std::vector<double> noise;
+  };
+  std::vector<std::optional<GradientSpread>> spreads_;  // by snapshot
+  std::optional<GradientSpread> measure_spread(std::int64_t batch);
   struct Average {
     std::vector<torch::Tensor> parameters;  // the running average
     std::int64_t count = 0;                 // the weights in it; 0: none kept

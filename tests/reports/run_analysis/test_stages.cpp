@@ -303,3 +303,25 @@ TEST_CASE("run_analysis wording: step times measured at one size only are named 
   CHECK(std::none_of(plain.reasons.begin(), plain.reasons.end(),
                      [](const std::string& s) { return s.find("thin evidence") != std::string::npos; }));
 }
+
+TEST_CASE("run_analysis wording: a size that needs more samples than the planned run says to train for its steps",
+          "[run_analysis]") {
+  WholeRun w = run_with({point_at(8000, 400), point_at(24000, 800)});
+  analyse_whole_run(w, {64, 128, 256, 512, 1024});
+  REQUIRE(w.best_batch.has_value());
+  const auto best = std::find_if(w.predictions.begin(), w.predictions.end(),
+                                 [&](const RunPrediction& p) { return p.batch_size == *w.best_batch; });
+  REQUIRE(best != w.predictions.end());
+  const auto said = [](const Recommendation& r, const std::string& text) {
+    return std::any_of(r.reasons.begin(), r.reasons.end(),
+                       [&](const std::string& s) { return s.find(text) != std::string::npos; });
+  };
+  // Within the plan: nothing said.
+  w.run.train_samples = static_cast<std::int64_t>(best->samples * 1.01) + 1;
+  CHECK_FALSE(said(recommend_whole_run(w, 1024), "not the planned length"));
+  // Twice the plan's samples, planned as 3 epochs: 6 epochs.
+  w.run.train_samples = static_cast<std::int64_t>(best->samples / 2.0);
+  w.run.epochs = 3.0;
+  const Recommendation r = recommend_whole_run(w, 1024);
+  CHECK(said(r, "(6 epochs, 2.00x the planned run's samples: train for these steps, not the planned length)"));
+}
