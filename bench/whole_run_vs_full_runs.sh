@@ -172,7 +172,7 @@ for ts in tune_seeds:
 
 def steps_to(arm, loss):
     """Steps to `loss` from the arm's evaluations, by the sweep's own rule
-    (time_to_target in reports/sweep_report.cpp): the first evaluation at or
+    (time_to_target in reports/model/sweep_report.cpp): the first evaluation at or
     below it, interpolated from the one before when the loss fell into it.
     From the evaluations rather than the run's recorded target, so one set of
     full runs serves any tune's target."""

@@ -6,7 +6,8 @@
 include(CMakePackageConfigHelpers)
 
 install(TARGETS batchtune RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS batchtune_api batchtune_run batchtune_dist batchtune_plan batchtune_workload batchtune_probes batchtune_run_analysis batchtune_reports batchtune_torch
+install(TARGETS batchtune_api batchtune_run batchtune_dist batchtune_plan batchtune_workload batchtune_probes batchtune_run_analysis batchtune_report_tools batchtune_report_render
+  batchtune_report_analysis batchtune_report_model batchtune_report_util batchtune_torch
   EXPORT batchtuneTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -6,7 +6,7 @@
 #include <optional>
 #include <vector>
 
-#include "reports/machine_info.hpp"
+#include "reports/model/machine_info.hpp"
 
 namespace batchtune::probes {
 namespace {

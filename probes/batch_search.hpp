@@ -14,7 +14,7 @@
 #include <functional>
 #include <string>
 
-#include "reports/probe_report.hpp"
+#include "reports/model/probe_report.hpp"
 
 namespace batchtune::probes {
 

@@ -12,7 +12,7 @@
 
 #include "probes/cuda_adapter.hpp"
 #include "probes/torch_compat.hpp"
-#include "reports/machine_info.hpp"
+#include "reports/model/machine_info.hpp"
 
 namespace batchtune::probes {
 namespace {

@@ -53,7 +53,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "reports/report_reader.hpp"
+#include "reports/model/report_reader.hpp"
 #include "tuner/run/tune.hpp"
 #include "tuner/workload/models.hpp"
 #include "tuner/workload/workload.hpp"
@@ -166,7 +166,7 @@ struct TuneResult {
   nlohmann::ordered_json json;    // the same report as `batchtune sweep` writes it
 };
 
-// Throws batchtune::Error (reports/error.hpp; its exit_code() is the CLI's)
+// Throws batchtune::Error (reports/util/error.hpp; its exit_code() is the CLI's)
 // with one line for data, a model or options it cannot use.
 TuneResult tune(const Tunable& tunable, const TuneOptions& options = {}, const TuneHooks& hooks = {});
 

@@ -9,9 +9,9 @@
 #include <limits>
 #include <map>
 
-#include "reports/fit.hpp"
-#include "reports/recommend.hpp"
-#include "reports/statistics.hpp"
+#include "reports/util/fit.hpp"
+#include "reports/analysis/recommend.hpp"
+#include "reports/util/statistics.hpp"
 
 namespace batchtune {
 namespace analysis {
@@ -27,6 +27,7 @@ void clear_analysis(WholeRun& w) {
   w.early_critical_batch.reset();
   w.noise_to_critical_ratio.reset();
   w.target_loss.reset();
+  w.target_origin = TargetOrigin::none;
   w.target_source.clear();
   w.base_samples_to_target.reset();
   w.loss_curve.reset();

@@ -1,11 +1,11 @@
-// From the branched measurements of a whole-run tune (reports/whole_run.hpp)
+// From the branched measurements of a whole-run tune (reports/model/whole_run.hpp)
 // to the whole run's prediction and recommendation: each arm's samples
 // against the trunk's (how many base-batch samples reach the same loss), the
 // local critical batch at each branch point, B_crit fitted against the loss
 // and carried to the run's target, the run's steps at every size summed over
 // phases, S_run(B) = sum_k S_min,k (1 + Bc(L_k) / B), its time with the
 // step times, a batch-size schedule where B_crit grows, and the reasons.
-// Torch-free, like reports/recommend.*: `batchtune report --step-times`
+// Torch-free, like reports/analysis/recommend.*: `batchtune report --step-times`
 // recomputes it for another machine's step times on any machine.
 #pragma once
 
@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "reports/recommendation.hpp"
-#include "reports/whole_run.hpp"
+#include "reports/model/recommendation.hpp"
+#include "reports/model/whole_run.hpp"
 
 namespace batchtune {
 

@@ -27,9 +27,9 @@
 #include <utility>
 #include <vector>
 
-#include "reports/units.hpp"  // format_number, for the stages' words
+#include "reports/util/units.hpp"  // format_number, for the stages' words
 #include "reports/run_analysis/predict_run.hpp"
-#include "reports/whole_run.hpp"
+#include "reports/model/whole_run.hpp"
 
 namespace batchtune::analysis {
 

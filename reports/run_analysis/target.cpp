@@ -8,9 +8,9 @@
 #include <limits>
 #include <map>
 
-#include "reports/fit.hpp"
-#include "reports/recommend.hpp"
-#include "reports/statistics.hpp"
+#include "reports/util/fit.hpp"
+#include "reports/analysis/recommend.hpp"
+#include "reports/util/statistics.hpp"
 
 namespace batchtune::analysis {
 
@@ -20,7 +20,8 @@ void find_target(WholeRun& w, const TrunkCurve& tc) {
   const double planned = double(w.run.train_samples);
   if (w.run.target_loss) {
     w.target_loss = w.run.target_loss;
-    w.target_source = "--target-loss";
+    w.target_origin = TargetOrigin::given;
+    w.target_source = kGivenTargetWords;
   } else if (w.run.target_accuracy) {
     // The loss where the trunk's accuracy crossed the target, or where a line
     // through its later (loss, accuracy) points reaches it.
@@ -79,6 +80,8 @@ void find_target(WholeRun& w, const TrunkCurve& tc) {
                                             : std::string(" (the trunk's last loss: its later half did not fall)"));
     }
   }
+
+  if (w.target_loss && w.target_origin == TargetOrigin::none) w.target_origin = TargetOrigin::chosen;
 
   // 4. The base batch's samples to the target.
   if (w.target_loss && !w.run.target_loss && !w.run.target_accuracy && planned > 0) {

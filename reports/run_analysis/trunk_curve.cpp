@@ -10,9 +10,9 @@
 #include <limits>
 #include <map>
 
-#include "reports/fit.hpp"
-#include "reports/recommend.hpp"
-#include "reports/statistics.hpp"
+#include "reports/util/fit.hpp"
+#include "reports/analysis/recommend.hpp"
+#include "reports/util/statistics.hpp"
 
 namespace batchtune {
 

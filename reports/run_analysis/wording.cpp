@@ -9,11 +9,11 @@
 #include <limits>
 #include <map>
 
-#include "reports/fit.hpp"
-#include "reports/recommend.hpp"
-#include "reports/statistics.hpp"
-#include "reports/machine_info.hpp"
-#include "reports/units.hpp"
+#include "reports/util/fit.hpp"
+#include "reports/analysis/recommend.hpp"
+#include "reports/util/statistics.hpp"
+#include "reports/model/machine_info.hpp"
+#include "reports/util/units.hpp"
 
 namespace batchtune {
 

@@ -11,8 +11,8 @@
 #include <sstream>
 
 #include "reports/run_analysis/predict_run.hpp"
-#include "reports/recommend.hpp"
-#include "reports/statistics.hpp"
+#include "reports/analysis/recommend.hpp"
+#include "reports/util/statistics.hpp"
 #include "tests/plan/nqm.hpp"
 #include "tests/support/catch.hpp"
 #include "tuner/plan/branched.hpp"

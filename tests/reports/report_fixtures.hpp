@@ -5,8 +5,8 @@
 
 #include <random>
 
-#include "reports/recommend.hpp"
-#include "reports/report_reader.hpp"
+#include "reports/analysis/recommend.hpp"
+#include "reports/model/report_reader.hpp"
 
 namespace batchtune::testing {
 

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 #include "tests/support/cli_run.hpp"
 #include "tuner/cli/cli.hpp"
 

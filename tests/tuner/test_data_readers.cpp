@@ -10,7 +10,7 @@
 #include <fstream>
 #include <set>
 
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 #include "tuner/workload/data_readers.hpp"
 #include "tuner/workload/dataset.hpp"
 #include "tuner/workload/synthetic_data.hpp"

@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 #include "tuner/dist/data_parallel.hpp"
 #include "tuner/dist/launch.hpp"
 

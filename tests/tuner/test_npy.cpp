@@ -16,7 +16,7 @@
 #include <random>
 #include <set>
 
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 #include "tuner/workload/data_readers.hpp"
 #include "tuner/workload/npy.hpp"
 #include "tuner/workload/workload.hpp"

@@ -1,7 +1,7 @@
 // The option texts the command line turns into typed values (tuner/cli/option_text.hpp).
 #include "tests/support/catch.hpp"
 
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 #include "tuner/cli/option_text.hpp"
 
 using namespace batchtune;

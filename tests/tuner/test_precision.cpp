@@ -5,7 +5,7 @@
 
 #include <sstream>
 
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 #include "tuner/run/probe_runner.hpp"
 #include "tuner/workload/autocast_state.hpp"
 #include "tuner/workload/workload.hpp"

@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "reports/error.hpp"
-#include "reports/report_reader.hpp"
+#include "reports/util/error.hpp"
+#include "reports/model/report_reader.hpp"
 #include "tests/support/cli_run.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tuner/cli/cli.hpp"

@@ -13,9 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "reports/error.hpp"
-#include "reports/report_reader.hpp"
-#include "reports/statistics.hpp"
+#include "reports/util/error.hpp"
+#include "reports/model/report_reader.hpp"
+#include "reports/util/statistics.hpp"
 #include "tests/support/cli_run.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tuner/run/workload_trainer.hpp"

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 #include "tests/support/cli_run.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tuner/cli/cli.hpp"

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "reports/error.hpp"
-#include "reports/render_text.hpp"
+#include "reports/util/error.hpp"
+#include "reports/render/render_text.hpp"
 #include "tuner/workload/dataset.hpp"
 
 namespace batchtune {

@@ -7,9 +7,9 @@
 #include <exception>
 #include <ostream>
 
-#include "reports/build_info.hpp"
-#include "reports/error.hpp"
-#include "reports/text_util.hpp"
+#include "reports/util/build_info.hpp"
+#include "reports/util/error.hpp"
+#include "reports/util/text_util.hpp"
 #include "tuner/cli/interrupt.hpp"
 #include "tuner/run/report_builder.hpp"
 #include "tuner/workload/workload.hpp"

@@ -8,8 +8,8 @@
 #include <optional>
 #include <ostream>
 
-#include "reports/check.hpp"
-#include "reports/error.hpp"
+#include "reports/tools/check.hpp"
+#include "reports/util/error.hpp"
 #include "tuner/cli/cli.hpp"
 #include "tuner/cli/option_text.hpp"
 

@@ -6,8 +6,8 @@
 #include <ostream>
 #include <sstream>
 
-#include "reports/atomic_file.hpp"
-#include "reports/compare.hpp"
+#include "reports/util/atomic_file.hpp"
+#include "reports/tools/compare.hpp"
 #include "tuner/cli/cli.hpp"
 #include "tuner/cli/output_plan.hpp"
 

@@ -4,8 +4,8 @@
 #include <memory>
 #include <ostream>
 
-#include "reports/build_info.hpp"
-#include "reports/machine_info.hpp"
+#include "reports/util/build_info.hpp"
+#include "reports/model/machine_info.hpp"
 #include "tuner/cli/cli.hpp"
 #include "tuner/workload/machine_probe.hpp"
 

@@ -1,17 +1,17 @@
 // `batchtune merge PART.json ... -o report.json`: the parts of a sweep that
 // ran on several machines (`sweep --shard I/N`) joined into one report with
-// one recommendation (reports/merge.hpp checks that they belong together).
+// one recommendation (reports/tools/merge.hpp checks that they belong together).
 #include <CLI/CLI.hpp>
 
 #include <fstream>
 #include <memory>
 #include <ostream>
 
-#include "reports/check.hpp"
-#include "reports/error.hpp"
-#include "reports/merge.hpp"
-#include "reports/render_text.hpp"
-#include "reports/report_outputs.hpp"
+#include "reports/tools/check.hpp"
+#include "reports/util/error.hpp"
+#include "reports/tools/merge.hpp"
+#include "reports/render/render_text.hpp"
+#include "reports/render/report_outputs.hpp"
 #include "tuner/cli/cli.hpp"
 #include "tuner/cli/output_plan.hpp"
 #include "tuner/cli/option_text.hpp"

@@ -7,8 +7,8 @@
 #include <memory>
 #include <ostream>
 
-#include "reports/atomic_file.hpp"
-#include "reports/error.hpp"
+#include "reports/util/atomic_file.hpp"
+#include "reports/util/error.hpp"
 #include "tuner/cli/cli.hpp"
 #include "tuner/cli/interrupt.hpp"
 #include "tuner/cli/output_plan.hpp"

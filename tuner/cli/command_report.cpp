@@ -10,15 +10,15 @@
 #include <optional>
 #include <ostream>
 
-#include "reports/atomic_file.hpp"
-#include "reports/check.hpp"
-#include "reports/error.hpp"
+#include "reports/util/atomic_file.hpp"
+#include "reports/tools/check.hpp"
+#include "reports/util/error.hpp"
 #include "reports/run_analysis/predict_run.hpp"
-#include "reports/recommend.hpp"
+#include "reports/analysis/recommend.hpp"
 
-#include "reports/render_text.hpp"
-#include "reports/statistics.hpp"
-#include "reports/report_outputs.hpp"
+#include "reports/render/render_text.hpp"
+#include "reports/util/statistics.hpp"
+#include "reports/render/report_outputs.hpp"
 #include "tuner/cli/cli.hpp"
 #include "tuner/cli/output_plan.hpp"
 #include "tuner/cli/option_text.hpp"
@@ -80,8 +80,7 @@ void retarget(Report& r, const ReportOptions& o) {
     throw UsageError("--target-accuracy re-targets a whole-run report (sweep --epochs); for this sweep give "
                      "--target-loss");
   }
-  r.sweep->target_loss = o.target_loss;
-  r.sweep->target_source = "--target-loss";
+  give_target(*r.sweep, *o.target_loss);  // retarget() runs with one of the two, and not the accuracy here
   summarise_targets(*r.sweep);
 }
 

@@ -1,6 +1,6 @@
 // `batchtune show FILE [--get KEY | --format env|json|args]`: a saved report,
 // as tables, one value for a shell script (`--get recommendation.batch_size`),
-// or the recommendation for a training script (reports/handoff.hpp). A report that
+// or the recommendation for a training script (reports/tools/handoff.hpp). A report that
 // recommends no batch size has no such value: exit 1 with the reason, never
 // "null" in a variable a script goes on to use.
 #include <CLI/CLI.hpp>
@@ -8,10 +8,10 @@
 #include <memory>
 #include <ostream>
 
-#include "reports/error.hpp"
-#include "reports/handoff.hpp"
-#include "reports/render_text.hpp"
-#include "reports/report_reader.hpp"
+#include "reports/util/error.hpp"
+#include "reports/tools/handoff.hpp"
+#include "reports/render/render_text.hpp"
+#include "reports/model/report_reader.hpp"
 #include "tuner/cli/cli.hpp"
 
 namespace batchtune {

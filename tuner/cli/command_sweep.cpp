@@ -16,13 +16,13 @@
 #include <ostream>
 #include <sstream>
 
-#include "reports/check.hpp"
-#include "reports/error.hpp"
-#include "reports/json_util.hpp"
-#include "reports/recommendation.hpp"
-#include "reports/render_text.hpp"
-#include "reports/units.hpp"
-#include "reports/report_outputs.hpp"
+#include "reports/tools/check.hpp"
+#include "reports/util/error.hpp"
+#include "reports/util/json_util.hpp"
+#include "reports/model/recommendation.hpp"
+#include "reports/render/render_text.hpp"
+#include "reports/util/units.hpp"
+#include "reports/render/report_outputs.hpp"
 #include "tuner/cli/cli.hpp"
 #include "tuner/cli/interrupt.hpp"
 #include "tuner/cli/output_plan.hpp"

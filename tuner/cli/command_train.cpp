@@ -10,7 +10,7 @@
 #include <memory>
 #include <ostream>
 
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 #include "tuner/cli/cli.hpp"
 #include "tuner/cli/workload_options.hpp"
 

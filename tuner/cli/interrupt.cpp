@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "reports/atomic_file.hpp"
+#include "reports/util/atomic_file.hpp"
 
 namespace batchtune {
 namespace {

@@ -6,8 +6,8 @@
 #include <optional>
 #include <stdexcept>
 
-#include "reports/error.hpp"
-#include "reports/units.hpp"
+#include "reports/util/error.hpp"
+#include "reports/util/units.hpp"
 
 namespace batchtune {
 

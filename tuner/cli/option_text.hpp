@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "reports/sweep_report.hpp"
+#include "reports/model/sweep_report.hpp"
 
 namespace batchtune {
 

@@ -11,8 +11,8 @@
 #include <cstring>
 #include <fstream>
 
-#include "reports/atomic_file.hpp"
-#include "reports/error.hpp"
+#include "reports/util/atomic_file.hpp"
+#include "reports/util/error.hpp"
 
 namespace batchtune {
 namespace {

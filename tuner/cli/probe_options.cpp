@@ -2,9 +2,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "reports/error.hpp"
-#include "reports/json_util.hpp"
-#include "reports/probe_report.hpp"
+#include "reports/util/error.hpp"
+#include "reports/util/json_util.hpp"
+#include "reports/model/probe_report.hpp"
 #include "tuner/cli/option_text.hpp"
 
 namespace batchtune {

@@ -24,7 +24,7 @@
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 #include "tuner/dist/launch.hpp"
 #include "tuner/workload/workload.hpp"
 

@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <limits>
 
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 
 namespace batchtune::dist {
 namespace {

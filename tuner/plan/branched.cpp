@@ -10,10 +10,10 @@
 #include <set>
 #include <ostream>
 
-#include "reports/machine_info.hpp"
+#include "reports/model/machine_info.hpp"
 #include "reports/run_analysis/predict_run.hpp"
-#include "reports/recommend.hpp"
-#include "reports/statistics.hpp"
+#include "reports/analysis/recommend.hpp"
+#include "reports/util/statistics.hpp"
 
 namespace batchtune::plan {
 namespace {

@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "reports/whole_run.hpp"
+#include "reports/model/whole_run.hpp"
 #include "tuner/plan/trainer.hpp"
 
 namespace batchtune::plan {

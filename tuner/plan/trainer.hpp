@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "reports/sweep_report.hpp"
+#include "reports/model/sweep_report.hpp"
 
 namespace batchtune::plan {
 

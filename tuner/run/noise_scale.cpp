@@ -1,6 +1,6 @@
 #include "tuner/run/noise_scale.hpp"
 
-#include "reports/statistics.hpp"
+#include "reports/util/statistics.hpp"
 
 #include <algorithm>
 #include <cmath>

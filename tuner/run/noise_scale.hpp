@@ -11,7 +11,7 @@
 #include <functional>
 #include <vector>
 
-#include "reports/recommendation.hpp"
+#include "reports/model/recommendation.hpp"
 #include "tuner/workload/workload.hpp"
 
 namespace batchtune {

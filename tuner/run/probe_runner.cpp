@@ -17,10 +17,10 @@
 #include <sstream>
 
 #include "probes/oom.hpp"
-#include "reports/error.hpp"
-#include "reports/units.hpp"
-#include "reports/text_util.hpp"
-#include "reports/machine_info.hpp"
+#include "reports/util/error.hpp"
+#include "reports/util/units.hpp"
+#include "reports/util/text_util.hpp"
+#include "reports/model/machine_info.hpp"
 #include "tuner/workload/machine_probe.hpp"
 
 extern char** environ;

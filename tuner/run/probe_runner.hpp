@@ -13,8 +13,8 @@
 
 #include "probes/batch_search.hpp"
 #include "probes/memory_meter.hpp"
-#include "reports/error.hpp"
-#include "reports/probe_report.hpp"
+#include "reports/util/error.hpp"
+#include "reports/model/probe_report.hpp"
 #include "tuner/workload/workload.hpp"
 
 namespace batchtune {

@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include "reports/build_info.hpp"
+#include "reports/util/build_info.hpp"
 #include "tuner/workload/machine_probe.hpp"
 
 namespace batchtune {

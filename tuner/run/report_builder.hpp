@@ -6,11 +6,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "reports/probe_report.hpp"
-#include "reports/recommendation.hpp"
-#include "reports/schema_version.hpp"
-#include "reports/sweep_report.hpp"
-#include "reports/whole_run.hpp"
+#include "reports/model/probe_report.hpp"
+#include "reports/model/recommendation.hpp"
+#include "reports/model/schema_version.hpp"
+#include "reports/model/sweep_report.hpp"
+#include "reports/model/whole_run.hpp"
 #include "tuner/workload/workload.hpp"
 
 namespace batchtune {

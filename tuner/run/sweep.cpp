@@ -11,10 +11,10 @@
 
 #include "probes/cuda_adapter.hpp"
 #include "probes/oom.hpp"
-#include "reports/error.hpp"
-#include "reports/machine_info.hpp"
-#include "reports/statistics.hpp"
-#include "reports/text_util.hpp"
+#include "reports/util/error.hpp"
+#include "reports/model/machine_info.hpp"
+#include "reports/util/statistics.hpp"
+#include "reports/util/text_util.hpp"
 #include "tuner/workload/machine_probe.hpp"
 
 namespace batchtune {
@@ -485,8 +485,7 @@ SweepResult sweep_settings_record(const Workload& w, const SweepSettings& s) {
   r.warmup_share = s.warmup_share;
   r.eval_every_samples = s.eval_every_samples;
   r.eval_samples = s.eval_samples > 0 ? std::min(s.eval_samples, w.data().validation.size()) : w.data().validation.size();
-  r.target_loss = s.target_loss;
-  if (s.target_loss) r.target_source = "--target-loss";
+  if (s.target_loss) give_target(r, *s.target_loss);
   r.seeds = s.seeds;
   r.precision = s.precision;
   if (w.data().train.extents.defined()) r.batching = w.spec().batching;
@@ -497,7 +496,7 @@ SweepResult sweep_settings_record(const Workload& w, const SweepSettings& s) {
 SweepResult run_sweep(const Workload& w, const SweepSettings& s, probes::MemoryMeter* meter,
                       const SweepProgress& progress, const std::atomic<bool>& stop, std::string* peer_failure) {
   SweepResult r = sweep_settings_record(w, s);
-  // The conditions the step times hold for (reports/timing_quality.hpp).
+  // The conditions the step times hold for (reports/analysis/timing_quality.hpp).
   double load_core_seconds = 0, load_seconds = 0;
   r.timing_conditions = TimingConditions{at::get_num_threads(), usable_core_count(), std::nullopt};
   auto note_load = [&] {

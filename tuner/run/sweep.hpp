@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "probes/memory_meter.hpp"
-#include "reports/recommend.hpp"
-#include "reports/sweep_report.hpp"
+#include "reports/analysis/recommend.hpp"
+#include "reports/model/sweep_report.hpp"
 #include "tuner/dist/data_parallel.hpp"
 #include "tuner/workload/workload.hpp"
 

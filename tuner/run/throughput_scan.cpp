@@ -9,9 +9,9 @@
 
 #include "probes/cuda_adapter.hpp"
 #include "probes/oom.hpp"
-#include "reports/error.hpp"
-#include "reports/machine_info.hpp"
-#include "reports/statistics.hpp"
+#include "reports/util/error.hpp"
+#include "reports/model/machine_info.hpp"
+#include "reports/util/statistics.hpp"
 
 namespace batchtune {
 namespace {

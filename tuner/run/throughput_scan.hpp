@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "probes/memory_meter.hpp"
-#include "reports/sweep_report.hpp"
+#include "reports/model/sweep_report.hpp"
 #include "tuner/workload/workload.hpp"
 
 namespace batchtune {

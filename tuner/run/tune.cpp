@@ -10,8 +10,8 @@
 #include <ostream>
 
 #include "probes/oom.hpp"
-#include "reports/error.hpp"
-#include "reports/text_util.hpp"
+#include "reports/util/error.hpp"
+#include "reports/util/text_util.hpp"
 #include "reports/run_analysis/predict_run.hpp"
 #include "tuner/plan/branched.hpp"
 #include "tuner/run/noise_scale.hpp"

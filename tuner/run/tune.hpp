@@ -17,10 +17,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "reports/probe_report.hpp"
-#include "reports/recommendation.hpp"
-#include "reports/sweep_report.hpp"
-#include "reports/whole_run.hpp"
+#include "reports/model/probe_report.hpp"
+#include "reports/model/recommendation.hpp"
+#include "reports/model/sweep_report.hpp"
+#include "reports/model/whole_run.hpp"
 #include "tuner/dist/data_parallel.hpp"
 #include "tuner/run/probe_runner.hpp"
 #include "tuner/workload/workload.hpp"

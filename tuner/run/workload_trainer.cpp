@@ -9,7 +9,7 @@
 #include "probes/cuda_adapter.hpp"
 #include "probes/oom.hpp"
 #include "probes/torch_compat.hpp"
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 #include "tuner/run/noise_scale.hpp"
 
 namespace batchtune {

@@ -19,7 +19,7 @@
 #include <random>
 #include <vector>
 
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 #include "tuner/workload/machine_probe.hpp"
 #include "tuner/workload/npy.hpp"
 

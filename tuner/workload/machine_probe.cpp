@@ -14,7 +14,7 @@
 #include <string>
 
 #include "probes/cuda_adapter.hpp"
-#include "reports/build_info.hpp"
+#include "reports/util/build_info.hpp"
 
 namespace batchtune {
 namespace {

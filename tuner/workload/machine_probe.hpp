@@ -1,4 +1,4 @@
-// Reads the machine fingerprint (reports/machine_info.hpp) from the system and
+// Reads the machine fingerprint (reports/model/machine_info.hpp) from the system and
 // from LibTorch. Every value is read, never assumed; what cannot be read is
 // left empty or zero.
 #pragma once
@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "reports/machine_info.hpp"
+#include "reports/model/machine_info.hpp"
 
 namespace batchtune {
 

@@ -11,9 +11,9 @@
 
 #include <cmath>
 
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 #include "tuner/workload/data_readers.hpp"
-#include "reports/text_util.hpp"
+#include "reports/util/text_util.hpp"
 
 namespace batchtune {
 

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <optional>
 
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 #include "tuner/workload/machine_probe.hpp"
 
 namespace batchtune {

@@ -5,7 +5,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
-#include "reports/error.hpp"
+#include "reports/util/error.hpp"
 
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
 #define BATCHTUNE_AUTOCAST_BY_DEVICE 1

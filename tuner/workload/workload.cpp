@@ -12,8 +12,8 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "reports/error.hpp"
-#include "reports/text_util.hpp"
+#include "reports/util/error.hpp"
+#include "reports/util/text_util.hpp"
 #include "tuner/workload/data_readers.hpp"
 #include "tuner/workload/machine_probe.hpp"
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "reports/workload_info.hpp"
+#include "reports/model/workload_info.hpp"
 #include "tuner/workload/dataset.hpp"
 #include "tuner/workload/models.hpp"
 #include "tuner/workload/precision.hpp"

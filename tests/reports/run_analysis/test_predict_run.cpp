@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "reports/run_analysis/predict_run.hpp"
-#include "reports/whole_run.hpp"
+#include "reports/model/whole_run.hpp"
 #include "tests/support/catch.hpp"
 
 #include <nlohmann/json.hpp>

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "reports/run_analysis/stages.hpp"
-#include "reports/whole_run.hpp"
+#include "reports/model/whole_run.hpp"
 #include "tests/support/catch.hpp"
 
 using namespace batchtune;
