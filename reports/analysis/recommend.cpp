@@ -1,4 +1,5 @@
 #include "reports/analysis/recommend.hpp"
+#include "reports/analysis/recommend_stages.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +14,9 @@
 #include "reports/util/units.hpp"
 
 namespace batchtune {
+
+using namespace recommend_stages;
+
 namespace {
 
 // y = a + b x(batch) over (batch, y) points with positive, finite values,
@@ -34,35 +38,6 @@ std::optional<Line> fit_relative(const std::vector<std::pair<double, double>>& p
   if (line) line->points = int(x.size());
   return line;
 }
-
-// Below this relative difference two throughputs are never told apart: drift
-// of the machine between arms is about this large even when the steps within
-// an arm agree closely.
-constexpr double kThroughputNoiseFloor = 0.01;
-
-// What the sweep measured at one batch size, across seeds.
-struct Measured {
-  std::int64_t batch = 0;
-  int arms = 0;
-  int completed = 0;
-  int reached = 0;                          // arms whose validation loss crossed the target
-  std::optional<double> step_s;             // the step clock: mean wall time per step (compute + data)
-  std::optional<double> samples_per_s;
-  // The relative uncertainty of samples_per_s: twice the standard error of
-  // the block-mean throughputs (statistics.hpp), or the spread of single
-  // steps when there is one block; at least kThroughputNoiseFloor.
-  double throughput_noise = kThroughputNoiseFloor;
-  // Time to target (the interpolated crossing, sweep_report's time_to_target),
-  // mean over seeds, when every seed crossed: the same rule and numbers as
-  // sweep.summaries.
-  std::optional<double> steps_to_target;
-  std::optional<double> samples_to_target;
-  std::optional<double> seconds_to_target;
-  std::optional<double> seconds_spread;     // relative: stddev / mean across seeds
-  std::optional<double> final_loss;         // mean over the completed arms
-  std::optional<double> final_accuracy;     // mean over the completed arms
-  double learning_rate = 0;
-};
 
 // Stage 1: what the sweep measured at each batch size, ascending.
 std::vector<Measured> measure(const SweepResult& sweep) {
@@ -120,8 +95,9 @@ std::int64_t round_to_multiple(double b, std::int64_t multiple) {
   return std::max<std::int64_t>(m, static_cast<std::int64_t>(std::llround(b / double(m))) * m);
 }
 
+}  // namespace
 
-std::string sizes_text(const std::vector<std::int64_t>& sizes) {
+std::string recommend_stages::sizes_text(const std::vector<std::int64_t>& sizes) {
   std::string s;
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     s += (i == 0 ? "" : i + 1 == sizes.size() ? " and " : ", ") + std::to_string(sizes[i]);
@@ -129,6 +105,7 @@ std::string sizes_text(const std::vector<std::int64_t>& sizes) {
   return s;
 }
 
+namespace {
 
 // Why no arm completed, and what to change: one sentence each.
 std::vector<std::string> no_completed_arm_reasons(const SweepResult& sweep) {
@@ -263,81 +240,13 @@ double interpolate_step_time(const std::vector<std::pair<double, double>>& batch
   return interpolate_log_log(batch_seconds, batch);
 }
 
-namespace {
-
-// Predicted times this close to the fastest count as a tie.
-constexpr double kFlatBand = 0.05;
-// A learning rate or an effective batch further than this factor outside
-// what the sweep ran is untested.
-constexpr double kLearningRateReach = 2.0;
-constexpr double kEffectiveBatchReach = 4.0;
-// A classifier whose validation accuracy is at most this factor above chance
-// (1 / num_classes) has not learned.
-constexpr double kChanceSlack = 1.1;
-
-// The sizes the sweep ran and the sizes the probe allows.
-struct Range {
-  std::int64_t multiple = 1;           // the probe's --multiple-of
-  std::int64_t smallest_swept = 0;
-  std::int64_t largest_swept = 0;
-  std::int64_t smallest_possible = 1;  // smaller sizes cannot train (BatchNorm)
-  std::int64_t max_fit = 0;            // the probe's safe maximum, else the largest swept size
-};
-
-// S(B) and t(B), and the (batch, value) points they were fitted to.
-struct Fits {
-  std::vector<std::pair<double, double>> steps_points;  // sizes that reached the target in every seed
-  std::vector<std::pair<double, double>> time_points;   // mean step times (the step clock)
-  std::optional<StepsFit> steps;
-  std::optional<StepTimeFit> step_time;
-};
-
-// What the stages after measuring read.
-struct Evidence {
-  const SweepResult& sweep;
-  const WorkloadInfo& workload;
-  const RecommendSettings& settings;
-  std::vector<Measured> measured;  // one per swept size, ascending
-  Range range;
-  Fits fits;
-
-  const Measured* measured_at(std::int64_t batch) const {
-    for (const auto& m : measured) if (m.batch == batch) return &m;
-    return nullptr;
-  }
-  bool about_target() const {
-    return settings.objective == Objective::time_to_target || settings.objective == Objective::sample_efficiency;
-  }
-};
-
-// The objective's pick, before an --effective-batch replaces it, and what the
-// reasons say about it.
-struct Choice {
-  std::int64_t batch = 0;
-  std::vector<std::int64_t> near_best;  // sizes tied with the best (within kFlatBand, or within noise)
-  std::optional<std::int64_t> fastest;  // time-to-target: the shortest prediction, before the tie rule
-  std::string basis;                    // predicted | measured | max-fit
-  const Measured* best_rate = nullptr;  // throughput: the highest
-  // The generalisation constraint: what it refused, the best final
-  // validation loss it was held against, and the pick without it.
-  std::vector<std::int64_t> refused;
-  std::optional<std::int64_t> best_validation_batch;
-  double best_validation_loss = 0;
-  std::optional<std::int64_t> unconstrained;
-};
-
-// How the recommended batch runs: micro-batches x accumulation steps.
-struct Plan {
-  std::int64_t batch = 0;
-  std::int64_t micro = 0;
-  std::int64_t accumulation = 1;
-  std::optional<double> accumulated_seconds;  // predicted time to target when accumulating
-};
-
-const BatchPrediction* prediction_at(const std::vector<BatchPrediction>& predictions, std::int64_t batch) {
+const BatchPrediction* recommend_stages::prediction_at(const std::vector<BatchPrediction>& predictions,
+                                                      std::int64_t batch) {
   for (const auto& p : predictions) if (p.batch_size == batch) return &p;
   return nullptr;
 }
+
+namespace {
 
 Range range_of(const std::vector<Measured>& measured, const ProbeResult* probe) {
   Range range;
@@ -615,261 +524,6 @@ void set_times(Recommendation& r, const Evidence& e, const Plan& p) {
   if (t_choice && r.max_fit_seconds_to_target && *t_choice > 0) {
     r.max_fit_slowdown = *r.max_fit_seconds_to_target / *t_choice;
   }
-}
-
-// Stage 5: confidence from the seed spread, the fit quality, and how far the
-// answer stands from the evidence. Each weakness is a note and a strike.
-void rate_confidence(Recommendation& r, const Evidence& e, const Choice& choice) {
-  const SweepResult& sweep = e.sweep;
-  const RecommendSettings& settings = e.settings;
-  const Range& range = e.range;
-  const Measured* at_choice = e.measured_at(*r.batch_size);
-  int strikes = 0;
-  auto weak = [&](const std::string& note, int weight = 1) {
-    r.confidence_notes.push_back(note);
-    strikes += weight;
-  };
-  if (sweep.seeds < 2) {
-    weak("one seed per size: run --seeds 3 to measure the spread");
-  } else if (at_choice && at_choice->seconds_spread) {
-    const double spread = *at_choice->seconds_spread;
-    r.confidence_notes.push_back("time to target varies " + format_number(spread * 100, "%.1f") + "% across " +
-                                 std::to_string(sweep.seeds) + " seeds at the recommended size");
-    if (spread > 0.15) ++strikes;
-  }
-  if (e.about_target()) {
-    if (!r.steps_fit) {
-      weak(std::to_string(e.fits.steps_points.size()) +
-               " size(s) reached the target in every seed: too few for the S(B) fit",
-           2);
-    } else if (r.steps_fit->points < 3) {
-      // Two points fix both parameters: the line passes through them, R^2 is
-      // 1 by construction and says nothing.
-      weak("S(B) fitted through only " + std::to_string(r.steps_fit->points) +
-           " sizes: it passes through them exactly, so there is no measure of its quality; sweep a third size that "
-           "reaches the target");
-    } else {
-      r.confidence_notes.push_back("S(B) fit R^2 " + format_number(r.steps_fit->r_squared, "%.2f") + " over " +
-                                   std::to_string(r.steps_fit->points) + " sizes");
-      if (r.steps_fit->r_squared < 0.8) ++strikes;
-    }
-  }
-  if (!at_choice) r.confidence_notes.push_back("the recommended size was not swept: its figures are interpolated");
-  // The best size at the edge of what was swept: the optimum may lie beyond.
-  // (For time to target the low edge is judged on the fastest prediction,
-  // before the tie rule moved the pick up.)
-  if (settings.objective != Objective::max_fit && !settings.effective_batch) {
-    if (choice.fastest.value_or(choice.batch) <= range.smallest_swept &&
-        range.smallest_swept > range.smallest_possible) {
-      weak(std::string(choice.fastest ? "the fastest predicted size" : "the best size") + " is the smallest swept, " +
-           std::to_string(range.smallest_swept) +
-           ": a smaller one may be better; try smaller sizes (--batch-sizes from " +
-           std::to_string(std::max(range.smallest_possible, range.smallest_swept / 4)) + ")");
-    } else if (choice.batch >= range.largest_swept && range.largest_swept < r.max_fit_batch) {
-      weak("the best size is " + std::string(choice.batch > range.largest_swept ? "beyond " : "") +
-           "the largest swept, " + std::to_string(range.largest_swept) +
-           ": a larger one may be better; try larger sizes (up to the safe maximum " +
-           std::to_string(r.max_fit_batch) + ")");
-    }
-  }
-  if (settings.effective_batch) {
-    const double wanted = double(*settings.effective_batch);
-    if (wanted > kEffectiveBatchReach * double(range.largest_swept) ||
-        wanted * kEffectiveBatchReach < double(range.smallest_swept)) {
-      weak("--effective-batch " + std::to_string(*settings.effective_batch) + " is far outside the swept sizes (" +
-           std::to_string(range.smallest_swept) + " to " + std::to_string(range.largest_swept) +
-           "): its steps to target are extrapolated from S(B)");
-    }
-  }
-  {
-    double lr_lo = std::numeric_limits<double>::infinity(), lr_hi = 0;
-    for (const auto& a : sweep.arms) {
-      if (a.status != ArmStatus::completed || !(a.learning_rate > 0)) continue;
-      lr_lo = std::min(lr_lo, a.learning_rate);
-      lr_hi = std::max(lr_hi, a.learning_rate);
-    }
-    const double lr = *r.learning_rate;
-    if (lr_hi > 0 && (lr > kLearningRateReach * lr_hi || lr * kLearningRateReach < lr_lo)) {
-      weak("the learning rate " + format_number(lr, "%.4g") + " is far outside the rates the completed arms trained at (" +
-           format_number(lr_lo, "%.4g") + " to " + format_number(lr_hi, "%.4g") + "): untested; try it on a short run first");
-    }
-  }
-  const WorkloadInfo& workload = e.workload;
-  if (workload.task == "classification" && workload.num_classes >= 2) {
-    const double chance = 1.0 / double(workload.num_classes);
-    // At the recommended size; for a size not swept, the best of the sweep.
-    double accuracy = -1;
-    if (at_choice) {
-      if (at_choice->final_accuracy) accuracy = *at_choice->final_accuracy;
-    } else {
-      for (const auto& m : e.measured) if (m.final_accuracy) accuracy = std::max(accuracy, *m.final_accuracy);
-    }
-    if (accuracy >= 0 && accuracy <= kChanceSlack * chance) {
-      weak("validation accuracy " + format_number(accuracy, "%.3f") + (at_choice ? " at the recommended size" : " at best") +
-               " is at chance (1/" + std::to_string(workload.num_classes) + " = " + format_number(chance, "%.3f") +
-               "): the model has not learned yet, and a target loss it reaches says little; give a larger --budget or "
-               "check --lr",
-           2);
-    }
-  }
-  if (sweep.incomplete) weak("the sweep is incomplete", 2);
-  const TimingQuality timing = timing_quality(sweep);
-  const bool timed_objective =
-      settings.objective == Objective::time_to_target || settings.objective == Objective::throughput;
-  if (timed_objective && timing.unreliable()) {
-    weak("timing unreliable: " + short_description(timing) + " (the reasons say why and what to change)");
-  }
-  r.confidence = strikes == 0 ? Confidence::high : strikes == 1 ? Confidence::medium : Confidence::low;
-}
-
-// Stage 6: reasons a person can check against the numbers.
-std::vector<std::string> reasons(const Recommendation& r, const Evidence& e, const Choice& choice, const Plan& planned,
-                                 const NoiseScale& noise) {
-  const SweepResult& sweep = e.sweep;
-  const RecommendSettings& settings = e.settings;
-  std::vector<std::string> out;
-  const std::string target = sweep.target_loss ? format_number(*sweep.target_loss, "%.4g") : "-";
-  if (settings.effective_batch) {
-    const BatchPrediction* p_best = prediction_at(r.predictions, choice.batch);
-    std::string s =
-        "An effective batch of " + std::to_string(*settings.effective_batch) + " was asked for (--effective-batch)";
-    if (planned.accumulation > 1) {
-      s += "; above the safe maximum " + std::to_string(r.max_fit_batch) + ", it runs as " +
-           std::to_string(planned.micro) + " x " + std::to_string(planned.accumulation) +
-           " accumulated micro-batches (the micro-batch near the best predicted throughput)";
-    }
-    s += ": predicted " + format_seconds(r.predicted_seconds_to_target) + " to the target loss " + target;
-    if (choice.batch != planned.batch && p_best && p_best->seconds_to_target) {
-      s += ", against " + format_seconds(p_best->seconds_to_target) + " at batch " + std::to_string(choice.batch) +
-           ", the " + to_string(settings.objective) + " choice";
-    }
-    out.push_back(s + ".");
-  }
-  const std::string chosen_text = std::to_string(choice.batch);
-  const Measured* m_choice = e.measured_at(choice.batch);
-  const std::vector<std::int64_t>& near_best = choice.near_best;
-  if (settings.objective == Objective::time_to_target) {
-    const BatchPrediction* p_objective = prediction_at(r.predictions, choice.batch);
-    if (choice.basis == "predicted") {
-      out.push_back("Batch " + chosen_text +
-                    (near_best.size() > 1 ? " is predicted to reach the target validation loss "
-                                          : " has the shortest predicted time to the target validation loss ") +
-                    target + ": " + format_seconds(p_objective ? p_objective->seconds_to_target : std::nullopt) +
-                    (m_choice && m_choice->seconds_to_target
-                         ? " (" + format_seconds(m_choice->seconds_to_target) + " measured)"
-                         : std::string()) +
-                    ", of " + std::to_string(r.predictions.size()) + " sizes from " +
-                    std::to_string(e.range.smallest_swept) + " to " + std::to_string(r.max_fit_batch) +
-                    (choice.refused.empty() ? std::string() : ", among those the generalisation constraint allows (below)") +
-                    (near_best.size() > 1
-                         ? "; sizes " + std::to_string(near_best.front()) + " to " + chosen_text +
-                               " are all within " + format_number(kFlatBand * 100, "%.0f") +
-                               "% of the fastest, and the largest of them takes the fewest steps"
-                         : std::string()) +
-                    ".");
-    } else {
-      out.push_back("Batch " + chosen_text + " reached the target validation loss " + target +
-                    " soonest in the sweep (" +
-                    format_seconds(m_choice ? m_choice->seconds_to_target : std::nullopt) +
-                    "); too few sizes reached it in every seed to fit S(B).");
-    }
-  } else if (settings.objective == Objective::throughput) {
-    if (near_best.size() > 1) {
-      double tie_noise = 0;
-      for (auto b : near_best) tie_noise = std::max(tie_noise, e.measured_at(b)->throughput_noise);
-      out.push_back("Batch sizes " + sizes_text(near_best) + " are within measured noise (" +
-                    format_number(tie_noise * 100, "%.1f") + "%) of the highest throughput, " +
-                    format_number(*choice.best_rate->samples_per_s, "%.0f") + " samples/s at batch " +
-                    std::to_string(choice.best_rate->batch) + "; the smallest of them, " + chosen_text + " (" +
-                    format_number(m_choice->samples_per_s, "%.0f") +
-                    " samples/s), is taken: the same throughput with less memory and more optimizer steps per "
-                    "sample.");
-    } else {
-      out.push_back("Batch " + chosen_text + " had the highest measured throughput, " +
-                    format_number(m_choice->samples_per_s, "%.0f") + " samples/s, beyond the measured noise (" +
-                    format_number(m_choice->throughput_noise * 100, "%.1f") + "%) of every other size.");
-    }
-  } else if (settings.objective == Objective::sample_efficiency) {
-    out.push_back("Batch " + chosen_text + " reached the target loss " + target + " with the fewest samples" +
-                  (m_choice && m_choice->samples_to_target ? " (" + format_number(*m_choice->samples_to_target, "%.0f") + ")"
-                                                           : "") +
-                  ".");
-  } else {
-    out.push_back("Batch " + chosen_text +
-                  " is the probe's safe maximum, the largest batch that fits with the margin.");
-  }
-  if (r.steps_fit) {
-    std::string s = "Steps to target follow S(B) = " + format_number(r.steps_fit->min_steps, "%.0f") + " x (1 + " +
-                    format_number(r.steps_fit->critical_batch, "%.0f") + "/B), so past B_crit ~ " +
-                    format_number(r.steps_fit->critical_batch, "%.0f") + " a larger batch saves few steps";
-    const Measured& lo = e.measured.front();
-    const Measured& hi = e.measured.back();
-    if (lo.samples_per_s && hi.samples_per_s) {
-      s += ", while throughput goes from " + format_number(*lo.samples_per_s, "%.0f") + " samples/s at batch " +
-           std::to_string(lo.batch) + " to " + format_number(*hi.samples_per_s, "%.0f") + " at " + std::to_string(hi.batch);
-    }
-    out.push_back(s + ".");
-  }
-  if (r.max_fit_batch != planned.batch) {
-    const Measured* m_largest = e.measured_at(r.max_fit_batch);
-    std::string s = "Batch " + std::to_string(r.max_fit_batch) + ", " + r.max_fit_label + ", ";
-    if (r.max_fit_slowdown) {
-      s += "would take " + format_number(*r.max_fit_slowdown, "%.2f") + "x as long (" +
-           format_seconds(r.max_fit_seconds_to_target) + ")";
-    } else {
-      s += "has no time to target";
-    }
-    if (m_largest && !m_largest->seconds_to_target) s += "; in the sweep it did not reach the target within the budget";
-    out.push_back(s + ".");
-  }
-  // Where the unconstrained optimum lies above what fits: say so, and why
-  // accumulation does not help on one device. T_acc(B) = S(B) (B/m) t(m) and
-  // S(B) B = S_min (B + B_crit) grows with B, so an effective batch B > m run
-  // as B/m micro-batches of m always takes longer than m itself.
-  if (settings.objective == Objective::time_to_target && r.steps_fit && r.step_time_fit &&
-      r.step_time_fit->saturation_batch) {
-    const double unconstrained = std::sqrt(r.steps_fit->critical_batch * *r.step_time_fit->saturation_batch);
-    if (unconstrained > 1.1 * double(r.max_fit_batch)) {
-      out.push_back("Without the memory limit the optimum would be near sqrt(B_crit x B_sat) ~ " +
-                    format_number(unconstrained, "%.0f") + ", above the safe maximum " + std::to_string(r.max_fit_batch) +
-                    "; gradient accumulation would reach that effective batch but not sooner (each step costs as "
-                    "many micro-batches), so on one device the safe maximum's side is the choice.");
-    }
-  }
-  if (noise.simple_noise_scale) {
-    out.push_back("The gradient noise scale B_simple ~ " + format_number(*noise.simple_noise_scale, "%.0f") + " (" +
-                  format_interval(noise.low, noise.high, "%.0f") + ", after " +
-                  std::to_string(noise.warm_in_steps) +
-                  " warm-in steps) is a prior for B_crit, good to about an order of magnitude.");
-  } else if (noise.status == NoiseScaleStatus::noise_dominates) {
-    out.push_back("The gradient noise dominated the measured gradient (|G|^2 estimate not positive): B_simple is "
-                  "very large at these weights, and small batches lose little.");
-  }
-  if (settings.max_validation_loss_excess && choice.best_validation_batch) {
-    const std::string tol = format_number(100.0 * *settings.max_validation_loss_excess, "%g") + "%";
-    if (choice.refused.empty()) {
-      out.push_back("Every swept size's final validation loss is within " + tol + " of the best (" +
-                    format_number(choice.best_validation_loss, "%.4g") + " at batch " + std::to_string(*choice.best_validation_batch) +
-                    ", --max-val-loss-excess): none was refused.");
-    } else {
-      std::string which;
-      for (std::int64_t b : choice.refused) {
-        const Measured* m = e.measured_at(b);
-        which += (which.empty() ? "" : ", ") + std::to_string(b) +
-                 (m && m->final_loss ? " (" + format_number(*m->final_loss, "%.4g") + ")" : std::string());
-      }
-      std::string s = "Refused for generalisation (--max-val-loss-excess " + tol + "): batch " + which +
-                      ", whose final validation loss is more than " + tol + " above the best, " +
-                      format_number(choice.best_validation_loss, "%.4g") + " at batch " +
-                      std::to_string(*choice.best_validation_batch) + " (sizes between them and the others too)";
-      if (choice.unconstrained) {
-        s += "; without the constraint the " + to_string(settings.objective) + " choice would be batch " +
-             std::to_string(*choice.unconstrained);
-      }
-      out.push_back(s + ".");
-    }
-  }
-  return out;
 }
 
 }  // namespace
