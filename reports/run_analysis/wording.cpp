@@ -34,68 +34,16 @@ std::string beyond_the_plan(const WholeRun& w, const RunPrediction& p) {
   return " (" + how_long + ": train for these steps, not the planned length)";
 }
 
-}  // namespace
+const RunPrediction* prediction_of(const WholeRun& w, std::int64_t b) {
+  for (const auto& p : w.predictions) {
+    if (p.batch_size == b) return &p;
+  }
+  return nullptr;
+}
 
-Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch, bool max_fit_capped) {
-  Recommendation r;
-  r.objective = Objective::time_to_target;
-  r.target_loss = w.target_loss;
-  r.max_fit_batch = max_fit_batch;
-  r.noise_scale.status = NoiseScaleStatus::not_measured;
-  r.noise_scale.message = "the whole-run tune measures it along its trunk instead (the simple noise scale beside B_crit), not after the arms";
-  for (const auto& p : w.predictions) {
-    BatchPrediction bp;
-    bp.batch_size = p.batch_size;
-    bp.swept = p.step_time_measured;
-    bp.steps_to_target = p.steps;
-    bp.step_s = p.step_s;
-    bp.seconds_to_target = p.seconds;
-    bp.samples_per_s = p.step_s > 0 ? double(p.batch_size) / p.step_s : 0.0;
-    r.predictions.push_back(bp);
-  }
-  const auto find = [&](std::int64_t b) -> const RunPrediction* {
-    for (const auto& p : w.predictions) {
-      if (p.batch_size == b) return &p;
-    }
-    return nullptr;
-  };
-  const RunPrediction* best = w.best_batch ? find(*w.best_batch) : nullptr;
-  if (!best) {
-    r.status = RecommendationStatus::none;
-    r.confidence = Confidence::none;
-    std::string why = "no recommendation for the planned run: ";
-    why += w.notes.empty() ? "the whole run could not be predicted" : w.notes.back();
-    r.reasons.push_back(why);
-    r.reasons.push_back("give the trunk more of the run (--trunk-share), more sizes, or a --target-loss the trunk reaches");
-    return r;
-  }
-  r.status = RecommendationStatus::recommended;
-  r.batch_size = best->batch_size;
-  r.micro_batch_size = best->batch_size;
-  r.accumulation_steps = 1;
-  r.learning_rate = best->learning_rate;
-  r.learning_rate_rule = to_string(w.lr_scaling) + " scaling from " + format_number(w.base_learning_rate, "%.4g") +
-                         " at batch " + std::to_string(w.base_batch) +
-                         (std::abs(best->lr_factor - 1.0) > 1e-9
-                              ? ", times " + format_number(best->lr_factor, "%g") + (best->rate_gain ? " (measured)" : " (the grid's best; the rule's rate failed)")
-                              : std::string());
-  r.predicted_seconds_to_target = best->seconds;
-  const RunPrediction* largest = nullptr;
-  for (const auto& p : w.predictions) {
-    if (p.batch_size <= max_fit_batch && (!largest || p.batch_size > largest->batch_size)) largest = &p;
-  }
-  if (largest) {
-    if (largest->batch_size < max_fit_batch) {
-      r.max_fit_label = "the largest size predicted (the arms measured up to it; " + std::to_string(max_fit_batch) +
-                        (max_fit_capped ? " verified to fit)" : " fits)");
-    } else if (max_fit_capped) {
-      r.max_fit_label = "the largest size the arms measured (memory verified that far)";
-    }
-    r.max_fit_batch = largest->batch_size;
-    r.max_fit_seconds_to_target = largest->seconds;
-    r.max_fit_slowdown = largest->seconds / best->seconds;
-  }
-  // Confidence: how much of the target's B_crit is measured rather than carried.
+// Confidence from B_crit: how much of the target's is measured rather than
+// carried, its noise band, the target's own error, the noise draws' verdict.
+void rate_critical_confidence(Recommendation& r, const WholeRun& w, const RunPrediction* best) {
   int measured = 0;
   bool bound = false;
   double deepest = std::numeric_limits<double>::infinity();
@@ -170,6 +118,12 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
                                  "damping's distance to the undamped curve); a --target-loss, or more "
                                  "--trunk-share, makes it firmer");
   }
+}
+
+// The evidence under the times: step times measured at one size only, an
+// answer bounded by the arms' reach, heavy tails, a loaded machine, a wide
+// interval.
+void rate_timing_evidence(Recommendation& r, const WholeRun& w, const RunPrediction* best) {
   {
     // Step times measured at one size only (a --step-times report that timed
     // one size): every other size's time is that one carried across.
@@ -237,6 +191,12 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     r.confidence_notes.push_back("the predicted time's interval is " + format_seconds(best->seconds_low) + " to " +
                                  format_seconds(best->seconds_high));
   }
+}
+
+// The reasons for the pick: the run, the rate, near-ties and the noise
+// draws, B_crit along the loss, the from-init estimate, the largest size,
+// a schedule.
+void pick_reasons(Recommendation& r, const WholeRun& w, const RunPrediction* best, const RunPrediction* largest) {
   r.reasons.push_back("for the planned run (" + w.run.source + ") to loss " + format_number(w.target_loss.value_or(0), "%.4g") +
                       " (" + w.target_source + "), batch " + std::to_string(best->batch_size) +
                       " is recommended, predicted " + format_seconds(best->seconds) + " (" +
@@ -301,7 +261,7 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     r.reasons.push_back(s);
   }
   if (w.early_best_batch && *w.early_best_batch != best->batch_size) {
-    const RunPrediction* early = find(*w.early_best_batch);
+    const RunPrediction* early = prediction_of(w, *w.early_best_batch);
     r.reasons.push_back("a from-init estimate (B_crit " + format_number(w.early_critical_batch.value_or(0), "%.0f") +
                         ") would pick batch " + std::to_string(*w.early_best_batch) +
                         (early ? ", predicted at " + format_number(early->seconds / best->seconds, "%.2f") +
@@ -321,6 +281,66 @@ Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch
     s += " is predicted " + format_number(100 * w.schedule->saving_share, "%.0f") + "% faster";
     r.reasons.push_back(s);
   }
+}
+
+}  // namespace
+
+Recommendation recommend_whole_run(const WholeRun& w, std::int64_t max_fit_batch, bool max_fit_capped) {
+  Recommendation r;
+  r.objective = Objective::time_to_target;
+  r.target_loss = w.target_loss;
+  r.max_fit_batch = max_fit_batch;
+  r.noise_scale.status = NoiseScaleStatus::not_measured;
+  r.noise_scale.message = "the whole-run tune measures it along its trunk instead (the simple noise scale beside B_crit), not after the arms";
+  for (const auto& p : w.predictions) {
+    BatchPrediction bp;
+    bp.batch_size = p.batch_size;
+    bp.swept = p.step_time_measured;
+    bp.steps_to_target = p.steps;
+    bp.step_s = p.step_s;
+    bp.seconds_to_target = p.seconds;
+    bp.samples_per_s = p.step_s > 0 ? double(p.batch_size) / p.step_s : 0.0;
+    r.predictions.push_back(bp);
+  }
+  const RunPrediction* best = w.best_batch ? prediction_of(w, *w.best_batch) : nullptr;
+  if (!best) {
+    r.status = RecommendationStatus::none;
+    r.confidence = Confidence::none;
+    std::string why = "no recommendation for the planned run: ";
+    why += w.notes.empty() ? "the whole run could not be predicted" : w.notes.back();
+    r.reasons.push_back(why);
+    r.reasons.push_back("give the trunk more of the run (--trunk-share), more sizes, or a --target-loss the trunk reaches");
+    return r;
+  }
+  r.status = RecommendationStatus::recommended;
+  r.batch_size = best->batch_size;
+  r.micro_batch_size = best->batch_size;
+  r.accumulation_steps = 1;
+  r.learning_rate = best->learning_rate;
+  r.learning_rate_rule = to_string(w.lr_scaling) + " scaling from " + format_number(w.base_learning_rate, "%.4g") +
+                         " at batch " + std::to_string(w.base_batch) +
+                         (std::abs(best->lr_factor - 1.0) > 1e-9
+                              ? ", times " + format_number(best->lr_factor, "%g") + (best->rate_gain ? " (measured)" : " (the grid's best; the rule's rate failed)")
+                              : std::string());
+  r.predicted_seconds_to_target = best->seconds;
+  const RunPrediction* largest = nullptr;
+  for (const auto& p : w.predictions) {
+    if (p.batch_size <= max_fit_batch && (!largest || p.batch_size > largest->batch_size)) largest = &p;
+  }
+  if (largest) {
+    if (largest->batch_size < max_fit_batch) {
+      r.max_fit_label = "the largest size predicted (the arms measured up to it; " + std::to_string(max_fit_batch) +
+                        (max_fit_capped ? " verified to fit)" : " fits)");
+    } else if (max_fit_capped) {
+      r.max_fit_label = "the largest size the arms measured (memory verified that far)";
+    }
+    r.max_fit_batch = largest->batch_size;
+    r.max_fit_seconds_to_target = largest->seconds;
+    r.max_fit_slowdown = largest->seconds / best->seconds;
+  }
+  rate_critical_confidence(r, w, best);
+  rate_timing_evidence(r, w, best);
+  pick_reasons(r, w, best, largest);
   return r;
 }
 
