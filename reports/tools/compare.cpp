@@ -85,6 +85,198 @@ std::vector<double> step_time_repetitions(const SweepResult& sweep, std::int64_t
   return repetitions;
 }
 
+namespace {
+
+// Labels: --label, else the machine; where two coincide, add the file name.
+std::vector<std::string> report_labels(const std::vector<Report>& reports, const CompareSettings& settings) {
+  std::vector<std::string> labels;
+  for (const auto& r : reports) labels.push_back(r.machine ? machine_label(*r.machine) : file_stem(r.path));
+  if (!settings.labels.empty()) {
+    labels = settings.labels;
+  } else {
+    std::map<std::string, int> count;
+    for (const auto& l : labels) ++count[l];
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      if (count[labels[i]] > 1) labels[i] += " [" + file_stem(reports[i].path) + "]";
+    }
+  }
+  return labels;
+}
+
+// One report's column: its machine, probe, recommendation and timing; a
+// warning in c where its timing is unreliable.
+ComparedReport compared_report(const Report& r, std::size_t i, const std::vector<std::string>& labels, Comparison& c) {
+    ComparedReport cr;
+  cr.label = labels[i];
+  cr.path = r.path;
+  cr.machine = r.machine ? machine_label(*r.machine) : "unknown";
+  cr.precision = r.workload.precision;
+  cr.device = r.workload.device;
+  if (r.machine) cr.torch_threads = r.machine->torch_threads;
+  if (r.sweep && r.sweep->data_parallel) cr.world_size = r.sweep->data_parallel->world_size;
+  if (r.probe) {
+    cr.largest_fitting_batch = r.probe->largest_fitting_batch;
+    cr.capacity_bytes = r.probe->capacity_bytes;
+    if (r.probe->capped) cr.capped_by = r.probe->cap_source.empty() ? "--max-batch" : r.probe->cap_source;
+  }
+  if (r.recommendation) cr.recommendation_status = r.recommendation->status;
+  if (r.recommendation && r.recommendation->recommends()) {
+    cr.recommended_batch = r.recommendation->batch_size;
+    cr.recommended_learning_rate = r.recommendation->learning_rate;
+    cr.recommended_seconds_to_target = r.recommendation->predicted_seconds_to_target
+                                           ? r.recommendation->predicted_seconds_to_target
+                                           : r.recommendation->measured_seconds_to_target;
+  }
+  if (r.sweep) {
+    cr.target_loss = r.sweep->target_loss;
+    const TimingQuality timing = timing_quality(*r.sweep);
+    if (timing.unreliable()) {
+      cr.timing_unreliable = short_description(timing);
+      c.warnings.push_back("[" + std::to_string(i + 1) + "] " + labels[i] + ": " + describe(timing) +
+                           " Verdicts against it are unreliable.");
+    }
+  }
+  if (r.whole_run) {
+    cr.whole_run = true;
+    cr.target_loss = r.whole_run->target_loss;
+    // Its predictions are made of the trunk's and the arms' step clock.
+    const TimingQuality timing = timing_quality(*r.whole_run, r.machine);
+    if (timing.unreliable() && cr.timing_unreliable.empty()) {
+      cr.timing_unreliable = short_description(timing);
+      c.warnings.push_back("[" + std::to_string(i + 1) + "] " + labels[i] + ": " + describe(timing) +
+                           " Its predicted run times are unreliable.");
+    }
+  }
+  return cr;
+}
+
+// Settings that make some figures incomparable are named, not refused.
+void note_incomparable_settings(Comparison& c, const std::vector<Report>& reports,
+                                const std::vector<std::string>& labels) {
+  const Report& first = reports.front();
+  for (std::size_t i = 1; i < reports.size(); ++i) {
+    const auto& a = first.sweep;
+    const auto& b = reports[i].sweep;
+    if (a && b && a->target_loss && b->target_loss && *a->target_loss != *b->target_loss) {
+      c.notes.push_back(labels[i] + " measured time to target against loss " + format_number(b->target_loss, "%.4f") +
+                        ", " + labels[0] + " against " + format_number(a->target_loss, "%.4f") +
+                        ": pass the same --target-loss to both sweeps to compare times to target");
+    }
+    if (a && b && (a->budget_kind != b->budget_kind || a->budget_value != b->budget_value)) {
+      c.notes.push_back(labels[i] + " ran a different budget per arm (" + to_string(b->budget_kind) + " " +
+                        format_number(b->budget_value, "%g") + " vs " + to_string(a->budget_kind) + " " +
+                        format_number(a->budget_value, "%g") + ")");
+    }
+  }
+}
+
+std::optional<double> predicted_at(const Report& r, std::int64_t batch) {
+  if (!r.whole_run) return std::nullopt;
+  for (const auto& p : r.whole_run->predictions) {
+    if (p.batch_size == batch) return p.seconds;
+  }
+  return std::nullopt;
+}
+// A throughput-only report's scan point at `batch`: its one mean step.
+const ScanPoint* scan_at(const Report& r, std::int64_t batch) {
+  if (!r.sweep || !is_throughput_only(*r.sweep)) return nullptr;
+  for (const auto& p : r.sweep->throughput_scan) {
+    if (p.batch_size == batch && p.samples_per_s > 0) return &p;
+  }
+  return nullptr;
+}
+
+// One batch size across the reports: each cell against the first report's.
+ComparedBatch compare_batch(std::int64_t batch, const std::vector<Report>& reports, const Comparison& c,
+                            const CompareSettings& settings) {
+  const Report& first = reports.front();
+  ComparedBatch row;
+  row.batch_size = batch;
+  const ScanPoint* base_scan = scan_at(first, batch);
+  const BatchSummary* base = first.sweep ? summary_at(*first.sweep, batch) : nullptr;
+  std::optional<double> base_rate = base && base->samples_per_s ? std::optional<double>(base->samples_per_s->mean)
+                                                                 : std::nullopt;
+  if (base_scan) base_rate = base_scan->samples_per_s;
+  const std::vector<double> base_times = base ? step_times_at(*first.sweep, batch) : std::vector<double>{};
+  const std::vector<double> base_reps = base ? step_time_repetitions(*first.sweep, batch) : std::vector<double>{};
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    ComparedCell cell;
+    cell.predicted_run_seconds = predicted_at(reports[i], batch);
+    if (cell.predicted_run_seconds) cell.timing_unreliable = !c.reports[i].timing_unreliable.empty();
+    const BatchSummary* s = reports[i].sweep ? summary_at(*reports[i].sweep, batch) : nullptr;
+    const ScanPoint* scan = scan_at(reports[i], batch);
+    if (scan || (s && base_scan)) {
+      // One step clock each side at most: the ratio, no test.
+      cell.samples_per_s = scan ? std::optional<double>(scan->samples_per_s)
+                           : s->samples_per_s ? std::optional<double>(s->samples_per_s->mean) : std::nullopt;
+      const std::vector<double> times = scan ? std::vector<double>{} : step_times_at(*reports[i].sweep, batch);
+      cell.step_s = scan ? std::optional<double>(scan->mean_step_seconds) : mean_of(times);
+      cell.median_step_s = scan ? std::optional<double>(scan->median_step_seconds) : median_of(times);
+      cell.verdict = i == 0 ? CompareVerdict::baseline
+                     : (base || base_scan) ? CompareVerdict::untested
+                                           : CompareVerdict::not_in_baseline;
+      if (i > 0) cell.throughput_ratio = ratio(cell.samples_per_s, base_rate);
+      row.cells.push_back(cell);
+      continue;
+    }
+    if (!s) {
+      cell.verdict = CompareVerdict::not_run;
+      row.cells.push_back(cell);
+      continue;
+    }
+    const std::vector<double> times = step_times_at(*reports[i].sweep, batch);
+    const std::vector<double> reps = step_time_repetitions(*reports[i].sweep, batch);
+    if (s->samples_per_s) cell.samples_per_s = s->samples_per_s->mean;
+    cell.step_s = mean_of(times);
+    cell.median_step_s = median_of(times);
+    cell.repetitions = int(reps.size());
+    if (s->seconds_to_target) cell.seconds_to_target = s->seconds_to_target->mean;
+    cell.timing_unreliable = i > 0 && (!c.reports[i].timing_unreliable.empty() || !c.reports[0].timing_unreliable.empty());
+    if (i == 0) {
+      cell.verdict = CompareVerdict::baseline;
+    } else if (!base) {
+      cell.verdict = CompareVerdict::not_in_baseline;
+    } else {
+      cell.throughput_ratio = ratio(cell.samples_per_s, base->samples_per_s ? std::optional<double>(base->samples_per_s->mean) : std::nullopt);
+      cell.time_to_target_ratio = ratio(cell.seconds_to_target, base->seconds_to_target ? std::optional<double>(base->seconds_to_target->mean) : std::nullopt);
+      const auto test = mann_whitney_u(reps, base_reps);
+      if (!test) {
+        cell.verdict = CompareVerdict::too_few_repetitions;
+      } else {
+        cell.p_value = test->p_value;
+        cell.unreliable = std::min(test->n1, test->n2) < kReliableRepetitions;
+        const auto base_clock = mean_of(base_times);
+        if (test->p_value >= settings.alpha || !cell.step_s || !base_clock) {
+          cell.verdict = CompareVerdict::within_noise;
+        } else {
+          cell.verdict = *cell.step_s < *base_clock ? CompareVerdict::faster : CompareVerdict::slower;
+        }
+      }
+    }
+    row.cells.push_back(cell);
+  }
+  return row;
+}
+
+// Sizes where a side has too few repetitions for its verdict.
+void warn_thin(Comparison& c) {
+  std::string thin;
+  for (const auto& row : c.batches) {
+    bool few = false;
+    for (const auto& cell : row.cells) {
+      few = few || cell.unreliable || cell.verdict == CompareVerdict::too_few_repetitions;
+    }
+    if (few) thin += (thin.empty() ? "" : ", ") + std::to_string(row.batch_size);
+  }
+  if (!thin.empty()) {
+    c.warnings.push_back("fewer than " + std::to_string(kReliableRepetitions) + " repetitions (blocks of " +
+                         std::to_string(kStepsPerBlock) + " steps) on a side at batch size(s) " + thin +
+                         ": their verdicts are unreliable; run longer arms (--budget) or more --seeds");
+  }
+}
+
+}  // namespace
+
 Comparison compare_reports(const std::vector<Report>& reports, const CompareSettings& settings) {
   if (reports.size() < 2) throw UsageError("compare needs at least two reports; give two or more files");
   if (!settings.labels.empty() && settings.labels.size() != reports.size()) {
@@ -108,64 +300,8 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
                      "); their figures do not compare; pass --force to put them side by side anyway");
   }
 
-  // Labels: --label, else the machine; where two coincide, add the file name.
-  std::vector<std::string> labels;
-  for (const auto& r : reports) labels.push_back(r.machine ? machine_label(*r.machine) : file_stem(r.path));
-  if (!settings.labels.empty()) {
-    labels = settings.labels;
-  } else {
-    std::map<std::string, int> count;
-    for (const auto& l : labels) ++count[l];
-    for (std::size_t i = 0; i < labels.size(); ++i) {
-      if (count[labels[i]] > 1) labels[i] += " [" + file_stem(reports[i].path) + "]";
-    }
-  }
-
-  for (std::size_t i = 0; i < reports.size(); ++i) {
-    const Report& r = reports[i];
-    ComparedReport cr;
-    cr.label = labels[i];
-    cr.path = r.path;
-    cr.machine = r.machine ? machine_label(*r.machine) : "unknown";
-    cr.precision = r.workload.precision;
-    cr.device = r.workload.device;
-    if (r.machine) cr.torch_threads = r.machine->torch_threads;
-    if (r.sweep && r.sweep->data_parallel) cr.world_size = r.sweep->data_parallel->world_size;
-    if (r.probe) {
-      cr.largest_fitting_batch = r.probe->largest_fitting_batch;
-      cr.capacity_bytes = r.probe->capacity_bytes;
-      if (r.probe->capped) cr.capped_by = r.probe->cap_source.empty() ? "--max-batch" : r.probe->cap_source;
-    }
-    if (r.recommendation) cr.recommendation_status = r.recommendation->status;
-    if (r.recommendation && r.recommendation->recommends()) {
-      cr.recommended_batch = r.recommendation->batch_size;
-      cr.recommended_learning_rate = r.recommendation->learning_rate;
-      cr.recommended_seconds_to_target = r.recommendation->predicted_seconds_to_target
-                                             ? r.recommendation->predicted_seconds_to_target
-                                             : r.recommendation->measured_seconds_to_target;
-    }
-    if (r.sweep) {
-      cr.target_loss = r.sweep->target_loss;
-      const TimingQuality timing = timing_quality(*r.sweep);
-      if (timing.unreliable()) {
-        cr.timing_unreliable = short_description(timing);
-        c.warnings.push_back("[" + std::to_string(i + 1) + "] " + labels[i] + ": " + describe(timing) +
-                             " Verdicts against it are unreliable.");
-      }
-    }
-    if (r.whole_run) {
-      cr.whole_run = true;
-      cr.target_loss = r.whole_run->target_loss;
-      // Its predictions are made of the trunk's and the arms' step clock.
-      const TimingQuality timing = timing_quality(*r.whole_run, r.machine);
-      if (timing.unreliable() && cr.timing_unreliable.empty()) {
-        cr.timing_unreliable = short_description(timing);
-        c.warnings.push_back("[" + std::to_string(i + 1) + "] " + labels[i] + ": " + describe(timing) +
-                             " Its predicted run times are unreliable.");
-      }
-    }
-    c.reports.push_back(cr);
-  }
+  const std::vector<std::string> labels = report_labels(reports, settings);
+  for (std::size_t i = 0; i < reports.size(); ++i) c.reports.push_back(compared_report(reports[i], i, labels, c));
   for (auto& cr : c.reports) {
     if (cr.largest_fitting_batch && c.reports.front().largest_fitting_batch) {
       cr.largest_fitting_ratio = double(*cr.largest_fitting_batch) / double(*c.reports.front().largest_fitting_batch);
@@ -173,21 +309,7 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
     cr.recommended_time_ratio = ratio(cr.recommended_seconds_to_target, c.reports.front().recommended_seconds_to_target);
   }
 
-  // Settings that make some figures incomparable are named, not refused.
-  for (std::size_t i = 1; i < reports.size(); ++i) {
-    const auto& a = first.sweep;
-    const auto& b = reports[i].sweep;
-    if (a && b && a->target_loss && b->target_loss && *a->target_loss != *b->target_loss) {
-      c.notes.push_back(labels[i] + " measured time to target against loss " + format_number(b->target_loss, "%.4f") +
-                        ", " + labels[0] + " against " + format_number(a->target_loss, "%.4f") +
-                        ": pass the same --target-loss to both sweeps to compare times to target");
-    }
-    if (a && b && (a->budget_kind != b->budget_kind || a->budget_value != b->budget_value)) {
-      c.notes.push_back(labels[i] + " ran a different budget per arm (" + to_string(b->budget_kind) + " " +
-                        format_number(b->budget_value, "%g") + " vs " + to_string(a->budget_kind) + " " +
-                        format_number(a->budget_value, "%g") + ")");
-    }
-  }
+  note_incomparable_settings(c, reports, labels);
 
   std::set<std::int64_t> sizes;
   for (const auto& r : reports) {
@@ -195,102 +317,8 @@ Comparison compare_reports(const std::vector<Report>& reports, const CompareSett
     if (r.sweep && is_throughput_only(*r.sweep)) for (const auto& p : r.sweep->throughput_scan) sizes.insert(p.batch_size);
     if (r.whole_run) for (const auto& p : r.whole_run->predictions) sizes.insert(p.batch_size);
   }
-  const auto predicted_at = [](const Report& r, std::int64_t batch) -> std::optional<double> {
-    if (!r.whole_run) return std::nullopt;
-    for (const auto& p : r.whole_run->predictions) {
-      if (p.batch_size == batch) return p.seconds;
-    }
-    return std::nullopt;
-  };
-  // A throughput-only report's scan point at `batch`: its one mean step.
-  const auto scan_at = [](const Report& r, std::int64_t batch) -> const ScanPoint* {
-    if (!r.sweep || !is_throughput_only(*r.sweep)) return nullptr;
-    for (const auto& p : r.sweep->throughput_scan) {
-      if (p.batch_size == batch && p.samples_per_s > 0) return &p;
-    }
-    return nullptr;
-  };
-  for (std::int64_t batch : sizes) {
-    ComparedBatch row;
-    row.batch_size = batch;
-    const ScanPoint* base_scan = scan_at(first, batch);
-    const BatchSummary* base = first.sweep ? summary_at(*first.sweep, batch) : nullptr;
-    std::optional<double> base_rate = base && base->samples_per_s ? std::optional<double>(base->samples_per_s->mean)
-                                                                   : std::nullopt;
-    if (base_scan) base_rate = base_scan->samples_per_s;
-    const std::vector<double> base_times = base ? step_times_at(*first.sweep, batch) : std::vector<double>{};
-    const std::vector<double> base_reps = base ? step_time_repetitions(*first.sweep, batch) : std::vector<double>{};
-    for (std::size_t i = 0; i < reports.size(); ++i) {
-      ComparedCell cell;
-      cell.predicted_run_seconds = predicted_at(reports[i], batch);
-      if (cell.predicted_run_seconds) cell.timing_unreliable = !c.reports[i].timing_unreliable.empty();
-      const BatchSummary* s = reports[i].sweep ? summary_at(*reports[i].sweep, batch) : nullptr;
-      const ScanPoint* scan = scan_at(reports[i], batch);
-      if (scan || (s && base_scan)) {
-        // One step clock each side at most: the ratio, no test.
-        cell.samples_per_s = scan ? std::optional<double>(scan->samples_per_s)
-                             : s->samples_per_s ? std::optional<double>(s->samples_per_s->mean) : std::nullopt;
-        const std::vector<double> times = scan ? std::vector<double>{} : step_times_at(*reports[i].sweep, batch);
-        cell.step_s = scan ? std::optional<double>(scan->mean_step_seconds) : mean_of(times);
-        cell.median_step_s = scan ? std::optional<double>(scan->median_step_seconds) : median_of(times);
-        cell.verdict = i == 0 ? CompareVerdict::baseline
-                       : (base || base_scan) ? CompareVerdict::untested
-                                             : CompareVerdict::not_in_baseline;
-        if (i > 0) cell.throughput_ratio = ratio(cell.samples_per_s, base_rate);
-        row.cells.push_back(cell);
-        continue;
-      }
-      if (!s) {
-        cell.verdict = CompareVerdict::not_run;
-        row.cells.push_back(cell);
-        continue;
-      }
-      const std::vector<double> times = step_times_at(*reports[i].sweep, batch);
-      const std::vector<double> reps = step_time_repetitions(*reports[i].sweep, batch);
-      if (s->samples_per_s) cell.samples_per_s = s->samples_per_s->mean;
-      cell.step_s = mean_of(times);
-      cell.median_step_s = median_of(times);
-      cell.repetitions = int(reps.size());
-      if (s->seconds_to_target) cell.seconds_to_target = s->seconds_to_target->mean;
-      cell.timing_unreliable = i > 0 && (!c.reports[i].timing_unreliable.empty() || !c.reports[0].timing_unreliable.empty());
-      if (i == 0) {
-        cell.verdict = CompareVerdict::baseline;
-      } else if (!base) {
-        cell.verdict = CompareVerdict::not_in_baseline;
-      } else {
-        cell.throughput_ratio = ratio(cell.samples_per_s, base->samples_per_s ? std::optional<double>(base->samples_per_s->mean) : std::nullopt);
-        cell.time_to_target_ratio = ratio(cell.seconds_to_target, base->seconds_to_target ? std::optional<double>(base->seconds_to_target->mean) : std::nullopt);
-        const auto test = mann_whitney_u(reps, base_reps);
-        if (!test) {
-          cell.verdict = CompareVerdict::too_few_repetitions;
-        } else {
-          cell.p_value = test->p_value;
-          cell.unreliable = std::min(test->n1, test->n2) < kReliableRepetitions;
-          const auto base_clock = mean_of(base_times);
-          if (test->p_value >= settings.alpha || !cell.step_s || !base_clock) {
-            cell.verdict = CompareVerdict::within_noise;
-          } else {
-            cell.verdict = *cell.step_s < *base_clock ? CompareVerdict::faster : CompareVerdict::slower;
-          }
-        }
-      }
-      row.cells.push_back(cell);
-    }
-    c.batches.push_back(row);
-  }
-  std::string thin;
-  for (const auto& row : c.batches) {
-    bool few = false;
-    for (const auto& cell : row.cells) {
-      few = few || cell.unreliable || cell.verdict == CompareVerdict::too_few_repetitions;
-    }
-    if (few) thin += (thin.empty() ? "" : ", ") + std::to_string(row.batch_size);
-  }
-  if (!thin.empty()) {
-    c.warnings.push_back("fewer than " + std::to_string(kReliableRepetitions) + " repetitions (blocks of " +
-                         std::to_string(kStepsPerBlock) + " steps) on a side at batch size(s) " + thin +
-                         ": their verdicts are unreliable; run longer arms (--budget) or more --seeds");
-  }
+  for (std::int64_t batch : sizes) c.batches.push_back(compare_batch(batch, reports, c, settings));
+  warn_thin(c);
   return c;
 }
 
