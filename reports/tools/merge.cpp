@@ -71,17 +71,11 @@ nlohmann::json machine_class(const Report& r) {
 
 }  // namespace
 
-MergeResult merge_reports(const std::vector<MergeInput>& parts, const MergeSettings& settings) {
-  if (parts.size() < 2) throw UsageError("merge needs the reports of at least two parts (sweep --shard I/N)");
-  for (const auto& p : parts) {
-    if (!p.report.sweep || !p.report.sweep->shard) {
-      throw InputError(name_of(p) + ": is not a part of a sharded sweep (no sweep.shard); merge joins the reports "
-                                    "that `batchtune sweep --shard I/N` writes");
-    }
-    if (p.report.whole_run) {
-      throw InputError(name_of(p) + ": is a whole-run tune; only the early sweep's arms can be sharded and merged");
-    }
-  }
+namespace {
+
+// Each part by its index (1..N), every index once: one line naming the part
+// that is out of place.
+std::map<int, const MergeInput*> parts_by_index(const std::vector<MergeInput>& parts) {
   const MergeInput& first = parts.front();
   const int count = first.report.sweep->shard->count;
   std::map<int, const MergeInput*> by_index;
@@ -110,7 +104,12 @@ MergeResult merge_reports(const std::vector<MergeInput>& parts, const MergeSetti
     throw InputError("merge: part " + missing + " of the sweep is missing; give all " + std::to_string(count) +
                      " reports");
   }
-  // Every part against the first: workload, machine class, build, settings.
+  return by_index;
+}
+
+// Every part against the first: workload, machine class, build, settings.
+void check_parts_agree(const std::vector<MergeInput>& parts) {
+  const MergeInput& first = parts.front();
   const nlohmann::json workload0 = first.report.workload;
   const nlohmann::json settings0 = settings_of(*first.report.sweep);
   const nlohmann::json machine0 = machine_class(first.report);
@@ -137,29 +136,11 @@ MergeResult merge_reports(const std::vector<MergeInput>& parts, const MergeSetti
                        " (commit " + first.report.tool_commit + "); run every part with the same build");
     }
   }
-  // The objective each part recorded (a part's recommendation is a record of it).
-  std::optional<Objective> objective = settings.objective;
-  if (!objective) {
-    for (const auto& p : parts) {
-      if (!p.report.recommendation) continue;
-      if (objective && *objective != p.report.recommendation->objective) {
-        throw InputError(name_of(p) + ": was run for another --objective than the other parts; give merge "
-                                      "--objective to choose one");
-      }
-      objective = p.report.recommendation->objective;
-    }
-  }
+}
 
-  // The generalisation tolerance each part was run with, unless merge names one.
-  std::optional<double> tolerance = settings.max_validation_loss_excess;
-  if (!tolerance) {
-    for (const auto& p : parts) {
-      if (p.report.recommendation && p.report.recommendation->validation_loss_tolerance) {
-        tolerance = p.report.recommendation->validation_loss_tolerance;
-      }
-    }
-  }
-
+// The sweep the parts make together, summarised; incomplete where a part is.
+SweepResult merged_sweep(const MergeInput& first, const std::map<int, const MergeInput*>& by_index) {
+  const int count = first.report.sweep->shard->count;
   // The arms in the unsharded sweep's order: seed by seed, size by size;
   // arm i came from part i % N + 1.
   const SweepResult& s0 = *first.report.sweep;
@@ -178,7 +159,7 @@ MergeResult merge_reports(const std::vector<MergeInput>& parts, const MergeSetti
   const int planned = s0.shard->arms_planned;
   for (int i = 0; i < planned; ++i) {
     const int part = i % count + 1;
-    const SweepResult& s = *by_index[part]->report.sweep;
+    const SweepResult& s = *by_index.at(part)->report.sweep;
     std::size_t& k = taken[static_cast<std::size_t>(part)];
     if (k >= s.arms.size()) continue;  // the part stopped early: said below
     merged.arms.push_back(s.arms[k++]);
@@ -217,6 +198,49 @@ MergeResult merge_reports(const std::vector<MergeInput>& parts, const MergeSetti
                                std::to_string(planned) + " arms are here";
   }
   summarise_sweep(merged);
+  return merged;
+}
+
+}  // namespace
+
+MergeResult merge_reports(const std::vector<MergeInput>& parts, const MergeSettings& settings) {
+  if (parts.size() < 2) throw UsageError("merge needs the reports of at least two parts (sweep --shard I/N)");
+  for (const auto& p : parts) {
+    if (!p.report.sweep || !p.report.sweep->shard) {
+      throw InputError(name_of(p) + ": is not a part of a sharded sweep (no sweep.shard); merge joins the reports "
+                                    "that `batchtune sweep --shard I/N` writes");
+    }
+    if (p.report.whole_run) {
+      throw InputError(name_of(p) + ": is a whole-run tune; only the early sweep's arms can be sharded and merged");
+    }
+  }
+  const std::map<int, const MergeInput*> by_index = parts_by_index(parts);
+  const MergeInput& first = parts.front();
+  check_parts_agree(parts);
+  // The objective each part recorded (a part's recommendation is a record of it).
+  std::optional<Objective> objective = settings.objective;
+  if (!objective) {
+    for (const auto& p : parts) {
+      if (!p.report.recommendation) continue;
+      if (objective && *objective != p.report.recommendation->objective) {
+        throw InputError(name_of(p) + ": was run for another --objective than the other parts; give merge "
+                                      "--objective to choose one");
+      }
+      objective = p.report.recommendation->objective;
+    }
+  }
+
+  // The generalisation tolerance each part was run with, unless merge names one.
+  std::optional<double> tolerance = settings.max_validation_loss_excess;
+  if (!tolerance) {
+    for (const auto& p : parts) {
+      if (p.report.recommendation && p.report.recommendation->validation_loss_tolerance) {
+        tolerance = p.report.recommendation->validation_loss_tolerance;
+      }
+    }
+  }
+
+  const SweepResult merged = merged_sweep(first, by_index);
 
   MergeResult out;
   // The probe of the part with the least room: the recommendation must fit
@@ -238,9 +262,9 @@ MergeResult merge_reports(const std::vector<MergeInput>& parts, const MergeSetti
   NoiseScale noise;
   noise.status = NoiseScaleStatus::not_measured;
   noise.message = "not in part 1's report";
-  if (by_index[1]->report.recommendation) noise = by_index[1]->report.recommendation->noise_scale;
+  if (by_index.at(1)->report.recommendation) noise = by_index.at(1)->report.recommendation->noise_scale;
 
-  nlohmann::ordered_json report = by_index[1]->json;
+  nlohmann::ordered_json report = by_index.at(1)->json;
   // Probe, sweep and recommendation are written from the current model: an
   // older part is written back upgraded (the other sections did not change
   // between versions).
