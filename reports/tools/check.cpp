@@ -11,11 +11,12 @@
 
 namespace batchtune {
 
-CheckOutcome check_report(const Report& report, const Report* baseline, const CheckSettings& settings) {
-  CheckOutcome o;
-  auto check = [&o](bool holds, const std::string& line) { (holds ? o.passed : o.failed).push_back(line); };
-  const std::string pct = format_number(settings.max_regression * 100, "%g") + "%";
+namespace {
 
+// The report on its own: complete, a recommendation, the confidence and the
+// smallest largest-batch asked for.
+void check_alone(CheckOutcome& o, const Report& report, const CheckSettings& settings) {
+  auto check = [&o](bool holds, const std::string& line) { (holds ? o.passed : o.failed).push_back(line); };
   if (report.sweep) {
     check(!report.sweep->incomplete, report.sweep->incomplete
                                          ? "the sweep is incomplete (" + report.sweep->incomplete_reason + ")"
@@ -77,13 +78,13 @@ CheckOutcome check_report(const Report& report, const Report* baseline, const Ch
                               : ""));
     }
   }
-  if (!baseline) return o;
+}
 
-  const auto differences = workload_differences(baseline->workload, report.workload);
-  if (!differences.empty()) {
-    check(false, "the baseline trains a different workload (" + differences.front() + "): not comparable");
-    return o;
-  }
+// The probe's largest fitting batch against the baseline's.
+void check_probe_against(CheckOutcome& o, const Report& report, const Report& baseline_report,
+                         const CheckSettings& settings, const std::string& pct) {
+  const Report* baseline = &baseline_report;
+  auto check = [&o](bool holds, const std::string& line) { (holds ? o.passed : o.failed).push_back(line); };
   if (report.probe && baseline->probe) {
     const double now = double(report.probe->largest_fitting_batch);
     const double before = double(baseline->probe->largest_fitting_batch);
@@ -103,6 +104,13 @@ CheckOutcome check_report(const Report& report, const Report* baseline, const Ch
   } else if (baseline->probe) {
     check(false, "the baseline has a probe section and this report has none");
   }
+}
+
+// Each size's samples/s against the baseline's: a U test on block means.
+void check_throughput_against(CheckOutcome& o, const Report& report, const Report& baseline_report,
+                              const CheckSettings& settings, const std::string& pct) {
+  const Report* baseline = &baseline_report;
+  auto check = [&o](bool holds, const std::string& line) { (holds ? o.passed : o.failed).push_back(line); };
   if (report.sweep && baseline->sweep) {
     // A heavy tail or a loaded machine on either side: the verdicts stand as
     // measured (the step clock is what runs took) and say they are unreliable.
@@ -157,6 +165,24 @@ CheckOutcome check_report(const Report& report, const Report* baseline, const Ch
                            ": the throughput test is unreliable there; run longer arms (--budget) or more --seeds");
     }
   }
+}
+
+}  // namespace
+
+CheckOutcome check_report(const Report& report, const Report* baseline, const CheckSettings& settings) {
+  CheckOutcome o;
+  const std::string pct = format_number(settings.max_regression * 100, "%g") + "%";
+  check_alone(o, report, settings);
+  auto check = [&o](bool holds, const std::string& line) { (holds ? o.passed : o.failed).push_back(line); };
+  if (!baseline) return o;
+
+  const auto differences = workload_differences(baseline->workload, report.workload);
+  if (!differences.empty()) {
+    check(false, "the baseline trains a different workload (" + differences.front() + "): not comparable");
+    return o;
+  }
+  check_probe_against(o, report, *baseline, settings, pct);
+  check_throughput_against(o, report, *baseline, settings, pct);
   return o;
 }
 
